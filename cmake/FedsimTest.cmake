@@ -1,0 +1,13 @@
+# fedsim_add_test(NAME SOURCES... [LIBS libs...] [LABELS labels...])
+# One doctest binary per call, registered with CTest. The shared main (tests/test_main.cpp)
+# initialises Kokkos once and traps floating-point invalid operations.
+function(fedsim_add_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE fedsim_test_main ${ARG_LIBS})
+  add_test(NAME ${name} COMMAND ${name} --force-colors=0)
+  set_tests_properties(${name} PROPERTIES
+    ENVIRONMENT "FEDSIM_SOURCE_DIR=${PROJECT_SOURCE_DIR};FEDSIM_BINARY=$<TARGET_FILE:fedsim>;OMP_NUM_THREADS=2;OMP_PROC_BIND=false"
+    WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}
+    LABELS "${ARG_LABELS}")
+endfunction()

@@ -1,0 +1,78 @@
+// Pointwise layers: GELU, residual add, bias.
+#pragma once
+
+#include "models/kokkos_compat.hpp"
+
+namespace fedsim::models {
+
+// The (N,C) matrices here are contiguous row-major, so pointwise kernels index them flat.
+template <class T>
+UVec<T> flat(const UMat<T>& m) {
+  return as_vec(m.data(), int64_t(m.extent(0) * m.extent(1)));
+}
+
+// GELU, tanh approximation (Hendrycks & Gimpel 2016, "Gaussian Error Linear Units", sec. 2):
+// gelu(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as GPT-2 uses.
+// out (N,F) <- inp (N,F)
+template <class T>
+void gelu_forward(const ExecSpace& exec, UMat<T> out, UMat<T> inp) {
+  const UVec<T> o = flat(out), in = flat(inp);
+  Kokkos::parallel_for(
+      "fedsim::models::gelu_forward", range(exec, in.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
+        const T x = in(i);
+        const T u = T(0.7978845608028654) * (x + T(0.044715) * x * x * x);
+        o(i) = T(0.5) * x * (T(1) + kmath::tanh(u));
+      });
+}
+
+// dinp (N,F) += <- dout (N,F), inp (N,F). sech^2 = 1 - tanh^2 (no cosh, which overflows).
+template <class T>
+void gelu_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dout, UMat<T> inp) {
+  const UVec<T> di = flat(dinp), dout_ = flat(dout), in = flat(inp);
+  Kokkos::parallel_for(
+      "fedsim::models::gelu_backward", range(exec, in.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
+        const T x = in(i);
+        const T u = T(0.7978845608028654) * (x + T(0.044715) * x * x * x);
+        const T th = kmath::tanh(u);
+        const T du = T(0.7978845608028654) * (T(1) + T(3 * 0.044715) * x * x);
+        di(i) += dout_(i) * (T(0.5) * (T(1) + th) + T(0.5) * x * (T(1) - th * th) * du);
+      });
+}
+
+// out (N,C) = a (N,C) + b (N,C)
+template <class T>
+void residual_forward(const ExecSpace& exec, UMat<T> out, UMat<T> a, UMat<T> b) {
+  const UVec<T> o = flat(out), x = flat(a), y = flat(b);
+  Kokkos::parallel_for(
+      "fedsim::models::residual_forward", range(exec, x.extent(0)),
+      KOKKOS_LAMBDA(const int64_t i) { o(i) = x(i) + y(i); });
+}
+
+// out (N,O) += bias (O)
+template <class T>
+void bias_forward(const ExecSpace& exec, UMat<T> out, UVec<T> bias) {
+  const int64_t O = out.extent(1);
+  Kokkos::parallel_for(
+      "fedsim::models::bias_forward", range(exec, out.extent(0) * O),
+      KOKKOS_LAMBDA(const int64_t i) { out(i / O, i % O) += bias(i % O); });
+}
+
+// dbias (O) += column sums of dout (N,O); one thread per column, rows in order.
+template <class T>
+void bias_backward(const ExecSpace& exec, UVec<T> dbias, UMat<T> dout) {
+  const int64_t N = dout.extent(0);
+  Kokkos::parallel_for(
+      "fedsim::models::bias_backward", range(exec, dout.extent(1)), KOKKOS_LAMBDA(const int64_t o) {
+        T s = 0;
+        for (int64_t n = 0; n < N; ++n) s += dout(n, o);
+        dbias(o) += s;
+      });
+}
+
+// x (N,C) = 0
+template <class T>
+void zero(const ExecSpace& exec, UMat<T> x) {
+  Kokkos::deep_copy(exec, flat(x), T(0));
+}
+
+}  // namespace fedsim::models

@@ -1,0 +1,84 @@
+// The two ends of the network: token + position embedding, and softmax cross-entropy.
+#pragma once
+
+#include "models/kokkos_compat.hpp"
+
+namespace fedsim::models {
+
+using IVec = Kokkos::View<int32_t*, MemSpace>;
+
+// out (B*T,C) = wte[tok] + wpe[t] <- tokens (B*T), wte (V,C), wpe (maxT,C)
+template <class T>
+void embedding_forward(const ExecSpace& exec, UMat<T> out, IVec tokens, UMat<T> wte, UMat<T> wpe, int Tn) {
+  const int64_t C = out.extent(1);
+  Kokkos::parallel_for(
+      "fedsim::models::embedding_forward", range(exec, out.extent(0) * C), KOKKOS_LAMBDA(const int64_t i) {
+        const int64_t n = i / C, c = i % C;
+        out(n, c) = wte(tokens(n), c) + wpe(n % Tn, c);
+      });
+}
+
+// dwte (V,C) +=, dwpe (maxT,C) += <- dout (B*T,C), tokens (B*T)
+// dwte: one thread per channel walks all positions in order (a token may repeat, so a
+// per-position scatter would race); dwpe: one thread per (t, c) sums over the batch.
+template <class T>
+void embedding_backward(const ExecSpace& exec, UMat<T> dwte, UMat<T> dwpe, UMat<T> dout, IVec tokens, int Tn) {
+  const int64_t N = dout.extent(0), C = dout.extent(1), B = N / Tn;
+  Kokkos::parallel_for(
+      "fedsim::models::embedding_backward_wte", range(exec, C), KOKKOS_LAMBDA(const int64_t c) {
+        for (int64_t n = 0; n < N; ++n) dwte(tokens(n), c) += dout(n, c);
+      });
+  Kokkos::parallel_for(
+      "fedsim::models::embedding_backward_wpe", range(exec, int64_t(Tn) * C), KOKKOS_LAMBDA(const int64_t i) {
+        const int64_t t = i / C, c = i % C;
+        T s = 0;
+        for (int64_t b = 0; b < B; ++b) s += dout(b * Tn + t, c);
+        dwpe(t, c) += s;
+      });
+}
+
+// Softmax cross-entropy per row. probs (N,V), losses (N) (0 where target < 0), argmax (N)
+// (lowest index among ties) <- logits (N,V), targets (N).
+// loss = logsumexp(logits) - logits[target], which never takes log(0).
+template <class T>
+void crossentropy_forward(const ExecSpace& exec, UMat<T> probs, UVec<T> losses, IVec argmax, UMat<T> logits,
+                          IVec targets) {
+  const int64_t V = logits.extent(1);
+  Kokkos::parallel_for(
+      "fedsim::models::crossentropy_forward", range(exec, logits.extent(0)), KOKKOS_LAMBDA(const int64_t n) {
+        T maxv = logits(n, 0);
+        int32_t am = 0;
+        for (int64_t j = 1; j < V; ++j)
+          if (logits(n, j) > maxv) {
+            maxv = logits(n, j);
+            am = static_cast<int32_t>(j);
+          }
+        T sum = 0;  // >= 1
+        for (int64_t j = 0; j < V; ++j) {
+          const T e = kmath::exp(logits(n, j) - maxv);
+          probs(n, j) = e;
+          sum += e;
+        }
+        const T inv = T(1) / sum;
+        for (int64_t j = 0; j < V; ++j) probs(n, j) *= inv;
+        const int32_t tg = targets(n);
+        losses(n) = tg >= 0 ? kmath::log(sum) + maxv - logits(n, tg) : T(0);
+        argmax(n) = am;
+      });
+}
+
+// dlogits (N,V) = (probs - onehot(target)) * dloss for rows with target >= 0, else 0.
+// Overwrites (it is the top of the graph). dloss = 1 / (number of target tokens) for a mean.
+// dlogits may alias probs.
+template <class T>
+void crossentropy_backward(const ExecSpace& exec, UMat<T> dlogits, UMat<T> probs, IVec targets, T dloss) {
+  const int64_t V = probs.extent(1);
+  Kokkos::parallel_for(
+      "fedsim::models::crossentropy_backward", range(exec, probs.extent(0)), KOKKOS_LAMBDA(const int64_t n) {
+        const int32_t tg = targets(n);
+        for (int64_t j = 0; j < V; ++j)
+          dlogits(n, j) = tg >= 0 ? (probs(n, j) - (j == tg ? T(1) : T(0))) * dloss : T(0);
+      });
+}
+
+}  // namespace fedsim::models

@@ -1,0 +1,78 @@
+// Linear layers with an optional LoRA branch (Hu et al. 2021, "LoRA", eq. 3):
+//   y = x W^T + b + (alpha/r) * (dropout(x) A^T) B^T,  A (r, d_in), B (d_out, r).
+// Dense products go through gemm (kernels/gemm.hpp). Dropout (inverted, as torch.nn.Dropout)
+// draws its mask from a counter-based hash of (key, element index), so a mask depends only on
+// (dropout seed, step, layer, target, element) and never on the backend or thread schedule.
+#pragma once
+
+#include "models/kernels/elementwise.hpp"
+#include "models/kernels/gemm.hpp"
+
+namespace fedsim::models {
+
+// Keep element `idx` under dropout probability p: 24 hash bits as a uniform in [0, 1).
+KOKKOS_INLINE_FUNCTION bool dropout_keep(uint64_t key, int64_t idx, float p) {
+  const float u = static_cast<float>(dmix64(key + static_cast<uint64_t>(idx)) >> 40) * 0x1.0p-24f;
+  return u >= p;
+}
+
+// out (N,O) = inp (N,I) W^T (O,I) + bias (O)
+template <class T>
+void linear_forward(const ExecSpace& exec, UMat<T> out, UMat<T> inp, UMat<T> w, UVec<T> bias) {
+  gemm(exec, 'N', 'T', T(1), inp, w, T(0), out);
+  bias_forward(exec, out, bias);
+}
+
+// dinp (N,I) +=, dw (O,I) +=, dbias (O) += (dw/dbias skipped when empty: frozen base)
+// <- dout (N,O), inp (N,I), w (O,I)
+template <class T>
+void linear_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dw, UVec<T> dbias, UMat<T> dout, UMat<T> inp,
+                     UMat<T> w) {
+  gemm(exec, 'N', 'N', T(1), dout, w, T(1), dinp);
+  if (dw.data() == nullptr) return;
+  gemm(exec, 'T', 'N', T(1), dout, inp, T(1), dw);
+  bias_backward(exec, dbias, dout);
+}
+
+// xd (N,I) = dropout(inp) <- inp (N,I)
+template <class T>
+void dropout_forward(const ExecSpace& exec, UMat<T> xd, UMat<T> inp, float p, uint64_t key) {
+  const int64_t I = inp.extent(1);
+  const T keep_scale = T(1) / T(1.0f - p);
+  Kokkos::parallel_for(
+      "fedsim::models::dropout_forward", range(exec, inp.extent(0) * I), KOKKOS_LAMBDA(const int64_t i) {
+        xd(i / I, i % I) = dropout_keep(key, i, p) ? inp(i / I, i % I) * keep_scale : T(0);
+      });
+}
+
+// dinp (N,I) += dropout'(dxd) <- dxd (N,I), same mask as dropout_forward
+template <class T>
+void dropout_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dxd, float p, uint64_t key) {
+  const int64_t I = dxd.extent(1);
+  const T keep_scale = T(1) / T(1.0f - p);
+  Kokkos::parallel_for(
+      "fedsim::models::dropout_backward", range(exec, dxd.extent(0) * I), KOKKOS_LAMBDA(const int64_t i) {
+        if (dropout_keep(key, i, p)) dinp(i / I, i % I) += dxd(i / I, i % I) * keep_scale;
+      });
+}
+
+// LoRA branch. out (N,O) +=, u (N,r) cache <- xd (N,I) (dropped input, or the input itself
+// when dropout is off), a (r,I), b (O,r), scale = alpha / r
+template <class T>
+void lora_forward(const ExecSpace& exec, UMat<T> out, UMat<T> u, UMat<T> xd, UMat<T> a, UMat<T> b, T scale) {
+  gemm(exec, 'N', 'T', T(1), xd, a, T(0), u);
+  gemm(exec, 'N', 'T', scale, u, b, T(1), out);
+}
+
+// dxd (N,I) += (through the adapter only), da (r,I) +=, db (O,r) +=, du (N,r) scratch
+// <- dout (N,O), u (N,r), xd (N,I), a (r,I), b (O,r), scale
+template <class T>
+void lora_backward(const ExecSpace& exec, UMat<T> dxd, UMat<T> da, UMat<T> db, UMat<T> du, UMat<T> dout, UMat<T> u,
+                   UMat<T> xd, UMat<T> a, UMat<T> b, T scale) {
+  gemm(exec, 'N', 'N', scale, dout, b, T(0), du);  // du = scale * dout b
+  gemm(exec, 'T', 'N', scale, dout, u, T(1), db);  // db += scale * dout^T u
+  gemm(exec, 'T', 'N', T(1), du, xd, T(1), da);    // da += du^T xd
+  gemm(exec, 'N', 'N', T(1), du, a, T(1), dxd);    // dxd += du a
+}
+
+}  // namespace fedsim::models

@@ -1,0 +1,151 @@
+// Model: the public face of Net<float> (model.hpp). Training loops, evaluation, FLOP count.
+#include <algorithm>
+#include <cmath>
+
+#include "models/model_impl.hpp"
+
+namespace fedsim::models {
+
+Model::Model(const ModelConfig& cfg, const LoraConfig& lora, uint64_t seed)
+    : impl_(std::make_unique<Impl>((validate_model_config(cfg), cfg), lora)) {
+  impl_->net.init_base(seed);
+}
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+
+const ModelConfig& Model::config() const { return impl_->net.cfg; }
+const LoraConfig& Model::lora() const { return impl_->lora; }
+int64_t Model::n_base_params() const { return impl_->net.bl.total; }
+int64_t Model::n_adapter_params() const { return impl_->net.al.total; }
+std::vector<float> Model::base_weights() const { return impl_->net.get(impl_->net.base); }
+
+// Per token, counting multiply-adds as 2 FLOPs and leaving out pointwise work (LayerNorm,
+// GELU, softmax, AdamW). See models/README.md.
+double Model::train_flops_per_token() const {
+  const ModelConfig& c = config();
+  const AdapterLayout& al = impl_->net.al;
+  const double C = c.d_model, F = c.d_ff, V = c.vocab_size, L = c.n_layers, T = c.max_seq;
+  const double dense = 2.0 * (L * (4 * C * C + 2 * C * F) + V * C);  // projections + tied head
+  const double attn = L * 2.0 * C * (T + 1);                         // q k^T and att v, causal: (T+1)/2 keys on average
+  double lora = 0;
+  for (int t = 0; t < kNumTargets; ++t)
+    if (al.enabled[t]) lora += 2.0 * al.rank * (al.d_in[t] + al.d_out[t]);
+  lora *= L;
+  // Forward 1x everything. Backward: input gradients of the frozen dense layers (1x, no weight
+  // gradients), attention (2x: d scores and dq/dk/dv), adapters (2x: dA, dB and their inputs).
+  return (dense + attn + lora) + (dense + 2 * attn + 2 * lora);
+}
+
+std::vector<float> Model::init_adapter(uint64_t seed) const {
+  const AdapterLayout& al = impl_->net.al;
+  std::vector<float> a(al.total, 0.0f);
+  Rng rng(seed, 0, 0, Purpose::adapter_init);
+  for (int l = 0; l < config().n_layers; ++l)
+    for (int t = 0; t < kNumTargets; ++t) {
+      if (!al.enabled[t]) continue;
+      // PEFT: kaiming_uniform_(A, a=sqrt(5)) -> bound = sqrt(6/((1+5) d_in)) = 1/sqrt(d_in); B = 0.
+      const double bound = 1.0 / std::sqrt(static_cast<double>(al.d_in[t]));
+      const int64_t n = int64_t(al.rank) * al.d_in[t];
+      for (int64_t i = 0; i < n; ++i) a[al.a(l, t) + i] = static_cast<float>((2.0 * rng.uniform() - 1.0) * bound);
+    }
+  return a;
+}
+
+void Model::Impl::adamw_step(UVec<float> params, UVec<float> m, UVec<float> v, UVec<float> grads, int64_t t, float lr,
+                             const OptimConfig& opt) {
+  AdamWStep s{};
+  s.lr = lr;
+  s.beta1 = opt.beta1;
+  s.beta2 = opt.beta2;
+  s.eps = opt.eps;
+  s.weight_decay = opt.weight_decay;
+  s.bias1 = 1.0 - std::pow(static_cast<double>(opt.beta1), static_cast<double>(t));
+  s.bias2 = 1.0 - std::pow(static_cast<double>(opt.beta2), static_cast<double>(t));
+  s.grad_scale = 1.0;
+  if (opt.grad_clip > 0) {
+    const double norm = std::sqrt(sum_squares(net.exec, grads, sumsq_partial));
+    s.grad_scale = std::min(1.0, opt.grad_clip / (norm + 1e-6));
+  }
+  adamw_update(net.exec, params, m, v, grads, s);
+}
+
+double Model::train_base_step(const Batch& batch, float lr, const OptimConfig& opt) {
+  Impl& im = *impl_;
+  Net<float>& net = im.net;
+  net.enable_base_grad();
+  if (im.base_m.extent(0) == 0) {
+    im.base_m = Vec<float>(Kokkos::view_alloc(net.exec, "fedsim::models::base_adam_m"), net.bl.total);
+    im.base_v = Vec<float>(Kokkos::view_alloc(net.exec, "fedsim::models::base_adam_v"), net.bl.total);
+  }
+  net.set_batch(batch);
+  Kokkos::deep_copy(net.exec, net.base_grad, 0.0f);
+  const double loss = net.forward(-1, false, 0);
+  net.backward(true);
+  im.base_steps += 1;
+  auto vec = [&](Vec<float>& x) { return as_vec(x.data(), net.bl.total); };
+  im.adamw_step(vec(net.base), vec(im.base_m), vec(im.base_v), vec(net.base_grad), im.base_steps, lr, opt);
+  net.exec.fence();
+  return loss;
+}
+
+TrainStats Model::train_adapter(std::vector<float>& adapter, const std::vector<Batch>& batches, float lr,
+                                const OptimConfig& opt, uint64_t dropout_seed) {
+  Impl& im = *impl_;
+  Net<float>& net = im.net;
+  FEDSIM_ASSERT_MSG(static_cast<int64_t>(adapter.size()) == net.al.total,
+                    "adapter has " << adapter.size() << " values, model expects " << net.al.total);
+  TrainStats st;
+  if (batches.empty()) return st;
+  net.set_row(net.adapters, kTrainRow, adapter);
+  auto m = net.row(im.adam_m, kTrainRow), v = net.row(im.adam_v, kTrainRow);
+  Kokkos::deep_copy(net.exec, m, 0.0f);  // fresh AdamW per call
+  Kokkos::deep_copy(net.exec, v, 0.0f);
+  auto params = net.row(net.adapters, kTrainRow), grads = net.row(net.adapter_grads, kTrainRow);
+  double loss_sum = 0;
+  for (size_t s = 0; s < batches.size(); ++s) {
+    net.set_batch(batches[s]);
+    Kokkos::deep_copy(net.exec, grads, 0.0f);
+    // Dropout masks: one key per (dropout_seed, step); kernels mix in layer, target, element.
+    const uint64_t step_key = mix64(dropout_seed ^ mix64(0x5eedULL + s));
+    loss_sum += net.forward(kTrainRow, true, step_key);
+    net.backward(false);
+    im.adamw_step(params, m, v, grads, static_cast<int64_t>(s) + 1, lr, opt);
+    st.tokens += int64_t(batches[s].B) * batches[s].T;
+  }
+  st.steps = static_cast<int>(batches.size());
+  st.mean_loss = loss_sum / st.steps;
+  adapter = net.get_row(net.adapters, kTrainRow);
+  return st;
+}
+
+EvalStats Model::evaluate(const std::vector<float>* adapter, const Batch& batch) const {
+  Net<float>& net = impl_->net;  // buffers only; weights and training state are untouched
+  net.set_batch(batch);
+  int client = -1;
+  if (adapter != nullptr) {
+    FEDSIM_ASSERT(static_cast<int64_t>(adapter->size()) == net.al.total);
+    net.set_row(net.adapters, kEvalRow, *adapter);
+    client = kEvalRow;
+  }
+  EvalStats es;
+  es.mean_loss = net.forward(client, false, 0);
+  es.sequences = batch.B;
+  const std::vector<int32_t>& am = net.argmax_host();
+  int64_t correct = 0;
+  for (int b = 0; b < batch.B; ++b) {
+    bool any = false, all = true;
+    for (int t = 0; t < batch.T; ++t) {
+      const int32_t tg = batch.targets[size_t(b) * batch.T + t];
+      if (tg < 0) continue;
+      any = true;
+      all = all && am[size_t(b) * batch.T + t] == tg;
+    }
+    correct += (any && all);  // a sequence without targets cannot be reproduced: not correct
+  }
+  es.accuracy = batch.B > 0 ? static_cast<double>(correct) / batch.B : 0.0;
+  return es;
+}
+
+}  // namespace fedsim::models

@@ -1,0 +1,136 @@
+// The model every simulated client runs: a small decoder-only transformer (byte-level tokens)
+// with a frozen base and LoRA adapters, forward/backward/AdamW as Kokkos kernels.
+//
+// This header is the whole interface `sim/` sees. It knows no clients, rounds or time: the
+// caller hands in batches, a learning rate and adapters, and gets adapters and losses back.
+// Kokkos types stay behind it (pimpl), so sim/ never includes Kokkos.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fedsim::models {
+
+inline constexpr int64_t kCheckpointFormatVersion = 1;
+inline constexpr const char* kCheckpointKind = "fedsim-checkpoint";
+
+// Shapes of the transformer. vocab_size is fixed by the tokenizer.
+struct ModelConfig {
+  std::string preset = "tiny";
+  int vocab_size = 264;
+  int max_seq = 64;  // context length T
+  int d_model = 64;  // C
+  int n_layers = 2;  // L
+  int n_heads = 4;   // NH (d_model % n_heads == 0)
+  int d_ff = 256;    // MLP hidden width (4*C by default)
+};
+std::vector<std::string> preset_names();
+ModelConfig preset_config(const std::string& name);  // UserError naming accepted presets
+
+struct LoraConfig {
+  int rank = 8;
+  float alpha = 16.0f;    // scale = alpha / rank (Hu et al., "LoRA", 2021, sec. 4.1)
+  float dropout = 0.05f;  // on the adapter's input only
+  std::vector<std::string> targets{"q", "v"};
+};
+
+struct OptimConfig {
+  float weight_decay = 0.0f;
+  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+  float grad_clip = 1.0f;  // global L2 norm; <= 0 disables
+};
+
+// Byte-level tokenizer: ids 0..255 are bytes (any UTF-8 text round-trips), then specials.
+struct Tokenizer {
+  static constexpr int32_t BOS = 256, EOS = 257, PAD = 258, INST = 259, RESP = 260;
+  static constexpr int32_t vocab_size = 264;  // 261..263 reserved for turn markers
+  static std::vector<int32_t> encode(const std::string& text);
+  static std::string decode(const std::vector<int32_t>& ids);  // specials are skipped
+};
+
+// A host-side batch of B sequences of length T. targets[b*T+t] is the token to predict at
+// position t (inputs shifted by one), or -1 where no loss is taken (prompt and padding).
+struct Batch {
+  int B = 0, T = 0;
+  std::vector<int32_t> inputs;   // (B,T)
+  std::vector<int32_t> targets;  // (B,T)
+};
+// SFT layout: BOS INST <instruction> RESP <response> EOS, right-padded with PAD to T and
+// truncated to T. Loss on the response bytes and EOS only (OpenFedLLM: response-only loss).
+Batch make_sft_batch(const std::vector<std::pair<std::string, std::string>>& pairs, int T);
+
+struct TrainStats {
+  double mean_loss = 0.0;  // mean over steps of the batch loss (before the update)
+  int steps = 0;
+  int64_t tokens = 0;  // tokens processed (B*T per step)
+};
+struct EvalStats {
+  double mean_loss = 0.0;  // mean over target tokens
+  double accuracy = 0.0;   // fraction of sequences whose every target token is the argmax
+  int64_t sequences = 0;
+};
+
+// Initialises and finalises Kokkos for the process (one per process, before any Model).
+// Lets the CLI and tests start Kokkos without including it.
+class Runtime {
+ public:
+  Runtime(int& argc, char** argv);
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+  static std::string describe();  // e.g. "Kokkos 3.4.1, Serial, KokkosBlas gemm"
+};
+
+class Model {
+ public:
+  // Random base initialisation (GPT-2 style: N(0, 0.02), residual projections scaled by
+  // 1/sqrt(2L)), deterministic in `seed`.
+  Model(const ModelConfig& cfg, const LoraConfig& lora, uint64_t seed);
+  ~Model();
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+
+  const ModelConfig& config() const;
+  const LoraConfig& lora() const;
+  int64_t n_base_params() const;
+  int64_t n_adapter_params() const;
+  // FLOPs of one training step per token (forward + backward), by formula; used by the
+  // simulator's cost model. See models/README.md for the count.
+  double train_flops_per_token() const;
+
+  // Adapters are flat host vectors of n_adapter_params() floats; layout in models/README.md.
+  // A is Kaiming-uniform, B zero, so a fresh adapter leaves the base model unchanged.
+  std::vector<float> init_adapter(uint64_t seed) const;
+
+  // One full-parameter AdamW step on the base weights (pretraining). Keeps its own optimizer
+  // state across calls. Returns the batch loss before the update.
+  double train_base_step(const Batch& batch, float lr, const OptimConfig& opt);
+
+  // Local LoRA training of one client: batches.size() optimizer steps starting from `adapter`
+  // (updated in place) with a fresh AdamW, constant lr, clipping by global norm.
+  // Dropout masks derive from `dropout_seed`.
+  TrainStats train_adapter(std::vector<float>& adapter, const std::vector<Batch>& batches, float lr,
+                           const OptimConfig& opt, uint64_t dropout_seed);
+
+  // Loss and exact-match accuracy with teacher forcing. With greedy decoding an answer is
+  // reproduced exactly iff every target token is the argmax given the correct prefix, so this
+  // equals greedy exact match without generating. adapter == nullptr: base model alone.
+  EvalStats evaluate(const std::vector<float>* adapter, const Batch& batch) const;
+
+  // Base weights + config, written atomically. load() checks kind and format version.
+  void save(const std::string& path) const;
+  static Model load(const std::string& path, const LoraConfig& lora);
+
+  // Host copy of the flat base weights (layout in models/README.md); for tests and tools.
+  std::vector<float> base_weights() const;
+
+ private:
+  struct Impl;
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fedsim::models

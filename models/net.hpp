@@ -1,0 +1,123 @@
+// The transformer as kernels: Net<T> owns the base weights, the adapters of n_clients clients
+// (leading client dimension), their gradients and the activation buffers, and runs the
+// forward and backward passes. T is float at run time and double in the gradient tests.
+// Model (model.cpp) wraps Net<float> behind the pimpl of model.hpp.
+#pragma once
+
+#include <cmath>
+#include <vector>
+
+#include "datasets/common/error.hpp"
+#include "datasets/common/rng.hpp"
+#include "models/kernels/attention.hpp"
+#include "models/kernels/elementwise.hpp"
+#include "models/kernels/embed_loss.hpp"
+#include "models/kernels/layernorm.hpp"
+#include "models/kernels/linear.hpp"
+#include "models/layout.hpp"
+
+namespace fedsim::models {
+
+// Activations of one forward pass over (B,T), N = B*T, all views into one allocation.
+template <class T>
+struct LayerActs {
+  UMat<T> ln1;                 // (N,C)
+  UVec<T> ln1_mean, ln1_rstd;  // (N)
+  UMat<T> q, k, v;             // (N,C)
+  UMat<T> att;                 // (B*NH*T,T) attention probabilities
+  UMat<T> atty;                // (N,C) attention output before the o projection
+  UMat<T> res2;                // (N,C) residual after attention
+  UMat<T> ln2;                 // (N,C)
+  UVec<T> ln2_mean, ln2_rstd;  // (N)
+  UMat<T> fch, fch_gelu;       // (N,F)
+  UMat<T> res3;                // (N,C) layer output
+  UMat<T> xd[kNumTargets];     // (N,d_in) adapter input after dropout (dropout > 0 only)
+  UMat<T> u[kNumTargets];      // (N,r) A xd
+};
+template <class T>
+struct Acts {
+  UMat<T> encoded;                   // (N,C) embeddings, input of layer 0
+  std::vector<LayerActs<T>> layers;  // (L)
+  UMat<T> lnf;                       // (N,C)
+  UVec<T> lnf_mean, lnf_rstd;        // (N)
+  UMat<T> logits;                    // (N,V)
+  UMat<T> probs;                     // (N,V) softmax, then dlogits in backward
+  UVec<T> losses;                    // (N) per-position loss, 0 where no target
+  // Scratch shared by all layers.
+  UMat<T> proj;                          // (N,C) o / mlp_down output before the residual add
+  UMat<T> dres, dln, datty, dq, dk, dv;  // (N,C)
+  UMat<T> dh, dh2;                       // (N,F)
+  UMat<T> dpreatt;                       // (B*NH*T,T)
+  UMat<T> du;                            // (N,r)
+  T* dxd = nullptr;                      // (N, max(C,F)) gradient through dropout
+};
+
+template <class T>
+class Net {
+ public:
+  Net(const ModelConfig& cfg, const LoraConfig& lora, int n_clients = 1);
+
+  ModelConfig cfg;
+  BaseLayout bl;
+  AdapterLayout al;
+  ExecSpace exec;
+  Vec<T> base;           // (n_base)
+  Vec<T> base_grad;      // (n_base), allocated by enable_base_grad() (full-parameter mode)
+  Mat<T> adapters;       // (n_clients, P)
+  Mat<T> adapter_grads;  // (n_clients, P)
+
+  // GPT-2 initialisation (Radford et al. 2019, sec. 2.3; as in nanoGPT): weights N(0, 0.02),
+  // residual projections (o, mlp_down) N(0, 0.02/sqrt(2L)), biases 0, LayerNorm gain 1.
+  void init_base(uint64_t seed);
+  void enable_base_grad();
+  // Uploads a batch and sizes the buffers (they grow to the largest batch seen, never shrink).
+  void set_batch(const Batch& batch);
+  // Forward over the current batch. client < 0: base only. Dropout on the adapter inputs when
+  // `dropout` is true, with masks keyed by step_key. Returns the mean loss over target tokens
+  // (0 if the batch has none).
+  double forward(int client, bool dropout, uint64_t step_key);
+  // Backward of the last forward: adds into adapter_grads(client) (client >= 0) and, when
+  // base_grads, into base_grad. Caller zeroes.
+  void backward(bool base_grads);
+
+  int64_t n_targets() const { return n_targets_; }
+  // Host copies of the last forward's per-position argmax and loss (valid after forward()).
+  const std::vector<int32_t>& argmax_host();
+  std::vector<T> losses_host();
+
+  // Host access (tests, save/load, Model).
+  std::vector<T> get(const Vec<T>& v) const;
+  void set(Vec<T>& v, const std::vector<T>& h);
+  std::vector<T> get_row(const Mat<T>& m, int row) const;
+  void set_row(Mat<T>& m, int row, const std::vector<T>& h);
+
+  UVec<T> base_vec() { return as_vec(base.data(), bl.total); }
+  UVec<T> row(Mat<T>& m, int r) { return as_vec(m.data() + int64_t(r) * m.extent(1), int64_t(m.extent(1))); }
+
+ private:
+  UMat<T> w(int64_t off, int64_t r, int64_t c) { return as_mat(base.data() + off, r, c); }
+  UVec<T> wv(int64_t off, int64_t n) { return as_vec(base.data() + off, n); }
+  UMat<T> g(int64_t off, int64_t r, int64_t c) { return grads_on_ ? as_mat(base_grad.data() + off, r, c) : UMat<T>(); }
+  UVec<T> gv(int64_t off, int64_t n) { return grads_on_ ? as_vec(base_grad.data() + off, n) : UVec<T>(); }
+  int64_t build_acts(T* mem, int B, int Tn);
+  uint64_t target_key(int l, int t) const;
+  void proj_forward(int l, int t, UMat<T> out, UMat<T> inp, UMat<T> wm, UVec<T> b);
+  void proj_backward(int l, int t, UMat<T> dinp, UMat<T> dw, UVec<T> db, UMat<T> dout, UMat<T> inp, UMat<T> wm);
+
+  Acts<T> a_;
+  Vec<T> acts_mem_;
+  IVec tokens_, targets_, argmax_;
+  typename IVec::HostMirror tokens_h_, targets_h_;
+  std::vector<int32_t> argmax_host_;
+  int B_ = 0, T_ = 0;
+  int64_t n_targets_ = 0;
+  int client_ = -1;
+  bool dropout_ = false, grads_on_ = false;
+  uint64_t step_key_ = 0;
+};
+
+// Definitions in net.cpp, instantiated for float and double.
+extern template class Net<float>;
+extern template class Net<double>;
+
+}  // namespace fedsim::models

@@ -1,0 +1,131 @@
+// fedsim run / validate / config.
+#include <boost/program_options.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "datasets/common/error.hpp"
+#include "fedsim_version.hpp"
+#include "models/model.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/config.hpp"
+#include "sim/experiment.hpp"
+
+namespace po = boost::program_options;
+
+namespace fedsim::cli {
+namespace {
+
+struct ConfigArgs {
+  std::string config;
+  std::string out;
+  std::vector<std::string> sets;
+  bool help = false;
+};
+
+ConfigArgs parse_config_args(const std::vector<std::string>& args, const char* cmd, bool with_out) {
+  ConfigArgs a;
+  po::options_description desc(std::string("fedsim ") + cmd + " CONFIG.yaml [options]");
+  desc.add_options()("help,h", "this help")(
+      "set", po::value<std::vector<std::string>>(&a.sets)->composing(),
+      "override a config key: --set federation.rounds=20 (repeatable)");
+  if (with_out) desc.add_options()("out,o", po::value<std::string>(&a.out), "results file (default: experiment.out)");
+  po::options_description hidden;
+  hidden.add_options()("config", po::value<std::string>(&a.config));
+  po::options_description all;
+  all.add(desc).add(hidden);
+  po::positional_options_description pos;
+  pos.add("config", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << desc;
+    a.help = true;
+    return a;
+  }
+  if (a.config.empty()) throw UserError(std::string("fedsim ") + cmd + ": missing CONFIG.yaml (see fedsim " + cmd + " --help)");
+  return a;
+}
+
+std::string fmt(double x, const char* f = "%.4f") {
+  if (std::isnan(x)) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, x);
+  return buf;
+}
+
+std::string hms(double s) {
+  char buf[64];
+  const long long t = std::llround(s);
+  std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", t / 3600, (t / 60) % 60, t % 60);
+  return buf;
+}
+
+}  // namespace
+
+int cmd_validate(const std::vector<std::string>& args) {
+  const ConfigArgs a = parse_config_args(args, "validate", false);
+  if (a.help) return 0;
+  const sim::ExperimentConfig c = sim::load_config(a.config, a.sets);
+  sim::model_config(c);  // shape checks that need the preset
+  std::cout << a.config << ": ok (" << c.federation.clients << " clients, " << c.federation.rounds << " rounds, "
+            << c.federation.algorithm << ", model " << c.model.preset << ")\n";
+  return 0;
+}
+
+int cmd_config(const std::vector<std::string>& args) {
+  if (args.size() == 1 && args[0] == "reference") {
+    std::cout << sim::reference_yaml();
+    return 0;
+  }
+  throw UserError("fedsim config: expected 'reference'; usage: fedsim config reference > configs/reference.yaml");
+}
+
+int cmd_run(const std::vector<std::string>& args, int& argc, char** argv) {
+  const ConfigArgs a = parse_config_args(args, "run", true);
+  if (a.help) return 0;
+  sim::ExperimentConfig c = sim::load_config(a.config, a.sets);
+  if (!a.out.empty()) c.experiment.out = a.out;
+  sim::model_config(c);
+  const std::string out = sim::results_path(c);
+
+  models::Runtime runtime(argc, argv);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  sim::RunHooks hooks;
+  hooks.log = [&](const std::string& line) { std::cerr << "[fedsim " << fmt(elapsed(), "%6.1f") << "s] " << line << "\n"; };
+  double rounds_start = -1.0;
+  hooks.on_round = [&](const sim::RoundRow& row, int64_t total_rows) {
+    if (rounds_start < 0) rounds_start = elapsed();
+    const double done = static_cast<double>(row.round), left = static_cast<double>(total_rows - 1 - row.round);
+    const double per_round = done > 0 ? (elapsed() - rounds_start) / done : 0.0;
+    std::cerr << "[fedsim " << fmt(elapsed(), "%6.1f") << "s] round " << row.round << "/" << total_rows - 1
+              << "  sim " << hms(row.sim_time_s) << "  train_loss " << fmt(row.train_loss) << "  eval_loss "
+              << fmt(row.eval_loss) << "  eval_acc " << fmt(row.eval_accuracy, "%.3f") << "  elapsed "
+              << fmt(elapsed(), "%.1f") << "s  ETA " << (done > 0 ? fmt(per_round * left, "%.1f") + "s" : "-") << "\n";
+  };
+  std::cerr << "[fedsim] " << c.experiment.name << ": " << models::Runtime::describe() << "\n";
+  sim::RunResults r = sim::run_experiment(c, hooks);
+  r.wall_total_s = elapsed();
+  sim::write_results(r, out);
+
+  const sim::RoundRow& first = r.rounds.front();
+  const sim::RoundRow& last = r.rounds.back();
+  std::printf("fedsim %s: %s (seed %lld, %s, %lld clients, %lld per round)\n", FEDSIM_VERSION_STRING,
+              c.experiment.name.c_str(), static_cast<long long>(c.experiment.seed), c.federation.algorithm.c_str(),
+              static_cast<long long>(c.federation.clients), static_cast<long long>(c.federation.clients_per_round));
+  std::printf("  %-8s %6s %12s %11s %10s %9s\n", "", "round", "sim_time", "train_loss", "eval_loss", "eval_acc");
+  std::printf("  %-8s %6lld %12s %11s %10s %9s\n", "first", static_cast<long long>(first.round), hms(first.sim_time_s).c_str(),
+              fmt(first.train_loss).c_str(), fmt(first.eval_loss).c_str(), fmt(first.eval_accuracy, "%.3f").c_str());
+  std::printf("  %-8s %6lld %12s %11s %10s %9s\n", "last", static_cast<long long>(last.round), hms(last.sim_time_s).c_str(),
+              fmt(last.train_loss).c_str(), fmt(last.eval_loss).c_str(), fmt(last.eval_accuracy, "%.3f").c_str());
+  std::printf("  wall time %.1f s (rounds %.1f s)\n", r.wall_total_s, last.wall_s);
+  std::printf("results: %s\n", std::filesystem::absolute(out).lexically_normal().c_str());
+  return 0;
+}
+
+}  // namespace fedsim::cli

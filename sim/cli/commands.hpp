@@ -1,0 +1,12 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace fedsim::cli {
+
+int cmd_run(const std::vector<std::string>& args, int& argc, char** argv);
+int cmd_validate(const std::vector<std::string>& args);
+int cmd_config(const std::vector<std::string>& args);
+
+}  // namespace fedsim::cli

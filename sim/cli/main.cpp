@@ -1,0 +1,64 @@
+// fedsim command line: parses arguments and wires datasets/, models/ and sim/. Sub-commands
+// stay thin; the work lives in the libraries.
+//
+// Exit codes: 0 success, 2 user error (config, data file, CLI), 1 internal error.
+#include <boost/program_options.hpp>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "datasets/common/error.hpp"
+#include "fedsim_version.hpp"
+#include "models/model.hpp"
+#include "sim/cli/commands.hpp"
+
+namespace po = boost::program_options;
+
+namespace {
+
+const char* kUsage =
+    "fedsim: discrete-event simulator of federated LLM fine-tuning\n"
+    "\n"
+    "usage: fedsim <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run CONFIG.yaml [--out FILE.h5] [--set key.path=value ...]   run an experiment\n"
+    "  validate CONFIG.yaml [--set key.path=value ...]              check a config without running it\n"
+    "  config reference                                             print every config key with its default\n"
+    "\n"
+    "options:\n"
+    "  -h, --help       this help (also: fedsim <command> --help)\n"
+    "  --version        print the version and the Kokkos set-up\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+      std::cout << kUsage;
+      return args.empty() ? 2 : 0;
+    }
+    if (args[0] == "--version" || args[0] == "version") {
+      fedsim::models::Runtime rt(argc, argv);
+      std::cout << "fedsim " << FEDSIM_VERSION_STRING << " (" << fedsim::models::Runtime::describe() << ")\n";
+      return 0;
+    }
+    const std::string cmd = args[0];
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (cmd == "run") return fedsim::cli::cmd_run(rest, argc, argv);
+    if (cmd == "validate") return fedsim::cli::cmd_validate(rest);
+    if (cmd == "config") return fedsim::cli::cmd_config(rest);
+    throw fedsim::UserError("unknown command '" + cmd + "'; accepted: run, validate, config (see fedsim --help)");
+  } catch (const fedsim::UserError& e) {
+    std::cerr << "fedsim: error: " << e.what() << "\n";
+    return 2;
+  } catch (const po::error& e) {
+    std::cerr << "fedsim: error: " << e.what() << " (see fedsim --help)\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "fedsim: " << e.what() << "\n";
+    return 1;
+  }
+}

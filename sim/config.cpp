@@ -1,0 +1,410 @@
+#include "sim/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "datasets/common/error.hpp"
+#include "datasets/dataset.hpp"
+
+namespace fedsim::sim {
+namespace {
+
+constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
+constexpr double kHuge = 1e300;
+
+// One declaration per key. Implementations: Loader (YAML -> fields, with checks), Emitter
+// (fields -> YAML, optionally with docs), KeyLister.
+struct Visitor {
+  virtual ~Visitor() = default;
+  virtual void section(const char* name, const char* doc) = 0;
+  virtual void integer(const char* key, int64_t& v, int64_t lo, int64_t hi, const char* doc) = 0;
+  virtual void number(const char* key, double& v, double lo, double hi, const char* doc) = 0;
+  virtual void text(const char* key, std::string& v, const char* doc) = 0;
+  virtual void choice(const char* key, std::string& v, const std::vector<std::string>& accepted, const char* doc) = 0;
+  virtual void list(const char* key, std::vector<std::string>& v, const std::vector<std::string>& accepted,
+                    const char* doc) = 0;
+};
+
+const std::vector<std::string> kAlgorithms{"fedavg"};
+const std::vector<std::string> kDataSources{"synthetic", "file"};
+const std::vector<std::string> kPresets{"nano", "tiny", "small", "gpt2-124m"};
+const std::vector<std::string> kLoraTargets{"q", "k", "v", "o", "mlp_up", "mlp_down"};
+
+// The whole schema. Order here is the order of reference.yaml and of the resolved config.
+void visit_config(ExperimentConfig& c, Visitor& v) {
+  v.section("experiment", "what to run and where results go");
+  v.text("name", c.experiment.name, "experiment name; names the default results file");
+  v.integer("seed", c.experiment.seed, 0, kMaxInt, "root of every random stream (data, sampling, init, dropout)");
+  v.text("out", c.experiment.out, "results HDF5 file; empty = results/<name>.h5");
+  v.text("cache_dir", c.experiment.cache_dir,
+         "cache for generated data and pretrained base models; empty = $FEDSIM_CACHE or ~/.cache/fedsim");
+
+  v.section("data", "federated data set");
+  v.choice("source", c.data.source, kDataSources, "synthetic = generate (cached by parameters); file = read data.path");
+  v.text("path", c.data.path, "fedsim-dataset HDF5 file, for source: file");
+  v.number("samples_mean", c.data.samples_mean, 1.0, 1e7, "synthetic: mean samples per client");
+  v.number("samples_sigma", c.data.samples_sigma, 0.0, 5.0, "synthetic: lognormal sigma of samples per client (quantity skew)");
+  v.number("dirichlet_alpha", c.data.dirichlet_alpha, 1e-4, 1e6,
+           "synthetic: Dirichlet concentration of task types per client; small = heterogeneous");
+  v.list("tasks", c.data.tasks, datasets::synthetic_task_names(), "synthetic: task families to use; [] = all");
+  v.integer("test_samples", c.data.test_samples, 1, 10000000, "synthetic: held-out test samples");
+  v.integer("public_samples", c.data.public_samples, 1, 10000000, "synthetic: public split for pretraining the base");
+
+  v.section("model", "base transformer (byte-level tokens)");
+  v.choice("preset", c.model.preset, kPresets, "shape preset");
+  v.integer("seq_len", c.model.seq_len, 0, 65536, "context length; 0 = preset's");
+  v.integer("d_model", c.model.d_model, 0, 65536, "0 = preset's");
+  v.integer("n_layers", c.model.n_layers, 0, 1024, "0 = preset's");
+  v.integer("n_heads", c.model.n_heads, 0, 1024, "0 = preset's");
+  v.integer("d_ff", c.model.d_ff, 0, 262144, "0 = preset's");
+  v.integer("pretrain_steps", c.model.pretrain_steps, 0, 10000000,
+            "full-parameter steps on the public split before federated tuning (cached)");
+  v.integer("pretrain_batch", c.model.pretrain_batch, 1, 65536, "pretraining batch size");
+  v.number("pretrain_lr", c.model.pretrain_lr, 0.0, 10.0, "pretraining learning rate (cosine to 10%)");
+  v.text("checkpoint", c.model.checkpoint, "base model checkpoint (HDF5); empty = pretrain and cache");
+
+  v.section("lora", "adapters trained by the clients (Hu et al., LoRA, 2021)");
+  v.integer("rank", c.lora.rank, 1, 4096, "adapter rank r");
+  v.number("alpha", c.lora.alpha, 0.0, 1e6, "scale alpha/r");
+  v.number("dropout", c.lora.dropout, 0.0, 0.99, "dropout on the adapter input");
+  v.list("targets", c.lora.targets, kLoraTargets, "projections that carry adapters");
+
+  v.section("federation", "rounds, clients and the server's rule");
+  v.choice("algorithm", c.federation.algorithm, kAlgorithms, "server aggregation rule");
+  v.integer("clients", c.federation.clients, 1, 1000000, "number of clients N");
+  v.integer("clients_per_round", c.federation.clients_per_round, 1, 1000000, "clients sampled per round m");
+  v.integer("rounds", c.federation.rounds, 1, 1000000, "communication rounds R");
+  v.integer("local_steps", c.federation.local_steps, 1, 1000000, "optimizer steps per client per round");
+  v.integer("batch_size", c.federation.batch_size, 1, 65536, "samples per step");
+  v.number("lr", c.federation.lr, 0.0, 10.0, "peak learning rate (round 0)");
+  v.number("lr_min", c.federation.lr_min, 0.0, 10.0, "cosine floor reached at the last round");
+  v.number("weight_decay", c.federation.weight_decay, 0.0, 10.0, "AdamW decoupled weight decay");
+  v.number("grad_clip", c.federation.grad_clip, 0.0, kHuge, "clip local gradients to this global norm; 0 = off");
+  v.integer("eval_every", c.federation.eval_every, 1, 1000000, "evaluate the global adapter every k rounds (and at the end)");
+
+  v.section("system", "client compute and network (FedScale-style, sampled per client)");
+  v.number("compute_gflops", c.system.compute_gflops, 1e-6, 1e9, "median client training throughput, GFLOP/s");
+  v.number("compute_sigma", c.system.compute_sigma, 0.0, 5.0, "lognormal sigma of client speed");
+  v.number("bandwidth_mbps", c.system.bandwidth_mbps, 1e-6, 1e9, "median client bandwidth, Mbit/s (up and down)");
+  v.number("bandwidth_sigma", c.system.bandwidth_sigma, 0.0, 5.0, "lognormal sigma of client bandwidth");
+  v.number("latency_ms", c.system.latency_ms, 0.0, 1e9, "latency added to every transfer, ms");
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
+  return s;
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string nearest(const std::string& key, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_d = std::numeric_limits<size_t>::max();
+  for (const auto& c : candidates) {
+    const size_t d = edit_distance(key, c);
+    if (d < best_d) { best_d = d; best = c; }
+  }
+  return best;
+}
+
+// Shortest decimal that reads back to the same double.
+std::string format_double(double x) {
+  char buf[64];
+  if (x == std::trunc(x) && std::fabs(x) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.1f", x);
+    return buf;
+  }
+  for (int prec = 1; prec <= 17; ++prec) {
+    std::snprintf(buf, sizeof buf, "%.*g", prec, x);
+    if (std::strtod(buf, nullptr) == x) break;
+  }
+  std::string s = buf;
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";  // keep it visibly a float
+  return s;
+}
+
+std::string quote(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  return out + "\"";
+}
+
+std::string describe(const YAML::Node& n) {
+  if (n.IsMap()) return "a mapping";
+  if (n.IsSequence()) return "a list";
+  if (n.IsNull()) return "nothing";
+  return "'" + n.Scalar() + "'";
+}
+
+class KeyLister : public Visitor {
+ public:
+  std::vector<std::string> sections, keys;
+  std::string cur;
+  void section(const char* name, const char*) override { cur = name; sections.push_back(name); }
+  void add(const char* k) { keys.push_back(cur + "." + k); }
+  void integer(const char* k, int64_t&, int64_t, int64_t, const char*) override { add(k); }
+  void number(const char* k, double&, double, double, const char*) override { add(k); }
+  void text(const char* k, std::string&, const char*) override { add(k); }
+  void choice(const char* k, std::string&, const std::vector<std::string>&, const char*) override { add(k); }
+  void list(const char* k, std::vector<std::string>&, const std::vector<std::string>&, const char*) override { add(k); }
+};
+
+KeyLister list_keys() {
+  ExperimentConfig c;
+  KeyLister l;
+  visit_config(c, l);
+  return l;
+}
+
+class Loader : public Visitor {
+ public:
+  Loader(const YAML::Node& root, std::string source) : root_(root), source_(std::move(source)) {}
+  void section(const char* name, const char*) override {
+    sec_name_ = name;
+    sec_ = root_[name];
+    if (sec_ && !sec_.IsMap() && !sec_.IsNull()) fail(name, "expected a mapping of keys, got " + describe(sec_));
+  }
+  void integer(const char* k, int64_t& v, int64_t lo, int64_t hi, const char*) override {
+    const YAML::Node n = get(k);
+    if (!n) return;
+    const std::string s = scalar(k, n, "an integer");
+    char* end = nullptr;
+    errno = 0;
+    const long long x = std::strtoll(s.c_str(), &end, 10);
+    if (s.empty() || *end != '\0' || errno == ERANGE) fail(k, "expected an integer, got '" + s + "'");
+    if (x < lo || x > hi)
+      fail(k, s + " is out of range; accepted: " + std::to_string(lo) + " to " + (hi == kMaxInt ? "any" : std::to_string(hi)));
+    v = x;
+  }
+  void number(const char* k, double& v, double lo, double hi, const char*) override {
+    const YAML::Node n = get(k);
+    if (!n) return;
+    const std::string s = scalar(k, n, "a number");
+    std::string low = s;
+    for (auto& ch : low) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (low == ".nan" || low == ".inf" || low == "+.inf" || low == "-.inf")  // YAML 1.2 spellings
+      fail(k, "expected a finite number, got '" + s + "'");
+    char* end = nullptr;
+    const double x = std::strtod(s.c_str(), &end);
+    if (s.empty() || *end != '\0') fail(k, "expected a number, got '" + s + "'");
+    if (!std::isfinite(x)) fail(k, "expected a finite number, got '" + s + "'");
+    if (x < lo || x > hi)
+      fail(k, s + " is out of range; accepted: " + format_double(lo) + " to " + (hi >= kHuge ? "any" : format_double(hi)));
+    v = x;
+  }
+  void text(const char* k, std::string& v, const char*) override {
+    const YAML::Node n = get(k);
+    if (!n) return;
+    v = n.IsNull() ? "" : scalar(k, n, "a string");
+  }
+  void choice(const char* k, std::string& v, const std::vector<std::string>& accepted, const char*) override {
+    const YAML::Node n = get(k);
+    if (!n) return;
+    const std::string s = scalar(k, n, "one of " + join(accepted));
+    if (std::find(accepted.begin(), accepted.end(), s) == accepted.end())
+      fail(k, "'" + s + "' is not accepted; accepted: " + join(accepted));
+    v = s;
+  }
+  void list(const char* k, std::vector<std::string>& v, const std::vector<std::string>& accepted, const char*) override {
+    const YAML::Node n = get(k);
+    if (!n) return;
+    if (!n.IsSequence()) fail(k, "expected a list such as [a, b], got " + describe(n));
+    std::vector<std::string> out;
+    for (const auto& item : n) {
+      const std::string s = scalar(k, item, "a list of names");
+      if (!accepted.empty() && std::find(accepted.begin(), accepted.end(), s) == accepted.end())
+        fail(k, "'" + s + "' is not accepted; accepted: " + join(accepted));
+      if (std::find(out.begin(), out.end(), s) != out.end()) fail(k, "'" + s + "' is listed twice");
+      out.push_back(s);
+    }
+    v = out;
+  }
+
+ private:
+  YAML::Node get(const char* k) const {
+    if (!sec_ || sec_.IsNull()) return YAML::Node(YAML::NodeType::Undefined);
+    return sec_[k];
+  }
+  std::string scalar(const char* k, const YAML::Node& n, const std::string& expected) const {
+    if (!n.IsScalar()) fail(k, "expected " + expected + ", got " + describe(n));
+    return n.Scalar();
+  }
+  [[noreturn]] void fail(const char* k, const std::string& what) const {
+    const std::string key = (sec_name_ == k ? std::string(k) : sec_name_ + "." + k);
+    throw UserError(source_ + ": " + key + ": " + what);
+  }
+  YAML::Node root_, sec_;
+  std::string source_, sec_name_;
+};
+
+class Emitter : public Visitor {
+ public:
+  explicit Emitter(bool docs) : docs_(docs) {}
+  std::ostringstream os;
+  void section(const char* name, const char* doc) override {
+    if (docs_) os << (first_ ? "" : "\n") << "# " << doc << "\n";
+    first_ = false;
+    os << name << ":\n";
+  }
+  void integer(const char* k, int64_t& v, int64_t lo, int64_t hi, const char* doc) override {
+    line(k, std::to_string(v), doc, std::to_string(lo) + " to " + (hi == kMaxInt ? "any" : std::to_string(hi)));
+  }
+  void number(const char* k, double& v, double lo, double hi, const char* doc) override {
+    line(k, format_double(v), doc, format_double(lo) + " to " + (hi >= kHuge ? "any" : format_double(hi)));
+  }
+  void text(const char* k, std::string& v, const char* doc) override { line(k, quote(v), doc, "any text"); }
+  void choice(const char* k, std::string& v, const std::vector<std::string>& a, const char* doc) override {
+    line(k, v, doc, join(a, " | "));
+  }
+  void list(const char* k, std::vector<std::string>& v, const std::vector<std::string>& a, const char* doc) override {
+    std::vector<std::string> q;
+    for (const auto& s : v) q.push_back(quote(s));
+    line(k, "[" + join(q) + "]", doc, a.empty() ? "list of names" : "list of " + join(a, ", "));
+  }
+
+ private:
+  void line(const char* k, const std::string& value, const char* doc, const std::string& accepted) {
+    os << "  " << k << ": " << value;
+    if (docs_) os << "  # " << doc << " (" << accepted << ")";
+    os << "\n";
+  }
+  bool docs_;
+  bool first_ = true;
+};
+
+void check_unknown_keys(const YAML::Node& root, const std::string& source) {
+  if (!root.IsMap()) throw UserError(source + ": expected a mapping of sections (experiment, data, ...) at the top level");
+  const KeyLister keys = list_keys();
+  for (const auto& kv : root) {
+    const std::string sec = kv.first.Scalar();
+    if (std::find(keys.sections.begin(), keys.sections.end(), sec) == keys.sections.end())
+      throw UserError(source + ": unknown key '" + sec + "' at " + sec + "; nearest valid key: " + nearest(sec, keys.sections));
+    if (!kv.second.IsMap()) continue;  // the Loader reports the type
+    for (const auto& item : kv.second) {
+      const std::string path = sec + "." + item.first.Scalar();
+      if (std::find(keys.keys.begin(), keys.keys.end(), path) == keys.keys.end())
+        throw UserError(source + ": unknown key '" + item.first.Scalar() + "' at " + path +
+                        "; nearest valid key: " + nearest(path, keys.keys));
+    }
+  }
+}
+
+void apply_override(YAML::Node& root, const std::string& assignment) {
+  const std::string src = "--set " + assignment;
+  const size_t eq = assignment.find('=');
+  const size_t dot = assignment.find('.');
+  if (eq == std::string::npos || dot == std::string::npos || dot > eq)
+    throw UserError(src + ": expected section.key=value, for example federation.rounds=20");
+  const std::string sec = assignment.substr(0, dot), key = assignment.substr(dot + 1, eq - dot - 1);
+  const std::string value = assignment.substr(eq + 1);
+  YAML::Node parsed;
+  try {
+    parsed = YAML::Load(value);
+  } catch (const YAML::Exception& e) {
+    throw UserError(src + ": cannot parse the value: " + e.msg);
+  }
+  YAML::Node probe(YAML::NodeType::Map);
+  probe[sec][key] = parsed;
+  check_unknown_keys(probe, "--set");
+  if (!root[sec] || !root[sec].IsMap()) root[sec] = YAML::Node(YAML::NodeType::Map);
+  root[sec][key] = parsed.IsNull() ? YAML::Node("") : parsed;
+}
+
+void check_cross_fields(const ExperimentConfig& c, const std::string& source) {
+  if (c.federation.clients_per_round > c.federation.clients)
+    throw UserError(source + ": federation.clients_per_round: " + std::to_string(c.federation.clients_per_round) +
+                    " is more than federation.clients (" + std::to_string(c.federation.clients) +
+                    "); accepted: 1 to " + std::to_string(c.federation.clients));
+  if (c.federation.lr_min > c.federation.lr)
+    throw UserError(source + ": federation.lr_min: " + format_double(c.federation.lr_min) +
+                    " is above federation.lr (" + format_double(c.federation.lr) + "); accepted: 0 to " +
+                    format_double(c.federation.lr));
+  if (c.data.source == "file" && c.data.path.empty())
+    throw UserError(source + ": data.path: empty; data.source: file needs the path of a fedsim-dataset HDF5 file");
+  if (c.data.source == "file" && !std::filesystem::exists(c.data.path))
+    throw UserError(source + ": data.path: " + c.data.path + ": no such file");
+  if (!c.model.checkpoint.empty() && !std::filesystem::exists(c.model.checkpoint))
+    throw UserError(source + ": model.checkpoint: " + c.model.checkpoint + ": no such file");
+}
+
+}  // namespace
+
+ExperimentConfig parse_config(const std::string& yaml_text, const std::string& source,
+                              const std::vector<std::string>& overrides) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::ParserException& e) {
+    throw UserError(source + ": YAML syntax error at line " + std::to_string(e.mark.line + 1) + ", column " +
+                    std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  check_unknown_keys(root, source);
+  for (const auto& o : overrides) apply_override(root, o);
+  ExperimentConfig c;
+  Loader loader(root, source);
+  visit_config(c, loader);
+  c.source_path = source;
+  check_cross_fields(c, source);
+  return c;
+}
+
+ExperimentConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream is(path, std::ios::binary);
+  if (!is) throw UserError(path + ": cannot read config file (no such file or not readable)");
+  std::stringstream ss;
+  ss << is.rdbuf();
+  return parse_config(ss.str(), path, overrides);
+}
+
+std::string to_yaml(const ExperimentConfig& c) {
+  ExperimentConfig copy = c;
+  Emitter e(false);
+  visit_config(copy, e);
+  return e.os.str();
+}
+
+std::string reference_yaml() {
+  ExperimentConfig c;
+  Emitter e(true);
+  visit_config(c, e);
+  return "# fedsim reference config: every key with its default, what it means and what it accepts.\n"
+         "# Generated by `fedsim config reference`; a test checks that this file matches it.\n\n" +
+         e.os.str();
+}
+
+std::vector<std::string> config_keys() { return list_keys().keys; }
+
+std::string results_path(const ExperimentConfig& c) {
+  return c.experiment.out.empty() ? "results/" + c.experiment.name + ".h5" : c.experiment.out;
+}
+
+std::string cache_dir(const ExperimentConfig& c) {
+  if (!c.experiment.cache_dir.empty()) return c.experiment.cache_dir;
+  if (const char* env = std::getenv("FEDSIM_CACHE"); env && *env) return env;
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/fedsim";
+  return ".fedsim-cache";
+}
+
+}  // namespace fedsim::sim

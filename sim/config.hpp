@@ -1,0 +1,100 @@
+// ExperimentConfig: every key of a fedsim YAML config, typed and range-checked.
+//
+// All keys are declared once, in visit_config() (config.cpp): its path, the field it fills,
+// accepted values and a one-line doc. Loading, the list of valid keys (for "did you mean"),
+// the resolved YAML stored in results and configs/reference.yaml all come from that one table.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fedsim::sim {
+
+struct ExperimentSection {
+  std::string name = "experiment";
+  int64_t seed = 1;
+  std::string out = "";        // results file; "" = results/<name>.h5
+  std::string cache_dir = "";  // generated data and pretrained models; "" = $FEDSIM_CACHE or ~/.cache/fedsim
+};
+
+struct DataSection {
+  std::string source = "synthetic";  // synthetic | file
+  std::string path = "";             // HDF5 data set (source: file)
+  double samples_mean = 60.0;
+  double samples_sigma = 0.6;
+  double dirichlet_alpha = 0.5;
+  std::vector<std::string> tasks{};  // empty = all task families
+  int64_t test_samples = 200;
+  int64_t public_samples = 2000;
+};
+
+struct ModelSection {
+  std::string preset = "tiny";
+  int64_t seq_len = 0;  // 0 = preset's context
+  int64_t d_model = 0, n_layers = 0, n_heads = 0, d_ff = 0;  // 0 = preset's
+  int64_t pretrain_steps = 300;
+  int64_t pretrain_batch = 16;
+  double pretrain_lr = 3e-3;
+  std::string checkpoint = "";  // base model checkpoint; "" = pretrain (cached)
+};
+
+struct LoraSection {
+  int64_t rank = 8;
+  double alpha = 16.0;
+  double dropout = 0.05;
+  std::vector<std::string> targets{"q", "v"};
+};
+
+struct FederationSection {
+  std::string algorithm = "fedavg";
+  int64_t clients = 20;
+  int64_t clients_per_round = 4;
+  int64_t rounds = 10;
+  int64_t local_steps = 10;
+  int64_t batch_size = 8;
+  double lr = 2e-3;
+  double lr_min = 1e-6;
+  double weight_decay = 0.0;
+  double grad_clip = 1.0;
+  int64_t eval_every = 1;
+};
+
+struct SystemSection {
+  double compute_gflops = 50.0;  // mean client training throughput (GFLOP/s)
+  double compute_sigma = 0.5;    // lognormal sigma of speed across clients
+  double bandwidth_mbps = 6.0;   // median client bandwidth (FedScale MobiPerf traces, about 6 Mbps)
+  double bandwidth_sigma = 0.7;  // lognormal sigma of bandwidth across clients
+  double latency_ms = 50.0;      // per transfer
+};
+
+struct ExperimentConfig {
+  ExperimentSection experiment;
+  DataSection data;
+  ModelSection model;
+  LoraSection lora;
+  FederationSection federation;
+  SystemSection system;
+  std::string source_path;  // the YAML file it came from (for messages)
+};
+
+// Load `path`, apply `--set key.path=value` overrides, validate everything. Throws
+// fedsim::UserError with one line: "<file>: <key.path>: <problem>; accepted: <...>".
+ExperimentConfig load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+// Same from YAML text (tests, sweeps); `source` names it in messages.
+ExperimentConfig parse_config(const std::string& yaml_text, const std::string& source,
+                              const std::vector<std::string>& overrides = {});
+
+// The resolved config as YAML (every key, canonical formatting); parse_config of it gives the
+// same config back. Stored in results as `config_yaml`.
+std::string to_yaml(const ExperimentConfig& c);
+// configs/reference.yaml: every key with its default and doc comment.
+std::string reference_yaml();
+// Every valid key path, in declaration order.
+std::vector<std::string> config_keys();
+
+// Derived values.
+std::string results_path(const ExperimentConfig& c);
+std::string cache_dir(const ExperimentConfig& c);
+
+}  // namespace fedsim::sim

@@ -1,0 +1,103 @@
+#include "sim/experiment.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "datasets/common/error.hpp"
+#include "datasets/common/rng.hpp"
+#include "fedsim_version.hpp"
+
+namespace fedsim::sim {
+
+double cosine_lr(double lr0, double lr_min, int64_t round, int64_t rounds) {
+  const double pi = 3.14159265358979323846;
+  return lr_min + 0.5 * (lr0 - lr_min) * (1.0 + std::cos(pi * static_cast<double>(round) / static_cast<double>(rounds)));
+}
+
+std::string content_hash(const std::string& text) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char ch : text) {
+    h ^= ch;
+    h *= 1099511628211ULL;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+models::ModelConfig model_config(const ExperimentConfig& c) {
+  models::ModelConfig m = models::preset_config(c.model.preset);
+  if (c.model.seq_len) m.max_seq = static_cast<int>(c.model.seq_len);
+  if (c.model.d_model) m.d_model = static_cast<int>(c.model.d_model);
+  if (c.model.n_layers) m.n_layers = static_cast<int>(c.model.n_layers);
+  if (c.model.n_heads) m.n_heads = static_cast<int>(c.model.n_heads);
+  if (c.model.d_ff) m.d_ff = static_cast<int>(c.model.d_ff);
+  if (m.d_model % m.n_heads != 0)
+    throw UserError(c.source_path + ": model.n_heads: " + std::to_string(m.n_heads) + " does not divide model.d_model (" +
+                    std::to_string(m.d_model) + "); accepted: a divisor of d_model");
+  return m;
+}
+
+models::LoraConfig lora_config(const ExperimentConfig& c) {
+  models::LoraConfig l;
+  l.rank = static_cast<int>(c.lora.rank);
+  l.alpha = static_cast<float>(c.lora.alpha);
+  l.dropout = static_cast<float>(c.lora.dropout);
+  l.targets = c.lora.targets;
+  return l;
+}
+
+namespace {
+
+void say(const RunHooks& h, const std::string& line) {
+  if (h.log) h.log(line);
+}
+
+datasets::SyntheticSpec synthetic_spec(const ExperimentConfig& c) {
+  datasets::SyntheticSpec s;
+  s.n_clients = static_cast<int>(c.federation.clients);
+  s.samples_mean = c.data.samples_mean;
+  s.samples_sigma = c.data.samples_sigma;
+  s.dirichlet_alpha = c.data.dirichlet_alpha;
+  s.tasks = c.data.tasks;
+  s.n_test = static_cast<int>(c.data.test_samples);
+  s.n_public = static_cast<int>(c.data.public_samples);
+  s.seed = static_cast<uint64_t>(c.experiment.seed);
+  return s;
+}
+
+}  // namespace
+
+datasets::FederatedDataset prepare_data(const ExperimentConfig& c, const RunHooks& hooks) {
+  if (c.data.source == "file") {
+    datasets::FederatedDataset d = datasets::read_dataset(c.data.path);
+    const auto n = static_cast<size_t>(c.federation.clients);
+    if (d.clients.size() < n)
+      throw UserError(c.source_path + ": federation.clients: " + std::to_string(n) + " is more than the " +
+                      std::to_string(d.clients.size()) + " clients in " + c.data.path + "; accepted: 1 to " +
+                      std::to_string(d.clients.size()));
+    d.clients.resize(n);
+    return d;
+  }
+  const datasets::SyntheticSpec spec = synthetic_spec(c);
+  const std::string dir = cache_dir(c);
+  const std::string path = dir + "/data-" + content_hash(datasets::synthetic_spec_yaml(spec) + "format=" + std::to_string(datasets::kFormatVersion)) + ".h5";
+  if (std::filesystem::exists(path)) {
+    try {
+      datasets::FederatedDataset d = datasets::read_dataset(path);
+      say(hooks, "data: cached " + path);
+      return d;
+    } catch (const UserError& e) {
+      say(hooks, "data: ignoring unreadable cache entry (" + std::string(e.what()) + "), regenerating");
+    }
+  }
+  datasets::FederatedDataset d = datasets::generate_synthetic(spec);
+  std::filesystem::create_directories(dir);
+  datasets::write_dataset(d, path);
+  say(hooks, "data: generated " + std::to_string(d.clients.size()) + " clients, " + std::to_string(d.n_samples()) +
+                 " samples -> " + path);
+  return d;
+}
+
+}  // namespace fedsim::sim

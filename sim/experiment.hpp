@@ -1,0 +1,42 @@
+// One experiment end to end: data (generated and cached, or read), base model (pretrained and
+// cached, or loaded), then federated rounds in simulated time, then results.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "datasets/dataset.hpp"
+#include "models/model.hpp"
+#include "sim/config.hpp"
+#include "sim/results.hpp"
+
+namespace fedsim::sim {
+
+struct RunHooks {
+  // Called after each round row is recorded (row 0 included), with the planned total rows.
+  std::function<void(const RoundRow& row, int64_t total_rows)> on_round;
+  // Progress lines for the set-up phases (data, pretraining); nullptr = silent.
+  std::function<void(const std::string& line)> log;
+};
+
+// The shapes the config asks for (preset with per-field overrides). UserError on bad shapes.
+models::ModelConfig model_config(const ExperimentConfig& c);
+models::LoraConfig lora_config(const ExperimentConfig& c);
+
+// Data for the run: generated (cached under cache_dir by its parameters) or read from
+// data.path, keeping the first federation.clients clients.
+datasets::FederatedDataset prepare_data(const ExperimentConfig& c, const RunHooks& hooks);
+// Base model: model.checkpoint, or pretrained on the public split (cached by everything that
+// determines its weights).
+models::Model prepare_model(const ExperimentConfig& c, const datasets::FederatedDataset& d, const RunHooks& hooks);
+
+RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks);
+
+// Cosine learning-rate schedule over rounds (OpenFedLLM; REFERENCE.md section 2):
+// lr_r = lr_min + 0.5 * (lr0 - lr_min) * (1 + cos(pi * r / R)).
+double cosine_lr(double lr0, double lr_min, int64_t round, int64_t rounds);
+
+// Deterministic 64-bit FNV-1a, hex; names cache entries.
+std::string content_hash(const std::string& text);
+
+}  // namespace fedsim::sim

@@ -1,0 +1,84 @@
+// The base model: loaded from model.checkpoint, or pretrained here with full-parameter
+// training on the data set's public split and cached, so LoRA tunes a model that already
+// knows the prompt format (DESIGN.md: models/ knows no rounds; this loop is the simulator's).
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "datasets/common/error.hpp"
+#include "datasets/common/rng.hpp"
+#include "fedsim_version.hpp"
+#include "sim/experiment.hpp"
+
+namespace fedsim::sim {
+namespace {
+
+std::string pretrain_key(const ExperimentConfig& c, const models::ModelConfig& m, const datasets::FederatedDataset& d) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "pretrain;preset=%s;V=%d;T=%d;C=%d;L=%d;NH=%d;F=%d;steps=%lld;batch=%lld;lr=%.17g;seed=%lld;",
+                m.preset.c_str(), m.vocab_size, m.max_seq, m.d_model, m.n_layers, m.n_heads, m.d_ff,
+                static_cast<long long>(c.model.pretrain_steps), static_cast<long long>(c.model.pretrain_batch),
+                c.model.pretrain_lr, static_cast<long long>(c.experiment.seed));
+  std::string key = buf;
+  // The public split's exact text: a different data set gives a different base.
+  std::string text;
+  for (const auto& s : d.public_split) text += s.instruction + '\x1f' + s.response + '\x1e';
+  key += "public=" + content_hash(text) + ";format=" + std::to_string(models::kCheckpointFormatVersion) +
+         ";fedsim=" FEDSIM_VERSION_STRING;
+  return key;
+}
+
+}  // namespace
+
+models::Model prepare_model(const ExperimentConfig& c, const datasets::FederatedDataset& d, const RunHooks& hooks) {
+  const models::LoraConfig lora = lora_config(c);
+  if (!c.model.checkpoint.empty()) return models::Model::load(c.model.checkpoint, lora);
+
+  const models::ModelConfig mc = model_config(c);
+  const std::string path = cache_dir(c) + "/base-" + content_hash(pretrain_key(c, mc, d)) + ".h5";
+  if (std::filesystem::exists(path)) {
+    try {
+      models::Model m = models::Model::load(path, lora);
+      if (hooks.log) hooks.log("model: cached base " + path);
+      return m;
+    } catch (const UserError& e) {
+      if (hooks.log) hooks.log("model: ignoring unreadable cache entry (" + std::string(e.what()) + "), pretraining");
+    }
+  }
+
+  models::Model model(mc, lora, stream_key(static_cast<uint64_t>(c.experiment.seed), 0, 0, Purpose::model_init));
+  const int64_t steps = c.model.pretrain_steps;
+  if (steps > 0 && d.public_split.empty())
+    throw UserError(c.source_path + ": model.pretrain_steps: " + std::to_string(steps) +
+                    " but the data set has no public split to pretrain on; accepted: 0 with this data");
+  models::OptimConfig opt;
+  opt.weight_decay = 0.0f;
+  const auto B = static_cast<size_t>(c.model.pretrain_batch);
+  const size_t n_pub = d.public_split.size();
+  double loss_avg = 0.0;
+  for (int64_t step = 0; step < steps; ++step) {
+    Rng rng(static_cast<uint64_t>(c.experiment.seed), 0, static_cast<uint64_t>(step), Purpose::pretrain);
+    std::vector<std::pair<std::string, std::string>> pairs;
+    pairs.reserve(B);
+    for (size_t j = 0; j < B; ++j) {
+      const auto& s = d.public_split[rng.below(n_pub)];
+      pairs.emplace_back(s.instruction, s.response);
+    }
+    // Cosine decay to 10% of the peak over the pretraining steps.
+    const double lr = cosine_lr(c.model.pretrain_lr, 0.1 * c.model.pretrain_lr, step, steps);
+    const double loss = model.train_base_step(models::make_sft_batch(pairs, mc.max_seq), static_cast<float>(lr), opt);
+    loss_avg = step == 0 ? loss : 0.9 * loss_avg + 0.1 * loss;
+    if (hooks.log && ((step + 1) % 100 == 0 || step + 1 == steps)) {
+      char line[128];
+      std::snprintf(line, sizeof line, "pretrain: step %lld/%lld  loss %.4f", static_cast<long long>(step + 1),
+                    static_cast<long long>(steps), loss_avg);
+      hooks.log(line);
+    }
+  }
+  std::filesystem::create_directories(cache_dir(c));
+  model.save(path);
+  if (hooks.log) hooks.log("model: pretrained base cached at " + path);
+  return model;
+}
+
+}  // namespace fedsim::sim

@@ -1,0 +1,136 @@
+// Kernels against plain host references (tolerance atol + rtol*|ref|), and the device hash.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "datasets/common/rng.hpp"
+#include "models/kernels/attention.hpp"
+#include "models/kernels/gemm.hpp"
+#include "models/kernels/linear.hpp"
+
+using namespace fedsim::models;
+
+namespace {
+template <class T>
+std::vector<T> random_vec(size_t n, fedsim::Rng& rng) {
+  std::vector<T> v(n);
+  for (auto& x : v) x = static_cast<T>(2 * rng.uniform() - 1);
+  return v;
+}
+template <class T>
+Mat<T> to_dev(const std::vector<T>& v, int64_t r, int64_t c) {
+  Mat<T> m("test", r, c);
+  auto h = Kokkos::create_mirror_view(m);
+  for (int64_t i = 0; i < r * c; ++i) h.data()[i] = v[i];
+  Kokkos::deep_copy(m, h);
+  return m;
+}
+template <class T>
+std::vector<T> to_host(const Mat<T>& m) {
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m);
+  return std::vector<T>(h.data(), h.data() + h.size());
+}
+
+// C = alpha op(A) op(B) + beta C on the host, in double.
+template <class T>
+std::vector<double> gemm_ref(char ta, char tb, int M, int N, int K, double alpha, const std::vector<T>& A,
+                             const std::vector<T>& B, double beta, const std::vector<T>& C) {
+  std::vector<double> out(size_t(M) * N);
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      double s = 0;
+      for (int k = 0; k < K; ++k) {
+        const double a = ta == 'N' ? A[size_t(i) * K + k] : A[size_t(k) * M + i];
+        const double b = tb == 'N' ? B[size_t(k) * N + j] : B[size_t(j) * K + k];
+        s += a * b;
+      }
+      out[size_t(i) * N + j] = alpha * s + beta * C[size_t(i) * N + j];
+    }
+  return out;
+}
+
+template <class T>
+void check_gemm(bool tiled, double atol, double rtol) {
+  ExecSpace ex;
+  fedsim::Rng rng(11);
+  const int shapes[][3] = {{1, 1, 1}, {5, 7, 3}, {33, 17, 65}, {64, 264, 32}, {8, 3, 130}};
+  for (auto& s : shapes) {
+    const int M = s[0], N = s[1], K = s[2];
+    for (char ta : {'N', 'T'})
+      for (char tb : {'N', 'T'}) {
+        const auto A = random_vec<T>(size_t(M) * K, rng), B = random_vec<T>(size_t(K) * N, rng),
+                   C = random_vec<T>(size_t(M) * N, rng);
+        Mat<T> dA = ta == 'N' ? to_dev(A, M, K) : to_dev(A, K, M);
+        Mat<T> dB = tb == 'N' ? to_dev(B, K, N) : to_dev(B, N, K);
+        for (double beta : {0.0, 1.0}) {
+          Mat<T> dC = to_dev(C, M, N);
+          if (tiled)
+            gemm_tiled(ex, ta, tb, T(0.5), dA, dB, T(beta), dC);
+          else
+            gemm(ex, ta, tb, T(0.5), dA, dB, T(beta), dC);
+          const auto ref = gemm_ref(ta, tb, M, N, K, 0.5, A, B, beta, C);
+          const auto got = to_host(dC);
+          double worst = 0;
+          for (size_t i = 0; i < ref.size(); ++i)
+            worst = std::max(worst, std::fabs(got[i] - ref[i]) / (atol + rtol * std::fabs(ref[i])));
+          INFO("M=" << M << " N=" << N << " K=" << K << " " << ta << tb << " beta=" << beta);
+          CHECK(worst <= 1.0);
+        }
+      }
+  }
+}
+}  // namespace
+
+TEST_CASE("gemm_tiled (fallback kernel) matches the host reference") {
+  check_gemm<float>(true, 1e-5, 1e-5);
+  check_gemm<double>(true, 1e-12, 1e-12);
+}
+
+TEST_CASE("gemm (KokkosBlas when available) matches the host reference") {
+  check_gemm<float>(false, 1e-5, 1e-5);
+  check_gemm<double>(false, 1e-12, 1e-12);
+}
+
+TEST_CASE("device mix64 equals fedsim::mix64; dropout keeps about 1-p") {
+  static_assert(fedsim::mix64(12345) != 0);
+  for (uint64_t z : {0ULL, 1ULL, 0xdeadbeefULL, ~0ULL}) CHECK(dmix64(z) == fedsim::mix64(z));
+  int kept = 0;
+  const int n = 100000;
+  for (int i = 0; i < n; ++i) kept += dropout_keep(99, i, 0.25f);
+  CHECK(kept == doctest::Approx(0.75 * n).epsilon(0.01));
+  for (int i = 0; i < 1000; ++i) CHECK(dropout_keep(7, i, 0.0f));
+}
+
+TEST_CASE("attention forward matches a host reference (float)") {
+  ExecSpace ex;
+  fedsim::Rng rng(12);
+  const int B = 2, T = 6, NH = 3, C = 12, hs = C / NH;
+  const auto q = random_vec<float>(B * T * C, rng), k = random_vec<float>(B * T * C, rng),
+             v = random_vec<float>(B * T * C, rng);
+  Mat<float> dq = to_dev(q, B * T, C), dk = to_dev(k, B * T, C), dv = to_dev(v, B * T, C), out("out", B * T, C),
+             att("att", B * NH * T, T);
+  attention_forward(ex, as_mat(out.data(), B * T, C), as_mat(att.data(), B * NH * T, T), as_mat(dq.data(), B * T, C),
+                    as_mat(dk.data(), B * T, C), as_mat(dv.data(), B * T, C), B, T, NH);
+  const auto got = to_host(out);
+  double worst = 0;
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < NH; ++h)
+      for (int t = 0; t < T; ++t) {
+        std::vector<double> s(t + 1);
+        double mx = -1e300, sum = 0;
+        for (int t2 = 0; t2 <= t; ++t2) {
+          double d = 0;
+          for (int i = 0; i < hs; ++i) d += double(q[(b * T + t) * C + h * hs + i]) * k[(b * T + t2) * C + h * hs + i];
+          s[t2] = d / std::sqrt(double(hs));
+          mx = std::max(mx, s[t2]);
+        }
+        for (auto& x : s) sum += (x = std::exp(x - mx));
+        for (int i = 0; i < hs; ++i) {
+          double o = 0;
+          for (int t2 = 0; t2 <= t; ++t2) o += s[t2] / sum * v[(b * T + t2) * C + h * hs + i];
+          const double g = got[(b * T + t) * C + h * hs + i];
+          worst = std::max(worst, std::fabs(g - o) / (1e-6 + 1e-5 * std::fabs(o)));
+        }
+      }
+  CHECK(worst <= 1.0);
+}

@@ -1,0 +1,75 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <unistd.h>
+
+#include "datasets/common/error.hpp"
+#include "datasets/common/h5.hpp"
+#include "sim/results.hpp"
+
+using namespace fedsim::sim;
+
+TEST_CASE("results: HDF5 round-trip keeps every field, NaN included") {
+  RunResults r;
+  r.fedsim_version = "9.9.9";
+  r.config_yaml = "experiment:\n  name: \"x\"\n";
+  r.seed = 42;
+  r.wall_total_s = 3.5;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  r.rounds = {{0, 0.0, nan, 2.5, 0.125, 0.01}, {1, 12.75, 1.5, 2.0, 0.25, 0.5}, {2, 30.5, 1.25, nan, nan, 1.0}};
+  r.participation = {{0, 3, 5}, {1, 2, 4}};
+  r.client_n_samples = {10, 20, 30, 40, 50, 60};
+  const std::string path = "results_roundtrip.h5";
+  write_results(r, path);
+  CHECK_FALSE(std::filesystem::exists(path + ".tmp-" + std::to_string(::getpid())));
+  const RunResults b = read_results(path);
+  CHECK(b.fedsim_version == r.fedsim_version);
+  CHECK(b.config_yaml == r.config_yaml);
+  CHECK(b.seed == 42);
+  CHECK(b.wall_total_s == 3.5);
+  REQUIRE(b.rounds.size() == 3);
+  CHECK(b.rounds[1].round == 1);
+  CHECK(b.rounds[1].sim_time_s == 12.75);
+  CHECK(b.rounds[1].train_loss == 1.5);
+  CHECK(b.rounds[1].eval_loss == 2.0);
+  CHECK(b.rounds[1].eval_accuracy == 0.25);
+  CHECK(b.rounds[1].wall_s == 0.5);
+  CHECK(std::isnan(b.rounds[0].train_loss));
+  CHECK(std::isnan(b.rounds[2].eval_accuracy));
+  CHECK(b.participation == r.participation);
+  CHECK(b.client_n_samples == r.client_n_samples);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("results: a foreign or truncated file is rejected with a clear error") {
+  {
+    fedsim::h5::AtomicFile f("foreign.h5");
+    fedsim::h5::set_format(f.root(), "something-else", 1);
+    f.commit();
+  }
+  CHECK_THROWS_WITH_AS(read_results("foreign.h5"),
+                       "foreign.h5: not a fedsim-results file (root attribute 'format' is missing or differs)",
+                       fedsim::UserError);
+  {
+    fedsim::h5::AtomicFile f("newer.h5");
+    fedsim::h5::set_format(f.root(), kResultsKind, 99);
+    f.commit();
+  }
+  CHECK_THROWS_WITH_AS(read_results("newer.h5"),
+                       "newer.h5: fedsim-results format_version 99 is not supported; this fedsim reads version 1 "
+                       "(regenerate the file with this fedsim)",
+                       fedsim::UserError);
+  {
+    std::FILE* f = std::fopen("truncated.h5", "wb");
+    std::fputs("\x89HDF\r\n", f);
+    std::fclose(f);
+  }
+  CHECK_THROWS_WITH_AS(read_results("truncated.h5"), "truncated.h5: not an HDF5 file (truncated or foreign)",
+                       fedsim::UserError);
+  CHECK_THROWS_WITH_AS(read_results("absent.h5"), "absent.h5: no such file", fedsim::UserError);
+  std::filesystem::remove("foreign.h5");
+  std::filesystem::remove("newer.h5");
+  std::filesystem::remove("truncated.h5");
+}
