@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -84,6 +85,30 @@ class Runtime {
   static std::string describe();  // e.g. "Kokkos 3.4.1, Serial, KokkosBlas gemm"
 };
 
+// Terms the federation layer adds to local training (REFERENCE.md section 3).
+struct LocalHooks {
+  // FedProx (Li et al., MLSys 2020): adds (mu/2) * ||w - anchor||^2 over the adapter to every
+  // batch loss; its gradient mu * (w - anchor) joins the loss gradient before clipping.
+  // Reported losses exclude the term.
+  float prox_mu = 0.0f;
+  const std::vector<float>* prox_anchor = nullptr;  // the round's global adapter
+  // SCAFFOLD (Karimireddy et al., ICML 2020), as OpenFedLLM: after every optimizer step
+  // w <- w - lr * correction, with correction = c - c_i (adapter-shaped).
+  const std::vector<float>* scaffold_correction = nullptr;
+};
+
+// A preference batch: chosen and rejected continuations of the same prompts, laid out as SFT
+// batches (targets on the response tokens only). Pair b is row b of both.
+struct DpoBatch {
+  Batch chosen, rejected;
+};
+// Triples (prompt, chosen, rejected).
+DpoBatch make_dpo_batch(const std::vector<std::tuple<std::string, std::string, std::string>>& triples, int T);
+
+// Counts the simulator needs without building a model (trainer: none studies).
+int64_t adapter_param_count(const ModelConfig& cfg, const LoraConfig& lora);
+double train_flops_per_token(const ModelConfig& cfg, const LoraConfig& lora);
+
 class Model {
  public:
   // Random base initialisation (GPT-2 style: N(0, 0.02), residual projections scaled by
@@ -111,9 +136,17 @@ class Model {
 
   // Local LoRA training of one client: batches.size() optimizer steps starting from `adapter`
   // (updated in place) with a fresh AdamW, constant lr, clipping by global norm.
-  // Dropout masks derive from `dropout_seed`.
+  // Dropout masks derive from `dropout_seed`. `hooks` switches on the federation layer's
+  // FedProx and SCAFFOLD terms (see LocalHooks).
   TrainStats train_adapter(std::vector<float>& adapter, const std::vector<Batch>& batches, float lr,
-                           const OptimConfig& opt, uint64_t dropout_seed);
+                           const OptimConfig& opt, uint64_t dropout_seed, const LocalHooks& hooks = {});
+
+  // DPO (Rafailov et al. 2023) local training: each step minimises
+  // -log sigmoid(beta * ((log pi(chosen) - log ref(chosen)) - (log pi(rejected) - log ref(rejected))))
+  // summed over response tokens, mean over pairs; ref = the base with the adapter switched off.
+  TrainStats train_adapter_dpo(std::vector<float>& adapter, const std::vector<DpoBatch>& batches, float lr,
+                               const OptimConfig& opt, uint64_t dropout_seed, float beta = 0.1f,
+                               const LocalHooks& hooks = {});
 
   // Loss and exact-match accuracy with teacher forcing. With greedy decoding an answer is
   // reproduced exactly iff every target token is the argmax given the correct prefix, so this
