@@ -4,30 +4,48 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 namespace fedsim::datasets {
 
-inline constexpr int64_t kFormatVersion = 1;
+// Version 2 added kind, languages, per-sample language, DPO `rejected`, conversation turns and
+// client attributes (FORMAT.md). read_dataset still reads version-1 files (as kind sft).
+inline constexpr int64_t kFormatVersion = 2;
 inline constexpr const char* kFormatKind = "fedsim-dataset";
+
+// What a sample holds. sft: instruction -> response. multiturn: `turns` is the conversation and
+// instruction/response its last exchange. dpo: instruction = prompt, response = chosen,
+// `rejected`. corpus: unstructured text in `response`, instruction empty (U2S input).
+enum class DataKind { sft, multiturn, dpo, corpus };
+const char* kind_name(DataKind k);
+// UserError naming `what` (a key or path) for anything but sft, multiturn, dpo, corpus.
+DataKind parse_kind(const std::string& s, const std::string& what);
 
 struct Sample {
   std::string instruction;  // prompt text (UTF-8)
-  std::string response;     // training target (may be corrupted on low-quality clients)
-  std::string answer;       // ground truth for exact-match scoring
+  std::string response;     // training target (may be corrupted on low-quality clients); DPO: chosen
+  std::string answer;       // ground truth for exact-match scoring ("" = none)
   int32_t task = -1;        // index into FederatedDataset::task_names
   float quality = 1.0f;     // 1 = response equals the ground truth
+  int32_t language = -1;    // index into FederatedDataset::languages; -1 = unknown
+  std::string rejected;     // DPO only: the dispreferred response
+  std::vector<std::string> turns;  // multiturn only: human, gpt, human, gpt, ... (even count)
 };
 
 struct ClientData {
   std::string name;
   std::vector<Sample> samples;
+  // Free-form client attributes (e.g. language, quality, preference, source key); "" = unset.
+  std::map<std::string, std::string> attributes;
 };
 
 struct FederatedDataset {
   std::string name;                     // generator preset or import source
+  DataKind kind = DataKind::sft;
   std::vector<std::string> task_names;  // task families, indexed by Sample::task
+  std::vector<std::string> languages;   // language codes, indexed by Sample::language
   std::vector<ClientData> clients;
   std::vector<Sample> test;          // held-out, same task families as the clients
   std::vector<Sample> public_split;  // for pretraining the base model; no client holds it
@@ -48,7 +66,60 @@ struct SyntheticSpec {
   int n_test = 200;
   int n_public = 2000;
   uint64_t seed = 1;
+
+  // --- Presets calibrated to FedLLM-Bench Table 1 (presets.cpp). With a preset, the counts,
+  // lengths and quality come from the preset's calibration; samples_mean, samples_sigma,
+  // min_samples and tasks are ignored, n_clients = 0 means the preset's own client count.
+  std::string preset;          // "" (the small-task generator above) or a name in preset_names()
+  double length_scale = 1.0;   // multiplies the calibrated text lengths (bytes); (0, 10]
+  double language_alpha = 0.1; // Dirichlet over a client's languages (multilingual presets)
+  std::string quantity = "calibrated";  // calibrated | lognormal | powerlaw | equal
+  double quantity_param = 1.0; // lognormal: log-sigma; powerlaw: Pareto tail exponent (> 1)
+  double length_skew = 0.5;    // log-sigma of a per-client length factor (0 = none)
+  double quality_skew = 0.5;   // share of quality variance between clients, [0, 1)
+  // --- Re-split of the generated data (every generator; partition.cpp). natural = keep.
+  std::string partition = "natural";  // natural | iid | dirichlet | shards
+  std::string partition_by = "task";  // task | language | length | quality
+  double partition_alpha = 0.5;       // dirichlet
+  int shards_per_client = 2;          // shards
 };
+
+std::vector<std::string> preset_names();
+// A preset's defaults: its client count and FedLLM-Bench test-set size (Aya 160, others 50).
+SyntheticSpec preset_spec(const std::string& name);
+// Sets one field from its text (the CLI's --set key=value); UserError naming the key.
+void set_spec_field(SyntheticSpec& spec, const std::string& key, const std::string& value);
+
+// Re-splitting pooled samples into clients (partition.cpp). Conversations and pairs move whole.
+struct PartitionSpec {
+  int n_clients = 20;
+  std::string scheme = "dirichlet";  // iid | dirichlet | shards
+  std::string by = "task";           // task | language | length | quality (label to skew)
+  double alpha = 0.5;                // dirichlet concentration per label; large = IID
+  int shards_per_client = 2;         // shards: McMahan et al. 2017, Sec. 3
+  std::string quantity = "equal";    // equal | lognormal | powerlaw
+  double quantity_param = 1.0;       // lognormal sigma or Pareto exponent
+  uint64_t seed = 1;
+};
+void validate_partition_spec(const PartitionSpec& p, const std::string& key_prefix);
+// Pools every client's samples (in client order) and deals them to p.n_clients new clients.
+FederatedDataset repartition(const FederatedDataset& d, const PartitionSpec& p);
+
+// Table-1-style summary (stats.cpp). Lengths are bytes; for multiturn every exchange counts as a
+// sample (human turn = instruction, gpt turn = response), as FedLLM-Bench counts them.
+struct DatasetStats {
+  std::string name, kind;
+  size_t clients = 0, samples = 0, conversations = 0;
+  double per_client_mean = 0, per_client_std = 0;
+  double instruction_mean = 0, instruction_std = 0;
+  double response_mean = 0, response_std = 0;
+  double quality_mean = 0, quality_std = 0;
+  std::vector<std::pair<std::string, size_t>> languages;  // code, samples
+  double task_heterogeneity = 0, language_heterogeneity = 0;
+};
+DatasetStats dataset_stats(const FederatedDataset& d);
+std::string stats_table(const DatasetStats& s);
+std::string stats_json(const DatasetStats& s);
 
 // Synthetic texts are short so that BOS INST instruction RESP response EOS fits a 64-token
 // byte-level context with room to spare; the generator guarantees these bounds.
@@ -74,5 +145,7 @@ FederatedDataset read_dataset(const std::string& path);
 // Mean total-variation distance between each client's task distribution and the pooled one
 // (0 = IID, near 1 = every client holds one task). Weighted by client size.
 double task_heterogeneity(const FederatedDataset& d);
+// The same over Sample::language (samples with language -1 are left out).
+double language_heterogeneity(const FederatedDataset& d);
 
 }  // namespace fedsim::datasets

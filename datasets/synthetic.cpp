@@ -18,26 +18,7 @@
 #include "synthetic_tasks.hpp"
 
 namespace fedsim::datasets {
-namespace {
-
-// Bump when the generator's output for a given spec changes: it is part of the cache key.
-constexpr int kSyntheticGeneratorVersion = 1;
-
-// Client slots for the held-out splits, far from any real client index.
-constexpr uint64_t kTestStream = 0xffffffff00000001ULL;
-constexpr uint64_t kPublicStream = 0xffffffff00000002ULL;
-
-// Limits that keep a typo from allocating the machine away; the same as sim/config.cpp.
-constexpr int kMaxClients = 1000000;
-constexpr double kMaxSamplesMean = 1e7;
-constexpr double kMaxSamplesSigma = 5.0;
-constexpr int kMaxSplit = 10000000;
-
-std::string accepted_tasks() {
-  std::string s;
-  for (const auto& n : synthetic_task_names()) s += (s.empty() ? "" : ", ") + n;
-  return s;
-}
+namespace detail {
 
 // Shortest decimal text that reads back to the same double, so the YAML is canonical.
 std::string format_double(double x) {
@@ -55,24 +36,16 @@ std::string format_double(double x) {
   return os.str();
 }
 
-// The families a spec uses, as indices into the fixed family table, in the spec's order.
-std::vector<int> chosen_families(const SyntheticSpec& spec) {
-  std::vector<int> fam;
-  if (spec.tasks.empty()) {
-    for (int i = 0; i < detail::n_task_families(); ++i) fam.push_back(i);
-    return fam;
-  }
-  for (const auto& t : spec.tasks) fam.push_back(detail::find_task_family(t));
-  return fam;
-}
-
 // Symmetric Dirichlet(alpha) as normalised Gamma(alpha, 1) draws. Hsu et al. (2019, Sec. 3)
 // write q ~ Dir(alpha * p) with p the prior; we follow the common per-component convention
 // (alpha on every task), so alpha -> infinity gives the uniform mix and alpha -> 0 one task.
-std::vector<double> dirichlet(Rng& rng, double alpha, size_t k) {
+std::vector<double> dirichlet(Rng& rng, double alpha, size_t k) { return dirichlet(rng, std::vector<double>(k, alpha)); }
+
+std::vector<double> dirichlet(Rng& rng, const std::vector<double>& alpha) {
+  const size_t k = alpha.size();
   std::vector<double> p(k);
   double sum = 0.0;
-  for (auto& x : p) sum += (x = rng.gamma(alpha));
+  for (size_t i = 0; i < k; ++i) sum += (p[i] = rng.gamma(alpha[i]));
   if (!(sum > 0.0)) {
     // Every draw underflowed (possible only for tiny alpha): the limit is a one-hot mix.
     std::fill(p.begin(), p.end(), 0.0);
@@ -94,6 +67,54 @@ size_t draw_categorical(Rng& rng, const std::vector<double>& p) {
     if (u < acc) return i;
   }
   return last_positive;  // rounding left u just above the total
+}
+
+std::string client_name(int i, int n_clients) {
+  // Zero-padded to a common width so that names sort in client order.
+  int width = 3;
+  for (int m = n_clients - 1; m >= 1000; m /= 10) ++width;
+  std::string digits = std::to_string(i);
+  if (digits.size() < static_cast<size_t>(width)) digits.insert(0, static_cast<size_t>(width) - digits.size(), '0');
+  return "client_" + digits;
+}
+
+}  // namespace detail
+
+using detail::client_name;
+using detail::dirichlet;
+using detail::draw_categorical;
+using detail::format_double;
+
+namespace {
+
+// Bump when the generator's output for a given spec changes: it is part of the cache key.
+constexpr int kSyntheticGeneratorVersion = 1;
+
+// Client slots for the held-out splits, far from any real client index.
+constexpr uint64_t kTestStream = 0xffffffff00000001ULL;
+constexpr uint64_t kPublicStream = 0xffffffff00000002ULL;
+
+// Limits that keep a typo from allocating the machine away; the same as sim/config.cpp.
+constexpr int kMaxClients = 1000000;
+constexpr double kMaxSamplesMean = 1e7;
+constexpr double kMaxSamplesSigma = 5.0;
+constexpr int kMaxSplit = 10000000;
+
+std::string accepted_tasks() {
+  std::string s;
+  for (const auto& n : synthetic_task_names()) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+// The families a spec uses, as indices into the fixed family table, in the spec's order.
+std::vector<int> chosen_families(const SyntheticSpec& spec) {
+  std::vector<int> fam;
+  if (spec.tasks.empty()) {
+    for (int i = 0; i < detail::n_task_families(); ++i) fam.push_back(i);
+    return fam;
+  }
+  for (const auto& t : spec.tasks) fam.push_back(detail::find_task_family(t));
+  return fam;
 }
 
 // Lognormal with E[n] = mean: mu = ln(mean) - sigma^2 / 2 (the lognormal mean is
@@ -120,22 +141,13 @@ Sample make_sample(const std::vector<int>& families, size_t task, Rng& rng) {
   return s;
 }
 
-std::string client_name(int i, int n_clients) {
-  // Zero-padded to a common width so that names sort in client order.
-  int width = 3;
-  for (int m = n_clients - 1; m >= 1000; m /= 10) ++width;
-  std::string digits = std::to_string(i);
-  if (digits.size() < static_cast<size_t>(width)) digits.insert(0, static_cast<size_t>(width) - digits.size(), '0');
-  return "client_" + digits;
-}
-
 }  // namespace
 
 void validate_synthetic_spec(const SyntheticSpec& s) {
   auto fail = [](const std::string& key, const std::string& value, const std::string& accepted) {
     throw UserError(key + ": " + value + " is not accepted; expected " + accepted);
   };
-  if (s.n_clients < 1 || s.n_clients > kMaxClients)
+  if (s.n_clients < (s.preset.empty() ? 1 : 0) || s.n_clients > kMaxClients)
     fail("federation.clients", std::to_string(s.n_clients), "an integer in [1, " + std::to_string(kMaxClients) + "]");
   if (!(std::isfinite(s.samples_mean) && s.samples_mean > 0.0 && s.samples_mean <= kMaxSamplesMean))
     fail("data.samples_mean", format_double(s.samples_mean),
@@ -152,6 +164,8 @@ void validate_synthetic_spec(const SyntheticSpec& s) {
     fail("data.test_samples", std::to_string(s.n_test), "an integer in [0, " + std::to_string(kMaxSplit) + "]");
   if (s.n_public < 0 || s.n_public > kMaxSplit)
     fail("data.public_samples", std::to_string(s.n_public), "an integer in [0, " + std::to_string(kMaxSplit) + "]");
+  detail::validate_extension_fields(s);
+  if (!s.preset.empty()) return;  // the preset's own task list applies
   for (size_t i = 0; i < s.tasks.size(); ++i) {
     if (detail::find_task_family(s.tasks[i]) < 0)
       fail("data.tasks", "'" + s.tasks[i] + "'", "task families from: " + accepted_tasks());
@@ -161,6 +175,7 @@ void validate_synthetic_spec(const SyntheticSpec& s) {
 }
 
 std::string synthetic_spec_yaml(const SyntheticSpec& s) {
+  if (!s.preset.empty()) return detail::preset_spec_yaml(s);
   std::ostringstream os;
   os << "generator: synthetic\n"
      << "generator_version: " << kSyntheticGeneratorVersion << "\n"
@@ -177,12 +192,14 @@ std::string synthetic_spec_yaml(const SyntheticSpec& s) {
   os << "]\n"
      << "n_test: " << s.n_test << "\n"
      << "n_public: " << s.n_public << "\n"
-     << "seed: " << s.seed << "\n";
+     << "seed: " << s.seed << "\n"
+     << detail::partition_yaml(s);
   return os.str();
 }
 
 FederatedDataset generate_synthetic(const SyntheticSpec& spec) {
   validate_synthetic_spec(spec);
+  if (!spec.preset.empty()) return detail::generate_preset(spec);
   const std::vector<int> families = chosen_families(spec);
   const size_t n_tasks = families.size();
 
@@ -220,7 +237,7 @@ FederatedDataset generate_synthetic(const SyntheticSpec& spec) {
     const size_t task = static_cast<size_t>(rng.below(n_tasks));
     d.public_split.push_back(make_sample(families, task, rng));
   }
-  return d;
+  return detail::apply_partition(std::move(d), spec);
 }
 
 double task_heterogeneity(const FederatedDataset& d) {

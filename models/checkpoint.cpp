@@ -1,5 +1,6 @@
 // Checkpoints: base weights (flat, layout in models/README.md) + ModelConfig as root
-// attributes + the tokenizer's description, written atomically (STYLE.md habit 7).
+// attributes + the tokenizer's description, the full-parameter AdamW state and named adapters,
+// written atomically (STYLE.md habit 7).
 #include <sstream>
 
 #include "datasets/common/h5.hpp"
@@ -9,11 +10,23 @@ namespace fedsim::models {
 
 namespace {
 const char* kTokenizerDescription =
+    "byte-level: ids 0-255 = bytes, 256 BOS, 257 EOS, 258 PAD, 259 INST, 260 RESP, 261 USER, 262 ASSISTANT, "
+    "263 reserved";
+// Same ids; 261 and 262 were reserved and unused before the turn markers were named.
+const char* kTokenizerDescriptionV0 =
     "byte-level: ids 0-255 = bytes, 256 BOS, 257 EOS, 258 PAD, 259 INST, 260 RESP, 261-263 reserved";
+
+std::string join_targets(const AdapterLayout& al) {
+  std::string s;
+  for (int t = 0; t < kNumTargets; ++t)
+    if (al.enabled[t]) s += std::string(s.empty() ? "" : ",") + kTargetNames[t];
+  return s;
+}
 }  // namespace
 
-void Model::save(const std::string& path) const {
-  const Net<float>& net = impl_->net;
+void Model::save(const std::string& path, const NamedAdapters& adapters) const {
+  const Impl& im = *impl_;
+  const Net<float>& net = im.net;
   const ModelConfig& c = net.cfg;
   h5::AtomicFile af(path);
   const h5::Group root = af.root();
@@ -27,6 +40,27 @@ void Model::save(const std::string& path) const {
   root.set_attr("d_ff", int64_t(c.d_ff));
   root.set_attr("tokenizer", kTokenizerDescription);
   root.write<float>("base", net.get(net.base));
+  if (im.base_steps > 0) {  // full-parameter AdamW moments, so pretraining can resume
+    const h5::Group g = root.create_group("base_optimizer");
+    g.set_attr("steps", im.base_steps);
+    g.write<float>("m", net.get(im.base_m));
+    g.write<float>("v", net.get(im.base_v));
+  }
+  if (!adapters.empty()) {
+    const h5::Group g = root.create_group("adapters");
+    g.set_attr("rank", int64_t(net.al.rank));
+    g.set_attr("alpha", static_cast<double>(im.lora.alpha));
+    g.set_attr("dropout", static_cast<double>(im.lora.dropout));
+    g.set_attr("targets", join_targets(net.al));
+    std::vector<std::string> names;
+    for (const auto& [name, values] : adapters) {
+      FEDSIM_ASSERT_MSG(static_cast<int64_t>(values.size()) == net.al.total,
+                        "adapter '" << name << "' has " << values.size() << " values, model expects " << net.al.total);
+      names.push_back(name);
+    }
+    g.write_strings("names", names);
+    for (size_t i = 0; i < adapters.size(); ++i) g.write<float>("adapter_" + std::to_string(i), adapters[i].second);
+  }
   af.commit();
 }
 
@@ -48,21 +82,59 @@ Model Model::load(const std::string& path, const LoraConfig& lora) {
     throw UserError(path + ": checkpoint has an invalid config: " + e.what());
   }
   const std::string tok = root.attr_string("tokenizer");
-  if (tok != kTokenizerDescription)
+  if (tok != kTokenizerDescription && tok != kTokenizerDescriptionV0)
     throw UserError(path + ": checkpoint tokenizer '" + tok + "' differs from this build's '" + kTokenizerDescription +
                     "'\nHINT: the checkpoint was written by another fedsim version");
   auto impl = std::make_unique<Impl>(c, lora);
-  std::vector<hsize_t> dims;
-  std::vector<float> base = root.read<float>("base", &dims);
-  if (dims.size() != 1 || static_cast<int64_t>(base.size()) != impl->net.bl.total) {
+  Net<float>& net = impl->net;
+  auto read_flat = [&](const h5::Group& g, const std::string& name) {
+    std::vector<hsize_t> dims;
+    std::vector<float> v = g.read<float>(name, &dims);
+    if (dims.size() != 1 || static_cast<int64_t>(v.size()) != net.bl.total) {
+      std::ostringstream os;
+      os << g.where(name) << ": " << v.size() << " values, config " << c.preset << " (C=" << c.d_model
+         << ", L=" << c.n_layers << ", T=" << c.max_seq << ", d_ff=" << c.d_ff << ") needs " << net.bl.total
+         << "\nHINT: the file is damaged or was not written by fedsim";
+      throw UserError(os.str());
+    }
+    return v;
+  };
+  net.set(net.base, read_flat(root, "base"));
+  if (root.has("base_optimizer")) {
+    const h5::Group g = root.open_group("base_optimizer");
+    impl->base_steps = g.attr_int("steps");
+    impl->base_m = Vec<float>(Kokkos::view_alloc(net.exec, "fedsim::models::base_adam_m"), net.bl.total);
+    impl->base_v = Vec<float>(Kokkos::view_alloc(net.exec, "fedsim::models::base_adam_v"), net.bl.total);
+    net.set(impl->base_m, read_flat(g, "m"));
+    net.set(impl->base_v, read_flat(g, "v"));
+  }
+  return Model(std::move(impl));
+}
+
+Model::NamedAdapters Model::load_adapters(const std::string& path) const {
+  const Net<float>& net = impl_->net;
+  const h5::File f = h5::File::open_read(path);
+  h5::check_format(f, kCheckpointKind, kCheckpointFormatVersion);
+  NamedAdapters out;
+  if (!f.root().has("adapters")) return out;
+  const h5::Group g = f.root().open_group("adapters");
+  const std::string targets = g.attr_string("targets");
+  const int64_t rank = g.attr_int("rank");
+  if (rank != net.al.rank || targets != join_targets(net.al)) {
     std::ostringstream os;
-    os << path << ":/base: " << base.size() << " values, config " << c.preset << " (C=" << c.d_model
-       << ", L=" << c.n_layers << ", T=" << c.max_seq << ", d_ff=" << c.d_ff << ") needs " << impl->net.bl.total
-       << "\nHINT: the file is damaged or was not written by fedsim";
+    os << g.where() << ": adapters of rank " << rank << " on [" << targets << "], this model's LoRA is rank "
+       << net.al.rank << " on [" << join_targets(net.al) << "]\nHINT: set lora.rank and lora.targets as when saved";
     throw UserError(os.str());
   }
-  impl->net.set(impl->net.base, base);
-  return Model(std::move(impl));
+  const std::vector<std::string> names = g.read_strings("names");
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::vector<float> v = g.read<float>("adapter_" + std::to_string(i));
+    if (static_cast<int64_t>(v.size()) != net.al.total)
+      throw UserError(g.where("adapter_" + std::to_string(i)) + ": " + std::to_string(v.size()) + " values, expected " +
+                      std::to_string(net.al.total) + "\nHINT: the file is damaged or was not written by fedsim");
+    out.emplace_back(names[i], std::move(v));
+  }
+  return out;
 }
 
 }  // namespace fedsim::models

@@ -21,11 +21,14 @@ int64_t Model::n_base_params() const { return impl_->net.bl.total; }
 int64_t Model::n_adapter_params() const { return impl_->net.al.total; }
 std::vector<float> Model::base_weights() const { return impl_->net.get(impl_->net.base); }
 
+int64_t adapter_param_count(const ModelConfig& cfg, const LoraConfig& lora) {
+  return make_adapter_layout(cfg, lora).total;
+}
+
 // Per token, counting multiply-adds as 2 FLOPs and leaving out pointwise work (LayerNorm,
 // GELU, softmax, AdamW). See models/README.md.
-double Model::train_flops_per_token() const {
-  const ModelConfig& c = config();
-  const AdapterLayout& al = impl_->net.al;
+double train_flops_per_token(const ModelConfig& c, const LoraConfig& lora_cfg) {
+  const AdapterLayout al = make_adapter_layout(c, lora_cfg);
   const double C = c.d_model, F = c.d_ff, V = c.vocab_size, L = c.n_layers, T = c.max_seq;
   const double dense = 2.0 * (L * (4 * C * C + 2 * C * F) + V * C);  // projections + tied head
   const double attn = L * 2.0 * C * (T + 1);                         // q k^T and att v, causal: (T+1)/2 keys on average
@@ -37,6 +40,8 @@ double Model::train_flops_per_token() const {
   // gradients), attention (2x: d scores and dq/dk/dv), adapters (2x: dA, dB and their inputs).
   return (dense + attn + lora) + (dense + 2 * attn + 2 * lora);
 }
+
+double Model::train_flops_per_token() const { return models::train_flops_per_token(config(), lora()); }
 
 std::vector<float> Model::init_adapter(uint64_t seed) const {
   const AdapterLayout& al = impl_->net.al;
@@ -88,36 +93,6 @@ double Model::train_base_step(const Batch& batch, float lr, const OptimConfig& o
   im.adamw_step(vec(net.base), vec(im.base_m), vec(im.base_v), vec(net.base_grad), im.base_steps, lr, opt);
   net.exec.fence();
   return loss;
-}
-
-TrainStats Model::train_adapter(std::vector<float>& adapter, const std::vector<Batch>& batches, float lr,
-                                const OptimConfig& opt, uint64_t dropout_seed) {
-  Impl& im = *impl_;
-  Net<float>& net = im.net;
-  FEDSIM_ASSERT_MSG(static_cast<int64_t>(adapter.size()) == net.al.total,
-                    "adapter has " << adapter.size() << " values, model expects " << net.al.total);
-  TrainStats st;
-  if (batches.empty()) return st;
-  net.set_row(net.adapters, kTrainRow, adapter);
-  auto m = net.row(im.adam_m, kTrainRow), v = net.row(im.adam_v, kTrainRow);
-  Kokkos::deep_copy(net.exec, m, 0.0f);  // fresh AdamW per call
-  Kokkos::deep_copy(net.exec, v, 0.0f);
-  auto params = net.row(net.adapters, kTrainRow), grads = net.row(net.adapter_grads, kTrainRow);
-  double loss_sum = 0;
-  for (size_t s = 0; s < batches.size(); ++s) {
-    net.set_batch(batches[s]);
-    Kokkos::deep_copy(net.exec, grads, 0.0f);
-    // Dropout masks: one key per (dropout_seed, step); kernels mix in layer, target, element.
-    const uint64_t step_key = mix64(dropout_seed ^ mix64(0x5eedULL + s));
-    loss_sum += net.forward(kTrainRow, true, step_key);
-    net.backward(false);
-    im.adamw_step(params, m, v, grads, static_cast<int64_t>(s) + 1, lr, opt);
-    st.tokens += int64_t(batches[s].B) * batches[s].T;
-  }
-  st.steps = static_cast<int>(batches.size());
-  st.mean_loss = loss_sum / st.steps;
-  adapter = net.get_row(net.adapters, kTrainRow);
-  return st;
 }
 
 EvalStats Model::evaluate(const std::vector<float>* adapter, const Batch& batch) const {

@@ -47,7 +47,8 @@ struct OptimConfig {
 // Byte-level tokenizer: ids 0..255 are bytes (any UTF-8 text round-trips), then specials.
 struct Tokenizer {
   static constexpr int32_t BOS = 256, EOS = 257, PAD = 258, INST = 259, RESP = 260;
-  static constexpr int32_t vocab_size = 264;  // 261..263 reserved for turn markers
+  static constexpr int32_t USER = 261, ASSISTANT = 262;  // turn markers of multi-turn dialogues
+  static constexpr int32_t vocab_size = 264;             // 263 reserved
   static std::vector<int32_t> encode(const std::string& text);
   static std::string decode(const std::vector<int32_t>& ids);  // specials are skipped
 };
@@ -67,6 +68,12 @@ struct TrainStats {
   double mean_loss = 0.0;  // mean over steps of the batch loss (before the update)
   int steps = 0;
   int64_t tokens = 0;  // tokens processed (B*T per step)
+};
+struct DpoEvalStats {
+  double mean_loss = 0.0;    // DPO loss, mean over pairs
+  double mean_margin = 0.0;  // mean of (log pi - log ref)(chosen) - (log pi - log ref)(rejected)
+  double accuracy = 0.0;     // fraction of pairs whose margin is positive
+  int64_t pairs = 0;
 };
 struct EvalStats {
   double mean_loss = 0.0;  // mean over target tokens
@@ -104,6 +111,19 @@ struct DpoBatch {
 };
 // Triples (prompt, chosen, rejected).
 DpoBatch make_dpo_batch(const std::vector<std::tuple<std::string, std::string, std::string>>& triples, int T);
+
+// Generation settings. temperature <= 0: greedy (lowest token id among ties); else sampling
+// from softmax(logits / temperature) over the top_k most likely tokens (top_k <= 0: all),
+// drawn from Rng(seed, prompt index, 0, Purpose::generation), so the same seed gives the same
+// text on any backend and batch size.
+struct GenerateConfig {
+  int max_new_tokens = 32;
+  float temperature = 0.0f;
+  int top_k = 0;
+  uint64_t seed = 0;
+};
+// Fraction of answers equal byte for byte to their reference (0 for no answers).
+double exact_match(const std::vector<std::string>& generated, const std::vector<std::string>& references);
 
 // Counts the simulator needs without building a model (trainer: none studies).
 int64_t adapter_param_count(const ModelConfig& cfg, const LoraConfig& lora);
@@ -148,14 +168,30 @@ class Model {
                                const OptimConfig& opt, uint64_t dropout_seed, float beta = 0.1f,
                                const LocalHooks& hooks = {});
 
+  // DPO loss and preference margin of `adapter` (nullptr: base, margin 0) on one batch.
+  DpoEvalStats evaluate_dpo(const std::vector<float>* adapter, const DpoBatch& batch, float beta = 0.1f) const;
+
   // Loss and exact-match accuracy with teacher forcing. With greedy decoding an answer is
   // reproduced exactly iff every target token is the argmax given the correct prefix, so this
   // equals greedy exact match without generating. adapter == nullptr: base model alone.
   EvalStats evaluate(const std::vector<float>* adapter, const Batch& batch) const;
 
-  // Base weights + config, written atomically. load() checks kind and format version.
-  void save(const std::string& path) const;
+  // Responses to instructions: feeds BOS INST <prompt> RESP (prompt cut to max_seq - 4 bytes)
+  // and decodes with a KV cache, batched over prompts, until EOS, max_new_tokens, or the
+  // context (max_seq) is full. Returns the response bytes (special tokens skipped).
+  std::vector<std::string> generate(const std::vector<float>* adapter, const std::vector<std::string>& prompts,
+                                    const GenerateConfig& cfg) const;
+
+  // Checkpoint (HDF5, written atomically; layout in models/README.md): base weights, config,
+  // tokenizer description, the full-parameter AdamW state if any (train_base_step resumes
+  // from it after load), and optionally named adapters with the LoRA config they were made
+  // with. load() checks kind and format version and restores the base and its optimizer state.
+  using NamedAdapters = std::vector<std::pair<std::string, std::vector<float>>>;
+  void save(const std::string& path, const NamedAdapters& adapters = {}) const;
   static Model load(const std::string& path, const LoraConfig& lora);
+  // The adapters of a checkpoint, in the order saved. UserError if their LoRA layout (rank,
+  // targets, sizes) differs from this model's.
+  NamedAdapters load_adapters(const std::string& path) const;
 
   // Host copy of the flat base weights (layout in models/README.md); for tests and tools.
   std::vector<float> base_weights() const;

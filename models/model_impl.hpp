@@ -19,6 +19,10 @@ struct Model::Impl {
   // One AdamW step (kernels/adamw.hpp) on params with grads, clipping by global norm.
   void adamw_step(UVec<float> params, UVec<float> m, UVec<float> v, UVec<float> grads, int64_t t, float lr,
                   const OptimConfig& opt);
+  // Uploads the hooks' vectors (checked against the adapter size) before a local run.
+  void set_hooks(const LocalHooks& hooks);
+  // One optimizer step of the training row with the hooks: prox gradient, AdamW, SCAFFOLD.
+  void hooked_step(const LocalHooks& hooks, int64_t t, float lr, const OptimConfig& opt);
 
   LoraConfig lora;
   Net<float> net;
@@ -26,6 +30,7 @@ struct Model::Impl {
   Vec<float> base_m, base_v;  // (n_base) full-parameter moments, kept across calls
   int64_t base_steps = 0;
   Vec<double> sumsq_partial;
+  Vec<float> prox_anchor, scaffold_corr;  // (P) device copies of LocalHooks' vectors
 };
 
 }  // namespace fedsim::models

@@ -213,13 +213,21 @@ double Net<T>::forward(int client, bool dropout, uint64_t step_key) {
 }
 
 template <class T>
-void Net<T>::backward(bool base_grads) {
+void Net<T>::backward(bool base_grads, const std::vector<T>* seq_weights) {
   FEDSIM_ASSERT(!base_grads || base_grad.extent(0) > 0);
   grads_on_ = base_grads;
   const int64_t C = cfg.d_model, F = cfg.d_ff, V = cfg.vocab_size;
   Acts<T>& a = a_;
-  const T dloss = n_targets_ > 0 ? T(1) / T(n_targets_) : T(0);
-  crossentropy_backward(exec, a.probs, a.probs, targets_, dloss);
+  if (seq_weights != nullptr) {
+    FEDSIM_ASSERT(static_cast<int>(seq_weights->size()) == B_);
+    if (static_cast<int>(seq_w_.extent(0)) < B_) seq_w_ = Vec<T>(Kokkos::view_alloc(exec, "fedsim::models::seq_w"), B_);
+    Kokkos::View<const T*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> hw(seq_weights->data(), B_);
+    Kokkos::deep_copy(exec, Kokkos::subview(seq_w_, std::make_pair(0, B_)), hw);
+    crossentropy_backward_rows(exec, a.probs, a.probs, targets_, as_vec(seq_w_.data(), B_), T_);
+  } else {
+    const T dloss = n_targets_ > 0 ? T(1) / T(n_targets_) : T(0);
+    crossentropy_backward(exec, a.probs, a.probs, targets_, dloss);
+  }
   const UMat<T> dlogits = a.probs;
   gemm(exec, 'N', 'N', T(1), dlogits, w(bl.wte, V, C), T(0), a.dln);  // dlnf
   if (grads_on_) gemm(exec, 'T', 'N', T(1), dlogits, a.lnf, T(1), g(bl.wte, V, C));
@@ -269,6 +277,21 @@ const std::vector<int32_t>& Net<T>::argmax_host() {
       Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Kokkos::subview(argmax_, std::make_pair(int64_t(0), N)));
   argmax_host_.assign(h.data(), h.data() + N);
   return argmax_host_;
+}
+
+template <class T>
+std::vector<double> Net<T>::sequence_losses() {
+  const std::vector<T> l = losses_host();
+  std::vector<double> out(B_, 0.0);
+  for (int b = 0; b < B_; ++b)  // in position order: deterministic on any backend
+    for (int t = 0; t < T_; ++t) out[b] += static_cast<double>(l[size_t(b) * T_ + t]);
+  return out;
+}
+
+template <class T>
+std::vector<T> Net<T>::logits_host() {
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), a_.logits);
+  return std::vector<T>(h.data(), h.data() + h.size());
 }
 
 template <class T>

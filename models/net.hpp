@@ -77,12 +77,17 @@ class Net {
   // (0 if the batch has none).
   double forward(int client, bool dropout, uint64_t step_key);
   // Backward of the last forward: adds into adapter_grads(client) (client >= 0) and, when
-  // base_grads, into base_grad. Caller zeroes.
-  void backward(bool base_grads);
+  // base_grads, into base_grad. Caller zeroes. The loss differentiated is the forward's mean
+  // over target tokens, or, given seq_weights (B), sum over sequences b of seq_weights[b] times
+  // the sum of b's per-token losses (DPO).
+  void backward(bool base_grads, const std::vector<T>* seq_weights = nullptr);
+  // Per-sequence sums of the last forward's per-token losses, -log p(targets of b) (B).
+  std::vector<double> sequence_losses();
 
   int64_t n_targets() const { return n_targets_; }
   // Host copies of the last forward's per-position argmax and loss (valid after forward()).
   const std::vector<int32_t>& argmax_host();
+  std::vector<T> logits_host();  // (B*T, V) of the last forward
   std::vector<T> losses_host();
 
   // Host access (tests, save/load, Model).
@@ -107,6 +112,7 @@ class Net {
   Acts<T> a_;
   Vec<T> acts_mem_;
   IVec tokens_, targets_, argmax_;
+  Vec<T> seq_w_;  // (B) per-sequence loss weights for backward
   typename IVec::HostMirror tokens_h_, targets_h_;
   std::vector<int32_t> argmax_host_;
   int B_ = 0, T_ = 0;

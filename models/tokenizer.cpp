@@ -52,3 +52,18 @@ Batch make_sft_batch(const std::vector<std::pair<std::string, std::string>>& pai
 }
 
 }  // namespace fedsim::models
+
+namespace fedsim::models {
+
+DpoBatch make_dpo_batch(const std::vector<std::tuple<std::string, std::string, std::string>>& triples, int T) {
+  std::vector<std::pair<std::string, std::string>> chosen, rejected;
+  chosen.reserve(triples.size());
+  rejected.reserve(triples.size());
+  for (const auto& [prompt, c, r] : triples) {
+    chosen.emplace_back(prompt, c);
+    rejected.emplace_back(prompt, r);
+  }
+  return DpoBatch{make_sft_batch(chosen, T), make_sft_batch(rejected, T)};
+}
+
+}  // namespace fedsim::models

@@ -1,6 +1,11 @@
-// Server aggregation rules over flat adapter vectors. Only adapter tensors are aggregated;
-// LoRA A and B entries are averaged separately, never their product (OpenFedLLM,
-// REFERENCE.md section 2).
+// Server update rules over flat adapter vectors (REFERENCE.md section 3). Only adapter tensors
+// are aggregated; LoRA A and B entries are averaged separately, never their product
+// (OpenFedLLM, REFERENCE.md section 2).
+//
+// Every rule is written on the weighted mean client delta D = sum_i w_i (y_i - x_i), where x_i
+// is the global adapter client i started from (the current one in synchronous rounds) and the
+// weights w_i sum to 1: n_i / sum n_j for data-size weighting, 1/|S| for uniform. For FedAvg
+// x + D equals sum_i w_i y_i when all clients started from x.
 #pragma once
 
 #include <cstdint>
@@ -10,27 +15,93 @@
 
 namespace fedsim::sim {
 
-struct ClientUpdate {
-  int32_t client = -1;
-  int64_t n_samples = 0;          // n_i: the client's whole local data size
-  const std::vector<float>* adapter = nullptr;  // y_i after local training
+struct ServerRuleSpec {
+  std::string algorithm = "fedavg";
+  double beta1 = 0.9;   // FedAvgM, FedYogi, FedAdam momentum
+  double beta2 = 0.99;  // FedYogi, FedAdam second moment
+  double eta = 1e-3;    // FedOpt server learning rate
+  double tau = 1e-3;    // FedOpt adaptivity; v starts at tau^2
 };
 
-class Aggregator {
+class ServerRule {
  public:
-  virtual ~Aggregator() = default;
-  // x <- rule(x, updates). Updates arrive sorted by client id, so results do not depend on
-  // completion order.
-  virtual void aggregate(std::vector<float>& global, const std::vector<ClientUpdate>& updates) = 0;
+  virtual ~ServerRule() = default;
+  // x <- rule(x, D). D is in double; x stays float.
+  virtual void apply(std::vector<float>& x, const std::vector<double>& delta) = 0;
+  // Named state vectors (momentum, second moments) for results and checkpoints.
+  virtual std::vector<std::pair<std::string, const std::vector<double>*>> state() const { return {}; }
 };
 
-// FedAvg (McMahan et al., AISTATS 2017; REFERENCE.md section 3):
-// x = sum_S (n_i / sum_S n_j) * y_i, accumulated in double.
-class FedAvg : public Aggregator {
+// FedAvg / FedProx / SCAFFOLD / FedDPO / local: x = x + D.
+class AverageRule : public ServerRule {
  public:
-  void aggregate(std::vector<float>& global, const std::vector<ClientUpdate>& updates) override;
+  void apply(std::vector<float>& x, const std::vector<double>& delta) override;
 };
 
-std::unique_ptr<Aggregator> make_aggregator(const std::string& algorithm);
+// FedAvgM (Hsu et al. 2019; FedLLM-Bench): m = D in the first round, else
+// m = b1*m + (1-b1)*D; x = x + m.
+class FedAvgMRule : public ServerRule {
+ public:
+  explicit FedAvgMRule(double beta1) : b1_(beta1) {}
+  void apply(std::vector<float>& x, const std::vector<double>& delta) override;
+  std::vector<std::pair<std::string, const std::vector<double>*>> state() const override { return {{"m", &m_}}; }
+
+ private:
+  double b1_;
+  std::vector<double> m_;
+};
+
+// FedOpt (Reddi et al., ICLR 2021, Algorithm 2) as OpenFedLLM writes it: v starts at tau^2,
+// no bias correction; m as FedAvgM.
+//   adagrad: v = v + D^2;                          x = x + eta*D/(sqrt(v)+tau)
+//   yogi:    v = v - (1-b2)*m^2*sign(v - m^2);     x = x + eta*m/(sqrt(v)+tau)
+//   adam:    v = b2*v + (1-b2)*m^2;                x = x + eta*m/(sqrt(v)+tau)
+class FedOptRule : public ServerRule {
+ public:
+  enum class Kind { adagrad, yogi, adam };
+  FedOptRule(Kind kind, const ServerRuleSpec& s) : kind_(kind), s_(s) {}
+  void apply(std::vector<float>& x, const std::vector<double>& delta) override;
+  std::vector<std::pair<std::string, const std::vector<double>*>> state() const override {
+    return {{"m", &m_}, {"v", &v_}};
+  }
+
+ private:
+  Kind kind_;
+  ServerRuleSpec s_;
+  std::vector<double> m_, v_;
+};
+
+std::unique_ptr<ServerRule> make_server_rule(const ServerRuleSpec& spec);
+
+// Weighted delta sum_i w_i (y_i - x_i) in double, accumulated in the order given; with
+// `normalise` the weights are divided by their sum first.
+struct WeightedUpdate {
+  double weight = 0.0;                      // w_i, not yet normalised
+  const std::vector<float>* adapter = nullptr;  // y_i
+  const std::vector<float>* start = nullptr;    // x_i
+};
+std::vector<double> mean_delta(const std::vector<WeightedUpdate>& updates, bool normalise = true);
+
+// SCAFFOLD control variates (Karimireddy et al., ICML 2020; REFERENCE.md section 3):
+// c and every c_i start at 0; the client corrects every step by (c - c_i); afterwards
+// c_i' = (x - y_i)/(K*lr) - (c - c_i) and the server sets c <- c + (1/N) sum_S (c_i' - c_i).
+class Scaffold {
+ public:
+  Scaffold(int n_clients, size_t n_params) : n_(n_clients), c_(n_params, 0.0f), ci_(static_cast<size_t>(n_clients)) {}
+  // c - c_i for a client about to train.
+  std::vector<float> correction(int client) const;
+  // c_i' from the client's result; returns c_i' - c_i (the client's contribution to c).
+  std::vector<float> client_update(int client, const std::vector<float>& x, const std::vector<float>& y, int steps,
+                                   double lr);
+  // c <- c + (1/N) * sum of the round's contributions.
+  void server_update(const std::vector<std::vector<float>>& contributions);
+  const std::vector<float>& c() const { return c_; }
+  const std::vector<float>& c_i(int client) const;
+
+ private:
+  int n_;
+  std::vector<float> c_;
+  std::vector<std::vector<float>> ci_;  // empty until the client first trains (= zeros)
+};
 
 }  // namespace fedsim::sim

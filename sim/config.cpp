@@ -32,7 +32,15 @@ struct Visitor {
                     const char* doc) = 0;
 };
 
-const std::vector<std::string> kAlgorithms{"fedavg"};
+const std::vector<std::string> kAlgorithms{"local",   "fedavg",     "fedprox", "scaffold", "fedavgm",
+                                           "fedadagrad", "fedyogi", "fedadam",  "feddpo"};
+const std::vector<std::string> kModes{"sync", "async"};
+const std::vector<std::string> kTrainers{"model", "none"};
+const std::vector<std::string> kSampling{"uniform", "fedllm-bench"};
+const std::vector<std::string> kWeighting{"auto", "data_size", "uniform"};
+const std::vector<std::string> kStepsModes{"fixed", "proportional"};
+const std::vector<std::string> kAvailability{"always", "diurnal", "trace"};
+const std::vector<std::string> kMechanisms{"none", "gaussian"};
 const std::vector<std::string> kDataSources{"synthetic", "file"};
 const std::vector<std::string> kPresets{"nano", "tiny", "small", "gpt2-124m"};
 const std::vector<std::string> kLoraTargets{"q", "k", "v", "o", "mlp_up", "mlp_down"};
@@ -77,7 +85,14 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.list("targets", c.lora.targets, kLoraTargets, "projections that carry adapters");
 
   v.section("federation", "rounds, clients and the server's rule");
-  v.choice("algorithm", c.federation.algorithm, kAlgorithms, "server aggregation rule");
+  v.choice("algorithm", c.federation.algorithm, kAlgorithms, "training and server rule (REFERENCE.md section 3)");
+  v.choice("mode", c.federation.mode, kModes, "sync rounds, or async FedBuff");
+  v.choice("trainer", c.federation.trainer, kTrainers, "model = real LoRA training; none = simulate the system only");
+  v.choice("sampling", c.federation.sampling, kSampling,
+           "uniform = seeded per round among online clients; fedllm-bench = Python's random.seed(r); random.sample");
+  v.choice("weighting", c.federation.weighting, kWeighting,
+           "client weights; auto = data size for FedAvg-like rules, uniform for FedOpt (as OpenFedLLM)");
+  v.integer("local_client", c.federation.local_client, -1, 1000000, "algorithm local: the client that trains; -1 = each client separately");
   v.integer("clients", c.federation.clients, 1, 1000000, "number of clients N");
   v.integer("clients_per_round", c.federation.clients_per_round, 1, 1000000, "clients sampled per round m");
   v.integer("rounds", c.federation.rounds, 1, 1000000, "communication rounds R");
@@ -88,6 +103,24 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.number("weight_decay", c.federation.weight_decay, 0.0, 10.0, "AdamW decoupled weight decay");
   v.number("grad_clip", c.federation.grad_clip, 0.0, kHuge, "clip local gradients to this global norm; 0 = off");
   v.integer("eval_every", c.federation.eval_every, 1, 1000000, "evaluate the global adapter every k rounds (and at the end)");
+  v.integer("client_eval_every", c.federation.client_eval_every, 0, 1000000,
+            "evaluate the global adapter on every client's own data every k rounds (fairness); 0 = off");
+  v.integer("client_eval_samples", c.federation.client_eval_samples, 1, 1000000, "samples per client in client eval");
+  v.choice("local_steps_mode", c.federation.local_steps_mode, kStepsModes,
+           "fixed = local_steps; proportional = ceil(local_epochs*n_i*N/(R*m)/batch) (FedLLM-Bench DPO)");
+  v.number("local_epochs", c.federation.local_epochs, 1e-6, 1e6, "proportional local steps: epochs over the run");
+  v.number("prox_mu", c.federation.prox_mu, 0.0, 1e6, "FedProx proximal weight mu");
+  v.number("server_beta1", c.federation.server_beta1, 0.0, 0.999999, "FedAvgM / FedYogi / FedAdam momentum");
+  v.number("server_beta2", c.federation.server_beta2, 0.0, 0.999999, "FedYogi / FedAdam second-moment decay");
+  v.number("server_eta", c.federation.server_eta, 0.0, 1e6, "FedOpt server learning rate");
+  v.number("server_tau", c.federation.server_tau, 1e-12, 1e6, "FedOpt adaptivity tau");
+  v.number("dpo_beta", c.federation.dpo_beta, 1e-6, 1e6, "FedDPO: DPO temperature beta");
+  v.number("overcommit", c.federation.overcommit, 1.0, 100.0, "sync: select ceil(overcommit*m) clients, keep the first m");
+  v.number("deadline_s", c.federation.deadline_s, 0.0, 1e12, "sync: round deadline in simulated s; 0 = wait for all");
+  v.integer("async_concurrency", c.federation.async_concurrency, 1, 1000000, "async: clients training at once");
+  v.integer("async_buffer", c.federation.async_buffer, 1, 1000000, "async: aggregate every K updates");
+  v.number("staleness_exponent", c.federation.staleness_exponent, 0.0, 100.0, "async: update weight 1/(1+s)^a");
+  v.integer("max_staleness", c.federation.max_staleness, 0, 1000000000, "async: drop updates staler than this");
 
   v.section("system", "client compute and network (FedScale-style, sampled per client)");
   v.number("compute_gflops", c.system.compute_gflops, 1e-6, 1e9, "median client training throughput, GFLOP/s");
@@ -95,6 +128,17 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.number("bandwidth_mbps", c.system.bandwidth_mbps, 1e-6, 1e9, "median client bandwidth, Mbit/s (up and down)");
   v.number("bandwidth_sigma", c.system.bandwidth_sigma, 0.0, 5.0, "lognormal sigma of client bandwidth");
   v.number("latency_ms", c.system.latency_ms, 0.0, 1e9, "latency added to every transfer, ms");
+  v.text("trace", c.system.trace, "CSV with header client,gflops,mbps; replaces the draws (sim/TRACES.md)");
+  v.choice("availability", c.system.availability, kAvailability, "when clients are online");
+  v.text("availability_trace", c.system.availability_trace, "CSV with header client,start_s,end_s (sim/TRACES.md)");
+  v.number("online_hours", c.system.online_hours, 0.01, 24.0, "diurnal: mean online hours per day");
+  v.number("dropout_prob", c.system.dropout_prob, 0.0, 1.0, "probability that a task fails at a uniform time inside it");
+
+  v.section("privacy", "differential privacy on client updates");
+  v.choice("mechanism", c.privacy.mechanism, kMechanisms, "gaussian = clip each update to clip, add N(0, sigma^2)");
+  v.number("epsilon", c.privacy.epsilon, 1e-6, 1e6, "privacy budget epsilon");
+  v.number("delta", c.privacy.delta, 1e-12, 0.5, "privacy delta");
+  v.number("clip", c.privacy.clip, 1e-12, 1e12, "L2 norm bound C of each client's update");
 }
 
 std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
@@ -344,6 +388,16 @@ void check_cross_fields(const ExperimentConfig& c, const std::string& source) {
     throw UserError(source + ": data.path: empty; data.source: file needs the path of a fedsim-dataset HDF5 file");
   if (c.data.source == "file" && !std::filesystem::exists(c.data.path))
     throw UserError(source + ": data.path: " + c.data.path + ": no such file");
+  auto check_file = [&](const std::string& key, const std::string& path) {
+    if (!path.empty() && !std::filesystem::exists(path)) throw UserError(source + ": " + key + ": " + path + ": no such file");
+  };
+  check_file("system.trace", c.system.trace);
+  check_file("system.availability_trace", c.system.availability_trace);
+  if (c.system.availability == "trace" && c.system.availability_trace.empty())
+    throw UserError(source + ": system.availability_trace: empty; system.availability: trace needs a CSV file");
+  if (c.federation.algorithm == "local" && c.federation.local_client >= c.federation.clients)
+    throw UserError(source + ": federation.local_client: " + std::to_string(c.federation.local_client) +
+                    " is not a client; accepted: -1 to " + std::to_string(c.federation.clients - 1));
   if (!c.model.checkpoint.empty() && !std::filesystem::exists(c.model.checkpoint))
     throw UserError(source + ": model.checkpoint: " + c.model.checkpoint + ": no such file");
 }

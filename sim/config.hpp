@@ -48,6 +48,11 @@ struct LoraSection {
 
 struct FederationSection {
   std::string algorithm = "fedavg";
+  std::string mode = "sync";          // sync | async (FedBuff)
+  std::string trainer = "model";      // model | none (system only)
+  std::string sampling = "uniform";   // uniform | fedllm-bench
+  std::string weighting = "auto";     // auto | data_size | uniform
+  int64_t local_client = -1;          // algorithm local: -1 = every client separately
   int64_t clients = 20;
   int64_t clients_per_round = 4;
   int64_t rounds = 10;
@@ -58,6 +63,29 @@ struct FederationSection {
   double weight_decay = 0.0;
   double grad_clip = 1.0;
   int64_t eval_every = 1;
+  int64_t client_eval_every = 0;      // 0 = off
+  int64_t client_eval_samples = 32;
+  std::string local_steps_mode = "fixed";  // fixed | proportional
+  double local_epochs = 3.0;          // proportional: ceil(epochs * n_i * N / (R * m) / batch)
+  double prox_mu = 0.01;
+  double server_beta1 = 0.9;
+  double server_beta2 = 0.99;
+  double server_eta = 1e-3;
+  double server_tau = 1e-3;
+  double dpo_beta = 0.1;
+  double overcommit = 1.0;            // sync: select ceil(overcommit * m), keep the first m
+  double deadline_s = 0.0;            // sync: 0 = wait for all
+  int64_t async_concurrency = 10;
+  int64_t async_buffer = 5;
+  double staleness_exponent = 0.5;    // weight 1/(1+s)^a
+  int64_t max_staleness = 20;
+};
+
+struct PrivacySection {
+  std::string mechanism = "none";  // none | gaussian
+  double epsilon = 1.0;
+  double delta = 1e-4;
+  double clip = 1.0;
 };
 
 struct SystemSection {
@@ -66,6 +94,11 @@ struct SystemSection {
   double bandwidth_mbps = 6.0;   // median client bandwidth (FedScale MobiPerf traces, about 6 Mbps)
   double bandwidth_sigma = 0.7;  // lognormal sigma of bandwidth across clients
   double latency_ms = 50.0;      // per transfer
+  std::string trace = "";        // CSV client,gflops,mbps (overrides the draws)
+  std::string availability = "always";  // always | diurnal | trace
+  std::string availability_trace = "";  // CSV client,start_s,end_s
+  double online_hours = 8.0;     // diurnal: mean online hours per day
+  double dropout_prob = 0.0;     // per task: fails at a uniform time inside it
 };
 
 struct ExperimentConfig {
@@ -75,6 +108,7 @@ struct ExperimentConfig {
   LoraSection lora;
   FederationSection federation;
   SystemSection system;
+  PrivacySection privacy;
   std::string source_path;  // the YAML file it came from (for messages)
 };
 

@@ -8,12 +8,12 @@
 #include "datasets/common/error.hpp"
 #include "datasets/common/rng.hpp"
 #include "fedsim_version.hpp"
+#include "sim/sampler.hpp"
 
 namespace fedsim::sim {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr size_t kEvalBatch = 32;
 
 SystemSpec system_spec(const ExperimentConfig& c) {
   SystemSpec s;
@@ -22,80 +22,299 @@ SystemSpec system_spec(const ExperimentConfig& c) {
   s.bandwidth_mbps = c.system.bandwidth_mbps;
   s.bandwidth_sigma = c.system.bandwidth_sigma;
   s.latency_ms = c.system.latency_ms;
+  s.trace = c.system.trace;
+  s.availability = c.system.availability;
+  s.availability_trace = c.system.availability_trace;
+  s.online_hours = c.system.online_hours;
+  s.dropout_prob = c.system.dropout_prob;
   return s;
 }
 
-models::Batch batch_of(const std::vector<datasets::Sample>& samples, const std::vector<size_t>& idx, int T) {
-  std::vector<std::pair<std::string, std::string>> pairs;
-  pairs.reserve(idx.size());
-  for (size_t i : idx) pairs.emplace_back(samples[i].instruction, samples[i].response);
-  return models::make_sft_batch(pairs, T);
+ServerRuleSpec rule_spec(const ExperimentConfig& c) {
+  ServerRuleSpec s;
+  s.algorithm = c.federation.algorithm;
+  s.beta1 = c.federation.server_beta1;
+  s.beta2 = c.federation.server_beta2;
+  s.eta = c.federation.server_eta;
+  s.tau = c.federation.server_tau;
+  return s;
 }
+
+bool is_fedopt(const std::string& a) { return a == "fedadagrad" || a == "fedyogi" || a == "fedadam"; }
 
 }  // namespace
 
-std::vector<int32_t> Federation::sample_clients(uint64_t seed, int64_t round, int n_clients, int m) {
-  std::vector<int32_t> ids(static_cast<size_t>(n_clients));
-  std::iota(ids.begin(), ids.end(), 0);
-  if (m >= n_clients) return ids;
-  Rng rng(seed, 0, static_cast<uint64_t>(round), Purpose::client_sampling);
-  for (int i = 0; i < m; ++i) {  // partial Fisher-Yates
-    const auto j = static_cast<size_t>(i) + rng.below(static_cast<uint64_t>(n_clients - i));
-    std::swap(ids[static_cast<size_t>(i)], ids[j]);
-  }
-  ids.resize(static_cast<size_t>(m));
-  std::sort(ids.begin(), ids.end());
-  return ids;
+double Federation::dp_sigma(double lr, double clip, double total_samples, int n_clients, int m, int64_t rounds, double eps,
+                            double delta) {
+  const double D = 2.0 * lr * clip / (total_samples / n_clients);
+  const double q = static_cast<double>(m) / n_clients;
+  return D * std::sqrt(2.0 * q * static_cast<double>(rounds) * std::log(1.0 / delta)) / eps;
 }
 
-Federation::Federation(const ExperimentConfig& cfg, const datasets::FederatedDataset& data, models::Model& model,
+Federation::Federation(const ExperimentConfig& cfg, std::vector<int64_t> n_samples, LocalTrainer& trainer,
                        const RunHooks& hooks)
     : cfg_(cfg),
-      data_(data),
-      model_(model),
+      n_(std::move(n_samples)),
+      trainer_(trainer),
       hooks_(hooks),
-      system_(system_spec(cfg), static_cast<int>(data.clients.size()), static_cast<uint64_t>(cfg.experiment.seed)),
-      aggregator_(make_aggregator(cfg.federation.algorithm)),
-      T_(model.config().max_seq) {
-  const auto seed = static_cast<uint64_t>(cfg.experiment.seed);
-  global_ = model_.init_adapter(stream_key(seed, 0, 0, Purpose::adapter_init));
-  for (size_t i = 0; i < data_.clients.size(); ++i)
-    if (data_.clients[i].samples.empty())
-      throw UserError(cfg.source_path + ": data: client " + data_.clients[i].name + " has no samples");
-  if (data_.test.empty()) throw UserError(cfg.source_path + ": data: the data set has no test split to evaluate on");
-  for (size_t start = 0; start < data_.test.size(); start += kEvalBatch) {
-    std::vector<size_t> idx;
-    for (size_t i = start; i < std::min(start + kEvalBatch, data_.test.size()); ++i) idx.push_back(i);
-    eval_batches_.push_back(batch_of(data_.test, idx, T_));
+      seed_(static_cast<uint64_t>(cfg.experiment.seed)),
+      n_clients_(static_cast<int>(n_.size())),
+      system_(system_spec(cfg), n_clients_, seed_),
+      jobs_(queue_, system_, seed_, true),
+      rule_(make_server_rule(rule_spec(cfg))) {
+  const std::string& a = cfg.federation.algorithm;
+  local_ = a == "local";
+  uniform_weights_ = cfg.federation.weighting == "uniform" || (cfg.federation.weighting == "auto" && is_fedopt(a));
+  if (cfg.federation.mode == "async" && (local_ || a == "scaffold"))
+    throw UserError(cfg.source_path + ": federation.mode: async does not support algorithm " + a +
+                    "; accepted with async: fedavg, fedprox, fedavgm, fedadagrad, fedyogi, fedadam, feddpo");
+  for (int i = 0; i < n_clients_; ++i)
+    if (n_[static_cast<size_t>(i)] <= 0) throw UserError(cfg.source_path + ": data: client " + std::to_string(i) + " has no samples");
+  global_ = trainer_.initial_adapter();
+  bytes_ = trainer_.adapter_params() * 4;
+  if (a == "scaffold") scaffold_ = std::make_unique<Scaffold>(n_clients_, global_.size());
+  if (local_) {
+    const size_t n_local = cfg.federation.local_client >= 0 ? 1 : static_cast<size_t>(n_clients_);
+    local_adapters_.assign(n_local, global_);
   }
-  for (const auto& c : data_.clients) results_.client_n_samples.push_back(static_cast<int64_t>(c.samples.size()));
-  queue_.reserve(4 * static_cast<size_t>(cfg.federation.clients_per_round) + 4);
+  ClientTotals& t = results_.clients;
+  t.resize(static_cast<size_t>(n_clients_));
+  t.n_samples = n_;
+  for (int i = 0; i < n_clients_; ++i) {
+    t.flops_per_s[static_cast<size_t>(i)] = system_.client(i).flops_per_s;
+    t.bits_per_s[static_cast<size_t>(i)] = system_.client(i).bits_per_s;
+  }
+  results_.client_n_samples = n_;
+  in_flight_.assign(static_cast<size_t>(n_clients_), false);
+  queue_.reserve(4 * static_cast<size_t>(std::max<int64_t>(cfg.federation.clients_per_round, cfg.federation.async_concurrency)) + 8);
 }
 
-void Federation::evaluate_into(RoundRow& row) const {
-  double loss_sum = 0.0, correct = 0.0, tokens = 0.0, seqs = 0.0;
-  for (const auto& b : eval_batches_) {
-    const models::EvalStats s = model_.evaluate(&global_, b);
-    const double n_tok = static_cast<double>(std::count_if(b.targets.begin(), b.targets.end(), [](int32_t t) { return t >= 0; }));
-    loss_sum += s.mean_loss * n_tok;
-    tokens += n_tok;
-    correct += s.accuracy * static_cast<double>(s.sequences);
-    seqs += static_cast<double>(s.sequences);
-  }
-  row.eval_loss = tokens > 0 ? loss_sum / tokens : kNaN;
-  row.eval_accuracy = seqs > 0 ? correct / seqs : kNaN;
+int Federation::local_steps(int32_t client) const {
+  if (cfg_.federation.local_steps_mode == "fixed") return static_cast<int>(cfg_.federation.local_steps);
+  // FedLLM-Bench's data-proportional steps: every client sees about `local_epochs` passes over
+  // its data during the run, being sampled R*m/N times (REFERENCE.md section 2, Fed-ChatbotPA).
+  const double N = n_clients_, m = std::min<double>(cfg_.federation.clients_per_round, N);
+  const double R = static_cast<double>(cfg_.federation.rounds), B = static_cast<double>(cfg_.federation.batch_size);
+  const double steps = std::ceil(cfg_.federation.local_epochs * static_cast<double>(n_[static_cast<size_t>(client)]) * N / (R * m) / B);
+  return static_cast<int>(std::max(1.0, std::min(steps, 1e6)));
 }
 
-void Federation::record_row(int64_t completed, double train_loss, bool eval) {
-  RoundRow row;
-  row.round = completed;
+double Federation::round_lr(int64_t round) const {
+  return cosine_lr(cfg_.federation.lr, cfg_.federation.lr_min, round, cfg_.federation.rounds);
+}
+
+double Federation::base_weight(int32_t client) const {
+  return uniform_weights_ ? 1.0 : static_cast<double>(n_[static_cast<size_t>(client)]);
+}
+
+size_t Federation::launch(int32_t client, int64_t round) {
+  size_t slot;
+  if (!free_work_.empty()) {
+    slot = free_work_.back();
+    free_work_.pop_back();
+  } else {
+    slot = work_.size();
+    work_.emplace_back();
+  }
+  Work& w = work_[slot];
+  w.client = client;
+  w.round = round;
+  w.start = local_ ? local_adapters_[local_adapters_.size() == 1 ? 0 : static_cast<size_t>(client)] : global_;
+  w.active = true;
+  w.trained = false;
+  w.result = {};
+  w.job = jobs_.start(client, JobKind::download, round, system_.transfer_time(client, bytes_), static_cast<int64_t>(slot));
+  ++results_.clients.rounds_joined[static_cast<size_t>(client)];
+  return slot;
+}
+
+void Federation::train_now(Work& w) {
+  w.adapter = w.start;
+  models::LocalHooks hooks;
+  const double lr = round_lr(w.round);
+  std::vector<float> correction;
+  if (cfg_.federation.algorithm == "fedprox") {
+    hooks.prox_mu = static_cast<float>(cfg_.federation.prox_mu);
+    hooks.prox_anchor = &w.start;
+  }
+  if (scaffold_) {
+    correction = scaffold_->correction(w.client);
+    hooks.scaffold_correction = &correction;
+  }
+  w.result = trainer_.train(w.client, w.round, local_steps(w.client), w.adapter, lr, hooks);
+  if (scaffold_) w.scaffold_delta = scaffold_->client_update(w.client, w.start, w.adapter, w.result.steps, lr);
+  w.trained = true;
+  results_.clients.tokens_trained[static_cast<size_t>(w.client)] += w.result.tokens;
+}
+
+void Federation::on_job_end(const Event& ev) {
+  JobEnd how;
+  const Job j = jobs_.finish(ev, &how);
+  const auto slot = static_cast<size_t>(j.tag);
+  Work& w = work_[slot];
+  results_.clients.busy_s[static_cast<size_t>(j.client)] += ticks_to_seconds(ev.time - j.start);
+  const bool async = cfg_.federation.mode == "async";
+  if (how != JobEnd::done) {
+    w.active = false;
+    free_work_.push_back(slot);
+    if (async) {
+      in_flight_[static_cast<size_t>(w.client)] = false;
+      ++async_dropped_;
+      async_fill();
+    } else {
+      sync_dropped(slot);
+    }
+    return;
+  }
+  switch (j.kind) {
+    case JobKind::download: {
+      const double flops = trainer_.flops_per_token() * static_cast<double>(trainer_.tokens(local_steps(w.client)));
+      w.job = jobs_.start(w.client, JobKind::train, w.round, system_.compute_time(w.client, flops), j.tag);
+      break;
+    }
+    case JobKind::train:
+      train_now(w);
+      w.job = jobs_.start(w.client, JobKind::upload, w.round, system_.transfer_time(w.client, bytes_), j.tag);
+      break;
+    case JobKind::upload:
+      if (async)
+        async_delivered(slot);
+      else
+        sync_delivered(slot);
+      break;
+    default: FEDSIM_ASSERT_MSG(false, "unexpected job kind " << job_kind_name(j.kind));
+  }
+}
+
+void Federation::cancel_active() {
+  for (size_t s = 0; s < work_.size(); ++s) {
+    Work& w = work_[s];
+    if (!w.active) continue;
+    const Job& j = jobs_.job(w.job);
+    results_.clients.busy_s[static_cast<size_t>(w.client)] += ticks_to_seconds(queue_.now() - j.start);
+    jobs_.cancel(w.job);
+    w.active = false;
+    in_flight_[static_cast<size_t>(w.client)] = false;
+    free_work_.push_back(s);
+  }
+}
+
+// Aggregates the updates in `slots` (taken in client-id order) with weights
+// base_weight_i / sum(base_weight) * extra_i: the extra factors (FedBuff's staleness weights) are
+// not normalised away, so an all-stale buffer moves the model less.
+void Federation::aggregate(const std::vector<size_t>& slots, const std::vector<double>& extra, int64_t round) {
+  if (slots.empty()) return;
+  std::vector<size_t> order(slots.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return work_[slots[a]].client < work_[slots[b]].client; });
+  if (cfg_.privacy.mechanism == "gaussian") {
+    // Real clipping of each update to norm C, which OpenFedLLM omits (REFERENCE.md section 3),
+    // then Gaussian noise on the clipped update.
+    const double sigma = dp_sigma(round_lr(round), cfg_.privacy.clip,
+                                  static_cast<double>(std::accumulate(n_.begin(), n_.end(), int64_t{0})), n_clients_,
+                                  static_cast<int>(std::min<int64_t>(cfg_.federation.clients_per_round, n_clients_)),
+                                  cfg_.federation.rounds, cfg_.privacy.epsilon, cfg_.privacy.delta);
+    for (size_t s : slots) {
+      Work& w = work_[s];
+      double norm2 = 0.0;
+      for (size_t k = 0; k < w.adapter.size(); ++k) {
+        const double d = static_cast<double>(w.adapter[k]) - w.start[k];
+        norm2 += d * d;
+      }
+      const double scale = std::min(1.0, cfg_.privacy.clip / (std::sqrt(norm2) + 1e-12));
+      Rng rng(seed_, static_cast<uint64_t>(w.client), static_cast<uint64_t>(round), Purpose::dp_noise);
+      for (size_t k = 0; k < w.adapter.size(); ++k) {
+        const double d = (static_cast<double>(w.adapter[k]) - w.start[k]) * scale + sigma * rng.normal();
+        w.adapter[k] = static_cast<float>(w.start[k] + d);
+      }
+    }
+  }
+  double base_total = 0.0;
+  for (size_t s : slots) base_total += base_weight(work_[s].client);
+  std::vector<WeightedUpdate> ups;
+  std::vector<std::vector<float>> scaffold_deltas;
+  for (size_t i : order) {
+    const Work& w = work_[slots[i]];
+    ups.push_back({base_weight(w.client) / base_total * extra[i], &w.adapter, &w.start});
+    if (scaffold_) scaffold_deltas.push_back(w.scaffold_delta);
+    ++results_.clients.updates_accepted[static_cast<size_t>(w.client)];
+  }
+  if (!global_.empty()) rule_->apply(global_, mean_delta(ups, /*normalise=*/false));
+  if (scaffold_) scaffold_->server_update(scaffold_deltas);
+}
+
+void Federation::record_row(RoundRow row) {
+  const int64_t completed = row.round;
   row.sim_time_s = ticks_to_seconds(queue_.now());
-  row.train_loss = train_loss;
   row.eval_loss = row.eval_accuracy = kNaN;
-  if (eval) evaluate_into(row);
+  const int64_t R = cfg_.federation.rounds;
+  const bool eval = completed % cfg_.federation.eval_every == 0 || completed == R;
+  if (eval && !local_) {
+    const EvalResult e = trainer_.evaluate(global_);
+    row.eval_loss = e.loss;
+    row.eval_accuracy = e.accuracy;
+  } else if (eval) {
+    // Local training: the mean over the trained clients of their own adapter's test metrics.
+    double loss = 0.0, acc = 0.0;
+    std::vector<double> per_client(local_adapters_.size());
+    for (size_t i = 0; i < local_adapters_.size(); ++i) {
+      const EvalResult e = trainer_.evaluate(local_adapters_[i]);
+      loss += e.loss;
+      acc += e.accuracy;
+      per_client[i] = e.accuracy;
+    }
+    row.eval_loss = loss / static_cast<double>(local_adapters_.size());
+    row.eval_accuracy = acc / static_cast<double>(local_adapters_.size());
+    if (completed == R) {
+      auto& out = results_.clients.local_eval_accuracy;
+      out.assign(static_cast<size_t>(n_clients_), kNaN);
+      for (size_t i = 0; i < per_client.size(); ++i)
+        out[local_adapters_.size() == 1 ? static_cast<size_t>(cfg_.federation.local_client) : i] = per_client[i];
+    }
+  }
+  const int64_t every = cfg_.federation.client_eval_every;
+  if (every > 0 && !local_ && (completed % every == 0 || completed == R)) {
+    std::vector<double> acc(static_cast<size_t>(n_clients_));
+    for (int c = 0; c < n_clients_; ++c) acc[static_cast<size_t>(c)] = trainer_.client_accuracy(global_, c);
+    results_.client_eval_round.push_back(completed);
+    results_.client_eval_accuracy.push_back(std::move(acc));
+  }
   row.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
   results_.rounds.push_back(row);
-  if (hooks_.on_round) hooks_.on_round(row, cfg_.federation.rounds + 1);
+  if (hooks_.on_round) hooks_.on_round(results_.rounds.back(), R + 1);
+}
+
+std::vector<int32_t> Federation::online_clients(const std::vector<bool>* exclude) const {
+  std::vector<int32_t> out;
+  for (int32_t c = 0; c < n_clients_; ++c)
+    if ((!exclude || !(*exclude)[static_cast<size_t>(c)]) && system_.availability().online(c, queue_.now())) out.push_back(c);
+  return out;
+}
+
+Tick Federation::next_online_any(const std::vector<bool>* exclude) const {
+  Tick best = kNever;
+  for (int32_t c = 0; c < n_clients_; ++c)
+    if (!exclude || !(*exclude)[static_cast<size_t>(c)])
+      best = std::min(best, system_.availability().next_online(c, queue_.now() + 1));
+  return best;
+}
+
+void Federation::dispatch(const Event& ev) {
+  switch (ev.kind) {
+    case JobScheduler::kJobDone:
+    case JobScheduler::kJobOffline:
+    case JobScheduler::kJobFailed: on_job_end(ev); break;
+    case kRoundStart: sync_round_start(ev.payload); break;
+    case kDeadline:
+      deadline_pending_ = false;
+      sync_close_round();
+      break;
+    case kRetryLaunch:
+      retry_pending_ = false;
+      async_fill();
+      break;
+    default: FEDSIM_ASSERT_MSG(false, "unknown event kind " << ev.kind);
+  }
 }
 
 RunResults Federation::run() {
@@ -103,111 +322,50 @@ RunResults Federation::run() {
   results_.fedsim_version = FEDSIM_VERSION_STRING;
   results_.config_yaml = to_yaml(cfg_);
   results_.seed = cfg_.experiment.seed;
-  record_row(0, kNaN, true);
-  queue_.schedule(0, kRoundStart, -1, 0);
+  RoundRow start;
+  start.train_loss = kNaN;
+  record_row(start);
+  if (cfg_.federation.mode == "async")
+    async_fill();
+  else
+    queue_.schedule(0, kRoundStart, -1, 0);
   Event ev;
   while (queue_.pop(ev)) {
-    switch (ev.kind) {
-      case kRoundStart: on_round_start(ev.payload); break;
-      case kDownloadDone: on_download_done(ev.client, ev.payload); break;
-      case kTrainDone:
-        queue_.schedule_in(system_.transfer_time(ev.client, model_.n_adapter_params() * 4), kUploadDone, ev.client,
-                           ev.payload);
-        break;
-      case kUploadDone: on_upload_done(ev.client, ev.payload); break;
-      default: FEDSIM_ASSERT_MSG(false, "unknown event kind " << ev.kind);
-    }
+    ++events_;
+    dispatch(ev);
   }
-  FEDSIM_ASSERT_MSG(static_cast<int64_t>(results_.rounds.size()) == cfg_.federation.rounds + 1,
-                    "run ended after " << results_.rounds.size() - 1 << " of " << cfg_.federation.rounds << " rounds");
+  // Every event was consumed; work still marked active would be a lost event.
+  for (const Work& w : work_) FEDSIM_ASSERT_MSG(!w.active, "client " << w.client << " still has work at the end of the run");
+  const double end_s = ticks_to_seconds(queue_.now());
+  for (int c = 0; c < n_clients_; ++c)
+    results_.clients.idle_s[static_cast<size_t>(c)] = end_s - results_.clients.busy_s[static_cast<size_t>(c)];
+  for (const auto& t : jobs_.timeline())
+    results_.timeline.push_back({t.client, static_cast<int32_t>(t.kind), static_cast<int32_t>(t.end), t.round,
+                                 ticks_to_seconds(t.start), ticks_to_seconds(t.stop)});
+  results_.sim_total_s = end_s;
+  results_.events = events_;
   results_.wall_total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
+  if (static_cast<int64_t>(results_.rounds.size()) != cfg_.federation.rounds + 1 && hooks_.log)
+    hooks_.log("warning: the run ended after " + std::to_string(results_.rounds.size() - 1) + " of " +
+               std::to_string(cfg_.federation.rounds) + " rounds: no client came online again");
   return results_;
 }
 
-void Federation::on_round_start(int64_t round) {
-  const int n = static_cast<int>(data_.clients.size());
-  const int m = static_cast<int>(std::min<int64_t>(cfg_.federation.clients_per_round, n));
-  const std::vector<int32_t> chosen = sample_clients(static_cast<uint64_t>(cfg_.experiment.seed), round, n, m);
-  results_.participation.push_back(chosen);
-  slots_.assign(chosen.size(), Slot{});
-  arrived_ = 0;
-  const int64_t bytes = model_.n_adapter_params() * 4;
-  for (size_t k = 0; k < chosen.size(); ++k) {
-    slots_[k].client = chosen[k];
-    queue_.schedule_in(system_.transfer_time(chosen[k], bytes), kDownloadDone, chosen[k], round);
-  }
-}
-
-Federation::Slot& Federation::slot_of(int32_t client) {
-  for (auto& s : slots_)
-    if (s.client == client) return s;
-  FEDSIM_ASSERT_MSG(false, "client " << client << " is not in this round");
-  return slots_.front();  // unreachable
-}
-
-// OpenFedLLM's local data draw (REFERENCE.md section 2): each sampled client takes
-// min(batch * local_steps, n_i) of its samples, in an order seeded by (seed, client, round),
-// and cycles through them for local_steps batches.
-std::vector<models::Batch> Federation::local_batches(int32_t client, int64_t round) const {
-  const auto& samples = data_.clients[static_cast<size_t>(client)].samples;
-  const size_t n = samples.size();
-  const auto B = static_cast<size_t>(cfg_.federation.batch_size);
-  const auto K = static_cast<size_t>(cfg_.federation.local_steps);
-  const size_t take = std::min(B * K, n);
-  std::vector<size_t> order(n);
-  std::iota(order.begin(), order.end(), size_t{0});
-  Rng rng(static_cast<uint64_t>(cfg_.experiment.seed), static_cast<uint64_t>(client), static_cast<uint64_t>(round),
-          Purpose::batch_draw);
-  for (size_t i = 0; i < take; ++i) std::swap(order[i], order[i + rng.below(n - i)]);
-  std::vector<models::Batch> batches;
-  batches.reserve(K);
-  for (size_t s = 0; s < K; ++s) {
-    std::vector<size_t> idx(B);
-    for (size_t j = 0; j < B; ++j) idx[j] = order[(s * B + j) % take];
-    batches.push_back(batch_of(samples, idx, T_));
-  }
-  return batches;
-}
-
-void Federation::on_download_done(int32_t client, int64_t round) {
-  Slot& slot = slot_of(client);
-  slot.adapter = global_;  // every client starts from the global adapter
-  models::OptimConfig opt;
-  opt.weight_decay = static_cast<float>(cfg_.federation.weight_decay);
-  opt.grad_clip = static_cast<float>(cfg_.federation.grad_clip);
-  const double lr = cosine_lr(cfg_.federation.lr, cfg_.federation.lr_min, round, cfg_.federation.rounds);
-  const auto seed = static_cast<uint64_t>(cfg_.experiment.seed);
-  const models::TrainStats st =
-      model_.train_adapter(slot.adapter, local_batches(client, round), static_cast<float>(lr), opt,
-                           stream_key(seed, static_cast<uint64_t>(client), static_cast<uint64_t>(round), Purpose::dropout));
-  slot.loss = st.mean_loss;
-  slot.tokens = st.tokens;
-  const double flops = model_.train_flops_per_token() * static_cast<double>(st.tokens);
-  queue_.schedule_in(system_.compute_time(client, flops), kTrainDone, client, round);
-}
-
-void Federation::on_upload_done(int32_t client, int64_t round) {
-  (void)client;
-  if (++arrived_ < slots_.size()) return;
-  std::vector<ClientUpdate> updates;
-  double loss = 0.0, weight = 0.0;
-  for (const auto& s : slots_) {  // slots are in client-id order
-    const int64_t n_i = results_.client_n_samples[static_cast<size_t>(s.client)];
-    updates.push_back({s.client, n_i, &s.adapter});
-    loss += static_cast<double>(n_i) * s.loss;
-    weight += static_cast<double>(n_i);
-  }
-  aggregator_->aggregate(global_, updates);
-  const int64_t completed = round + 1;
-  const bool eval = completed % cfg_.federation.eval_every == 0 || completed == cfg_.federation.rounds;
-  record_row(completed, loss / weight, eval);
-  if (completed < cfg_.federation.rounds) queue_.schedule_in(0, kRoundStart, -1, completed);
-}
-
 RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
+  if (c.federation.trainer == "none") {
+    // System-only studies need the clients' data sizes, not a model.
+    std::vector<int64_t> n;
+    for (const auto& cl : prepare_data(c, hooks).clients) n.push_back(static_cast<int64_t>(cl.samples.size()));
+    auto trainer = make_null_trainer(c);
+    Federation fed(c, std::move(n), *trainer, hooks);
+    return fed.run();
+  }
   const datasets::FederatedDataset data = prepare_data(c, hooks);
   models::Model model = prepare_model(c, data, hooks);
-  Federation fed(c, data, model, hooks);
+  auto trainer = make_model_trainer(c, data, model);
+  std::vector<int64_t> n;
+  for (const auto& cl : data.clients) n.push_back(static_cast<int64_t>(cl.samples.size()));
+  Federation fed(c, std::move(n), *trainer, hooks);
   return fed.run();
 }
 

@@ -1,7 +1,8 @@
-// Synchronous federated rounds as discrete events. Round r: the server samples m clients;
-// each downloads the global adapter, trains, uploads; when every sampled update has arrived
-// the server aggregates, evaluates and starts round r+1. Real training runs inside the events;
-// simulated time is charged from the system model (FLOPs and bytes), never from wall time.
+// Federated training as discrete events. A client's participation is a chain of jobs
+// (download -> train -> upload, sim/jobs.hpp); the server runs synchronous rounds (with
+// over-commitment and an optional deadline) or asynchronous FedBuff. Real training runs when a
+// train job completes (so work that is cut off is never computed); simulated time comes from
+// the system model (FLOPs and bytes), never from wall time.
 #pragma once
 
 #include <chrono>
@@ -9,53 +10,107 @@
 #include <vector>
 
 #include "sim/aggregator.hpp"
+#include "sim/config.hpp"
 #include "sim/event_queue.hpp"
 #include "sim/experiment.hpp"
+#include "sim/jobs.hpp"
 #include "sim/system_model.hpp"
+#include "sim/trainer.hpp"
 
 namespace fedsim::sim {
 
 class Federation {
  public:
-  Federation(const ExperimentConfig& cfg, const datasets::FederatedDataset& data, models::Model& model,
-             const RunHooks& hooks);
+  // n_samples: every client's data size n_i.
+  Federation(const ExperimentConfig& cfg, std::vector<int64_t> n_samples, LocalTrainer& trainer, const RunHooks& hooks);
   RunResults run();
+  uint64_t events_processed() const { return events_; }
 
-  // Sampled clients of round r (sorted): m of N uniformly without replacement from the
-  // (seed, round, client_sampling) stream.
-  static std::vector<int32_t> sample_clients(uint64_t seed, int64_t round, int n_clients, int m);
+  // Gaussian DP noise scale (REFERENCE.md section 3, from OpenFedLLM):
+  // sigma = D * sqrt(2 q R ln(1/delta)) / eps with D = 2 lr C / (samples / N), q = m / N.
+  static double dp_sigma(double lr, double clip, double total_samples, int n_clients, int m, int64_t rounds, double eps,
+                         double delta);
 
  private:
-  enum Kind : uint32_t { kRoundStart = 1, kDownloadDone, kTrainDone, kUploadDone };
-  struct Slot {  // one sampled client's work in the current round
+  // Queue kinds owned here (the job scheduler uses the ones below kOwnerKinds).
+  enum Kind : uint32_t { kRoundStart = JobScheduler::kOwnerKinds, kDeadline, kRetryLaunch };
+
+  struct Work {  // one client's participation
     int32_t client = -1;
-    std::vector<float> adapter;
-    double loss = 0.0;
-    int64_t tokens = 0;
+    int64_t round = 0;       // sync: round; async: server version it started from
+    std::vector<float> start;    // the global adapter it downloaded
+    std::vector<float> adapter;  // its result
+    std::vector<float> scaffold_delta;
+    LocalResult result;
+    uint32_t job = 0;
+    bool active = false;
+    bool trained = false;
   };
 
-  void on_round_start(int64_t round);
-  void on_download_done(int32_t client, int64_t round);
-  void on_upload_done(int32_t client, int64_t round);
-  Slot& slot_of(int32_t client);
-  std::vector<models::Batch> local_batches(int32_t client, int64_t round) const;
-  void evaluate_into(RoundRow& row) const;
-  void record_row(int64_t completed, double train_loss, bool eval);
+  // Shared machinery.
+  void dispatch(const Event& ev);
+  size_t launch(int32_t client, int64_t round);  // starts the download; returns the work slot
+  void on_job_end(const Event& ev);
+  void train_now(Work& w);
+  int local_steps(int32_t client) const;
+  double round_lr(int64_t round) const;
+  double base_weight(int32_t client) const;
+  void aggregate(const std::vector<size_t>& slots, const std::vector<double>& extra_weights, int64_t round);
+  void record_row(RoundRow row);  // fills sim_time_s, eval and wall_s
+  void cancel_active();
+  std::vector<int32_t> online_clients(const std::vector<bool>* exclude) const;
+  Tick next_online_any(const std::vector<bool>* exclude) const;
+
+  // Synchronous rounds.
+  void sync_round_start(int64_t round);
+  void sync_delivered(size_t slot);
+  void sync_dropped(size_t slot);
+  void sync_close_round();
+
+  // Asynchronous FedBuff (Nguyen et al., AISTATS 2022).
+  void async_fill();
+  void async_delivered(size_t slot);
 
   const ExperimentConfig& cfg_;
-  const datasets::FederatedDataset& data_;
-  models::Model& model_;
+  std::vector<int64_t> n_;
+  LocalTrainer& trainer_;
   RunHooks hooks_;
-  SystemModel system_;
-  std::unique_ptr<Aggregator> aggregator_;
+  uint64_t seed_;
+  int n_clients_;
   EventQueue queue_;
+  SystemModel system_;
+  JobScheduler jobs_;
+  std::unique_ptr<ServerRule> rule_;
+  std::unique_ptr<Scaffold> scaffold_;
+  bool local_ = false, uniform_weights_ = false;
   std::vector<float> global_;
-  std::vector<Slot> slots_;
-  size_t arrived_ = 0;
-  std::vector<models::Batch> eval_batches_;
+  std::vector<std::vector<float>> local_adapters_;  // algorithm local: each client's own adapter
+  std::vector<Work> work_;
+  std::vector<size_t> free_work_;
   RunResults results_;
   std::chrono::steady_clock::time_point wall_start_;
-  int T_ = 0;
+  uint64_t events_ = 0;
+  int64_t bytes_ = 0;
+  bool finished_ = false;
+
+  // Sync round state.
+  int64_t round_ = 0;
+  Tick round_started_ = 0;
+  size_t target_ = 0, selected_ = 0, dropped_ = 0;
+  std::vector<size_t> arrived_, in_round_;
+  EventId deadline_event_;
+  bool deadline_pending_ = false;
+
+  // Async state.
+  int64_t version_ = 0;
+  uint64_t launches_ = 0;
+  std::vector<bool> in_flight_;
+  std::vector<size_t> buffer_;
+  std::vector<double> buffer_weights_;
+  size_t async_dropped_ = 0, async_stale_ = 0, async_joined_ = 0;
+  Tick last_aggregate_ = 0;
+  bool retry_pending_ = false;
+  EventId retry_event_;
 };
 
 }  // namespace fedsim::sim

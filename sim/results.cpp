@@ -4,8 +4,69 @@
 
 #include "datasets/common/error.hpp"
 #include "datasets/common/h5.hpp"
+#include "sim/jobs.hpp"
 
 namespace fedsim::sim {
+
+void ClientTotals::resize(size_t n) {
+  n_samples.resize(n);
+  rounds_joined.resize(n);
+  updates_accepted.resize(n);
+  tokens_trained.resize(n);
+  busy_s.resize(n);
+  idle_s.resize(n);
+  flops_per_s.resize(n);
+  bits_per_s.resize(n);
+}
+
+namespace {
+
+// Columns of a table of structs, written or read one dataset per field.
+template <class Row, class T>
+std::vector<T> column(const std::vector<Row>& rows, T Row::*field) {
+  std::vector<T> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(r.*field);
+  return out;
+}
+
+template <class T>
+std::vector<T> read_column(const h5::Group& g, const std::string& name, size_t n) {
+  std::vector<T> v = g.read<T>(name);
+  if (v.size() != n) throw UserError(g.where(name) + ": expected " + std::to_string(n) + " values, got " + std::to_string(v.size()));
+  return v;
+}
+
+template <class T>
+void write_matrix(const h5::Group& g, const std::string& name, const std::vector<std::vector<T>>& rows, T pad) {
+  size_t width = 0;
+  for (const auto& r : rows) width = std::max(width, r.size());
+  std::vector<T> flat;
+  flat.reserve(rows.size() * width);
+  for (const auto& r : rows) {
+    flat.insert(flat.end(), r.begin(), r.end());
+    flat.insert(flat.end(), width - r.size(), pad);
+  }
+  g.write(name, flat, {static_cast<hsize_t>(rows.size()), static_cast<hsize_t>(width)});
+}
+
+template <class T>
+std::vector<std::vector<T>> read_matrix(const h5::Group& g, const std::string& name, T pad, bool trim) {
+  std::vector<hsize_t> dims;
+  const std::vector<T> flat = g.read<T>(name, &dims);
+  if (dims.size() != 2) throw UserError(g.where(name) + ": expected a 2-D dataset");
+  std::vector<std::vector<T>> rows(dims[0]);
+  for (hsize_t i = 0; i < dims[0]; ++i) {
+    for (hsize_t j = 0; j < dims[1]; ++j) {
+      const T v = flat[i * dims[1] + j];
+      if (trim && v == pad) break;
+      rows[i].push_back(v);
+    }
+  }
+  return rows;
+}
+
+}  // namespace
 
 void write_results(const RunResults& r, const std::string& path) {
   const auto parent = std::filesystem::path(path).parent_path();
@@ -17,36 +78,54 @@ void write_results(const RunResults& r, const std::string& path) {
   root.set_attr("config_yaml", r.config_yaml);
   root.set_attr("seed", r.seed);
   root.set_attr("wall_total_s", r.wall_total_s);
+  root.set_attr("sim_total_s", r.sim_total_s);
+  root.set_attr("events", static_cast<int64_t>(r.events));
 
   const h5::Group g = root.create_group("rounds");
-  std::vector<int64_t> round;
-  std::vector<double> sim_time, train_loss, eval_loss, eval_acc, wall;
-  for (const auto& row : r.rounds) {
-    round.push_back(row.round);
-    sim_time.push_back(row.sim_time_s);
-    train_loss.push_back(row.train_loss);
-    eval_loss.push_back(row.eval_loss);
-    eval_acc.push_back(row.eval_accuracy);
-    wall.push_back(row.wall_s);
-  }
-  g.write("round", round);
-  g.write("sim_time_s", sim_time);
-  g.write("train_loss", train_loss);
-  g.write("eval_loss", eval_loss);
-  g.write("eval_accuracy", eval_acc);
-  g.write("wall_s", wall);
+  g.write("round", column(r.rounds, &RoundRow::round));
+  g.write("sim_time_s", column(r.rounds, &RoundRow::sim_time_s));
+  g.write("train_loss", column(r.rounds, &RoundRow::train_loss));
+  g.write("eval_loss", column(r.rounds, &RoundRow::eval_loss));
+  g.write("eval_accuracy", column(r.rounds, &RoundRow::eval_accuracy));
+  g.write("wall_s", column(r.rounds, &RoundRow::wall_s));
+  g.write("selected", column(r.rounds, &RoundRow::selected));
+  g.write("completed", column(r.rounds, &RoundRow::completed));
+  g.write("stragglers", column(r.rounds, &RoundRow::stragglers));
+  g.write("dropouts", column(r.rounds, &RoundRow::dropouts));
+  g.write("duration_s", column(r.rounds, &RoundRow::duration_s));
 
-  const size_t n_rounds = r.participation.size();
-  const size_t m = n_rounds ? r.participation.front().size() : 0;
-  std::vector<int32_t> part;
-  part.reserve(n_rounds * m);
-  for (const auto& p : r.participation) {
-    FEDSIM_ASSERT_MSG(p.size() == m, "participation rows must have equal length");
-    part.insert(part.end(), p.begin(), p.end());
-  }
-  root.write("participation", part, {static_cast<hsize_t>(n_rounds), static_cast<hsize_t>(m)});
+  write_matrix<int32_t>(root, "participation", r.participation, -1);
+
   const h5::Group c = root.create_group("clients");
-  c.write("n_samples", r.client_n_samples);
+  const ClientTotals& t = r.clients;
+  c.write("n_samples", t.n_samples);
+  c.write("rounds_joined", t.rounds_joined);
+  c.write("updates_accepted", t.updates_accepted);
+  c.write("tokens_trained", t.tokens_trained);
+  c.write("busy_s", t.busy_s);
+  c.write("idle_s", t.idle_s);
+  c.write("flops_per_s", t.flops_per_s);
+  c.write("bits_per_s", t.bits_per_s);
+  if (!t.local_eval_accuracy.empty()) c.write("local_eval_accuracy", t.local_eval_accuracy);
+
+  const h5::Group tl = root.create_group("timeline");
+  std::vector<std::string> kinds, ends;
+  for (int k = 0; k <= static_cast<int>(JobKind::generate); ++k) kinds.push_back(job_kind_name(static_cast<JobKind>(k)));
+  for (int e = 0; e <= static_cast<int>(JobEnd::cancelled); ++e) ends.push_back(job_end_name(static_cast<JobEnd>(e)));
+  tl.write_strings("kind_names", kinds);
+  tl.write_strings("end_names", ends);
+  tl.write("client", column(r.timeline, &TimelineEntry::client));
+  tl.write("kind", column(r.timeline, &TimelineEntry::kind));
+  tl.write("end", column(r.timeline, &TimelineEntry::end));
+  tl.write("round", column(r.timeline, &TimelineEntry::round));
+  tl.write("start_s", column(r.timeline, &TimelineEntry::start_s));
+  tl.write("end_s", column(r.timeline, &TimelineEntry::end_s));
+
+  if (!r.client_eval_round.empty()) {
+    const h5::Group ce = root.create_group("client_eval");
+    ce.write("round", r.client_eval_round);
+    write_matrix<double>(ce, "accuracy", r.client_eval_accuracy, 0.0);
+  }
   out.commit();
 }
 
@@ -59,24 +138,56 @@ RunResults read_results(const std::string& path) {
   r.config_yaml = root.attr_string("config_yaml");
   r.seed = root.attr_int("seed");
   r.wall_total_s = root.attr_double("wall_total_s");
+  r.sim_total_s = root.attr_double("sim_total_s");
+  r.events = static_cast<uint64_t>(root.attr_int("events"));
+
   const h5::Group g = root.open_group("rounds");
   const auto round = g.read<int64_t>("round");
-  const auto sim_time = g.read<double>("sim_time_s");
-  const auto train_loss = g.read<double>("train_loss");
-  const auto eval_loss = g.read<double>("eval_loss");
-  const auto eval_acc = g.read<double>("eval_accuracy");
-  const auto wall = g.read<double>("wall_s");
   const size_t n = round.size();
-  if (sim_time.size() != n || train_loss.size() != n || eval_loss.size() != n || eval_acc.size() != n || wall.size() != n)
-    throw UserError(g.where() + ": per-round datasets differ in length");
+  const auto sim_time = read_column<double>(g, "sim_time_s", n);
+  const auto train_loss = read_column<double>(g, "train_loss", n);
+  const auto eval_loss = read_column<double>(g, "eval_loss", n);
+  const auto eval_acc = read_column<double>(g, "eval_accuracy", n);
+  const auto wall = read_column<double>(g, "wall_s", n);
+  const auto selected = read_column<int64_t>(g, "selected", n);
+  const auto completed = read_column<int64_t>(g, "completed", n);
+  const auto stragglers = read_column<int64_t>(g, "stragglers", n);
+  const auto dropouts = read_column<int64_t>(g, "dropouts", n);
+  const auto duration = read_column<double>(g, "duration_s", n);
   for (size_t i = 0; i < n; ++i)
-    r.rounds.push_back({round[i], sim_time[i], train_loss[i], eval_loss[i], eval_acc[i], wall[i]});
-  std::vector<hsize_t> dims;
-  const auto part = root.read<int32_t>("participation", &dims);
-  if (dims.size() != 2) throw UserError(root.where("participation") + ": expected a 2-D dataset");
-  for (hsize_t i = 0; i < dims[0]; ++i)
-    r.participation.emplace_back(part.begin() + static_cast<long>(i * dims[1]), part.begin() + static_cast<long>((i + 1) * dims[1]));
-  r.client_n_samples = root.open_group("clients").read<int64_t>("n_samples");
+    r.rounds.push_back({round[i], sim_time[i], train_loss[i], eval_loss[i], eval_acc[i], wall[i], selected[i], completed[i],
+                        stragglers[i], dropouts[i], duration[i]});
+  r.participation = read_matrix<int32_t>(root, "participation", -1, true);
+
+  const h5::Group c = root.open_group("clients");
+  ClientTotals& t = r.clients;
+  t.n_samples = c.read<int64_t>("n_samples");
+  const size_t nc = t.n_samples.size();
+  t.rounds_joined = read_column<int64_t>(c, "rounds_joined", nc);
+  t.updates_accepted = read_column<int64_t>(c, "updates_accepted", nc);
+  t.tokens_trained = read_column<int64_t>(c, "tokens_trained", nc);
+  t.busy_s = read_column<double>(c, "busy_s", nc);
+  t.idle_s = read_column<double>(c, "idle_s", nc);
+  t.flops_per_s = read_column<double>(c, "flops_per_s", nc);
+  t.bits_per_s = read_column<double>(c, "bits_per_s", nc);
+  if (c.has("local_eval_accuracy")) t.local_eval_accuracy = read_column<double>(c, "local_eval_accuracy", nc);
+  r.client_n_samples = t.n_samples;
+
+  const h5::Group tl = root.open_group("timeline");
+  const auto client = tl.read<int32_t>("client");
+  const size_t nt = client.size();
+  const auto kind = read_column<int32_t>(tl, "kind", nt);
+  const auto end = read_column<int32_t>(tl, "end", nt);
+  const auto tround = read_column<int64_t>(tl, "round", nt);
+  const auto start_s = read_column<double>(tl, "start_s", nt);
+  const auto end_s = read_column<double>(tl, "end_s", nt);
+  for (size_t i = 0; i < nt; ++i) r.timeline.push_back({client[i], kind[i], end[i], tround[i], start_s[i], end_s[i]});
+
+  if (root.has("client_eval")) {
+    const h5::Group ce = root.open_group("client_eval");
+    r.client_eval_round = ce.read<int64_t>("round");
+    r.client_eval_accuracy = read_matrix<double>(ce, "accuracy", 0.0, false);
+  }
   return r;
 }
 

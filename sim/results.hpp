@@ -8,7 +8,7 @@
 
 namespace fedsim::sim {
 
-inline constexpr int64_t kResultsFormatVersion = 1;
+inline constexpr int64_t kResultsFormatVersion = 2;
 inline constexpr const char* kResultsKind = "fedsim-results";
 
 // Row k describes the global model after k completed rounds; row 0 is the starting model.
@@ -20,6 +20,32 @@ struct RoundRow {
   double eval_loss = 0.0;
   double eval_accuracy = 0.0;
   double wall_s = 0.0;
+  int64_t selected = 0;    // clients that started work for this round (async: since the last aggregation)
+  int64_t completed = 0;   // updates aggregated
+  int64_t stragglers = 0;  // cut off by the deadline or by over-commitment; async: too stale
+  int64_t dropouts = 0;    // went offline or failed mid-task
+  double duration_s = 0.0; // simulated length of the round
+};
+
+// Per-client totals over the run.
+struct ClientTotals {
+  std::vector<int64_t> n_samples;        // n_i
+  std::vector<int64_t> rounds_joined;    // participations started
+  std::vector<int64_t> updates_accepted; // updates that reached the server and were aggregated
+  std::vector<int64_t> tokens_trained;   // tokens of completed local training
+  std::vector<double> busy_s;            // simulated seconds in jobs (including cut-off ones)
+  std::vector<double> idle_s;            // simulated run length minus busy_s
+  std::vector<double> flops_per_s, bits_per_s;  // the system model's draw
+  std::vector<double> local_eval_accuracy;      // algorithm local: each client's own adapter on the test split
+  void resize(size_t n);
+};
+
+struct TimelineEntry {
+  int32_t client;
+  int32_t kind;  // job_kind_name
+  int32_t end;   // job_end_name
+  int64_t round;
+  double start_s, end_s;
 };
 
 struct RunResults {
@@ -28,8 +54,14 @@ struct RunResults {
   int64_t seed = 0;
   std::vector<RoundRow> rounds;
   std::vector<std::vector<int32_t>> participation;  // per completed round, sampled client ids (sorted)
-  std::vector<int64_t> client_n_samples;            // per client
+  std::vector<int64_t> client_n_samples;            // per client (= clients.n_samples)
+  ClientTotals clients;
+  std::vector<TimelineEntry> timeline;
+  std::vector<int64_t> client_eval_round;            // rounds at which clients were evaluated
+  std::vector<std::vector<double>> client_eval_accuracy;  // (points, clients)
   double wall_total_s = 0.0;
+  double sim_total_s = 0.0;
+  uint64_t events = 0;
 };
 
 void write_results(const RunResults& r, const std::string& path);

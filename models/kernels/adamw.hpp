@@ -56,4 +56,22 @@ void adamw_update(const ExecSpace& exec, UVec<T> param, UVec<T> m, UVec<T> v, UV
       });
 }
 
+// FedProx (Li et al., MLSys 2020, eq. 2): the gradient of (mu/2) ||w - anchor||^2.
+// grad (P) += mu * (param - anchor)
+template <class T>
+void prox_gradient(const ExecSpace& exec, UVec<T> grad, UVec<T> param, UVec<T> anchor, T mu) {
+  Kokkos::parallel_for(
+      "fedsim::models::prox_gradient", range(exec, grad.extent(0)),
+      KOKKOS_LAMBDA(const int64_t i) { grad(i) += mu * (param(i) - anchor(i)); });
+}
+
+// SCAFFOLD (Karimireddy et al., ICML 2020, Alg. 1 line 10, as OpenFedLLM applies it after the
+// optimizer step): param (P) -= lr * correction (P)
+template <class T>
+void scaffold_correct(const ExecSpace& exec, UVec<T> param, UVec<T> correction, T lr) {
+  Kokkos::parallel_for(
+      "fedsim::models::scaffold_correct", range(exec, param.extent(0)),
+      KOKKOS_LAMBDA(const int64_t i) { param(i) -= lr * correction(i); });
+}
+
 }  // namespace fedsim::models

@@ -12,7 +12,9 @@ UVec<T> flat(const UMat<T>& m) {
 }
 
 // GELU, tanh approximation (Hendrycks & Gimpel 2016, "Gaussian Error Linear Units", sec. 2):
-// gelu(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as GPT-2 uses.
+// gelu(x) = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), as GPT-2 uses. Computed as
+// x * sigmoid(2u) (0.5 (1 + tanh u) = sigmoid(2u)): one exp instead of tanh, which costs several
+// times more, and exp(-2u) = inf for very negative x gives exactly -0.
 // out (N,F) <- inp (N,F)
 template <class T>
 void gelu_forward(const ExecSpace& exec, UMat<T> out, UMat<T> inp) {
@@ -21,11 +23,12 @@ void gelu_forward(const ExecSpace& exec, UMat<T> out, UMat<T> inp) {
       "fedsim::models::gelu_forward", range(exec, in.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
         const T x = in(i);
         const T u = T(0.7978845608028654) * (x + T(0.044715) * x * x * x);
-        o(i) = T(0.5) * x * (T(1) + kmath::tanh(u));
+        o(i) = x / (T(1) + kmath::exp(T(-2) * u));
       });
 }
 
-// dinp (N,F) += <- dout (N,F), inp (N,F). sech^2 = 1 - tanh^2 (no cosh, which overflows).
+// dinp (N,F) += <- dout (N,F), inp (N,F). With s = sigmoid(2u):
+// d gelu / dx = s + 2 x s (1 - s) du/dx  (= 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) du/dx).
 template <class T>
 void gelu_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dout, UMat<T> inp) {
   const UVec<T> di = flat(dinp), dout_ = flat(dout), in = flat(inp);
@@ -33,9 +36,9 @@ void gelu_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dout, UMat<T> in
       "fedsim::models::gelu_backward", range(exec, in.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
         const T x = in(i);
         const T u = T(0.7978845608028654) * (x + T(0.044715) * x * x * x);
-        const T th = kmath::tanh(u);
+        const T s = T(1) / (T(1) + kmath::exp(T(-2) * u));
         const T du = T(0.7978845608028654) * (T(1) + T(3 * 0.044715) * x * x);
-        di(i) += dout_(i) * (T(0.5) * (T(1) + th) + T(0.5) * x * (T(1) - th * th) * du);
+        di(i) += dout_(i) * (s + T(2) * x * s * (T(1) - s) * du);
       });
 }
 
@@ -48,13 +51,14 @@ void residual_forward(const ExecSpace& exec, UMat<T> out, UMat<T> a, UMat<T> b) 
       KOKKOS_LAMBDA(const int64_t i) { o(i) = x(i) + y(i); });
 }
 
-// out (N,O) += bias (O)
+// out (N,O) += bias (O); one thread per row (no index division in the inner loop).
 template <class T>
 void bias_forward(const ExecSpace& exec, UMat<T> out, UVec<T> bias) {
   const int64_t O = out.extent(1);
   Kokkos::parallel_for(
-      "fedsim::models::bias_forward", range(exec, out.extent(0) * O),
-      KOKKOS_LAMBDA(const int64_t i) { out(i / O, i % O) += bias(i % O); });
+      "fedsim::models::bias_forward", range(exec, out.extent(0)), KOKKOS_LAMBDA(const int64_t n) {
+        for (int64_t o = 0; o < O; ++o) out(n, o) += bias(o);
+      });
 }
 
 // dbias (O) += column sums of dout (N,O); one thread per column, rows in order.

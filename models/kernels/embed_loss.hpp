@@ -81,4 +81,18 @@ void crossentropy_backward(const ExecSpace& exec, UMat<T> dlogits, UMat<T> probs
       });
 }
 
+// As crossentropy_backward with one weight per sequence: dlogits(n) = (probs - onehot) *
+// row_w(n / Tn). Used by DPO, whose loss weights each sequence's log-probability differently.
+template <class T>
+void crossentropy_backward_rows(const ExecSpace& exec, UMat<T> dlogits, UMat<T> probs, IVec targets, UVec<T> row_w,
+                                int Tn) {
+  const int64_t V = probs.extent(1);
+  Kokkos::parallel_for(
+      "fedsim::models::crossentropy_backward_rows", range(exec, probs.extent(0)), KOKKOS_LAMBDA(const int64_t n) {
+        const int32_t tg = targets(n);
+        const T w = row_w(n / Tn);
+        for (int64_t j = 0; j < V; ++j) dlogits(n, j) = tg >= 0 ? (probs(n, j) - (j == tg ? T(1) : T(0))) * w : T(0);
+      });
+}
+
 }  // namespace fedsim::models

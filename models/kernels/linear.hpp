@@ -37,22 +37,21 @@ void linear_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dw, UVec<T> db
 // xd (N,I) = dropout(inp) <- inp (N,I)
 template <class T>
 void dropout_forward(const ExecSpace& exec, UMat<T> xd, UMat<T> inp, float p, uint64_t key) {
-  const int64_t I = inp.extent(1);
+  const UVec<T> x = flat(xd), in = flat(inp);  // contiguous (N,I): element i = row-major index
   const T keep_scale = T(1) / T(1.0f - p);
   Kokkos::parallel_for(
-      "fedsim::models::dropout_forward", range(exec, inp.extent(0) * I), KOKKOS_LAMBDA(const int64_t i) {
-        xd(i / I, i % I) = dropout_keep(key, i, p) ? inp(i / I, i % I) * keep_scale : T(0);
-      });
+      "fedsim::models::dropout_forward", range(exec, in.extent(0)),
+      KOKKOS_LAMBDA(const int64_t i) { x(i) = dropout_keep(key, i, p) ? in(i)*keep_scale : T(0); });
 }
 
 // dinp (N,I) += dropout'(dxd) <- dxd (N,I), same mask as dropout_forward
 template <class T>
 void dropout_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dxd, float p, uint64_t key) {
-  const int64_t I = dxd.extent(1);
+  const UVec<T> di = flat(dinp), d = flat(dxd);
   const T keep_scale = T(1) / T(1.0f - p);
   Kokkos::parallel_for(
-      "fedsim::models::dropout_backward", range(exec, dxd.extent(0) * I), KOKKOS_LAMBDA(const int64_t i) {
-        if (dropout_keep(key, i, p)) dinp(i / I, i % I) += dxd(i / I, i % I) * keep_scale;
+      "fedsim::models::dropout_backward", range(exec, d.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
+        if (dropout_keep(key, i, p)) di(i) += d(i) * keep_scale;
       });
 }
 

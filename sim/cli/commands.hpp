@@ -8,5 +8,7 @@ namespace fedsim::cli {
 int cmd_run(const std::vector<std::string>& args, int& argc, char** argv);
 int cmd_validate(const std::vector<std::string>& args);
 int cmd_config(const std::vector<std::string>& args);
+int cmd_data(const std::vector<std::string>& args);  // cmd_data.cpp
+int cmd_bench(const std::vector<std::string>& args, int& argc, char** argv);
 
 }  // namespace fedsim::cli

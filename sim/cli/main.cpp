@@ -26,6 +26,8 @@ const char* kUsage =
     "  run CONFIG.yaml [--out FILE.h5] [--set key.path=value ...]   run an experiment\n"
     "  validate CONFIG.yaml [--set key.path=value ...]              check a config without running it\n"
     "  config reference                                             print every config key with its default\n"
+    "  data generate|import|stats|partition|debian ...              federated data sets (fedsim data --help)\n"
+    "  bench model [--preset P] [--json]                            training throughput vs. this machine's sgemm\n"
     "\n"
     "options:\n"
     "  -h, --help       this help (also: fedsim <command> --help)\n"
@@ -50,7 +52,9 @@ int main(int argc, char** argv) {
     if (cmd == "run") return fedsim::cli::cmd_run(rest, argc, argv);
     if (cmd == "validate") return fedsim::cli::cmd_validate(rest);
     if (cmd == "config") return fedsim::cli::cmd_config(rest);
-    throw fedsim::UserError("unknown command '" + cmd + "'; accepted: run, validate, config (see fedsim --help)");
+    if (cmd == "data") return fedsim::cli::cmd_data(rest);
+    if (cmd == "bench") return fedsim::cli::cmd_bench(rest, argc, argv);
+    throw fedsim::UserError("unknown command '" + cmd + "'; accepted: run, validate, config, bench, data (see fedsim --help)");
   } catch (const fedsim::UserError& e) {
     std::cerr << "fedsim: error: " << e.what() << "\n";
     return 2;

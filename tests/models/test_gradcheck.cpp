@@ -132,32 +132,35 @@ TEST_CASE("gradcheck: linear + LoRA with dropout") {
   check_grad("lora dB", Bm, dB, loss);
 }
 
-TEST_CASE("gradcheck: causal attention") {
-  ExecSpace ex;
-  fedsim::Rng rng(4);
-  const int B = 2, T = 5, NH = 2, C = 6;
-  Mat<D> q = dmat(B * T, C), k = dmat(B * T, C), v = dmat(B * T, C), R = dmat(B * T, C), out = dmat(B * T, C),
-         att = dmat(B * NH * T, T), pre = dmat(B * NH * T, T), dq = dmat(B * T, C), dk = dmat(B * T, C),
-         dv = dmat(B * T, C);
-  for (Mat<D>* m : {&q, &k, &v, &R}) fill_random(*m, rng, 1.5);
-  auto loss = [&] {
-    attention_forward(ex, um(out), um(att), um(q), um(k), um(v), B, T, NH);
-    return dot(out, R);
-  };
-  loss();
-  attention_backward(ex, um(dq), um(dk), um(dv), um(pre), um(R), um(att), um(q), um(k), um(v), B, T, NH);
-  check_grad("attention dq", q, dq, loss);
-  check_grad("attention dk", k, dk, loss);
-  check_grad("attention dv", v, dv, loss);
-  // Causality: probabilities above the diagonal are exactly zero, rows sum to one.
-  const auto a = host(att);
-  for (int row = 0; row < B * NH * T; ++row) {
-    double s = 0;
-    for (int t2 = 0; t2 < T; ++t2) {
-      s += a[row * T + t2];
-      if (t2 > row % T) CHECK(a[row * T + t2] == 0.0);
+TEST_CASE("gradcheck: causal attention (one query block, and blocks of 2 rows)") {
+  for (const int block : {kAttnBlock, 2}) {
+    INFO("block " << block);
+    ExecSpace ex;
+    fedsim::Rng rng(4);
+    const int B = 2, T = 5, NH = 2, C = 6;
+    Mat<D> q = dmat(B * T, C), k = dmat(B * T, C), v = dmat(B * T, C), R = dmat(B * T, C), out = dmat(B * T, C),
+           att = dmat(B * NH * T, T), pre = dmat(B * NH * T, T), dq = dmat(B * T, C), dk = dmat(B * T, C),
+           dv = dmat(B * T, C);
+    for (Mat<D>* m : {&q, &k, &v, &R}) fill_random(*m, rng, 1.5);
+    auto loss = [&] {
+      attention_forward(ex, um(out), um(att), um(q), um(k), um(v), B, T, NH, block);
+      return dot(out, R);
+    };
+    loss();
+    attention_backward(ex, um(dq), um(dk), um(dv), um(pre), um(R), um(att), um(q), um(k), um(v), B, T, NH, block);
+    check_grad("attention dq", q, dq, loss);
+    check_grad("attention dk", k, dk, loss);
+    check_grad("attention dv", v, dv, loss);
+    // Causality: probabilities above the diagonal are exactly zero, rows sum to one.
+    const auto a = host(att);
+    for (int row = 0; row < B * NH * T; ++row) {
+      double s = 0;
+      for (int t2 = 0; t2 < T; ++t2) {
+        s += a[row * T + t2];
+        if (t2 > row % T) CHECK(a[row * T + t2] == 0.0);
+      }
+      CHECK(s == doctest::Approx(1.0).epsilon(1e-12));
     }
-    CHECK(s == doctest::Approx(1.0).epsilon(1e-12));
   }
 }
 

@@ -101,36 +101,40 @@ TEST_CASE("device mix64 equals fedsim::mix64; dropout keeps about 1-p") {
   for (int i = 0; i < 1000; ++i) CHECK(dropout_keep(7, i, 0.0f));
 }
 
-TEST_CASE("attention forward matches a host reference (float)") {
-  ExecSpace ex;
-  fedsim::Rng rng(12);
-  const int B = 2, T = 6, NH = 3, C = 12, hs = C / NH;
-  const auto q = random_vec<float>(B * T * C, rng), k = random_vec<float>(B * T * C, rng),
-             v = random_vec<float>(B * T * C, rng);
-  Mat<float> dq = to_dev(q, B * T, C), dk = to_dev(k, B * T, C), dv = to_dev(v, B * T, C), out("out", B * T, C),
-             att("att", B * NH * T, T);
-  attention_forward(ex, as_mat(out.data(), B * T, C), as_mat(att.data(), B * NH * T, T), as_mat(dq.data(), B * T, C),
-                    as_mat(dk.data(), B * T, C), as_mat(dv.data(), B * T, C), B, T, NH);
-  const auto got = to_host(out);
-  double worst = 0;
-  for (int b = 0; b < B; ++b)
-    for (int h = 0; h < NH; ++h)
-      for (int t = 0; t < T; ++t) {
-        std::vector<double> s(t + 1);
-        double mx = -1e300, sum = 0;
-        for (int t2 = 0; t2 <= t; ++t2) {
-          double d = 0;
-          for (int i = 0; i < hs; ++i) d += double(q[(b * T + t) * C + h * hs + i]) * k[(b * T + t2) * C + h * hs + i];
-          s[t2] = d / std::sqrt(double(hs));
-          mx = std::max(mx, s[t2]);
+TEST_CASE("attention forward matches a host reference (float; one block and blocks of 4 rows)") {
+  for (const int block : {kAttnBlock, 4}) {
+    INFO("block " << block);
+    ExecSpace ex;
+    fedsim::Rng rng(12);
+    const int B = 2, T = 6, NH = 3, C = 12, hs = C / NH;
+    const auto q = random_vec<float>(B * T * C, rng), k = random_vec<float>(B * T * C, rng),
+               v = random_vec<float>(B * T * C, rng);
+    Mat<float> dq = to_dev(q, B * T, C), dk = to_dev(k, B * T, C), dv = to_dev(v, B * T, C), out("out", B * T, C),
+               att("att", B * NH * T, T);
+    attention_forward(ex, as_mat(out.data(), B * T, C), as_mat(att.data(), B * NH * T, T), as_mat(dq.data(), B * T, C),
+                      as_mat(dk.data(), B * T, C), as_mat(dv.data(), B * T, C), B, T, NH, block);
+    const auto got = to_host(out);
+    double worst = 0;
+    for (int b = 0; b < B; ++b)
+      for (int h = 0; h < NH; ++h)
+        for (int t = 0; t < T; ++t) {
+          std::vector<double> s(t + 1);
+          double mx = -1e300, sum = 0;
+          for (int t2 = 0; t2 <= t; ++t2) {
+            double d = 0;
+            for (int i = 0; i < hs; ++i)
+              d += double(q[(b * T + t) * C + h * hs + i]) * k[(b * T + t2) * C + h * hs + i];
+            s[t2] = d / std::sqrt(double(hs));
+            mx = std::max(mx, s[t2]);
+          }
+          for (auto& x : s) sum += (x = std::exp(x - mx));
+          for (int i = 0; i < hs; ++i) {
+            double o = 0;
+            for (int t2 = 0; t2 <= t; ++t2) o += s[t2] / sum * v[(b * T + t2) * C + h * hs + i];
+            const double g = got[(b * T + t) * C + h * hs + i];
+            worst = std::max(worst, std::fabs(g - o) / (1e-6 + 1e-5 * std::fabs(o)));
+          }
         }
-        for (auto& x : s) sum += (x = std::exp(x - mx));
-        for (int i = 0; i < hs; ++i) {
-          double o = 0;
-          for (int t2 = 0; t2 <= t; ++t2) o += s[t2] / sum * v[(b * T + t2) * C + h * hs + i];
-          const double g = got[(b * T + t) * C + h * hs + i];
-          worst = std::max(worst, std::fabs(g - o) / (1e-6 + 1e-5 * std::fabs(o)));
-        }
-      }
-  CHECK(worst <= 1.0);
+    CHECK(worst <= 1.0);
+  }
 }

@@ -159,3 +159,54 @@ TEST_CASE("model is movable and reports sizes and FLOPs") {
   CHECK(b.n_base_params() == nb);
   CHECK(b.train_flops_per_token() > 6.0 * 0.0 + 2.0 * (L * (4 * C * C + 2 * C * F) + V * C));
 }
+
+TEST_CASE("checkpoint: adapters and the full-parameter optimizer state round-trip bit-exact") {
+  const std::string path = "test_models_ckpt_adapters.h5";
+  Model m(preset_config("nano"), lora_cfg(), 5);
+  const Batch b = nano_batch();
+  m.train_base_step(b, 1e-3f, OptimConfig{});
+  m.train_base_step(b, 1e-3f, OptimConfig{});
+  std::vector<float> a0 = m.init_adapter(1), a1 = m.init_adapter(2);
+  m.train_adapter(a1, {b}, 1e-2f, OptimConfig{}, 3);  // B nonzero
+  m.save(path, {{"global", a0}, {"client 7", a1}});
+  Model r = Model::load(path, lora_cfg());
+  const Model::NamedAdapters ads = r.load_adapters(path);
+  REQUIRE(ads.size() == 2);
+  CHECK(ads[0].first == "global");
+  CHECK(ads[1].first == "client 7");
+  CHECK(ads[0].second == a0);
+  CHECK(ads[1].second == a1);
+  // Resuming pretraining from the file equals continuing in memory (moments and step count).
+  CHECK(r.train_base_step(b, 1e-3f, OptimConfig{}) == m.train_base_step(b, 1e-3f, OptimConfig{}));
+  CHECK(r.base_weights() == m.base_weights());
+  // Another LoRA layout cannot take these adapters.
+  LoraConfig other = lora_cfg();
+  other.rank = 4;
+  const Model o = Model::load(path, other);
+  try {
+    o.load_adapters(path);
+    FAIL("no error");
+  } catch (const fedsim::UserError& e) {
+    CHECK(std::string(e.what()).find("rank 8") != std::string::npos);
+  }
+  std::remove(path.c_str());
+}
+
+TEST_CASE("preset fields can be overridden: sizes follow the overrides and the model trains") {
+  ModelConfig c = preset_config("small");
+  c.max_seq = 16;
+  c.d_model = 24;
+  c.n_layers = 1;
+  c.n_heads = 3;
+  c.d_ff = 40;
+  Model m(c, lora_cfg(), 2);
+  CHECK(m.config().preset == "small");
+  CHECK(m.n_base_params() == 264 * 24 + 16 * 24 + (4 * 24 * 24 + 2 * 24 * 40 + 8 * 24 + 40 + 24) + 2 * 24);
+  const Batch b = make_sft_batch({{"ab", "cd"}}, 16);
+  const double first = m.train_base_step(b, 1e-2f, OptimConfig{});
+  double last = first;
+  for (int s = 0; s < 20; ++s) last = m.train_base_step(b, 1e-2f, OptimConfig{});
+  CHECK(last < first - 0.5);
+  c.n_heads = 5;  // 24 % 5 != 0
+  CHECK_THROWS_AS(Model(c, lora_cfg(), 2), fedsim::UserError);
+}

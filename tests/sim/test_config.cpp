@@ -51,7 +51,8 @@ TEST_CASE("config: out-of-range and unaccepted values give the accepted range") 
   CHECK(error_of("federation:\n  rounds: 0\n") == "t.yaml: federation.rounds: 0 is out of range; accepted: 1 to 1000000");
   CHECK(error_of("lora:\n  dropout: 1.5\n") == "t.yaml: lora.dropout: 1.5 is out of range; accepted: 0.0 to 0.99");
   CHECK(error_of("federation:\n  algorithm: fedavgg\n") ==
-        "t.yaml: federation.algorithm: 'fedavgg' is not accepted; accepted: fedavg");
+        "t.yaml: federation.algorithm: 'fedavgg' is not accepted; accepted: local, fedavg, fedprox, scaffold, fedavgm, "
+        "fedadagrad, fedyogi, fedadam, feddpo");
   CHECK(error_of("lora:\n  targets: [q, w]\n") ==
         "t.yaml: lora.targets: 'w' is not accepted; accepted: q, k, v, o, mlp_up, mlp_down");
   CHECK(error_of("federation:\n  clients: 5\n  clients_per_round: 6\n") ==

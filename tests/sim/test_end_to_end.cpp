@@ -71,15 +71,6 @@ TEST_CASE("end to end: federated LoRA tuning lowers eval loss, and the run is de
   std::filesystem::remove("e2e.h5");
 }
 
-TEST_CASE("client sampling: m distinct sorted clients, reproducible per round, all when m >= N") {
-  const auto a = Federation::sample_clients(3, 5, 100, 10);
-  CHECK(a == Federation::sample_clients(3, 5, 100, 10));
-  CHECK(a != Federation::sample_clients(3, 6, 100, 10));
-  REQUIRE(a.size() == 10);
-  for (size_t i = 1; i < a.size(); ++i) CHECK(a[i - 1] < a[i]);
-  CHECK(Federation::sample_clients(3, 0, 4, 9) == std::vector<int32_t>{0, 1, 2, 3});
-}
-
 TEST_CASE("cosine learning rate: lr0 at round 0, the floor at R, the midpoint at R/2") {
   CHECK(cosine_lr(2e-5, 1e-6, 0, 100) == doctest::Approx(2e-5));
   CHECK(cosine_lr(2e-5, 1e-6, 50, 100) == doctest::Approx(0.5 * (2e-5 + 1e-6)));

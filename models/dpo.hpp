@@ -1,0 +1,75 @@
+// DPO (Rafailov et al. 2023, "Direct Preference Optimization", eq. 7) on top of Net<T>:
+//   loss = mean over pairs of -log sigmoid(beta * ((lp_c - ref_c) - (lp_r - ref_r)))
+// where lp = sum over response tokens of log p(token) under the adapter and ref the same under
+// the base alone. Templated so the gradient test runs it in double.
+#pragma once
+
+#include <cmath>
+#include <vector>
+
+#include "models/net.hpp"
+
+namespace fedsim::models {
+
+// Chosen rows 0..P-1, then rejected rows P..2P-1, one batch: one forward/backward per step.
+inline Batch stack_dpo(const DpoBatch& d) {
+  FEDSIM_ASSERT_MSG(d.chosen.B == d.rejected.B && d.chosen.T == d.rejected.T,
+                    "DPO batch: chosen (" << d.chosen.B << "," << d.chosen.T << ") and rejected (" << d.rejected.B
+                                          << "," << d.rejected.T << ") differ in shape");
+  Batch b;
+  b.B = 2 * d.chosen.B;
+  b.T = d.chosen.T;
+  b.inputs = d.chosen.inputs;
+  b.inputs.insert(b.inputs.end(), d.rejected.inputs.begin(), d.rejected.inputs.end());
+  b.targets = d.chosen.targets;
+  b.targets.insert(b.targets.end(), d.rejected.targets.begin(), d.rejected.targets.end());
+  return b;
+}
+
+// Per-sequence log-probabilities of the targets of the batch set in `net` (B).
+template <class T>
+std::vector<double> sequence_logps(Net<T>& net, int client, bool dropout, uint64_t step_key) {
+  net.forward(client, dropout, step_key);
+  std::vector<double> lp = net.sequence_losses();
+  for (double& x : lp) x = -x;
+  return lp;
+}
+
+struct DpoResult {
+  double loss = 0;      // mean over pairs
+  double margin = 0;    // mean over pairs of (lp_c - ref_c) - (lp_r - ref_r)
+  double accuracy = 0;  // fraction of pairs with a positive margin
+};
+
+// Forward of the policy (adapter row `client`) on the stacked batch already set in `net`, the
+// loss against `ref` (sequence_logps of the base on the same batch), and, if `backward`, its
+// gradient added into adapter_grads(client).
+template <class T>
+DpoResult dpo_forward_backward(Net<T>& net, int client, const std::vector<double>& ref, double beta, bool dropout,
+                               uint64_t step_key, bool backward) {
+  const std::vector<double> lp = sequence_logps(net, client, dropout, step_key);
+  FEDSIM_ASSERT(lp.size() == ref.size() && lp.size() % 2 == 0);
+  const size_t P = lp.size() / 2;
+  DpoResult r;
+  std::vector<T> w(lp.size());
+  for (size_t b = 0; b < P; ++b) {
+    const double m = (lp[b] - ref[b]) - (lp[P + b] - ref[P + b]);
+    const double z = beta * m;
+    r.loss += std::fmax(-z, 0.0) + std::log1p(std::exp(-std::fabs(z)));  // softplus(-z), stable
+    r.margin += m;
+    r.accuracy += m > 0;
+    // d loss / d (sum of token losses) = -d loss / d lp; d loss / d z = -sigmoid(-z) / P.
+    const double sig = z >= 0 ? std::exp(-z) / (1.0 + std::exp(-z)) : 1.0 / (1.0 + std::exp(z));
+    w[b] = static_cast<T>(beta * sig / P);
+    w[P + b] = static_cast<T>(-beta * sig / P);
+  }
+  if (P > 0) {
+    r.loss /= P;
+    r.margin /= P;
+    r.accuracy /= P;
+  }
+  if (backward) net.backward(false, &w);
+  return r;
+}
+
+}  // namespace fedsim::models

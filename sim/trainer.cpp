@@ -1,0 +1,168 @@
+#include "sim/trainer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "datasets/common/error.hpp"
+#include "datasets/common/rng.hpp"
+#include "sim/experiment.hpp"
+
+namespace fedsim::sim {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr size_t kEvalBatch = 32;
+
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+models::Batch sft_batch(const std::vector<datasets::Sample>& s, const std::vector<size_t>& idx, int T) {
+  Pairs pairs;
+  pairs.reserve(idx.size());
+  for (size_t i : idx) pairs.emplace_back(s[i].instruction, s[i].response);
+  return models::make_sft_batch(pairs, T);
+}
+
+// Test-time batches score the ground truth answer, not a possibly corrupted response.
+std::vector<models::Batch> eval_batches(const std::vector<datasets::Sample>& s, size_t limit, int T) {
+  std::vector<models::Batch> out;
+  const size_t n = std::min(limit, s.size());
+  for (size_t start = 0; start < n; start += kEvalBatch) {
+    Pairs pairs;
+    for (size_t i = start; i < std::min(start + kEvalBatch, n); ++i)
+      pairs.emplace_back(s[i].instruction, s[i].answer.empty() ? s[i].response : s[i].answer);
+    out.push_back(models::make_sft_batch(pairs, T));
+  }
+  return out;
+}
+
+EvalResult eval_on(const models::Model& m, const std::vector<float>& adapter, const std::vector<models::Batch>& bs) {
+  double loss_sum = 0.0, correct = 0.0, tokens = 0.0, seqs = 0.0;
+  for (const auto& b : bs) {
+    const models::EvalStats s = m.evaluate(&adapter, b);
+    const auto n_tok = static_cast<double>(std::count_if(b.targets.begin(), b.targets.end(), [](int32_t t) { return t >= 0; }));
+    loss_sum += s.mean_loss * n_tok;
+    tokens += n_tok;
+    correct += s.accuracy * static_cast<double>(s.sequences);
+    seqs += static_cast<double>(s.sequences);
+  }
+  return {tokens > 0 ? loss_sum / tokens : kNaN, seqs > 0 ? correct / seqs : kNaN};
+}
+
+class ModelTrainer : public LocalTrainer {
+ public:
+  ModelTrainer(const ExperimentConfig& c, const datasets::FederatedDataset& d, models::Model& m)
+      : c_(c), d_(d), m_(m), T_(m.config().max_seq), dpo_(c.federation.algorithm == "feddpo") {
+    if (dpo_ && d.kind != datasets::DataKind::dpo)
+      throw UserError(c.source_path + ": federation.algorithm: feddpo needs preference data (kind dpo); the data set is " +
+                      datasets::kind_name(d.kind));
+    if (!dpo_ && d.kind == datasets::DataKind::dpo)
+      throw UserError(c.source_path + ": federation.algorithm: " + c.federation.algorithm +
+                      " trains on instructions, but the data set holds preference pairs; accepted: feddpo");
+    if (d.test.empty()) throw UserError(c.source_path + ": data: the data set has no test split to evaluate on");
+    test_ = eval_batches(d.test, d.test.size(), T_);
+    opt_.weight_decay = static_cast<float>(c.federation.weight_decay);
+    opt_.grad_clip = static_cast<float>(c.federation.grad_clip);
+  }
+  int64_t adapter_params() const override { return m_.n_adapter_params(); }
+  double flops_per_token() const override { return m_.train_flops_per_token() * (dpo_ ? 2.0 : 1.0); }
+  std::vector<float> initial_adapter() const override {
+    return m_.init_adapter(stream_key(static_cast<uint64_t>(c_.experiment.seed), 0, 0, Purpose::adapter_init));
+  }
+  int64_t tokens(int steps) const override {
+    return static_cast<int64_t>(steps) * c_.federation.batch_size * T_;
+  }
+  LocalResult train(int32_t client, int64_t round, int steps, std::vector<float>& adapter, double lr,
+                    const models::LocalHooks& hooks) override {
+    const auto& samples = d_.clients[static_cast<size_t>(client)].samples;
+    const auto seed = static_cast<uint64_t>(c_.experiment.seed);
+    const auto B = static_cast<size_t>(c_.federation.batch_size);
+    const std::vector<size_t> idx = draw_local_samples(seed, client, round, samples.size(), steps, static_cast<int>(B));
+    const uint64_t dropout_seed = stream_key(seed, static_cast<uint64_t>(client), static_cast<uint64_t>(round), Purpose::dropout);
+    models::TrainStats st;
+    if (dpo_) {
+      std::vector<models::DpoBatch> batches;
+      for (int s = 0; s < steps; ++s) {
+        std::vector<std::tuple<std::string, std::string, std::string>> triples;
+        for (size_t j = 0; j < B; ++j) {
+          const auto& x = samples[idx[static_cast<size_t>(s) * B + j]];
+          triples.emplace_back(x.instruction, x.response, x.rejected);
+        }
+        batches.push_back(models::make_dpo_batch(triples, T_));
+      }
+      st = m_.train_adapter_dpo(adapter, batches, static_cast<float>(lr), opt_, dropout_seed,
+                                static_cast<float>(c_.federation.dpo_beta), hooks);
+    } else {
+      std::vector<models::Batch> batches;
+      for (int s = 0; s < steps; ++s)
+        batches.push_back(sft_batch(samples, std::vector<size_t>(idx.begin() + s * static_cast<long>(B),
+                                                                 idx.begin() + (s + 1) * static_cast<long>(B)),
+                                    T_));
+      st = m_.train_adapter(adapter, batches, static_cast<float>(lr), opt_, dropout_seed, hooks);
+    }
+    return {st.mean_loss, st.steps, st.tokens * (dpo_ ? 2 : 1)};
+  }
+  EvalResult evaluate(const std::vector<float>& adapter) const override { return eval_on(m_, adapter, test_); }
+  double client_accuracy(const std::vector<float>& adapter, int32_t client) const override {
+    const auto& s = d_.clients[static_cast<size_t>(client)].samples;
+    return eval_on(m_, adapter, eval_batches(s, static_cast<size_t>(c_.federation.client_eval_samples), T_)).accuracy;
+  }
+
+ private:
+  const ExperimentConfig& c_;
+  const datasets::FederatedDataset& d_;
+  models::Model& m_;
+  int T_;
+  bool dpo_;
+  models::OptimConfig opt_;
+  std::vector<models::Batch> test_;
+};
+
+class NullTrainer : public LocalTrainer {
+ public:
+  explicit NullTrainer(const ExperimentConfig& c)
+      : c_(c),
+        params_(models::adapter_param_count(model_config(c), lora_config(c))),
+        flops_(models::train_flops_per_token(model_config(c), lora_config(c))),
+        T_(model_config(c).max_seq) {}
+  int64_t adapter_params() const override { return params_; }
+  double flops_per_token() const override { return flops_; }
+  std::vector<float> initial_adapter() const override { return {}; }
+  int64_t tokens(int steps) const override { return static_cast<int64_t>(steps) * c_.federation.batch_size * T_; }
+  LocalResult train(int32_t, int64_t, int steps, std::vector<float>&, double, const models::LocalHooks&) override {
+    return {kNaN, steps, tokens(steps)};
+  }
+  EvalResult evaluate(const std::vector<float>&) const override { return {kNaN, kNaN}; }
+  double client_accuracy(const std::vector<float>&, int32_t) const override { return kNaN; }
+
+ private:
+  const ExperimentConfig& c_;
+  int64_t params_;
+  double flops_;
+  int T_;
+};
+
+}  // namespace
+
+std::vector<size_t> draw_local_samples(uint64_t seed, int32_t client, int64_t round, size_t n_i, int steps, int batch) {
+  FEDSIM_ASSERT(n_i > 0 && steps > 0 && batch > 0);
+  const size_t want = static_cast<size_t>(steps) * static_cast<size_t>(batch);
+  const size_t take = std::min(want, n_i);
+  std::vector<size_t> order(n_i);
+  std::iota(order.begin(), order.end(), size_t{0});
+  Rng rng(seed, static_cast<uint64_t>(client), static_cast<uint64_t>(round), Purpose::batch_draw);
+  for (size_t i = 0; i < take; ++i) std::swap(order[i], order[i + rng.below(n_i - i)]);
+  std::vector<size_t> out(want);
+  for (size_t k = 0; k < want; ++k) out[k] = order[k % take];
+  return out;
+}
+
+std::unique_ptr<LocalTrainer> make_model_trainer(const ExperimentConfig& c, const datasets::FederatedDataset& data,
+                                                 models::Model& model) {
+  return std::make_unique<ModelTrainer>(c, data, model);
+}
+
+std::unique_ptr<LocalTrainer> make_null_trainer(const ExperimentConfig& c) { return std::make_unique<NullTrainer>(c); }
+
+}  // namespace fedsim::sim

@@ -1,0 +1,50 @@
+// What a client's local work computes. ModelTrainer runs real LoRA training through models/;
+// NullTrainer (federation.trainer: none) computes nothing and only reports the sizes the cost
+// model needs, so system studies run at full scale in milliseconds.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "datasets/dataset.hpp"
+#include "models/model.hpp"
+#include "sim/config.hpp"
+
+namespace fedsim::sim {
+
+struct LocalResult {
+  double loss = 0.0;  // mean local training loss (NaN without a model)
+  int steps = 0;
+  int64_t tokens = 0;
+};
+
+struct EvalResult {
+  double loss = 0.0, accuracy = 0.0;  // NaN without a model
+};
+
+class LocalTrainer {
+ public:
+  virtual ~LocalTrainer() = default;
+  virtual int64_t adapter_params() const = 0;  // 0 for NullTrainer
+  virtual double flops_per_token() const = 0;
+  virtual std::vector<float> initial_adapter() const = 0;
+  // Tokens a participation of `steps` steps processes (its simulated cost), without training.
+  virtual int64_t tokens(int steps) const = 0;
+  // `steps` local optimizer steps from `adapter` (in place) on client data drawn for `round`.
+  virtual LocalResult train(int32_t client, int64_t round, int steps, std::vector<float>& adapter, double lr,
+                            const models::LocalHooks& hooks) = 0;
+  virtual EvalResult evaluate(const std::vector<float>& adapter) const = 0;  // the test split
+  virtual double client_accuracy(const std::vector<float>& adapter, int32_t client) const = 0;
+};
+
+std::unique_ptr<LocalTrainer> make_model_trainer(const ExperimentConfig& c, const datasets::FederatedDataset& data,
+                                                 models::Model& model);
+std::unique_ptr<LocalTrainer> make_null_trainer(const ExperimentConfig& c);
+
+// OpenFedLLM's local data draw (REFERENCE.md section 2): the client takes
+// min(batch * steps, n_i) of its sample indices in an order seeded by (seed, client, round)
+// and cycles through them; returns steps * batch indices.
+std::vector<size_t> draw_local_samples(uint64_t seed, int32_t client, int64_t round, size_t n_i, int steps, int batch);
+
+}  // namespace fedsim::sim
