@@ -63,6 +63,9 @@ struct SyntheticSpec {
   int min_samples = 4;
   double dirichlet_alpha = 0.5;    // task-type heterogeneity; large = IID
   std::vector<std::string> tasks;  // task families to use; empty = all
+  // Task families of the public (pretraining) split; empty = the same as `tasks`. A base that
+  // never saw the clients' families makes federated tuning teach new skills.
+  std::vector<std::string> public_tasks;
   int n_test = 200;
   int n_public = 2000;
   uint64_t seed = 1;

@@ -150,18 +150,20 @@ void set_spec_field(SyntheticSpec& s, const std::string& key, const std::string&
   else if (key == "partition_by") s.partition_by = value;
   else if (key == "partition_alpha") number(s.partition_alpha);
   else if (key == "shards_per_client") integer(s.shards_per_client);
-  else if (key == "tasks") {
-    s.tasks.clear();
+  else if (key == "tasks" || key == "public_tasks") {
+    std::vector<std::string>& list = key == "tasks" ? s.tasks : s.public_tasks;
+    list.clear();
     std::string v = value, item;
     if (!v.empty() && v.front() == '[' && v.back() == ']') v = v.substr(1, v.size() - 2);
     std::istringstream is(v);
     while (std::getline(is, item, ',')) {
       const size_t a = item.find_first_not_of(' '), b = item.find_last_not_of(' ');
-      if (a != std::string::npos) s.tasks.push_back(item.substr(a, b - a + 1));
+      if (a != std::string::npos) list.push_back(item.substr(a, b - a + 1));
     }
   } else {
     throw UserError("--set " + key + "=" + value + ": unknown key '" + key +
                     "'; accepted: preset, n_clients, samples_mean, samples_sigma, min_samples, dirichlet_alpha, tasks, "
+                    "public_tasks, "
                     "n_test, n_public, seed, length_scale, language_alpha, quantity, quantity_param, length_skew, "
                     "quality_skew, partition, partition_by, partition_alpha, shards_per_client");
   }

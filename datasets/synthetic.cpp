@@ -166,6 +166,13 @@ void validate_synthetic_spec(const SyntheticSpec& s) {
     fail("data.public_samples", std::to_string(s.n_public), "an integer in [0, " + std::to_string(kMaxSplit) + "]");
   detail::validate_extension_fields(s);
   if (!s.preset.empty()) return;  // the preset's own task list applies
+  for (size_t i = 0; i < s.public_tasks.size(); ++i) {
+    if (detail::find_task_family(s.public_tasks[i]) < 0)
+      fail("data.public_tasks", "'" + s.public_tasks[i] + "'", "task families from: " + accepted_tasks());
+    for (size_t j = 0; j < i; ++j)
+      if (s.public_tasks[j] == s.public_tasks[i])
+        fail("data.public_tasks", "'" + s.public_tasks[i] + "' (listed twice)", "each task at most once");
+  }
   for (size_t i = 0; i < s.tasks.size(); ++i) {
     if (detail::find_task_family(s.tasks[i]) < 0)
       fail("data.tasks", "'" + s.tasks[i] + "'", "task families from: " + accepted_tasks());
@@ -189,8 +196,13 @@ std::string synthetic_spec_yaml(const SyntheticSpec& s) {
   const std::vector<int> fam = chosen_families(s);
   for (size_t i = 0; i < fam.size(); ++i)
     os << (i ? ", " : "") << (fam[i] >= 0 ? detail::task_family_name(fam[i]) : s.tasks[i].c_str());
-  os << "]\n"
-     << "n_test: " << s.n_test << "\n"
+  os << "]\n";
+  if (!s.public_tasks.empty()) {  // written only when set, so older keys stay valid
+    os << "public_tasks: [";
+    for (size_t i = 0; i < s.public_tasks.size(); ++i) os << (i ? ", " : "") << s.public_tasks[i];
+    os << "]\n";
+  }
+  os << "n_test: " << s.n_test << "\n"
      << "n_public: " << s.n_public << "\n"
      << "seed: " << s.seed << "\n"
      << detail::partition_yaml(s);
@@ -203,9 +215,23 @@ FederatedDataset generate_synthetic(const SyntheticSpec& spec) {
   const std::vector<int> families = chosen_families(spec);
   const size_t n_tasks = families.size();
 
+  // The public split's families follow the clients' in task_names, so indices stay valid.
+  std::vector<int> all_families = families;
+  std::vector<size_t> public_index;
+  if (spec.public_tasks.empty()) {
+    for (size_t t = 0; t < n_tasks; ++t) public_index.push_back(t);
+  } else {
+    for (const auto& name : spec.public_tasks) {
+      const int f = detail::find_task_family(name);
+      auto it = std::find(all_families.begin(), all_families.end(), f);
+      if (it == all_families.end()) it = all_families.insert(all_families.end(), f);
+      public_index.push_back(static_cast<size_t>(it - all_families.begin()));
+    }
+  }
+
   FederatedDataset d;
   d.name = "synthetic";
-  for (int f : families) d.task_names.emplace_back(detail::task_family_name(f));
+  for (int f : all_families) d.task_names.emplace_back(detail::task_family_name(f));
   d.generator_yaml = synthetic_spec_yaml(spec);
 
   d.clients.resize(static_cast<size_t>(spec.n_clients));
@@ -234,8 +260,8 @@ FederatedDataset generate_synthetic(const SyntheticSpec& spec) {
   d.public_split.reserve(static_cast<size_t>(spec.n_public));
   for (int i = 0; i < spec.n_public; ++i) {
     Rng rng(spec.seed, kPublicStream, static_cast<uint64_t>(i), Purpose::data_generation);
-    const size_t task = static_cast<size_t>(rng.below(n_tasks));
-    d.public_split.push_back(make_sample(families, task, rng));
+    const size_t task = public_index[static_cast<size_t>(rng.below(public_index.size()))];
+    d.public_split.push_back(make_sample(all_families, task, rng));
   }
   return detail::apply_partition(std::move(d), spec);
 }

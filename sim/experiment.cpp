@@ -39,6 +39,21 @@ models::ModelConfig model_config(const ExperimentConfig& c) {
   return m;
 }
 
+void validate_experiment(const ExperimentConfig& c) {
+  model_config(c);
+  if (c.data.source == "synthetic") {
+    try {
+      datasets::validate_synthetic_spec(synthetic_spec(c));
+    } catch (const UserError& e) {
+      throw UserError(c.source_path + ": " + e.what());
+    }
+  }
+  const std::string& a = c.federation.algorithm;
+  if (c.federation.mode == "async" && (a == "local" || a == "scaffold"))
+    throw UserError(c.source_path + ": federation.mode: async does not support algorithm " + a +
+                    "; accepted with async: fedavg, fedprox, fedavgm, fedadagrad, fedyogi, fedadam, feddpo");
+}
+
 models::LoraConfig lora_config(const ExperimentConfig& c) {
   models::LoraConfig l;
   l.rank = static_cast<int>(c.lora.rank);
@@ -54,6 +69,8 @@ void say(const RunHooks& h, const std::string& line) {
   if (h.log) h.log(line);
 }
 
+}  // namespace
+
 datasets::SyntheticSpec synthetic_spec(const ExperimentConfig& c) {
   datasets::SyntheticSpec s;
   s.n_clients = static_cast<int>(c.federation.clients);
@@ -61,13 +78,24 @@ datasets::SyntheticSpec synthetic_spec(const ExperimentConfig& c) {
   s.samples_sigma = c.data.samples_sigma;
   s.dirichlet_alpha = c.data.dirichlet_alpha;
   s.tasks = c.data.tasks;
+  s.public_tasks = c.data.public_tasks;
+  s.min_samples = static_cast<int>(c.data.min_samples);
   s.n_test = static_cast<int>(c.data.test_samples);
   s.n_public = static_cast<int>(c.data.public_samples);
   s.seed = static_cast<uint64_t>(c.experiment.seed);
+  s.preset = c.data.preset;
+  s.length_scale = c.data.length_scale;
+  s.language_alpha = c.data.language_alpha;
+  s.quantity = c.data.quantity;
+  s.quantity_param = c.data.quantity_param;
+  s.length_skew = c.data.length_skew;
+  s.quality_skew = c.data.quality_skew;
+  s.partition = c.data.partition;
+  s.partition_by = c.data.partition_by;
+  s.partition_alpha = c.data.partition_alpha;
+  s.shards_per_client = static_cast<int>(c.data.shards_per_client);
   return s;
 }
-
-}  // namespace
 
 datasets::FederatedDataset prepare_data(const ExperimentConfig& c, const RunHooks& hooks) {
   if (c.data.source == "file") {

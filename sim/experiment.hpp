@@ -22,6 +22,12 @@ struct RunHooks {
 // The shapes the config asks for (preset with per-field overrides). UserError on bad shapes.
 models::ModelConfig model_config(const ExperimentConfig& c);
 models::LoraConfig lora_config(const ExperimentConfig& c);
+// Checks that need other layers (model shapes, the data generator's parameters, mode and
+// algorithm combinations); UserError naming the key. Run by validate and before any output.
+void validate_experiment(const ExperimentConfig& c);
+
+// The synthetic generator's parameters from the data section (validated by the generator).
+datasets::SyntheticSpec synthetic_spec(const ExperimentConfig& c);
 
 // Data for the run: generated (cached under cache_dir by its parameters) or read from
 // data.path, keeping the first federation.clients clients.

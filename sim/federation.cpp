@@ -65,9 +65,7 @@ Federation::Federation(const ExperimentConfig& cfg, std::vector<int64_t> n_sampl
   const std::string& a = cfg.federation.algorithm;
   local_ = a == "local";
   uniform_weights_ = cfg.federation.weighting == "uniform" || (cfg.federation.weighting == "auto" && is_fedopt(a));
-  if (cfg.federation.mode == "async" && (local_ || a == "scaffold"))
-    throw UserError(cfg.source_path + ": federation.mode: async does not support algorithm " + a +
-                    "; accepted with async: fedavg, fedprox, fedavgm, fedadagrad, fedyogi, fedadam, feddpo");
+  FEDSIM_ASSERT_MSG(!(cfg.federation.mode == "async" && (local_ || a == "scaffold")), "validate_experiment missed " << a);
   for (int i = 0; i < n_clients_; ++i)
     if (n_[static_cast<size_t>(i)] <= 0) throw UserError(cfg.source_path + ": data: client " + std::to_string(i) + " has no samples");
   global_ = trainer_.initial_adapter();
@@ -352,6 +350,7 @@ RunResults Federation::run() {
 }
 
 RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
+  validate_experiment(c);
   if (c.federation.trainer == "none") {
     // System-only studies need the clients' data sizes, not a model.
     std::vector<int64_t> n;

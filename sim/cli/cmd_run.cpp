@@ -71,7 +71,7 @@ int cmd_validate(const std::vector<std::string>& args) {
   const ConfigArgs a = parse_config_args(args, "validate", false);
   if (a.help) return 0;
   const sim::ExperimentConfig c = sim::load_config(a.config, a.sets);
-  sim::model_config(c);  // shape checks that need the preset
+  sim::validate_experiment(c);
   std::cout << a.config << ": ok (" << c.federation.clients << " clients, " << c.federation.rounds << " rounds, "
             << c.federation.algorithm << ", model " << c.model.preset << ")\n";
   return 0;
@@ -90,7 +90,7 @@ int cmd_run(const std::vector<std::string>& args, int& argc, char** argv) {
   if (a.help) return 0;
   sim::ExperimentConfig c = sim::load_config(a.config, a.sets);
   if (!a.out.empty()) c.experiment.out = a.out;
-  sim::model_config(c);
+  sim::validate_experiment(c);
   const std::string out = sim::results_path(c);
 
   models::Runtime runtime(argc, argv);
