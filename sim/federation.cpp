@@ -342,6 +342,7 @@ RunResults Federation::run() {
                                  ticks_to_seconds(t.start), ticks_to_seconds(t.stop)});
   results_.sim_total_s = end_s;
   results_.events = events_;
+  results_.jobs_started = jobs_.started();
   results_.wall_total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
   if (static_cast<int64_t>(results_.rounds.size()) != cfg_.federation.rounds + 1 && hooks_.log)
     hooks_.log("warning: the run ended after " + std::to_string(results_.rounds.size() - 1) + " of " +

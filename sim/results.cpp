@@ -80,6 +80,7 @@ void write_results(const RunResults& r, const std::string& path) {
   root.set_attr("wall_total_s", r.wall_total_s);
   root.set_attr("sim_total_s", r.sim_total_s);
   root.set_attr("events", static_cast<int64_t>(r.events));
+  root.set_attr("jobs_started", static_cast<int64_t>(r.jobs_started));
 
   const h5::Group g = root.create_group("rounds");
   g.write("round", column(r.rounds, &RoundRow::round));
@@ -140,6 +141,7 @@ RunResults read_results(const std::string& path) {
   r.wall_total_s = root.attr_double("wall_total_s");
   r.sim_total_s = root.attr_double("sim_total_s");
   r.events = static_cast<uint64_t>(root.attr_int("events"));
+  r.jobs_started = static_cast<uint64_t>(root.attr_int("jobs_started"));
 
   const h5::Group g = root.open_group("rounds");
   const auto round = g.read<int64_t>("round");

@@ -61,7 +61,8 @@ struct RunResults {
   std::vector<std::vector<double>> client_eval_accuracy;  // (points, clients)
   double wall_total_s = 0.0;
   double sim_total_s = 0.0;
-  uint64_t events = 0;
+  uint64_t events = 0;        // queue events processed
+  uint64_t jobs_started = 0;  // every job leaves exactly one timeline row
 };
 
 void write_results(const RunResults& r, const std::string& path);

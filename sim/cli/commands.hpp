@@ -10,5 +10,6 @@ int cmd_validate(const std::vector<std::string>& args);
 int cmd_config(const std::vector<std::string>& args);
 int cmd_data(const std::vector<std::string>& args);  // cmd_data.cpp
 int cmd_bench(const std::vector<std::string>& args, int& argc, char** argv);
+int cmd_bench_events(const std::vector<std::string>& args);  // cmd_bench_events.cpp
 
 }  // namespace fedsim::cli

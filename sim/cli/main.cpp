@@ -28,6 +28,7 @@ const char* kUsage =
     "  config reference                                             print every config key with its default\n"
     "  data generate|import|stats|partition|debian ...              federated data sets (fedsim data --help)\n"
     "  bench model [--preset P] [--json]                            training throughput vs. this machine's sgemm\n"
+    "  bench events [--json]                                        event-core and trainer-none throughput\n"
     "\n"
     "options:\n"
     "  -h, --help       this help (also: fedsim <command> --help)\n"
@@ -53,6 +54,8 @@ int main(int argc, char** argv) {
     if (cmd == "validate") return fedsim::cli::cmd_validate(rest);
     if (cmd == "config") return fedsim::cli::cmd_config(rest);
     if (cmd == "data") return fedsim::cli::cmd_data(rest);
+    if (cmd == "bench" && !rest.empty() && rest[0] == "events")
+      return fedsim::cli::cmd_bench_events(std::vector<std::string>(rest.begin() + 1, rest.end()));
     if (cmd == "bench") return fedsim::cli::cmd_bench(rest, argc, argv);
     throw fedsim::UserError("unknown command '" + cmd + "'; accepted: run, validate, config, bench, data (see fedsim --help)");
   } catch (const fedsim::UserError& e) {
