@@ -1,4 +1,5 @@
 #include "sim/config.hpp"
+#include "sim/config_schema.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -16,21 +17,8 @@
 namespace fedsim::sim {
 namespace {
 
-constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
-constexpr double kHuge = 1e300;
-
-// One declaration per key. Implementations: Loader (YAML -> fields, with checks), Emitter
-// (fields -> YAML, optionally with docs), KeyLister.
-struct Visitor {
-  virtual ~Visitor() = default;
-  virtual void section(const char* name, const char* doc) = 0;
-  virtual void integer(const char* key, int64_t& v, int64_t lo, int64_t hi, const char* doc) = 0;
-  virtual void number(const char* key, double& v, double lo, double hi, const char* doc) = 0;
-  virtual void text(const char* key, std::string& v, const char* doc) = 0;
-  virtual void choice(const char* key, std::string& v, const std::vector<std::string>& accepted, const char* doc) = 0;
-  virtual void list(const char* key, std::vector<std::string>& v, const std::vector<std::string>& accepted,
-                    const char* doc) = 0;
-};
+constexpr int64_t kMaxInt = kConfigMaxInt;
+constexpr double kHuge = kConfigHuge;
 
 const std::vector<std::string> kAlgorithms{"local",   "fedavg",     "fedprox", "scaffold", "fedavgm",
                                            "fedadagrad", "fedyogi", "fedadam",  "feddpo"};
@@ -163,6 +151,9 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.number("epsilon", c.privacy.epsilon, 1e-6, 1e6, "privacy budget epsilon");
   v.number("delta", c.privacy.delta, 1e-12, 0.5, "privacy delta");
   v.number("clip", c.privacy.clip, 1e-12, 1e12, "L2 norm bound C of each client's update");
+
+  visit_u2s(c.u2s, v);
+  visit_masgpt(c.masgpt, v);
 }
 
 std::string join(const std::vector<std::string>& v, const char* sep = ", ") {

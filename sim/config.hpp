@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "sim/masgpt/masgpt_config.hpp"
+#include "sim/u2s/u2s_config.hpp"
+
 namespace fedsim::sim {
 
 struct ExperimentSection {
@@ -122,6 +125,8 @@ struct ExperimentConfig {
   FederationSection federation;
   SystemSection system;
   PrivacySection privacy;
+  U2sSection u2s;
+  MasgptSection masgpt;
   std::string source_path;  // the YAML file it came from (for messages)
 };
 

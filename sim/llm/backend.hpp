@@ -1,0 +1,43 @@
+// Text generation behind one interface, for the generator jobs (U2S, MAS-GPT): fedsim's own
+// model, an OpenAI-compatible endpoint, or a rule-based generator. Results are deterministic
+// for the same request list (greedy requests for each request alone); a failed request is a
+// result with ok = false and an error text, never an exception (callers count failures and go on).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/model.hpp"
+
+namespace fedsim::sim::llm {
+
+struct Request {
+  std::string prompt;       // the instruction text (for the model backend: fed as BOS INST prompt RESP)
+  int max_new_tokens = 64;
+  double temperature = 0.0; // 0 = greedy
+  int top_k = 0;
+  uint64_t seed = 0;
+};
+
+struct Result {
+  bool ok = false;
+  std::string text;
+  std::string error;            // why it failed (timeout, HTTP status, parse error, ...)
+  int64_t prompt_tokens = 0;    // as the backend counts them
+  int64_t completion_tokens = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  // One result per request, in order.
+  virtual std::vector<Result> generate(const std::vector<Request>& requests) = 0;
+};
+
+// fedsim's transformer (with an adapter, or the base when adapter is null). Tokens are bytes.
+std::unique_ptr<Backend> make_model_backend(const models::Model& model, const std::vector<float>* adapter);
+
+}  // namespace fedsim::sim::llm
