@@ -28,8 +28,8 @@ class ServerRule {
   virtual ~ServerRule() = default;
   // x <- rule(x, D). D is in double; x stays float.
   virtual void apply(std::vector<float>& x, const std::vector<double>& delta) = 0;
-  // Named state vectors (momentum, second moments) for results and checkpoints.
-  virtual std::vector<std::pair<std::string, const std::vector<double>*>> state() const { return {}; }
+  // Named state vectors (momentum, second moments) for checkpoints; empty until first used.
+  virtual std::vector<std::pair<std::string, std::vector<double>*>> state() { return {}; }
 };
 
 // FedAvg / FedProx / SCAFFOLD / FedDPO / local: x = x + D.
@@ -44,7 +44,7 @@ class FedAvgMRule : public ServerRule {
  public:
   explicit FedAvgMRule(double beta1) : b1_(beta1) {}
   void apply(std::vector<float>& x, const std::vector<double>& delta) override;
-  std::vector<std::pair<std::string, const std::vector<double>*>> state() const override { return {{"m", &m_}}; }
+  std::vector<std::pair<std::string, std::vector<double>*>> state() override { return {{"m", &m_}}; }
 
  private:
   double b1_;
@@ -61,9 +61,7 @@ class FedOptRule : public ServerRule {
   enum class Kind { adagrad, yogi, adam };
   FedOptRule(Kind kind, const ServerRuleSpec& s) : kind_(kind), s_(s) {}
   void apply(std::vector<float>& x, const std::vector<double>& delta) override;
-  std::vector<std::pair<std::string, const std::vector<double>*>> state() const override {
-    return {{"m", &m_}, {"v", &v_}};
-  }
+  std::vector<std::pair<std::string, std::vector<double>*>> state() override { return {{"m", &m_}, {"v", &v_}}; }
 
  private:
   Kind kind_;
@@ -97,6 +95,9 @@ class Scaffold {
   void server_update(const std::vector<std::vector<float>>& contributions);
   const std::vector<float>& c() const { return c_; }
   const std::vector<float>& c_i(int client) const;
+  // Checkpoints: c and every c_i (an empty c_i means zeros).
+  std::vector<float>& c_mut() { return c_; }
+  std::vector<std::vector<float>>& ci_mut() { return ci_; }
 
  private:
   int n_;

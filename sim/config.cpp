@@ -50,6 +50,8 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.text("out", c.experiment.out, "results HDF5 file; empty = results/<name>.h5");
   v.text("cache_dir", c.experiment.cache_dir,
          "cache for generated data and pretrained base models; empty = $FEDSIM_CACHE or ~/.cache/fedsim");
+  v.integer("checkpoint_every", c.experiment.checkpoint_every, 0, 1000000000,
+            "write the whole simulation state to <out>.ckpt every k rounds (and on SIGINT/SIGTERM); 0 = only on signals");
 
   v.section("data", "federated data set");
   v.choice("source", c.data.source, kDataSources, "synthetic = generate (cached by parameters); file = read data.path");
@@ -178,7 +180,7 @@ std::string nearest(const std::string& key, const std::vector<std::string>& cand
   std::string best;
   size_t best_d = std::numeric_limits<size_t>::max();
   for (const auto& c : candidates) {
-    const size_t d = edit_distance(key, c);
+    const size_t d = edit_distance(key.substr(0, 64), c);  // quadratic: a megabyte key would hang
     if (d < best_d) { best_d = d; best = c; }
   }
   return best;
@@ -200,13 +202,48 @@ std::string format_double(double x) {
   return s;
 }
 
+// A YAML double-quoted scalar that reads back to `s`: a raw line break would fold into a space,
+// so control characters are escaped (\xNN reads back as the same single byte below 0x80).
 std::string quote(const std::string& s) {
   std::string out = "\"";
   for (char ch : s) {
-    if (ch == '"' || ch == '\\') out += '\\';
-    out += ch;
+    const unsigned char u = static_cast<unsigned char>(ch);
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (ch == '\n') {
+      out += "\\n";
+    } else if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    } else {
+      out += ch;
+    }
   }
   return out + "\"";
+}
+
+// Offset of the first byte that is not well-formed UTF-8 (RFC 3629: no overlongs, surrogates or
+// code points above U+10FFFF), or npos.
+size_t invalid_utf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xbf;  // range of the second byte
+    if (c < 0x80) len = 1;
+    else if (c >= 0xc2 && c <= 0xdf) len = 2;
+    else if (c >= 0xe0 && c <= 0xef) len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+    else if (c >= 0xf0 && c <= 0xf4) len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+    else return i;
+    if (i + len > s.size()) return i;
+    for (size_t k = 1; k < len; ++k) {
+      const unsigned char b = static_cast<unsigned char>(s[i + k]);
+      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xbf)) return i;
+    }
+    i += len;
+  }
+  return std::string::npos;
 }
 
 std::string describe(const YAML::Node& n) {
@@ -307,7 +344,12 @@ class Loader : public Visitor {
   }
   std::string scalar(const char* k, const YAML::Node& n, const std::string& expected) const {
     if (!n.IsScalar()) fail(k, "expected " + expected + ", got " + describe(n));
-    return n.Scalar();
+    const std::string& s = n.Scalar();
+    if (const size_t at = invalid_utf8(s); at != std::string::npos)
+      fail(k, "byte " + std::to_string(at) + " of the value is not UTF-8; accepted: UTF-8 text");
+    if (s.find('\0') != std::string::npos)
+      fail(k, "the value holds a NUL character (byte " + std::to_string(s.find('\0')) + "); accepted: text without NUL");
+    return s;
   }
   [[noreturn]] void fail(const char* k, const std::string& what) const {
     const std::string key = (sec_name_ == k ? std::string(k) : sec_name_ + "." + k);

@@ -19,6 +19,7 @@ struct ExperimentSection {
   int64_t seed = 1;
   std::string out = "";        // results file; "" = results/<name>.h5
   std::string cache_dir = "";  // generated data and pretrained models; "" = $FEDSIM_CACHE or ~/.cache/fedsim
+  int64_t checkpoint_every = 10;  // rounds between simulation checkpoints; 0 = only on SIGINT/SIGTERM
 };
 
 struct DataSection {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "datasets/common/error.hpp"
+#include "sim/archive.hpp"
 
 namespace fedsim::sim {
 
@@ -51,6 +52,9 @@ class EventQueue {
   bool pop(Event& out);
   size_t pending() const { return live_; }
   uint64_t scheduled_total() const { return next_seq_; }
+  // Checkpoints: the whole queue (clock, sequence counter, pending and cancelled events).
+  void save(ByteWriter& w) const;
+  void load(ByteReader& r);
 
  private:
   struct Slot {

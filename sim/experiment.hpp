@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "datasets/dataset.hpp"
 #include "models/model.hpp"
@@ -17,6 +18,9 @@ struct RunHooks {
   std::function<void(const RoundRow& row, int64_t total_rows)> on_round;
   // Progress lines for the set-up phases (data, pretraining); nullptr = silent.
   std::function<void(const std::string& line)> log;
+  // Per client: the simulated tick from which it may be selected (U2S: when its generation job
+  // is done; INT64_MAX = never). Empty = every client from the start.
+  std::vector<int64_t> client_ready_ticks;
 };
 
 // The shapes the config asks for (preset with per-field overrides). UserError on bad shapes.
@@ -36,7 +40,16 @@ datasets::FederatedDataset prepare_data(const ExperimentConfig& c, const RunHook
 // determines its weights).
 models::Model prepare_model(const ExperimentConfig& c, const datasets::FederatedDataset& d, const RunHooks& hooks);
 
-RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks);
+// Checkpoints of a run (sim/checkpoint.hpp). With `checkpoint_file` set, the run writes its
+// state there every experiment.checkpoint_every rounds and on SIGINT/SIGTERM, and with
+// `resume` it continues from that file when it holds a checkpoint of the same resolved config
+// (a checkpoint of another config is ignored with a warning and overwritten).
+struct RunControl {
+  std::string checkpoint_file;
+  bool resume = true;
+};
+
+RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control = {});
 
 // Cosine learning-rate schedule over rounds (OpenFedLLM; REFERENCE.md section 2):
 // lr_r = lr_min + 0.5 * (lr0 - lr_min) * (1 + cos(pi * r / R)).

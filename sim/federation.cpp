@@ -4,11 +4,17 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <filesystem>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "datasets/common/error.hpp"
 #include "datasets/common/rng.hpp"
 #include "fedsim_version.hpp"
 #include "sim/sampler.hpp"
+#include "sim/u2s/u2s_phase.hpp"
 
 namespace fedsim::sim {
 namespace {
@@ -41,6 +47,18 @@ ServerRuleSpec rule_spec(const ExperimentConfig& c) {
 }
 
 bool is_fedopt(const std::string& a) { return a == "fedadagrad" || a == "fedyogi" || a == "fedadam"; }
+
+// Peak resident set size of the process so far (VmHWM), in MiB; 0 where /proc is missing.
+double peak_rss_mb() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0.0;
+  char line[256];
+  double kb = 0.0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::strncmp(line, "VmHWM:", 6) == 0) kb = std::atof(line + 6);
+  std::fclose(f);
+  return kb / 1024.0;
+}
 
 }  // namespace
 
@@ -278,22 +296,30 @@ void Federation::record_row(RoundRow row) {
     results_.client_eval_accuracy.push_back(std::move(acc));
   }
   row.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
+  row.peak_rss_mb = peak_rss_mb();
   results_.rounds.push_back(row);
+  const int64_t ck = cfg_.experiment.checkpoint_every;
+  checkpoint_due_ = ck > 0 && completed > 0 && completed % ck == 0 && completed < R;
   if (hooks_.on_round) hooks_.on_round(results_.rounds.back(), R + 1);
 }
 
 std::vector<int32_t> Federation::online_clients(const std::vector<bool>* exclude) const {
   std::vector<int32_t> out;
   for (int32_t c = 0; c < n_clients_; ++c)
-    if ((!exclude || !(*exclude)[static_cast<size_t>(c)]) && system_.availability().online(c, queue_.now())) out.push_back(c);
+    if ((!exclude || !(*exclude)[static_cast<size_t>(c)]) && system_.availability().online(c, queue_.now()) &&
+        (hooks_.client_ready_ticks.empty() || queue_.now() >= hooks_.client_ready_ticks[static_cast<size_t>(c)]))
+      out.push_back(c);
   return out;
 }
 
 Tick Federation::next_online_any(const std::vector<bool>* exclude) const {
   Tick best = kNever;
   for (int32_t c = 0; c < n_clients_; ++c)
-    if (!exclude || !(*exclude)[static_cast<size_t>(c)])
-      best = std::min(best, system_.availability().next_online(c, queue_.now() + 1));
+    if (!exclude || !(*exclude)[static_cast<size_t>(c)]) {
+      // A client that is not ready yet (U2S) becomes eligible at its ready tick.
+      const Tick ready = hooks_.client_ready_ticks.empty() ? 0 : hooks_.client_ready_ticks[static_cast<size_t>(c)];
+      if (ready != kNever) best = std::min(best, system_.availability().next_online(c, std::max(queue_.now() + 1, ready)));
+    }
   return best;
 }
 
@@ -315,22 +341,41 @@ void Federation::dispatch(const Event& ev) {
   }
 }
 
-RunResults Federation::run() {
+RunResults Federation::run(const std::vector<uint8_t>* resume, const std::string& checkpoint_file) {
+  const FaultPlan fault = FaultPlan::from_env();
   wall_start_ = std::chrono::steady_clock::now();
   results_.fedsim_version = FEDSIM_VERSION_STRING;
   results_.config_yaml = to_yaml(cfg_);
   results_.seed = cfg_.experiment.seed;
-  RoundRow start;
-  start.train_loss = kNaN;
-  record_row(start);
-  if (cfg_.federation.mode == "async")
-    async_fill();
-  else
-    queue_.schedule(0, kRoundStart, -1, 0);
+  if (resume) {
+    restore_state(*resume);
+    wall_start_ -= std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(wall_offset_));
+  } else {
+    RoundRow start;
+    start.train_loss = kNaN;
+    record_row(start);
+    if (cfg_.federation.mode == "async")
+      async_fill();
+    else
+      queue_.schedule(0, kRoundStart, -1, 0);
+  }
+  auto checkpoint = [&] {
+    wall_offset_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
+    write_checkpoint(checkpoint_file, {results_.config_yaml, results_.rounds.back().round, save_state()});
+  };
   Event ev;
   while (queue_.pop(ev)) {
     ++events_;
     dispatch(ev);
+    if (static_cast<int64_t>(events_) == fault.kill_after_events) std::raise(SIGKILL);
+    if (static_cast<int64_t>(events_) == fault.term_after_events) std::raise(SIGTERM);
+    if (checkpoint_file.empty()) continue;
+    if (checkpoint_due_ && queue_.pending() > 0) checkpoint();
+    checkpoint_due_ = false;
+    if (stop_signal() != 0 && queue_.pending() > 0) {
+      checkpoint();
+      throw Interrupted{stop_signal(), checkpoint_file};
+    }
   }
   // Every event was consumed; work still marked active would be a lost event.
   for (const Work& w : work_) FEDSIM_ASSERT_MSG(!w.active, "client " << w.client << " still has work at the end of the run");
@@ -350,23 +395,39 @@ RunResults Federation::run() {
   return results_;
 }
 
-RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
+namespace {
+RunResults run_federation(const ExperimentConfig& c, std::vector<int64_t> n, LocalTrainer& trainer, const RunHooks& hooks,
+                          const RunControl& control) {
+  Federation fed(c, std::move(n), trainer, hooks);
+  const std::string& ck = control.checkpoint_file;
+  if (!ck.empty() && control.resume && std::filesystem::exists(ck)) {
+    const SimCheckpoint saved = read_checkpoint(ck);
+    if (saved.config_yaml == to_yaml(c)) {
+      if (hooks.log) hooks.log("resuming from " + ck + " after round " + std::to_string(saved.completed_rounds));
+      return fed.run(&saved.state, ck);
+    }
+    if (hooks.log) hooks.log("warning: " + ck + " holds a checkpoint of another config; starting from round 0");
+  }
+  return fed.run(nullptr, ck);
+}
+}  // namespace
+
+RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control) {
   validate_experiment(c);
+  if (c.u2s.enabled()) return u2s::run_u2s_experiment(c, hooks);  // clients generate their data first
   if (c.federation.trainer == "none") {
     // System-only studies need the clients' data sizes, not a model.
     std::vector<int64_t> n;
     for (const auto& cl : prepare_data(c, hooks).clients) n.push_back(static_cast<int64_t>(cl.samples.size()));
     auto trainer = make_null_trainer(c);
-    Federation fed(c, std::move(n), *trainer, hooks);
-    return fed.run();
+    return run_federation(c, std::move(n), *trainer, hooks, control);
   }
   const datasets::FederatedDataset data = prepare_data(c, hooks);
   models::Model model = prepare_model(c, data, hooks);
   auto trainer = make_model_trainer(c, data, model);
   std::vector<int64_t> n;
   for (const auto& cl : data.clients) n.push_back(static_cast<int64_t>(cl.samples.size()));
-  Federation fed(c, std::move(n), *trainer, hooks);
-  return fed.run();
+  return run_federation(c, std::move(n), *trainer, hooks, control);
 }
 
 }  // namespace fedsim::sim

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sim/aggregator.hpp"
+#include "sim/checkpoint.hpp"
 #include "sim/config.hpp"
 #include "sim/event_queue.hpp"
 #include "sim/experiment.hpp"
@@ -23,8 +24,14 @@ class Federation {
  public:
   // n_samples: every client's data size n_i.
   Federation(const ExperimentConfig& cfg, std::vector<int64_t> n_samples, LocalTrainer& trainer, const RunHooks& hooks);
-  RunResults run();
+  // Runs to the end. With `resume`, continues from a checkpoint's state instead of the start.
+  // Writes checkpoints to `checkpoint_file` every experiment.checkpoint_every rounds and, on
+  // SIGINT/SIGTERM, after the current event (then throws Interrupted). "" = no checkpoints.
+  RunResults run(const std::vector<uint8_t>* resume = nullptr, const std::string& checkpoint_file = "");
   uint64_t events_processed() const { return events_; }
+  // The whole state between two events (federation_state.cpp).
+  std::vector<uint8_t> save_state() const;
+  void restore_state(const std::vector<uint8_t>& bytes);
 
   // Gaussian DP noise scale (REFERENCE.md section 3, from OpenFedLLM):
   // sigma = D * sqrt(2 q R ln(1/delta)) / eps with D = 2 lr C / (samples / N), q = m / N.
@@ -92,6 +99,8 @@ class Federation {
   uint64_t events_ = 0;
   int64_t bytes_ = 0;
   bool finished_ = false;
+  bool checkpoint_due_ = false;
+  double wall_offset_ = 0.0;  // wall seconds before a resume
 
   // Sync round state.
   int64_t round_ = 0;

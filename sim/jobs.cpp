@@ -55,7 +55,7 @@ uint32_t JobScheduler::start(int32_t client, JobKind kind, int64_t round, Tick d
     }
     if (sys_.dropout_prob() > 0.0) {
       // One stream per started job, keyed by (client, job number): deterministic for a config.
-      Rng rng(seed_, static_cast<uint64_t>(client), started_, Purpose::system_model);
+      Rng rng(seed_, static_cast<uint64_t>(client), started_, Purpose::task_failure);
       if (rng.uniform() < sys_.dropout_prob()) {
         const Tick fail = now + static_cast<Tick>(rng.uniform() * static_cast<double>(duration));
         if (fail < at) {
@@ -79,6 +79,22 @@ Job JobScheduler::finish(const Event& ev, JobEnd* how) {
   jobs_[id].active = false;
   free_.push_back(id);
   return j;
+}
+
+void JobScheduler::save(ByteWriter& w) const {
+  w.put_vec(jobs_);
+  w.put_vec(free_);
+  w.put_vec(timeline_);
+  w.put(started_);
+}
+
+void JobScheduler::load(ByteReader& r) {
+  jobs_ = r.get_vec<Job>();
+  free_ = r.get_vec<uint32_t>();
+  timeline_ = r.get_vec<TimelineRow>();
+  started_ = r.get<uint64_t>();
+  for (uint32_t id : free_)
+    if (id >= jobs_.size()) r.fail();
 }
 
 void JobScheduler::cancel(uint32_t id) {

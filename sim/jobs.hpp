@@ -56,6 +56,8 @@ class JobScheduler {
   const Job& job(uint32_t id) const { return jobs_[id]; }
   const std::vector<TimelineRow>& timeline() const { return timeline_; }
   uint64_t started() const { return started_; }
+  void save(ByteWriter& w) const;
+  void load(ByteReader& r);
 
  private:
   EventQueue& q_;

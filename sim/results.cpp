@@ -51,10 +51,15 @@ void write_matrix(const h5::Group& g, const std::string& name, const std::vector
 }
 
 template <class T>
-std::vector<std::vector<T>> read_matrix(const h5::Group& g, const std::string& name, T pad, bool trim) {
+std::vector<std::vector<T>> read_matrix(const h5::Group& g, const std::string& name, T pad, bool trim, size_t max_rows,
+                                        const std::string& rows_of) {
   std::vector<hsize_t> dims;
   const std::vector<T> flat = g.read<T>(name, &dims);
   if (dims.size() != 2) throw UserError(g.where(name) + ": expected a 2-D dataset");
+  // (rows, 0) stores nothing however many rows it declares: bound the rows by their owner.
+  if (dims[0] > max_rows)
+    throw UserError(g.where(name) + ": has " + std::to_string(dims[0]) + " rows; expected at most " +
+                    std::to_string(max_rows) + ", one per " + rows_of);
   std::vector<std::vector<T>> rows(dims[0]);
   for (hsize_t i = 0; i < dims[0]; ++i) {
     for (hsize_t j = 0; j < dims[1]; ++j) {
@@ -94,6 +99,7 @@ void write_results(const RunResults& r, const std::string& path) {
   g.write("stragglers", column(r.rounds, &RoundRow::stragglers));
   g.write("dropouts", column(r.rounds, &RoundRow::dropouts));
   g.write("duration_s", column(r.rounds, &RoundRow::duration_s));
+  g.write("peak_rss_mb", column(r.rounds, &RoundRow::peak_rss_mb));
 
   write_matrix<int32_t>(root, "participation", r.participation, -1);
 
@@ -127,6 +133,7 @@ void write_results(const RunResults& r, const std::string& path) {
     ce.write("round", r.client_eval_round);
     write_matrix<double>(ce, "accuracy", r.client_eval_accuracy, 0.0);
   }
+  if (r.write_extra) r.write_extra(root);
   out.commit();
 }
 
@@ -156,10 +163,11 @@ RunResults read_results(const std::string& path) {
   const auto stragglers = read_column<int64_t>(g, "stragglers", n);
   const auto dropouts = read_column<int64_t>(g, "dropouts", n);
   const auto duration = read_column<double>(g, "duration_s", n);
+  const auto rss = read_column<double>(g, "peak_rss_mb", n);
   for (size_t i = 0; i < n; ++i)
     r.rounds.push_back({round[i], sim_time[i], train_loss[i], eval_loss[i], eval_acc[i], wall[i], selected[i], completed[i],
-                        stragglers[i], dropouts[i], duration[i]});
-  r.participation = read_matrix<int32_t>(root, "participation", -1, true);
+                        stragglers[i], dropouts[i], duration[i], rss[i]});
+  r.participation = read_matrix<int32_t>(root, "participation", -1, true, n, "row of /rounds");
 
   const h5::Group c = root.open_group("clients");
   ClientTotals& t = r.clients;
@@ -188,7 +196,8 @@ RunResults read_results(const std::string& path) {
   if (root.has("client_eval")) {
     const h5::Group ce = root.open_group("client_eval");
     r.client_eval_round = ce.read<int64_t>("round");
-    r.client_eval_accuracy = read_matrix<double>(ce, "accuracy", 0.0, false);
+    r.client_eval_accuracy = read_matrix<double>(ce, "accuracy", 0.0, false, r.client_eval_round.size(),
+                                                  "value of /client_eval/round");
   }
   return r;
 }

@@ -3,8 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
+
+namespace fedsim::h5 {
+class Group;
+}
 
 namespace fedsim::sim {
 
@@ -25,6 +30,7 @@ struct RoundRow {
   int64_t stragglers = 0;  // cut off by the deadline or by over-commitment; async: too stale
   int64_t dropouts = 0;    // went offline or failed mid-task
   double duration_s = 0.0; // simulated length of the round
+  double peak_rss_mb = 0.0; // peak resident memory of the process so far (MiB)
 };
 
 // Per-client totals over the run.
@@ -63,6 +69,8 @@ struct RunResults {
   double sim_total_s = 0.0;
   uint64_t events = 0;        // queue events processed
   uint64_t jobs_started = 0;  // every job leaves exactly one timeline row
+  // Optional: writes a feature's own groups (U2S: /u2s) into the root before the commit.
+  std::function<void(const h5::Group& root)> write_extra;
 };
 
 void write_results(const RunResults& r, const std::string& path);

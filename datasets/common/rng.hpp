@@ -33,6 +33,7 @@ enum class Purpose : uint64_t {
   pretrain = 9,
   dp_noise = 10,
   generation = 11,
+  task_failure = 12,
 };
 
 inline constexpr uint64_t stream_key(uint64_t seed, uint64_t client, uint64_t round, Purpose p) {

@@ -11,6 +11,7 @@
 #include "fedsim_version.hpp"
 #include "models/model.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/checkpoint.hpp"
 #include "sim/config.hpp"
 #include "sim/experiment.hpp"
 
@@ -24,6 +25,7 @@ struct ConfigArgs {
   std::string out;
   std::vector<std::string> sets;
   bool help = false;
+  bool fresh = false;
 };
 
 ConfigArgs parse_config_args(const std::vector<std::string>& args, const char* cmd, bool with_out) {
@@ -32,7 +34,10 @@ ConfigArgs parse_config_args(const std::vector<std::string>& args, const char* c
   desc.add_options()("help,h", "this help")(
       "set", po::value<std::vector<std::string>>(&a.sets)->composing(),
       "override a config key: --set federation.rounds=20 (repeatable)");
-  if (with_out) desc.add_options()("out,o", po::value<std::string>(&a.out), "results file (default: experiment.out)");
+  if (with_out)
+    desc.add_options()("out,o", po::value<std::string>(&a.out), "results file (default: experiment.out)")(
+        "resume", "continue from <out>.ckpt (the default whenever it holds a checkpoint of the same config)")(
+        "fresh", po::bool_switch(&a.fresh), "ignore an existing checkpoint and start from round 0");
   po::options_description hidden;
   hidden.add_options()("config", po::value<std::string>(&a.config));
   po::options_description all;
@@ -109,9 +114,21 @@ int cmd_run(const std::vector<std::string>& args, int& argc, char** argv) {
               << fmt(elapsed(), "%.1f") << "s  ETA " << (done > 0 ? fmt(per_round * left, "%.1f") + "s" : "-") << "\n";
   };
   std::cerr << "[fedsim] " << c.experiment.name << ": " << models::Runtime::describe() << "\n";
-  sim::RunResults r = sim::run_experiment(c, hooks);
+  sim::install_stop_handlers();
+  sim::RunControl control;
+  control.checkpoint_file = sim::checkpoint_path(out);
+  control.resume = !a.fresh;
+  sim::RunResults r;
+  try {
+    r = sim::run_experiment(c, hooks, control);
+  } catch (const sim::Interrupted& stop) {
+    std::cerr << "fedsim: stopped by signal " << stop.signal << "; state saved to " << stop.checkpoint
+              << "; run the same command again to resume\n";
+    return 128 + stop.signal;
+  }
   r.wall_total_s = elapsed();
   sim::write_results(r, out);
+  std::filesystem::remove(control.checkpoint_file);  // the run is complete
 
   const sim::RoundRow& first = r.rounds.front();
   const sim::RoundRow& last = r.rounds.back();

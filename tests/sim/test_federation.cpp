@@ -189,3 +189,55 @@ TEST_CASE("trainer none at scale: 747 clients, dropouts, diurnal availability, d
   CHECK(a.participation == b.participation);
   CHECK(a.clients.busy_s == b.clients.busy_s);
 }
+
+TEST_CASE("proportional local steps: ceil(epochs * n_i * N / (R * m) / batch) (FedLLM-Bench DPO runs)") {
+  uniform_trace(4);
+  ExperimentConfig c = config(
+      "  clients: 4\n  clients_per_round: 4\n  rounds: 2\n  local_steps_mode: proportional\n  local_epochs: 3\n"
+      "system:\n  trace: trace.csv\n");
+  PlusOneTrainer t;
+  const RunResults r = Federation(c, {1, 2, 5, 10}, t, {}).run();
+  // steps_i = ceil(3 * n_i * 4 / (2 * 4) / 1) = ceil(1.5 n_i) = 2, 3, 8, 15; one token per step, two rounds.
+  CHECK(r.clients.tokens_trained == std::vector<int64_t>{4, 6, 16, 30});
+}
+
+TEST_CASE("traces: malformed CSV files are rejected naming the file, line and field") {
+  write_file("bad_trace.csv", "client,gflops,mbps\n0,1,8\n1,fast,8\n");
+  ExperimentConfig c = config("  clients: 2\n  clients_per_round: 2\n  rounds: 1\nsystem:\n  trace: bad_trace.csv\n");
+  PlusOneTrainer t;
+  CHECK_THROWS_WITH_AS(Federation(c, {1, 1}, t, {}), "bad_trace.csv:3: gflops: expected a finite number, got 'fast'",
+                       fedsim::UserError);
+  write_file("short_trace.csv", "client,gflops,mbps\n0,1,8\n");
+  c = config("  clients: 2\n  clients_per_round: 2\n  rounds: 1\nsystem:\n  trace: short_trace.csv\n");
+  CHECK_THROWS_WITH_AS(Federation(c, {1, 1}, t, {}),
+                       "short_trace.csv: client 1 has no row; the trace must cover clients 0 to 1", fedsim::UserError);
+  write_file("bad_avail.csv", "client,start,end\n0,0,1\n");
+  c = config("  clients: 2\n  clients_per_round: 2\n  rounds: 1\nsystem:\n  availability: trace\n"
+             "  availability_trace: bad_avail.csv\n");
+  CHECK_THROWS_WITH_AS(Federation(c, {1, 1}, t, {}),
+                       "bad_avail.csv:1: expected the header 'client,start_s,end_s', got 'client,start,end'",
+                       fedsim::UserError);
+  write_file("range_avail.csv", "client,start_s,end_s\n5,0,1\n");
+  c = config("  clients: 2\n  clients_per_round: 2\n  rounds: 1\nsystem:\n  availability: trace\n"
+             "  availability_trace: range_avail.csv\n");
+  CHECK_THROWS_WITH_AS(Federation(c, {1, 1}, t, {}), "range_avail.csv:2: client: 5 is out of range; accepted: 0 to 1",
+                       fedsim::UserError);
+}
+
+TEST_CASE("availability: intervals merge, offline_at and next_online answer over the whole timeline") {
+  const Availability a = Availability::from_intervals({{{10, 20}, {15, 30}, {50, 60}}});
+  CHECK_FALSE(a.online(0, 5));
+  CHECK(a.online(0, 10));
+  CHECK(a.online(0, 29));
+  CHECK_FALSE(a.online(0, 30));
+  CHECK(a.offline_at(0, 12) == 30);  // [10,20) and [15,30) merged
+  CHECK(a.offline_at(0, 40) == 40);  // offline now
+  CHECK(a.next_online(0, 31) == 50);
+  CHECK(a.next_online(0, 55) == 55);
+  CHECK(a.next_online(0, 60) == kNever);
+  const Availability d = Availability::diurnal(50, 8.0, 10, 3);
+  int online_at_noon = 0;
+  for (int c = 0; c < 50; ++c) online_at_noon += d.online(c, seconds_to_ticks(2 * 86400.0 + 43200.0));
+  CHECK(online_at_noon > 5);   // about a third of clients online at any hour
+  CHECK(online_at_noon < 30);
+}

@@ -1,0 +1,148 @@
+// Crash safety: a run killed with SIGKILL at several points (mid-round, in the middle of writing
+// a checkpoint, around async aggregations) or stopped by SIGTERM, then run again, ends with
+// results identical to an uninterrupted run (wall-clock fields aside), for sync, deadline and
+// async modes and FedAvg, SCAFFOLD and FedAdam.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "sim/results.hpp"
+
+using namespace fedsim::sim;
+
+namespace {
+
+struct Status {
+  bool killed = false;
+  int signal = 0, code = -1;
+};
+
+Status run_fedsim(const std::string& config, const std::string& out, const std::string& fault) {
+  const char* bin = std::getenv("FEDSIM_BINARY");
+  REQUIRE(bin != nullptr);
+  const std::string env = fault.empty() ? "" : "FEDSIM_FAULT=" + fault + " ";
+  const std::string cmd = env + bin + " run " + config + " --out " + out + " >/dev/null 2>resume.err";
+  const int st = std::system(cmd.c_str());
+  Status s;
+  // system() runs the command through sh, which reports a child killed by signal N as 128+N.
+  if (WIFEXITED(st)) {
+    s.code = WEXITSTATUS(st);
+    if (s.code > 128) {
+      s.killed = true;
+      s.signal = s.code - 128;
+    }
+  } else if (WIFSIGNALED(st)) {
+    s.killed = true;
+    s.signal = WTERMSIG(st);
+  }
+  return s;
+}
+
+bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+
+void check_same(const RunResults& a, const RunResults& b) {
+  REQUIRE(a.rounds.size() == b.rounds.size());
+  for (size_t i = 0; i < a.rounds.size(); ++i) {
+    const RoundRow &x = a.rounds[i], &y = b.rounds[i];
+    CAPTURE(i);
+    CHECK(x.round == y.round);
+    CHECK(same(x.sim_time_s, y.sim_time_s));
+    CHECK(same(x.train_loss, y.train_loss));
+    CHECK(same(x.eval_loss, y.eval_loss));
+    CHECK(same(x.eval_accuracy, y.eval_accuracy));
+    CHECK(x.selected == y.selected);
+    CHECK(x.completed == y.completed);
+    CHECK(x.stragglers == y.stragglers);
+    CHECK(x.dropouts == y.dropouts);
+    CHECK(same(x.duration_s, y.duration_s));
+  }
+  CHECK(a.participation == b.participation);
+  CHECK(a.clients.rounds_joined == b.clients.rounds_joined);
+  CHECK(a.clients.updates_accepted == b.clients.updates_accepted);
+  CHECK(a.clients.tokens_trained == b.clients.tokens_trained);
+  CHECK(a.clients.busy_s == b.clients.busy_s);
+  CHECK(a.clients.idle_s == b.clients.idle_s);
+  CHECK(a.timeline.size() == b.timeline.size());
+  for (size_t i = 0; i < std::min(a.timeline.size(), b.timeline.size()); ++i) {
+    CHECK(a.timeline[i].client == b.timeline[i].client);
+    CHECK(a.timeline[i].end_s == b.timeline[i].end_s);
+  }
+  CHECK(a.client_eval_accuracy == b.client_eval_accuracy);
+  CHECK(a.sim_total_s == b.sim_total_s);
+  CHECK(a.events == b.events);
+}
+
+const char* kBase = R"(experiment:
+  seed: 3
+  cache_dir: resume-cache
+  checkpoint_every: 1
+data:
+  samples_mean: 30
+  test_samples: 32
+  public_samples: 200
+model:
+  preset: nano
+  pretrain_steps: 20
+federation:
+  clients: 8
+  clients_per_round: 3
+  rounds: 5
+  local_steps: 3
+  batch_size: 4
+  lr: 0.01
+  client_eval_every: 2
+  client_eval_samples: 4
+  async_concurrency: 4
+  async_buffer: 2
+system:
+  dropout_prob: 0.1
+)";
+
+}  // namespace
+
+TEST_CASE("resume: killed or stopped runs continue to the same results") {
+  struct Mode {
+    const char* name;
+    const char* yaml;
+  };
+  const Mode modes[] = {
+      {"sync-fedavg", "  algorithm: fedavg\n"},
+      {"sync-scaffold", "  algorithm: scaffold\n"},
+      {"deadline-fedadam", "  algorithm: fedadam\n  overcommit: 1.5\n  deadline_s: 0.115\n"},
+      {"async-fedavg", "  algorithm: fedavg\n  mode: async\n"},
+      {"async-fedadam", "  algorithm: fedadam\n  mode: async\n"},
+  };
+  const char* faults[] = {"kill_after_events=7", "kill_after_events=23", "kill_in_checkpoint=2", "term_after_events=15"};
+  for (const Mode& m : modes) {
+    const std::string mode_name = m.name;
+    CAPTURE(mode_name);
+    std::string yaml = kBase;
+    yaml.replace(yaml.find("federation:\n") + 12, 0, m.yaml);
+    const std::string cfg = std::string("resume-") + m.name + ".yaml";
+    std::ofstream(cfg) << yaml;
+    const std::string ref = std::string("resume-") + m.name + "-ref.h5";
+    std::filesystem::remove(ref);
+    REQUIRE(run_fedsim(cfg, ref, "").code == 0);
+    const RunResults want = read_results(ref);
+    CHECK_FALSE(std::filesystem::exists(ref + ".ckpt"));  // removed once the run is complete
+    for (const char* fault : faults) {
+      const std::string fault_name = fault;
+      CAPTURE(fault_name);
+      const std::string out = std::string("resume-") + m.name + ".h5";
+      std::filesystem::remove(out);
+      std::filesystem::remove(out + ".ckpt");
+      const Status first = run_fedsim(cfg, out, fault);
+      CHECK(first.killed);
+      CHECK(first.signal == (std::string(fault).rfind("term", 0) == 0 ? SIGTERM : SIGKILL));
+      CHECK_FALSE(std::filesystem::exists(out));  // no results file that looks complete
+      const Status second = run_fedsim(cfg, out, "");
+      REQUIRE(second.code == 0);
+      check_same(read_results(out), want);
+    }
+  }
+}
