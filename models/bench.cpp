@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <vector>
 
 #include "models/kernels/gemm.hpp"
 #include "models/model.hpp"
@@ -11,6 +12,12 @@ namespace fedsim::models {
 
 namespace {
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+// The median of repeated timings: a shared machine's load spikes move the mean, not the median.
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
 }  // namespace
 
 double measure_sgemm_gflops(int n, double min_seconds) {
@@ -29,15 +36,14 @@ double measure_sgemm_gflops(int n, double min_seconds) {
     exec.fence();
   };
   run();  // warm-up: BLAS buffers, page faults
-  int reps = 0;
+  std::vector<double> times;
   const double t0 = now_s();
-  double t = 0;
   do {
+    const double t = now_s();
     run();
-    ++reps;
-    t = now_s() - t0;
-  } while (t < min_seconds || reps < 2);
-  return 2.0 * double(n) * n * n * reps / t * 1e-9;
+    times.push_back(now_s() - t);
+  } while (now_s() - t0 < min_seconds || times.size() < 3);
+  return 2.0 * double(n) * n * n / median(times) * 1e-9;
 }
 
 BenchResult bench_model(const std::string& preset, int B, double min_seconds, int sgemm_n) {
@@ -55,13 +61,16 @@ BenchResult bench_model(const std::string& preset, int B, double min_seconds, in
   r.runtime = Runtime::describe();
   r.B = B;
   r.T = cfg.max_seq;
+  std::vector<double> times;
   const double t0 = now_s();
   do {
+    const double t = now_s();
     m.train_adapter(ad, {batch}, 1e-4f, OptimConfig{}, 2 + r.steps);
+    times.push_back(now_s() - t);
     ++r.steps;
     r.seconds = now_s() - t0;
   } while (r.seconds < min_seconds || r.steps < 3);
-  r.tokens_per_s = double(B) * r.T * r.steps / r.seconds;
+  r.tokens_per_s = double(B) * r.T / median(times);
   r.flops_per_token = m.train_flops_per_token();
   r.gflops = r.flops_per_token * r.tokens_per_s * 1e-9;
   r.sgemm_n = sgemm_n;

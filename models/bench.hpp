@@ -9,11 +9,11 @@ struct BenchResult {
   std::string preset, runtime;  // runtime: Runtime::describe()
   int B = 0, T = 0, steps = 0;
   double seconds = 0;          // wall time of the timed steps
-  double tokens_per_s = 0;     // B*T*steps / seconds
+  double tokens_per_s = 0;     // B*T / median step time
   double flops_per_token = 0;  // train_flops_per_token (formula, models/README.md)
   double gflops = 0;           // flops_per_token * tokens_per_s / 1e9
   int sgemm_n = 0;
-  double sgemm_gflops = 0;  // 2 n^3 / time of one n x n x n product through the same gemm path
+  double sgemm_gflops = 0;  // 2 n^3 / median time of an n x n x n product through the same gemm path
   double ratio = 0;         // gflops / sgemm_gflops
 };
 

@@ -68,14 +68,22 @@ Model Model::load(const std::string& path, const LoraConfig& lora) {
   const h5::File f = h5::File::open_read(path);
   h5::check_format(f, kCheckpointKind, kCheckpointFormatVersion);
   const h5::Group root = f.root();
+  // Shapes within the config schema's ranges (sim/config.cpp), before any product of them.
+  auto dim = [&](const char* name, int64_t hi) {
+    const int64_t v = root.attr_int(name);
+    if (v < 1 || v > hi)
+      throw UserError(root.where() + "@" + name + ": " + std::to_string(v) + " is out of range; accepted: 1 to " +
+                      std::to_string(hi) + "\nHINT: the file is damaged or was not written by fedsim");
+    return static_cast<int>(v);
+  };
   ModelConfig c;
   c.preset = root.attr_string("preset");
-  c.vocab_size = static_cast<int>(root.attr_int("vocab_size"));
-  c.max_seq = static_cast<int>(root.attr_int("max_seq"));
-  c.d_model = static_cast<int>(root.attr_int("d_model"));
-  c.n_layers = static_cast<int>(root.attr_int("n_layers"));
-  c.n_heads = static_cast<int>(root.attr_int("n_heads"));
-  c.d_ff = static_cast<int>(root.attr_int("d_ff"));
+  c.vocab_size = dim("vocab_size", 65536);
+  c.max_seq = dim("max_seq", 65536);
+  c.d_model = dim("d_model", 65536);
+  c.n_layers = dim("n_layers", 1024);
+  c.n_heads = dim("n_heads", 1024);
+  c.d_ff = dim("d_ff", 262144);
   try {
     validate_model_config(c);
   } catch (const UserError& e) {
@@ -85,6 +93,13 @@ Model Model::load(const std::string& path, const LoraConfig& lora) {
   if (tok != kTokenizerDescription && tok != kTokenizerDescriptionV0)
     throw UserError(path + ": checkpoint tokenizer '" + tok + "' differs from this build's '" + kTokenizerDescription +
                     "'\nHINT: the checkpoint was written by another fedsim version");
+  // The weights must be in the file before the model is allocated for them.
+  const std::vector<hsize_t> base_dims = root.shape("base");
+  const int64_t base_total = make_base_layout(c).total;
+  if (base_dims.size() != 1 || static_cast<int64_t>(base_dims[0]) != base_total)
+    throw UserError(root.where("base") + ": shape does not hold the " + std::to_string(base_total) + " weights of its config (C=" +
+                    std::to_string(c.d_model) + ", L=" + std::to_string(c.n_layers) + ", T=" + std::to_string(c.max_seq) +
+                    ", d_ff=" + std::to_string(c.d_ff) + ")\nHINT: the file is damaged or was not written by fedsim");
   auto impl = std::make_unique<Impl>(c, lora);
   Net<float>& net = impl->net;
   auto read_flat = [&](const h5::Group& g, const std::string& name) {
@@ -103,6 +118,8 @@ Model Model::load(const std::string& path, const LoraConfig& lora) {
   if (root.has("base_optimizer")) {
     const h5::Group g = root.open_group("base_optimizer");
     impl->base_steps = g.attr_int("steps");
+    if (impl->base_steps < 0)
+      throw UserError(g.where() + "@steps: " + std::to_string(impl->base_steps) + " is negative; expected a step count");
     impl->base_m = Vec<float>(Kokkos::view_alloc(net.exec, "fedsim::models::base_adam_m"), net.bl.total);
     impl->base_v = Vec<float>(Kokkos::view_alloc(net.exec, "fedsim::models::base_adam_v"), net.bl.total);
     net.set(impl->base_m, read_flat(g, "m"));

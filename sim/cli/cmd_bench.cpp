@@ -37,7 +37,7 @@ int cmd_bench(const std::vector<std::string>& args, int& argc, char** argv) {
     std::cout << desc;
     return 0;
   }
-  if (what != "model") throw UserError("fedsim bench: unknown target '" + what + "'; accepted: model");
+  if (what != "model") throw UserError("fedsim bench: unknown target '" + what + "'; accepted: model, events");
   if (batch < 1) throw UserError("fedsim bench: --batch " + std::to_string(batch) + " is invalid; accepted: >= 1");
   if (!(seconds > 0)) throw UserError("fedsim bench: --seconds must be > 0");
   models::preset_config(preset);  // UserError naming the accepted presets
