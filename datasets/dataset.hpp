@@ -151,4 +151,37 @@ double task_heterogeneity(const FederatedDataset& d);
 // The same over Sample::language (samples with language -1 are left out).
 double language_heterogeneity(const FederatedDataset& d);
 
+// --- FedIT-U2S corpora (u2s_corpus.cpp; REFERENCE.md section 6) ---------------------------
+// Documents that state facts with known answers in a medicine-like, a knowledge-like and a
+// math-like domain; each client's documents follow its Dirichlet(dirichlet_alpha) domain mix.
+struct U2sCorpusSpec {
+  int n_clients = 10;
+  std::vector<std::string> domains;  // subset of u2s_domain_names(); empty = all
+  int docs_min = 3, docs_max = 5;    // documents per client, uniform
+  int facts_per_doc = 4;
+  double dirichlet_alpha = 0.5;  // domain mix per client
+  double filler_prob = 0.3;      // a fact-free sentence after a fact
+  double repeat_prob = 0.1;      // a fact restated from an earlier document (duplicates)
+  int pool_size = 120;           // server example pool: facts about entities no client mentions
+  int n_demos = 0;               // more such facts, for training a generator (U2sWorld::demos)
+  uint64_t seed = 1;
+};
+struct U2sFact {
+  std::string sentence, question, answer;
+  int32_t domain = 0;  // index into u2s_domain_names()
+};
+struct U2sWorld {
+  // kind corpus: client samples are documents (text in `response`, task = domain); `test` is
+  // the canonical question of every distinct fact any client states (held-out, answer = truth);
+  // `public` is the pool as pairs (it pretrains the base).
+  FederatedDataset corpus;
+  FederatedDataset true_pairs;  // kind sft: each client's facts as canonical pairs; same test/public
+  std::vector<U2sFact> pool;    // the server's example pool with the sentences it came from
+  std::vector<U2sFact> demos;   // the server's generator-training facts (disjoint from all above)
+};
+std::vector<std::string> u2s_domain_names();  // medicine, knowledge, math (task order)
+void validate_u2s_corpus_spec(const U2sCorpusSpec& spec);  // UserError naming the u2s key
+std::string u2s_corpus_spec_yaml(const U2sCorpusSpec& spec);
+U2sWorld generate_u2s_world(const U2sCorpusSpec& spec);
+
 }  // namespace fedsim::datasets

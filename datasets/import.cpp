@@ -93,7 +93,26 @@ UserError error_at(const Source& s, const Path& path, const std::string& msg) {
   return error_at(s, json_locate(s.text, 0, path), msg);
 }
 
+// FedLLM-Bench layouts nest at most 5 levels. Deeper nesting only costs stack: nlohmann's copy
+// and dump recurse once per level, so a file of a million '[' would overflow it.
+constexpr int kMaxDepth = 64;
+size_t too_deep(const std::string& t) {  // offset where nesting passes kMaxDepth, or npos
+  int depth = 0;
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (t[i] == '"') {
+      i = skip_string(t, i) - 1;
+    } else if (t[i] == '{' || t[i] == '[') {
+      if (++depth > kMaxDepth) return i;
+    } else if (t[i] == '}' || t[i] == ']') {
+      --depth;
+    }
+  }
+  return std::string::npos;
+}
+
 Json parse_text(const Source& s) {
+  if (const size_t at = too_deep(s.text); at != std::string::npos)
+    throw error_at(s, at, "nesting deeper than " + std::to_string(kMaxDepth) + " levels; a sample nests at most 5");
   try {
     return Json::parse(s.text);
   } catch (const Json::parse_error& e) {
@@ -101,6 +120,15 @@ Json parse_text(const Source& s) {
     const size_t colon = what.find(": ", what.find("parse error"));
     what = colon == std::string::npos ? what : what.substr(colon + 2);
     throw error_at(s, e.byte > 0 ? e.byte - 1 : 0, "invalid JSON: " + what);
+  } catch (const Json::out_of_range& e) {
+    // A number beyond double's range ("number overflow parsing '1e400'"); no offset is given,
+    // so point at the first occurrence of the number's text.
+    const std::string what = e.what();
+    const size_t q = what.find('\''), q_end = what.rfind('\'');
+    const std::string number = q != std::string::npos && q_end > q ? what.substr(q + 1, q_end - q - 1) : "";
+    const size_t at = number.empty() ? 0 : s.text.find(number);
+    throw error_at(s, at == std::string::npos ? 0 : at,
+                   "invalid JSON: the number " + number + " is out of range; accepted: numbers within +-1.8e308");
   }
 }
 

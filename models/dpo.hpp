@@ -41,17 +41,15 @@ struct DpoResult {
   double accuracy = 0;  // fraction of pairs with a positive margin
 };
 
-// Forward of the policy (adapter row `client`) on the stacked batch already set in `net`, the
-// loss against `ref` (sequence_logps of the base on the same batch), and, if `backward`, its
-// gradient added into adapter_grads(client).
+// The DPO loss of one client's pairs from the policy's (lp) and the reference's (ref)
+// per-sequence log-probabilities (chosen 0..P-1, rejected P..2P-1), and in `w` (2P) the weights
+// of each sequence's summed token losses in the backward.
 template <class T>
-DpoResult dpo_forward_backward(Net<T>& net, int client, const std::vector<double>& ref, double beta, bool dropout,
-                               uint64_t step_key, bool backward) {
-  const std::vector<double> lp = sequence_logps(net, client, dropout, step_key);
+DpoResult dpo_loss(const std::vector<double>& lp, const std::vector<double>& ref, double beta, std::vector<T>& w) {
   FEDSIM_ASSERT(lp.size() == ref.size() && lp.size() % 2 == 0);
   const size_t P = lp.size() / 2;
   DpoResult r;
-  std::vector<T> w(lp.size());
+  w.assign(lp.size(), T(0));
   for (size_t b = 0; b < P; ++b) {
     const double m = (lp[b] - ref[b]) - (lp[P + b] - ref[P + b]);
     const double z = beta * m;
@@ -68,6 +66,18 @@ DpoResult dpo_forward_backward(Net<T>& net, int client, const std::vector<double
     r.margin /= P;
     r.accuracy /= P;
   }
+  return r;
+}
+
+// Forward of the policy (adapter row `client`) on the stacked batch already set in `net`, the
+// loss against `ref` (sequence_logps of the base on the same batch), and, if `backward`, its
+// gradient added into adapter_grads(client).
+template <class T>
+DpoResult dpo_forward_backward(Net<T>& net, int client, const std::vector<double>& ref, double beta, bool dropout,
+                               uint64_t step_key, bool backward) {
+  const std::vector<double> lp = sequence_logps(net, client, dropout, step_key);
+  std::vector<T> w;
+  const DpoResult r = dpo_loss(lp, ref, beta, w);
   if (backward) net.backward(false, &w);
   return r;
 }

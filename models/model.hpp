@@ -168,6 +168,25 @@ class Model {
                                const OptimConfig& opt, uint64_t dropout_seed, float beta = 0.1f,
                                const LocalHooks& hooks = {});
 
+  // Batched local training (models/README.md "Batched training"): the same runs as calling
+  // train_adapter / train_adapter_dpo once per client k with (*adapters[k], batches[k], lrs[k],
+  // opt, dropout_seeds[k], hooks[k]), computed together: each step stacks the sequences of every
+  // client that still has steps (clients with fewer steps drop out), runs the frozen base's
+  // products once over all of them and each client's LoRA products, clipping, hooks and AdamW
+  // on its own row. Every client's rows compute what its own run computes (dropout masks keyed
+  // per client as there), so results do not depend on which clients share a batch. Clients go
+  // in groups whose activations fit FEDSIM_BATCH_MB MiB (default 1024).
+  std::vector<TrainStats> train_adapters_batched(const std::vector<std::vector<float>*>& adapters,
+                                                 const std::vector<std::vector<Batch>>& batches,
+                                                 const std::vector<float>& lrs, const OptimConfig& opt,
+                                                 const std::vector<uint64_t>& dropout_seeds,
+                                                 const std::vector<LocalHooks>& hooks);
+  std::vector<TrainStats> train_adapters_dpo_batched(const std::vector<std::vector<float>*>& adapters,
+                                                     const std::vector<std::vector<DpoBatch>>& batches,
+                                                     const std::vector<float>& lrs, const OptimConfig& opt,
+                                                     const std::vector<uint64_t>& dropout_seeds, float beta,
+                                                     const std::vector<LocalHooks>& hooks);
+
   // DPO loss and preference margin of `adapter` (nullptr: base, margin 0) on one batch.
   DpoEvalStats evaluate_dpo(const std::vector<float>* adapter, const DpoBatch& batch, float beta = 0.1f) const;
 

@@ -8,7 +8,7 @@
 namespace fedsim::models {
 
 // Adapter rows of Net: the client being trained and the adapter being evaluated, so that
-// evaluate() never touches training state.
+// evaluate() never touches training state; batched training uses rows kAdapterRows and up.
 inline constexpr int kTrainRow = 0, kEvalRow = 1, kAdapterRows = 2;
 
 struct Model::Impl {
@@ -21,8 +21,20 @@ struct Model::Impl {
                   const OptimConfig& opt);
   // Uploads the hooks' vectors (checked against the adapter size) before a local run.
   void set_hooks(const LocalHooks& hooks);
-  // One optimizer step of the training row with the hooks: prox gradient, AdamW, SCAFFOLD.
-  void hooked_step(const LocalHooks& hooks, int64_t t, float lr, const OptimConfig& opt);
+  // One optimizer step of adapter row `row` with the hooks: prox gradient towards `anchor`,
+  // AdamW, SCAFFOLD `correction` (device copies of the hooks' vectors).
+  void hooked_step(int row, const LocalHooks& hooks, UVec<float> anchor, UVec<float> correction, int64_t t, float lr,
+                   const OptimConfig& opt);
+  // Grows the adapter, gradient and moment rows to at least `rows`, keeping their contents.
+  void ensure_rows(int rows);
+  // Batched local training (train.cpp) over batches of context Tn: `step(active, rows, s)` runs
+  // the forward and backward of step s for the clients `active` (indices into the arguments,
+  // adapter row rows[k]) and returns their losses.
+  template <class BatchT, class StepFn>
+  std::vector<TrainStats> train_batched(const std::vector<std::vector<float>*>& adapters,
+                                        const std::vector<std::vector<BatchT>>& batches, const std::vector<float>& lrs,
+                                        const OptimConfig& opt, const std::vector<LocalHooks>& hooks, int Tn,
+                                        StepFn step);
 
   LoraConfig lora;
   Net<float> net;
@@ -31,6 +43,7 @@ struct Model::Impl {
   int64_t base_steps = 0;
   Vec<double> sumsq_partial;
   Vec<float> prox_anchor, scaffold_corr;  // (P) device copies of LocalHooks' vectors
+  Mat<float> batch_anchor, batch_corr;    // (clients, P) the same for batched training
 };
 
 }  // namespace fedsim::models

@@ -120,6 +120,7 @@ void Net<T>::set_batch(const Batch& batch) {
     targets_h_ = Kokkos::create_mirror_view(targets_);
   }
   n_targets_ = 0;
+  seq_targets_.assign(static_cast<size_t>(batch.B), 0);
   for (int64_t i = 0; i < N; ++i) {
     const int32_t tok = batch.inputs[i], tg = batch.targets[i];
     FEDSIM_ASSERT_MSG(tok >= 0 && tok < cfg.vocab_size, "input token " << tok << " at " << i);
@@ -127,6 +128,7 @@ void Net<T>::set_batch(const Batch& batch) {
     tokens_h_(i) = tok;
     targets_h_(i) = tg;
     n_targets_ += tg >= 0;
+    seq_targets_[static_cast<size_t>(i / batch.T)] += tg >= 0;
   }
   Kokkos::deep_copy(exec, tokens_, tokens_h_);
   Kokkos::deep_copy(exec, targets_, targets_h_);
@@ -135,54 +137,99 @@ void Net<T>::set_batch(const Batch& batch) {
 }
 
 template <class T>
-uint64_t Net<T>::target_key(int l, int t) const {
-  return mix64(step_key_ ^ mix64(static_cast<uint64_t>(l) * kNumTargets + t + 1));
+int64_t Net<T>::activation_floats(int B, int Tn) {
+  const Acts<T> keep = a_;  // build_acts(nullptr) only counts, but it repoints the views
+  const int64_t n = build_acts(nullptr, B, Tn);
+  a_ = keep;
+  return n;
 }
 
 template <class T>
+uint64_t Net<T>::target_key(uint64_t step_key, int l, int t) const {
+  return mix64(step_key ^ mix64(static_cast<uint64_t>(l) * kNumTargets + t + 1));
+}
+
+namespace {
+// Rows [n0, n0 + n) of a contiguous row-major matrix, again contiguous: flat indices inside the
+// segment start at 0, as in a forward over the segment alone (dropout masks hash them).
+template <class T>
+UMat<T> rows(const UMat<T>& m, int64_t n0, int64_t n) {
+  return as_mat(m.data() + n0 * int64_t(m.extent(1)), n, int64_t(m.extent(1)));
+}
+}  // namespace
+
+// Base product over every row, then each segment's LoRA branch (shrink to rank r, expand) with
+// its own adapter row: the segmented products of batched training.
+template <class T>
 void Net<T>::proj_forward(int l, int t, UMat<T> out, UMat<T> inp, UMat<T> wm, UVec<T> b) {
   linear_forward(exec, out, inp, wm, b);
-  if (client_ < 0 || !al.enabled[t]) return;
-  const int64_t N = inp.extent(0), r = al.rank;
-  T* ad = adapters.data() + int64_t(client_) * al.total;
-  UMat<T> A = as_mat(ad + al.a(l, t), r, al.d_in[t]), Bm = as_mat(ad + al.b(l, t), al.d_out[t], r);
+  if (!al.enabled[t]) return;
+  const int64_t r = al.rank;
   LayerActs<T>& la = a_.layers[l];
-  UMat<T> xd = inp;
-  if (dropout_ && al.dropout > 0) {
-    dropout_forward(exec, la.xd[t], inp, al.dropout, target_key(l, t));
-    xd = la.xd[t];
+  int64_t n0 = 0;
+  for (const Segment& s : segs_) {
+    const int64_t n = int64_t(s.seqs) * T_;
+    if (s.row >= 0) {
+      T* ad = adapters.data() + int64_t(s.row) * al.total;
+      UMat<T> A = as_mat(ad + al.a(l, t), r, al.d_in[t]), Bm = as_mat(ad + al.b(l, t), al.d_out[t], r);
+      UMat<T> xd = rows(inp, n0, n);
+      if (dropout_ && al.dropout > 0) {
+        dropout_forward(exec, rows(la.xd[t], n0, n), xd, al.dropout, target_key(s.step_key, l, t));
+        xd = rows(la.xd[t], n0, n);
+      }
+      lora_forward(exec, rows(out, n0, n), rows(la.u[t], n0, n), xd, A, Bm, T(al.scale));
+    }
+    n0 += n;
   }
-  (void)N;
-  lora_forward(exec, out, la.u[t], xd, A, Bm, T(al.scale));
 }
 
 template <class T>
 void Net<T>::proj_backward(int l, int t, UMat<T> dinp, UMat<T> dw, UVec<T> db, UMat<T> dout, UMat<T> inp, UMat<T> wm) {
   linear_backward(exec, dinp, dw, db, dout, inp, wm);
-  if (client_ < 0 || !al.enabled[t]) return;
-  const int64_t N = inp.extent(0), r = al.rank, off = int64_t(client_) * al.total;
-  UMat<T> A = as_mat(adapters.data() + off + al.a(l, t), r, al.d_in[t]);
-  UMat<T> Bm = as_mat(adapters.data() + off + al.b(l, t), al.d_out[t], r);
-  UMat<T> dA = as_mat(adapter_grads.data() + off + al.a(l, t), r, al.d_in[t]);
-  UMat<T> dB = as_mat(adapter_grads.data() + off + al.b(l, t), al.d_out[t], r);
+  if (!al.enabled[t]) return;
+  const int64_t r = al.rank, din = al.d_in[t];
   LayerActs<T>& la = a_.layers[l];
-  if (dropout_ && al.dropout > 0) {
-    UMat<T> dxd = as_mat(a_.dxd, N, al.d_in[t]);
-    zero(exec, dxd);
-    lora_backward(exec, dxd, dA, dB, a_.du, dout, la.u[t], la.xd[t], A, Bm, T(al.scale));
-    dropout_backward(exec, dinp, dxd, al.dropout, target_key(l, t));
-  } else {
-    lora_backward(exec, dinp, dA, dB, a_.du, dout, la.u[t], inp, A, Bm, T(al.scale));
+  int64_t n0 = 0;
+  for (const Segment& s : segs_) {
+    const int64_t n = int64_t(s.seqs) * T_, off = int64_t(s.row) * al.total;
+    if (s.row >= 0) {
+      UMat<T> A = as_mat(adapters.data() + off + al.a(l, t), r, din);
+      UMat<T> Bm = as_mat(adapters.data() + off + al.b(l, t), al.d_out[t], r);
+      UMat<T> dA = as_mat(adapter_grads.data() + off + al.a(l, t), r, din);
+      UMat<T> dB = as_mat(adapter_grads.data() + off + al.b(l, t), al.d_out[t], r);
+      UMat<T> du = rows(a_.du, n0, n), dout_s = rows(dout, n0, n), u = rows(la.u[t], n0, n);
+      if (dropout_ && al.dropout > 0) {
+        UMat<T> dxd = as_mat(a_.dxd + n0 * din, n, din);
+        zero(exec, dxd);
+        lora_backward(exec, dxd, dA, dB, du, dout_s, u, rows(la.xd[t], n0, n), A, Bm, T(al.scale));
+        dropout_backward(exec, rows(dinp, n0, n), dxd, al.dropout, target_key(s.step_key, l, t));
+      } else {
+        lora_backward(exec, rows(dinp, n0, n), dA, dB, du, dout_s, u, rows(inp, n0, n), A, Bm, T(al.scale));
+      }
+    }
+    n0 += n;
   }
 }
 
 template <class T>
 double Net<T>::forward(int client, bool dropout, uint64_t step_key) {
   FEDSIM_ASSERT(B_ > 0);
-  FEDSIM_ASSERT(client < static_cast<int>(adapters.extent(0)));
-  client_ = client;
+  return forward_segments({Segment{client, B_, step_key}}, dropout)[0];
+}
+
+template <class T>
+std::vector<double> Net<T>::forward_segments(const std::vector<Segment>& segs, bool dropout) {
+  FEDSIM_ASSERT(B_ > 0 && !segs.empty());
+  int total = 0;
+  seg_targets_.assign(segs.size(), 0);
+  for (size_t i = 0; i < segs.size(); ++i) {
+    FEDSIM_ASSERT(segs[i].seqs >= 1 && segs[i].row < static_cast<int>(adapters.extent(0)));
+    for (int b = total; b < total + segs[i].seqs; ++b) seg_targets_[i] += seq_targets_[static_cast<size_t>(b)];
+    total += segs[i].seqs;
+  }
+  FEDSIM_ASSERT_MSG(total == B_, "segments cover " << total << " of " << B_ << " sequences");
+  segs_ = segs;
   dropout_ = dropout;
-  step_key_ = step_key;
   const int64_t C = cfg.d_model, F = cfg.d_ff, V = cfg.vocab_size;
   Acts<T>& a = a_;
   embedding_forward(exec, a.encoded, tokens_, w(bl.wte, V, C), w(bl.wpe, cfg.max_seq, C), T_);
@@ -206,11 +253,19 @@ double Net<T>::forward(int client, bool dropout, uint64_t step_key) {
   layernorm_forward(exec, a.lnf, a.lnf_mean, a.lnf_rstd, res, wv(bl.lnfw, C), wv(bl.lnfb, C));
   gemm(exec, 'N', 'T', T(1), a.lnf, w(bl.wte, V, C), T(0), a.logits);  // tied head
   crossentropy_forward(exec, a.probs, a.losses, argmax_, a.logits, targets_);
-  if (n_targets_ == 0) return 0.0;
-  double sum = 0;  // in position order on the host: deterministic on any backend
-  for (T x : losses_host()) sum += static_cast<double>(x);
-  return sum / static_cast<double>(n_targets_);
+  // Sums in position order on the host: deterministic on any backend and segment split.
+  const std::vector<T> losses = losses_host();
+  std::vector<double> out(segs_.size(), 0.0);
+  int64_t pos = 0;
+  for (size_t i = 0; i < segs_.size(); ++i) {
+    double sum = 0;
+    const int64_t end = pos + int64_t(segs_[i].seqs) * T_;
+    for (; pos < end; ++pos) sum += static_cast<double>(losses[static_cast<size_t>(pos)]);
+    out[i] = seg_targets_[i] == 0 ? 0.0 : sum / static_cast<double>(seg_targets_[i]);
+  }
+  return out;
 }
+
 
 template <class T>
 void Net<T>::backward(bool base_grads, const std::vector<T>* seq_weights) {
@@ -218,6 +273,17 @@ void Net<T>::backward(bool base_grads, const std::vector<T>* seq_weights) {
   grads_on_ = base_grads;
   const int64_t C = cfg.d_model, F = cfg.d_ff, V = cfg.vocab_size;
   Acts<T>& a = a_;
+  std::vector<T>& seg_w = seg_w_host_;  // a member: the copy below may still read it
+  if (seq_weights == nullptr && segs_.size() > 1) {
+    // Each segment's own mean: weight 1/(its target tokens) on its sequences, the same float
+    // the one-segment path uses as dloss.
+    seg_w.assign(static_cast<size_t>(B_), T(0));
+    int b = 0;
+    for (size_t i = 0; i < segs_.size(); ++i)
+      for (int k = 0; k < segs_[i].seqs; ++k, ++b)
+        seg_w[static_cast<size_t>(b)] = seg_targets_[i] > 0 ? T(1) / T(seg_targets_[i]) : T(0);
+    seq_weights = &seg_w;
+  }
   if (seq_weights != nullptr) {
     FEDSIM_ASSERT(static_cast<int>(seq_weights->size()) == B_);
     if (static_cast<int>(seq_w_.extent(0)) < B_) seq_w_ = Vec<T>(Kokkos::view_alloc(exec, "fedsim::models::seq_w"), B_);

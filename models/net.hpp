@@ -52,6 +52,15 @@ struct Acts {
   T* dxd = nullptr;                      // (N, max(C,F)) gradient through dropout
 };
 
+// One client's share of a stacked batch (batched local training, models/README.md): `seqs`
+// consecutive sequences that run with adapter row `row` (-1: base only) and dropout masks keyed
+// by `step_key`. A plain forward is one segment over the whole batch.
+struct Segment {
+  int row = -1;
+  int seqs = 0;
+  uint64_t step_key = 0;
+};
+
 template <class T>
 class Net {
  public:
@@ -76,15 +85,23 @@ class Net {
   // `dropout` is true, with masks keyed by step_key. Returns the mean loss over target tokens
   // (0 if the batch has none).
   double forward(int client, bool dropout, uint64_t step_key);
+  // Forward over the current batch cut into consecutive segments (their seqs sum to B): base
+  // products over all rows at once, each segment's LoRA products with its own adapter row and
+  // masks. Every row computes exactly what a forward over that segment alone computes. Returns
+  // each segment's mean loss over its target tokens.
+  std::vector<double> forward_segments(const std::vector<Segment>& segs, bool dropout);
   // Backward of the last forward: adds into adapter_grads(client) (client >= 0) and, when
   // base_grads, into base_grad. Caller zeroes. The loss differentiated is the forward's mean
-  // over target tokens, or, given seq_weights (B), sum over sequences b of seq_weights[b] times
-  // the sum of b's per-token losses (DPO).
+  // over target tokens (with segments: each segment's own mean, into its own row), or, given
+  // seq_weights (B), sum over sequences b of seq_weights[b] times the sum of b's per-token
+  // losses (DPO).
   void backward(bool base_grads, const std::vector<T>* seq_weights = nullptr);
   // Per-sequence sums of the last forward's per-token losses, -log p(targets of b) (B).
   std::vector<double> sequence_losses();
 
   int64_t n_targets() const { return n_targets_; }
+  // Floats of activation memory a (B,T) batch needs (for sizing batched groups).
+  int64_t activation_floats(int B, int Tn);
   // Host copies of the last forward's per-position argmax and loss (valid after forward()).
   const std::vector<int32_t>& argmax_host();
   std::vector<T> logits_host();  // (B*T, V) of the last forward
@@ -105,7 +122,7 @@ class Net {
   UMat<T> g(int64_t off, int64_t r, int64_t c) { return grads_on_ ? as_mat(base_grad.data() + off, r, c) : UMat<T>(); }
   UVec<T> gv(int64_t off, int64_t n) { return grads_on_ ? as_vec(base_grad.data() + off, n) : UVec<T>(); }
   int64_t build_acts(T* mem, int B, int Tn);
-  uint64_t target_key(int l, int t) const;
+  uint64_t target_key(uint64_t step_key, int l, int t) const;
   void proj_forward(int l, int t, UMat<T> out, UMat<T> inp, UMat<T> wm, UVec<T> b);
   void proj_backward(int l, int t, UMat<T> dinp, UMat<T> dw, UVec<T> db, UMat<T> dout, UMat<T> inp, UMat<T> wm);
 
@@ -115,11 +132,13 @@ class Net {
   Vec<T> seq_w_;  // (B) per-sequence loss weights for backward
   typename IVec::HostMirror tokens_h_, targets_h_;
   std::vector<int32_t> argmax_host_;
+  std::vector<int64_t> seq_targets_;  // (B) target tokens per sequence
+  std::vector<Segment> segs_;         // of the last forward
+  std::vector<int64_t> seg_targets_;  // target tokens per segment
+  std::vector<T> seg_w_host_;         // (B) per-sequence weights of a segmented backward
   int B_ = 0, T_ = 0;
   int64_t n_targets_ = 0;
-  int client_ = -1;
   bool dropout_ = false, grads_on_ = false;
-  uint64_t step_key_ = 0;
 };
 
 // Definitions in net.cpp, instantiated for float and double.

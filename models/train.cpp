@@ -1,6 +1,8 @@
 // Local adapter training: SFT and DPO loops, with the federation layer's FedProx and SCAFFOLD
 // hooks (model.hpp LocalHooks, REFERENCE.md section 3).
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "models/dpo.hpp"
 #include "models/model_impl.hpp"
@@ -28,13 +30,126 @@ void Model::Impl::set_hooks(const LocalHooks& hooks) {
     upload(net, scaffold_corr, *hooks.scaffold_correction, "fedsim::models::scaffold_correction");
 }
 
-void Model::Impl::hooked_step(const LocalHooks& hooks, int64_t t, float lr, const OptimConfig& opt) {
-  auto params = net.row(net.adapters, kTrainRow), grads = net.row(net.adapter_grads, kTrainRow);
-  if (hooks.prox_mu != 0.0f)
-    prox_gradient(net.exec, grads, params, as_vec(prox_anchor.data(), net.al.total), hooks.prox_mu);
-  adamw_step(params, net.row(adam_m, kTrainRow), net.row(adam_v, kTrainRow), grads, t, lr, opt);
-  if (hooks.scaffold_correction != nullptr)
-    scaffold_correct(net.exec, params, as_vec(scaffold_corr.data(), net.al.total), lr);
+void Model::Impl::hooked_step(int row, const LocalHooks& hooks, UVec<float> anchor, UVec<float> correction, int64_t t,
+                              float lr, const OptimConfig& opt) {
+  auto params = net.row(net.adapters, row), grads = net.row(net.adapter_grads, row);
+  if (hooks.prox_mu != 0.0f) prox_gradient(net.exec, grads, params, anchor, hooks.prox_mu);
+  adamw_step(params, net.row(adam_m, row), net.row(adam_v, row), grads, t, lr, opt);
+  if (hooks.scaffold_correction != nullptr) scaffold_correct(net.exec, params, correction, lr);
+}
+
+void Model::Impl::ensure_rows(int rows) {
+  auto grow = [&](Mat<float>& m) {
+    const int have = static_cast<int>(m.extent(0));
+    if (have >= rows) return;
+    Mat<float> bigger(Kokkos::view_alloc(net.exec, m.label()), rows, net.al.total);
+    Kokkos::deep_copy(net.exec, Kokkos::subview(bigger, std::make_pair(0, have), Kokkos::ALL), m);
+    m = bigger;
+  };
+  grow(net.adapters);
+  grow(net.adapter_grads);
+  grow(adam_m);
+  grow(adam_v);
+  net.exec.fence();
+}
+
+namespace {
+UVec<float> vec_of(Vec<float>& v, int64_t n) { return as_vec(v.data(), v.extent(0) == 0 ? 0 : n); }
+int64_t batch_mib() {
+  const char* env = std::getenv("FEDSIM_BATCH_MB");
+  const long long v = env ? std::atoll(env) : 0;
+  return v > 0 ? v : 1024;
+}
+int seqs_of(const Batch& b) { return b.B; }
+int seqs_of(const DpoBatch& b) { return 2 * b.chosen.B; }
+int t_of(const Batch& b) { return b.T; }
+int t_of(const DpoBatch& b) { return b.chosen.T; }
+}  // namespace
+
+template <class BatchT, class StepFn>
+std::vector<TrainStats> Model::Impl::train_batched(const std::vector<std::vector<float>*>& adapters,
+                                                   const std::vector<std::vector<BatchT>>& batches,
+                                                   const std::vector<float>& lrs, const OptimConfig& opt,
+                                                   const std::vector<LocalHooks>& hooks, int Tn, StepFn step) {
+  const size_t K = adapters.size();
+  const int64_t P = net.al.total;
+  std::vector<TrainStats> out(K);
+  // Groups of consecutive clients whose largest stacked step fits the activation budget.
+  const int64_t per_seq = net.activation_floats(1, Tn) * int64_t(sizeof(float));
+  const int64_t budget = batch_mib() << 20;
+  size_t first = 0;
+  while (first < K) {
+    size_t end = first;
+    int64_t bytes = 0;
+    while (end < K) {
+      int most = 0;
+      for (const BatchT& b : batches[end]) most = std::max(most, seqs_of(b));
+      if (end > first && bytes + most * per_seq > budget) break;
+      bytes += most * per_seq;
+      ++end;
+    }
+    const int G = static_cast<int>(end - first);
+    ensure_rows(kAdapterRows + G);
+    bool prox = false, scaffold = false;
+    for (size_t k = first; k < end; ++k) {
+      prox = prox || hooks[k].prox_mu != 0.0f;
+      scaffold = scaffold || hooks[k].scaffold_correction != nullptr;
+    }
+    auto need = [&](Mat<float>& m, const char* label) {
+      if (static_cast<int>(m.extent(0)) < G) m = Mat<float>(Kokkos::view_alloc(net.exec, std::string(label)), G, P);
+    };
+    if (prox) need(batch_anchor, "fedsim::models::batch_prox_anchor");
+    if (scaffold) need(batch_corr, "fedsim::models::batch_scaffold_correction");
+    size_t most_steps = 0;
+    std::vector<int> rows(K, -1);
+    for (size_t k = first; k < end; ++k) {
+      const int row = kAdapterRows + static_cast<int>(k - first);
+      rows[k] = row;
+      FEDSIM_ASSERT_MSG(static_cast<int64_t>(adapters[k]->size()) == P,
+                        "adapter " << k << " has " << adapters[k]->size() << " values, model expects " << P);
+      net.set_row(net.adapters, row, *adapters[k]);
+      Kokkos::deep_copy(net.exec, net.row(adam_m, row), 0.0f);  // fresh AdamW per client, as train_adapter
+      Kokkos::deep_copy(net.exec, net.row(adam_v, row), 0.0f);
+      const LocalHooks& h = hooks[k];
+      if (h.prox_mu != 0.0f) {
+        FEDSIM_ASSERT_MSG(h.prox_anchor != nullptr, "LocalHooks: prox_mu " << h.prox_mu << " without an anchor");
+        FEDSIM_ASSERT(static_cast<int64_t>(h.prox_anchor->size()) == P);
+        net.set_row(batch_anchor, row - kAdapterRows, *h.prox_anchor);
+      }
+      if (h.scaffold_correction != nullptr) {
+        FEDSIM_ASSERT(static_cast<int64_t>(h.scaffold_correction->size()) == P);
+        net.set_row(batch_corr, row - kAdapterRows, *h.scaffold_correction);
+      }
+      most_steps = std::max(most_steps, batches[k].size());
+    }
+    std::vector<double> loss_sum(K, 0.0);
+    for (size_t s = 0; s < most_steps; ++s) {
+      std::vector<size_t> active;  // clients with fewer steps have dropped out
+      for (size_t k = first; k < end; ++k)
+        if (batches[k].size() > s) active.push_back(k);
+      Kokkos::deep_copy(net.exec,
+                        Kokkos::subview(net.adapter_grads, std::make_pair(kAdapterRows, kAdapterRows + G), Kokkos::ALL),
+                        0.0f);
+      const std::vector<double> losses = step(active, rows, s);
+      for (size_t i = 0; i < active.size(); ++i) {
+        const size_t k = active[i];
+        const int row = rows[k];
+        UVec<float> anchor = hooks[k].prox_mu != 0.0f ? net.row(batch_anchor, row - kAdapterRows) : UVec<float>();
+        UVec<float> corr =
+            hooks[k].scaffold_correction != nullptr ? net.row(batch_corr, row - kAdapterRows) : UVec<float>();
+        hooked_step(row, hooks[k], anchor, corr, static_cast<int64_t>(s) + 1, lrs[k], opt);
+        loss_sum[k] += losses[i];
+        out[k].tokens += int64_t(seqs_of(batches[k][s])) * t_of(batches[k][s]);
+      }
+    }
+    for (size_t k = first; k < end; ++k) {
+      out[k].steps = static_cast<int>(batches[k].size());
+      out[k].mean_loss = out[k].steps > 0 ? loss_sum[k] / out[k].steps : 0.0;
+      if (out[k].steps > 0) *adapters[k] = net.get_row(net.adapters, rows[k]);
+    }
+    first = end;
+  }
+  return out;
 }
 
 TrainStats Model::train_adapter(std::vector<float>& adapter, const std::vector<Batch>& batches, float lr,
@@ -56,7 +171,8 @@ TrainStats Model::train_adapter(std::vector<float>& adapter, const std::vector<B
     Kokkos::deep_copy(net.exec, grads, 0.0f);
     loss_sum += net.forward(kTrainRow, true, step_key(dropout_seed, s));
     net.backward(false);
-    im.hooked_step(hooks, static_cast<int64_t>(s) + 1, lr, opt);
+    im.hooked_step(kTrainRow, hooks, vec_of(im.prox_anchor, net.al.total), vec_of(im.scaffold_corr, net.al.total),
+                   static_cast<int64_t>(s) + 1, lr, opt);
     st.tokens += int64_t(batches[s].B) * batches[s].T;
   }
   st.steps = static_cast<int>(batches.size());
@@ -86,13 +202,122 @@ TrainStats Model::train_adapter_dpo(std::vector<float>& adapter, const std::vect
     const std::vector<double> ref = sequence_logps(net, -1, false, 0);  // base, adapter off
     Kokkos::deep_copy(net.exec, grads, 0.0f);
     loss_sum += dpo_forward_backward(net, kTrainRow, ref, beta, true, step_key(dropout_seed, s), true).loss;
-    im.hooked_step(hooks, static_cast<int64_t>(s) + 1, lr, opt);
+    im.hooked_step(kTrainRow, hooks, vec_of(im.prox_anchor, net.al.total), vec_of(im.scaffold_corr, net.al.total),
+                   static_cast<int64_t>(s) + 1, lr, opt);
     st.tokens += int64_t(both.B) * both.T;
   }
   st.steps = static_cast<int>(batches.size());
   st.mean_loss = loss_sum / st.steps;
   adapter = net.get_row(net.adapters, kTrainRow);
   return st;
+}
+
+namespace {
+// The context all clients' batches share, or -1 (then they train one after another).
+template <class BatchT>
+int common_t(const std::vector<std::vector<BatchT>>& batches) {
+  int T = 0;
+  for (const auto& bs : batches)
+    for (const BatchT& b : bs) {
+      if (T == 0) T = t_of(b);
+      if (t_of(b) != T) return -1;
+    }
+  return T;
+}
+void check_sizes(size_t k, size_t batches, size_t lrs, size_t seeds, size_t hooks) {
+  FEDSIM_ASSERT_MSG(batches == k && lrs == k && seeds == k && hooks == k,
+                    "batched training of " << k << " adapters got " << batches << " batch lists, " << lrs << " lrs, "
+                                           << seeds << " seeds, " << hooks << " hooks");
+}
+}  // namespace
+
+std::vector<TrainStats> Model::train_adapters_batched(const std::vector<std::vector<float>*>& adapters,
+                                                      const std::vector<std::vector<Batch>>& batches,
+                                                      const std::vector<float>& lrs, const OptimConfig& opt,
+                                                      const std::vector<uint64_t>& dropout_seeds,
+                                                      const std::vector<LocalHooks>& hooks) {
+  check_sizes(adapters.size(), batches.size(), lrs.size(), dropout_seeds.size(), hooks.size());
+  const int Tn = common_t(batches);
+  if (Tn <= 0) {  // mixed contexts (or no steps at all): one client at a time
+    std::vector<TrainStats> out;
+    for (size_t k = 0; k < adapters.size(); ++k)
+      out.push_back(train_adapter(*adapters[k], batches[k], lrs[k], opt, dropout_seeds[k], hooks[k]));
+    return out;
+  }
+  Impl& im = *impl_;
+  Net<float>& net = im.net;
+  Batch stacked;
+  std::vector<Segment> segs;
+  auto step = [&](const std::vector<size_t>& active, const std::vector<int>& rows, size_t s) {
+    stacked.B = 0;
+    stacked.T = Tn;
+    stacked.inputs.clear();
+    stacked.targets.clear();
+    segs.clear();
+    for (size_t k : active) {
+      const Batch& b = batches[k][s];
+      stacked.B += b.B;
+      stacked.inputs.insert(stacked.inputs.end(), b.inputs.begin(), b.inputs.end());
+      stacked.targets.insert(stacked.targets.end(), b.targets.begin(), b.targets.end());
+      segs.push_back({rows[k], b.B, step_key(dropout_seeds[k], s)});
+    }
+    net.set_batch(stacked);
+    const std::vector<double> losses = net.forward_segments(segs, true);
+    net.backward(false);
+    return losses;
+  };
+  return im.train_batched(adapters, batches, lrs, opt, hooks, Tn, step);
+}
+
+std::vector<TrainStats> Model::train_adapters_dpo_batched(const std::vector<std::vector<float>*>& adapters,
+                                                          const std::vector<std::vector<DpoBatch>>& batches,
+                                                          const std::vector<float>& lrs, const OptimConfig& opt,
+                                                          const std::vector<uint64_t>& dropout_seeds, float beta,
+                                                          const std::vector<LocalHooks>& hooks) {
+  check_sizes(adapters.size(), batches.size(), lrs.size(), dropout_seeds.size(), hooks.size());
+  const int Tn = common_t(batches);
+  if (Tn <= 0) {
+    std::vector<TrainStats> out;
+    for (size_t k = 0; k < adapters.size(); ++k)
+      out.push_back(train_adapter_dpo(*adapters[k], batches[k], lrs[k], opt, dropout_seeds[k], beta, hooks[k]));
+    return out;
+  }
+  Impl& im = *impl_;
+  Net<float>& net = im.net;
+  Batch stacked;
+  std::vector<Segment> segs;
+  auto step = [&](const std::vector<size_t>& active, const std::vector<int>& rows, size_t s) {
+    stacked.B = 0;
+    stacked.T = Tn;
+    stacked.inputs.clear();
+    stacked.targets.clear();
+    segs.clear();
+    for (size_t k : active) {
+      const Batch both = stack_dpo(batches[k][s]);
+      stacked.B += both.B;
+      stacked.inputs.insert(stacked.inputs.end(), both.inputs.begin(), both.inputs.end());
+      stacked.targets.insert(stacked.targets.end(), both.targets.begin(), both.targets.end());
+      segs.push_back({rows[k], both.B, step_key(dropout_seeds[k], s)});
+    }
+    net.set_batch(stacked);
+    const std::vector<double> ref = sequence_logps(net, -1, false, 0);  // base for everyone, adapter off
+    net.forward_segments(segs, true);
+    const std::vector<double> lp_all = net.sequence_losses();
+    std::vector<double> losses;
+    std::vector<float> w_all, w;
+    size_t b0 = 0;
+    for (const Segment& sg : segs) {
+      const auto n = static_cast<size_t>(sg.seqs);
+      std::vector<double> lp(n), rf(ref.begin() + static_cast<long>(b0), ref.begin() + static_cast<long>(b0 + n));
+      for (size_t i = 0; i < n; ++i) lp[i] = -lp_all[b0 + i];
+      losses.push_back(dpo_loss(lp, rf, beta, w).loss);
+      w_all.insert(w_all.end(), w.begin(), w.end());
+      b0 += n;
+    }
+    net.backward(false, &w_all);
+    return losses;
+  };
+  return im.train_batched(adapters, batches, lrs, opt, hooks, Tn, step);
 }
 
 DpoEvalStats Model::evaluate_dpo(const std::vector<float>* adapter, const DpoBatch& batch, float beta) const {

@@ -57,15 +57,9 @@ void Federation::async_delivered(size_t slot) {
     row.stragglers = static_cast<int64_t>(async_stale_);
     row.dropouts = static_cast<int64_t>(async_dropped_);
     row.duration_s = ticks_to_seconds(queue_.now() - last_aggregate_);
-    double loss = 0.0, weight = 0.0;
+    row.train_loss = mean_train_loss(buffer_);
     std::vector<int32_t> clients;
-    for (size_t s : buffer_) {
-      const Work& b = work_[s];
-      loss += static_cast<double>(n_[static_cast<size_t>(b.client)]) * b.result.loss;
-      weight += static_cast<double>(n_[static_cast<size_t>(b.client)]);
-      clients.push_back(b.client);
-    }
-    row.train_loss = loss / weight;
+    for (size_t s : buffer_) clients.push_back(work_[s].client);
     aggregate(buffer_, buffer_weights_, version_);
     std::sort(clients.begin(), clients.end());
     results_.participation.push_back(clients);

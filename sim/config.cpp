@@ -24,6 +24,7 @@ const std::vector<std::string> kAlgorithms{"local",   "fedavg",     "fedprox", "
                                            "fedadagrad", "fedyogi", "fedadam",  "feddpo"};
 const std::vector<std::string> kModes{"sync", "async"};
 const std::vector<std::string> kTrainers{"model", "none"};
+const std::vector<std::string> kExecution{"batched", "sequential"};
 const std::vector<std::string> kSampling{"uniform", "fedllm-bench"};
 const std::vector<std::string> kWeighting{"auto", "data_size", "uniform"};
 const std::vector<std::string> kStepsModes{"fixed", "proportional"};
@@ -102,6 +103,9 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.choice("algorithm", c.federation.algorithm, kAlgorithms, "training and server rule (REFERENCE.md section 3)");
   v.choice("mode", c.federation.mode, kModes, "sync rounds, or async FedBuff");
   v.choice("trainer", c.federation.trainer, kTrainers, "model = real LoRA training; none = simulate the system only");
+  v.choice("execution", c.federation.execution, kExecution,
+           "wall time only: batched = clients due to finish training train together (one base product for all); "
+           "sequential = one after another");
   v.choice("sampling", c.federation.sampling, kSampling,
            "uniform = seeded per round among online clients; fedllm-bench = Python's random.seed(r); random.sample");
   v.choice("weighting", c.federation.weighting, kWeighting,

@@ -48,6 +48,12 @@ class EventQueue {
   }
   // Returns false if the event already ran or was cancelled.
   bool cancel(EventId id);
+  // The kind of a pending event, or 0 when it already ran or was cancelled.
+  uint32_t pending_kind(EventId id) const {
+    if (id.slot >= slots_.size()) return 0;
+    const Slot& s = slots_[id.slot];
+    return s.live && s.ev.seq == id.seq ? s.ev.kind : 0;
+  }
   // Next live event in (time, seq) order; advances now(). False when none is left.
   bool pop(Event& out);
   size_t pending() const { return live_; }

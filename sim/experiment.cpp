@@ -7,6 +7,7 @@
 #include "datasets/common/error.hpp"
 #include "datasets/common/rng.hpp"
 #include "fedsim_version.hpp"
+#include "sim/u2s/u2s_phase.hpp"
 
 namespace fedsim::sim {
 
@@ -41,6 +42,7 @@ models::ModelConfig model_config(const ExperimentConfig& c) {
 
 void validate_experiment(const ExperimentConfig& c) {
   model_config(c);
+  u2s::validate_u2s(c);
   if (c.data.source == "synthetic") {
     try {
       datasets::validate_synthetic_spec(synthetic_spec(c));
@@ -52,6 +54,21 @@ void validate_experiment(const ExperimentConfig& c) {
   if (c.federation.mode == "async" && (a == "local" || a == "scaffold"))
     throw UserError(c.source_path + ": federation.mode: async does not support algorithm " + a +
                     "; accepted with async: fedavg, fedprox, fedavgm, fedadagrad, fedyogi, fedadam, feddpo");
+}
+
+SystemSpec system_spec(const ExperimentConfig& c) {
+  SystemSpec s;
+  s.compute_gflops = c.system.compute_gflops;
+  s.compute_sigma = c.system.compute_sigma;
+  s.bandwidth_mbps = c.system.bandwidth_mbps;
+  s.bandwidth_sigma = c.system.bandwidth_sigma;
+  s.latency_ms = c.system.latency_ms;
+  s.trace = c.system.trace;
+  s.availability = c.system.availability;
+  s.availability_trace = c.system.availability_trace;
+  s.online_hours = c.system.online_hours;
+  s.dropout_prob = c.system.dropout_prob;
+  return s;
 }
 
 models::LoraConfig lora_config(const ExperimentConfig& c) {

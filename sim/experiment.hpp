@@ -10,6 +10,7 @@
 #include "models/model.hpp"
 #include "sim/config.hpp"
 #include "sim/results.hpp"
+#include "sim/system_model.hpp"
 
 namespace fedsim::sim {
 
@@ -26,6 +27,8 @@ struct RunHooks {
 // The shapes the config asks for (preset with per-field overrides). UserError on bad shapes.
 models::ModelConfig model_config(const ExperimentConfig& c);
 models::LoraConfig lora_config(const ExperimentConfig& c);
+// The system model's parameters from the system section.
+SystemSpec system_spec(const ExperimentConfig& c);
 // Checks that need other layers (model shapes, the data generator's parameters, mode and
 // algorithm combinations); UserError naming the key. Run by validate and before any output.
 void validate_experiment(const ExperimentConfig& c);

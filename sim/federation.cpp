@@ -21,21 +21,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-SystemSpec system_spec(const ExperimentConfig& c) {
-  SystemSpec s;
-  s.compute_gflops = c.system.compute_gflops;
-  s.compute_sigma = c.system.compute_sigma;
-  s.bandwidth_mbps = c.system.bandwidth_mbps;
-  s.bandwidth_sigma = c.system.bandwidth_sigma;
-  s.latency_ms = c.system.latency_ms;
-  s.trace = c.system.trace;
-  s.availability = c.system.availability;
-  s.availability_trace = c.system.availability_trace;
-  s.online_hours = c.system.online_hours;
-  s.dropout_prob = c.system.dropout_prob;
-  return s;
-}
-
 ServerRuleSpec rule_spec(const ExperimentConfig& c) {
   ServerRuleSpec s;
   s.algorithm = c.federation.algorithm;
@@ -89,6 +74,7 @@ Federation::Federation(const ExperimentConfig& cfg, std::vector<int64_t> n_sampl
   global_ = trainer_.initial_adapter();
   bytes_ = trainer_.adapter_params() * 4;
   if (a == "scaffold") scaffold_ = std::make_unique<Scaffold>(n_clients_, global_.size());
+  batched_ = cfg.federation.execution == "batched" && cfg.federation.trainer != "none";
   if (local_) {
     const size_t n_local = cfg.federation.local_client >= 0 ? 1 : static_cast<size_t>(n_clients_);
     local_adapters_.assign(n_local, global_);
@@ -119,6 +105,17 @@ double Federation::round_lr(int64_t round) const {
   return cosine_lr(cfg_.federation.lr, cfg_.federation.lr_min, round, cfg_.federation.rounds);
 }
 
+// Mean local training loss of the updates in `slots`, weighted by data size n_i (NaN if none).
+double Federation::mean_train_loss(const std::vector<size_t>& slots) const {
+  double loss = 0.0, weight = 0.0;
+  for (size_t s : slots) {
+    const Work& w = work_[s];
+    loss += static_cast<double>(n_[static_cast<size_t>(w.client)]) * w.result.loss;
+    weight += static_cast<double>(n_[static_cast<size_t>(w.client)]);
+  }
+  return weight > 0 ? loss / weight : kNaN;
+}
+
 double Federation::base_weight(int32_t client) const {
   return uniform_weights_ ? 1.0 : static_cast<double>(n_[static_cast<size_t>(client)]);
 }
@@ -138,26 +135,69 @@ size_t Federation::launch(int32_t client, int64_t round) {
   w.start = local_ ? local_adapters_[local_adapters_.size() == 1 ? 0 : static_cast<size_t>(client)] : global_;
   w.active = true;
   w.trained = false;
+  w.precomputed = false;
   w.result = {};
   w.job = jobs_.start(client, JobKind::download, round, system_.transfer_time(client, bytes_), static_cast<int64_t>(slot));
   ++results_.clients.rounds_joined[static_cast<size_t>(client)];
   return slot;
 }
 
-void Federation::train_now(Work& w) {
-  w.adapter = w.start;
-  models::LocalHooks hooks;
+// Batching changes wall time only: a slot's training depends on what it downloaded (start),
+// its round's lr and SCAFFOLD correction, all fixed before its train job started (c changes only
+// when a round closes, c_i only when the client itself commits), so computing it ahead of its
+// completion gives the same result; commit effects wait for the completion. Work computed
+// ahead and then cut off (over-commitment, end of an async run) is wasted wall time only.
+std::vector<size_t> Federation::train_due(size_t slot) const {
+  std::vector<size_t> group{slot};
+  if (!batched_) return group;
+  const bool deadline = cfg_.federation.mode != "async" && deadline_pending_;
+  const Tick closes = round_started_ + (deadline ? seconds_to_ticks(cfg_.federation.deadline_s) : 0);
+  for (size_t s = 0; s < work_.size(); ++s) {
+    const Work& o = work_[s];
+    if (s == slot || !o.active || o.trained || o.precomputed) continue;
+    const Job& j = jobs_.job(o.job);
+    if (j.kind != JobKind::train || !jobs_.ends_done(o.job)) continue;
+    if (deadline && j.end > closes) continue;  // its update would miss the deadline anyway
+    group.push_back(s);
+  }
+  return group;
+}
+
+void Federation::train_now(size_t slot) {
+  Work& w = work_[slot];
+  if (!w.precomputed) {
+    const std::vector<size_t> group = train_due(slot);
+    std::vector<TrainTask> tasks(group.size());
+    std::vector<std::vector<float>> corrections(group.size());
+    for (size_t i = 0; i < group.size(); ++i) {
+      Work& o = work_[group[i]];
+      o.adapter = o.start;
+      TrainTask& t = tasks[i];
+      t.client = o.client;
+      t.round = o.round;
+      t.steps = local_steps(o.client);
+      t.adapter = &o.adapter;
+      t.lr = round_lr(o.round);
+      if (cfg_.federation.algorithm == "fedprox") {
+        t.hooks.prox_mu = static_cast<float>(cfg_.federation.prox_mu);
+        t.hooks.prox_anchor = &o.start;
+      }
+      if (scaffold_) {
+        corrections[i] = scaffold_->correction(o.client);
+        t.hooks.scaffold_correction = &corrections[i];
+      }
+    }
+    const std::vector<LocalResult> results =
+        tasks.size() == 1 ? std::vector<LocalResult>{trainer_.train(tasks[0].client, tasks[0].round, tasks[0].steps,
+                                                                    *tasks[0].adapter, tasks[0].lr, tasks[0].hooks)}
+                          : trainer_.train_many(tasks);
+    for (size_t i = 0; i < group.size(); ++i) {
+      work_[group[i]].result = results[i];
+      work_[group[i]].precomputed = true;
+    }
+  }
+  w.precomputed = false;
   const double lr = round_lr(w.round);
-  std::vector<float> correction;
-  if (cfg_.federation.algorithm == "fedprox") {
-    hooks.prox_mu = static_cast<float>(cfg_.federation.prox_mu);
-    hooks.prox_anchor = &w.start;
-  }
-  if (scaffold_) {
-    correction = scaffold_->correction(w.client);
-    hooks.scaffold_correction = &correction;
-  }
-  w.result = trainer_.train(w.client, w.round, local_steps(w.client), w.adapter, lr, hooks);
   if (scaffold_) w.scaffold_delta = scaffold_->client_update(w.client, w.start, w.adapter, w.result.steps, lr);
   w.trained = true;
   results_.clients.tokens_trained[static_cast<size_t>(w.client)] += w.result.tokens;
@@ -189,7 +229,7 @@ void Federation::on_job_end(const Event& ev) {
       break;
     }
     case JobKind::train:
-      train_now(w);
+      train_now(slot);
       w.job = jobs_.start(w.client, JobKind::upload, w.round, system_.transfer_time(w.client, bytes_), j.tag);
       break;
     case JobKind::upload:
@@ -347,6 +387,16 @@ RunResults Federation::run(const std::vector<uint8_t>* resume, const std::string
   results_.fedsim_version = FEDSIM_VERSION_STRING;
   results_.config_yaml = to_yaml(cfg_);
   results_.seed = cfg_.experiment.seed;
+  if (hooks_.log && batched_)
+    hooks_.log(std::string("execution: batched: ") +
+               (cfg_.federation.mode == "async"
+                    ? "clients in flight whose train jobs are due to complete train together, each from the adapter "
+                      "it downloaded"
+                    : "a round's clients whose train jobs are due to complete train together") +
+               (cfg_.federation.deadline_s > 0.0 && cfg_.federation.mode != "async"
+                    ? "; train jobs due after the deadline are not computed ahead (they are cut off)"
+                    : "") +
+               "; results equal sequential execution");
   if (resume) {
     restore_state(*resume);
     wall_start_ -= std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(wall_offset_));

@@ -52,16 +52,22 @@ class Federation {
     uint32_t job = 0;
     bool active = false;
     bool trained = false;
+    bool precomputed = false;  // batched: adapter and result computed ahead, not yet committed
   };
 
   // Shared machinery.
   void dispatch(const Event& ev);
   size_t launch(int32_t client, int64_t round);  // starts the download; returns the work slot
   void on_job_end(const Event& ev);
-  void train_now(Work& w);
+  // Real training when slot's train job completes: computes it (batched: together with every
+  // slot whose train job is due to complete, see train_due) unless computed ahead, then
+  // commits it (SCAFFOLD's client variate, token counts) at its own completion time.
+  void train_now(size_t slot);
+  std::vector<size_t> train_due(size_t slot) const;
   int local_steps(int32_t client) const;
   double round_lr(int64_t round) const;
   double base_weight(int32_t client) const;
+  double mean_train_loss(const std::vector<size_t>& slots) const;
   void aggregate(const std::vector<size_t>& slots, const std::vector<double>& extra_weights, int64_t round);
   void record_row(RoundRow row);  // fills sim_time_s, eval and wall_s
   void cancel_active();
@@ -90,6 +96,7 @@ class Federation {
   std::unique_ptr<ServerRule> rule_;
   std::unique_ptr<Scaffold> scaffold_;
   bool local_ = false, uniform_weights_ = false;
+  bool batched_ = false;  // federation.execution batched (and valid here)
   std::vector<float> global_;
   std::vector<std::vector<float>> local_adapters_;  // algorithm local: each client's own adapter
   std::vector<Work> work_;

@@ -54,6 +54,9 @@ class JobScheduler {
   Job finish(const Event& ev, JobEnd* how);
   void cancel(uint32_t id);
   const Job& job(uint32_t id) const { return jobs_[id]; }
+  // Whether an active job is due to end `done` (its end was drawn when it started); owners use
+  // it to compute ahead work whose completion is already certain unless they cancel it.
+  bool ends_done(uint32_t id) const { return jobs_[id].active && q_.pending_kind(jobs_[id].event) == kJobDone; }
   const std::vector<TimelineRow>& timeline() const { return timeline_; }
   uint64_t started() const { return started_; }
   void save(ByteWriter& w) const;

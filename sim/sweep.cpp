@@ -42,7 +42,7 @@ FinalMetrics not_run() {
   FinalMetrics m;
   m.eval_accuracy = m.eval_loss = m.train_loss = m.best_eval_accuracy = kNaN;
   m.client_accuracy_mean = m.client_accuracy_p10 = m.sim_time_s = m.wall_s = kNaN;
-  m.rounds = -1;
+  m.rounds = m.updates_aggregated = m.stragglers = -1;
   return m;
 }
 
@@ -71,12 +71,21 @@ FinalMetrics final_metrics(const RunResults& r) {
   m.eval_loss = last_value(r.rounds, &RoundRow::eval_loss);
   m.train_loss = last_value(r.rounds, &RoundRow::train_loss);
   for (const auto& row : r.rounds)
-    if (!std::isnan(row.eval_accuracy) && !(row.eval_accuracy <= m.best_eval_accuracy)) m.best_eval_accuracy = row.eval_accuracy;
-  if (!r.client_eval_accuracy.empty()) mean_p10(r.client_eval_accuracy.back(), &m.client_accuracy_mean, &m.client_accuracy_p10);
-  else if (!r.clients.local_eval_accuracy.empty()) mean_p10(r.clients.local_eval_accuracy, &m.client_accuracy_mean, &m.client_accuracy_p10);
+    if (!std::isnan(row.eval_accuracy) &&
+        (std::isnan(m.best_eval_accuracy) || row.eval_accuracy > m.best_eval_accuracy))
+      m.best_eval_accuracy = row.eval_accuracy;  // ordered comparisons with NaN would trap
+  if (!r.client_eval_accuracy.empty())
+    mean_p10(r.client_eval_accuracy.back(), &m.client_accuracy_mean, &m.client_accuracy_p10);
+  else if (!r.clients.local_eval_accuracy.empty())
+    mean_p10(r.clients.local_eval_accuracy, &m.client_accuracy_mean, &m.client_accuracy_p10);
   m.rounds = r.rounds.empty() ? 0 : r.rounds.back().round;
   m.sim_time_s = r.sim_total_s;
   m.wall_s = r.wall_total_s;
+  m.updates_aggregated = m.stragglers = 0;
+  for (const auto& row : r.rounds) {
+    m.updates_aggregated += row.completed;
+    m.stragglers += row.stragglers;
+  }
   return m;
 }
 
@@ -99,52 +108,60 @@ void write_sweep_index(const SweepSpec& s, const std::vector<SweepPoint>& points
   FEDSIM_ASSERT(done.size() == points.size() && metrics.size() == points.size());
   std::filesystem::create_directories(out_dir);
   h5::AtomicFile out(index_path(out_dir));
-  const h5::Group root = out.root();
-  h5::set_format(root, kSweepIndexKind, kSweepIndexFormatVersion);
-  root.set_attr("fedsim_version", FEDSIM_VERSION_STRING);
-  root.set_attr("name", s.name);
-  root.set_attr("base", s.base);
-  root.set_attr("spec_yaml", s.text);
-  int64_t n_done = 0;
-  for (uint8_t d : done) n_done += d;
-  root.set_attr("points", static_cast<int64_t>(points.size()));
-  root.set_attr("done", n_done);
+  {  // every group handle must close before commit: HDF5 keeps a file open while any object is
+     // open, so the rename would otherwise publish a file that is not yet flushed and closed
+    const h5::Group root = out.root();
+    h5::set_format(root, kSweepIndexKind, kSweepIndexFormatVersion);
+    root.set_attr("fedsim_version", FEDSIM_VERSION_STRING);
+    root.set_attr("name", s.name);
+    root.set_attr("base", s.base);
+    root.set_attr("spec_yaml", s.text);
+    int64_t n_done = 0;
+    for (uint8_t d : done) n_done += d;
+    root.set_attr("points", static_cast<int64_t>(points.size()));
+    root.set_attr("done", n_done);
 
-  std::vector<std::string> names, files, keys;
-  for (const auto& p : points) {
-    names.push_back(p.name);
-    files.push_back(p.name + ".h5");
+    std::vector<std::string> names, files, keys;
+    for (const auto& p : points) {
+      names.push_back(p.name);
+      files.push_back(p.name + ".h5");
+    }
+    if (!points.empty())
+      for (const auto& kv : points.front().params) keys.push_back(kv.first);
+    const h5::Group g = root.create_group("points");
+    g.write_strings("name", names);
+    g.write_strings("file", files);
+    g.write("done", done);
+    root.create_group("axes").write_strings("keys", keys);
+    const h5::Group pg = root.create_group("params");
+    for (size_t a = 0; a < keys.size(); ++a) {
+      std::vector<std::string> values;
+      for (const auto& p : points) values.push_back(p.params[a].second);
+      pg.write_strings(keys[a], values);
+    }
+    const h5::Group mg = root.create_group("metrics");
+    auto col = [&](double FinalMetrics::*f) {
+      std::vector<double> v;
+      for (const auto& m : metrics) v.push_back(m.*f);
+      return v;
+    };
+    mg.write("final_eval_accuracy", col(&FinalMetrics::eval_accuracy));
+    mg.write("final_eval_loss", col(&FinalMetrics::eval_loss));
+    mg.write("final_train_loss", col(&FinalMetrics::train_loss));
+    mg.write("best_eval_accuracy", col(&FinalMetrics::best_eval_accuracy));
+    mg.write("client_accuracy_mean", col(&FinalMetrics::client_accuracy_mean));
+    mg.write("client_accuracy_p10", col(&FinalMetrics::client_accuracy_p10));
+    mg.write("sim_time_s", col(&FinalMetrics::sim_time_s));
+    mg.write("wall_s", col(&FinalMetrics::wall_s));
+    auto icol = [&](int64_t FinalMetrics::*f) {
+      std::vector<int64_t> v;
+      for (const auto& m : metrics) v.push_back(m.*f);
+      return v;
+    };
+    mg.write("rounds", icol(&FinalMetrics::rounds));
+    mg.write("updates_aggregated", icol(&FinalMetrics::updates_aggregated));
+    mg.write("stragglers", icol(&FinalMetrics::stragglers));
   }
-  if (!points.empty())
-    for (const auto& kv : points.front().params) keys.push_back(kv.first);
-  const h5::Group g = root.create_group("points");
-  g.write_strings("name", names);
-  g.write_strings("file", files);
-  g.write("done", done);
-  root.create_group("axes").write_strings("keys", keys);
-  const h5::Group pg = root.create_group("params");
-  for (size_t a = 0; a < keys.size(); ++a) {
-    std::vector<std::string> values;
-    for (const auto& p : points) values.push_back(p.params[a].second);
-    pg.write_strings(keys[a], values);
-  }
-  const h5::Group mg = root.create_group("metrics");
-  auto col = [&](double FinalMetrics::*f) {
-    std::vector<double> v;
-    for (const auto& m : metrics) v.push_back(m.*f);
-    return v;
-  };
-  mg.write("final_eval_accuracy", col(&FinalMetrics::eval_accuracy));
-  mg.write("final_eval_loss", col(&FinalMetrics::eval_loss));
-  mg.write("final_train_loss", col(&FinalMetrics::train_loss));
-  mg.write("best_eval_accuracy", col(&FinalMetrics::best_eval_accuracy));
-  mg.write("client_accuracy_mean", col(&FinalMetrics::client_accuracy_mean));
-  mg.write("client_accuracy_p10", col(&FinalMetrics::client_accuracy_p10));
-  mg.write("sim_time_s", col(&FinalMetrics::sim_time_s));
-  mg.write("wall_s", col(&FinalMetrics::wall_s));
-  std::vector<int64_t> rounds;
-  for (const auto& m : metrics) rounds.push_back(m.rounds);
-  mg.write("rounds", rounds);
   out.commit();
 }
 
@@ -169,8 +186,11 @@ SweepIndex read_sweep_index(const std::string& path) {
   const auto train = mg.read<double>("final_train_loss"), best = mg.read<double>("best_eval_accuracy");
   const auto cmean = mg.read<double>("client_accuracy_mean"), cp10 = mg.read<double>("client_accuracy_p10");
   const auto sim = mg.read<double>("sim_time_s"), wall = mg.read<double>("wall_s");
-  const auto rounds = mg.read<int64_t>("rounds");
-  for (size_t i = 0; i < n; ++i) x.metrics.push_back({acc.at(i), loss.at(i), train.at(i), best.at(i), cmean.at(i), cp10.at(i), rounds.at(i), sim.at(i), wall.at(i)});
+  const auto rounds = mg.read<int64_t>("rounds"), updates = mg.read<int64_t>("updates_aggregated");
+  const auto stragglers = mg.read<int64_t>("stragglers");
+  for (size_t i = 0; i < n; ++i)
+    x.metrics.push_back({acc.at(i), loss.at(i), train.at(i), best.at(i), cmean.at(i), cp10.at(i), rounds.at(i),
+                         sim.at(i), wall.at(i), updates.at(i), stragglers.at(i)});
   return x;
 }
 

@@ -29,9 +29,9 @@ struct SweepAxis {
 };
 
 struct SweepSpec {
-  std::string source;      // the spec file (for messages)
-  std::string name;        // sweep name; default: the spec file's stem
-  std::string base;        // base config path, resolved against the spec's folder
+  std::string source;            // the spec file (for messages)
+  std::string name;              // sweep name; default: the spec file's stem
+  std::string base;              // base config path, resolved against the spec's folder
   std::vector<std::string> set;  // fixed overrides "key=value" for every point
   std::vector<SweepAxis> grid;   // cartesian product, first axis outermost
   std::vector<SweepAxis> zip;    // advanced together (equal lengths), inside the grid
@@ -41,9 +41,9 @@ struct SweepSpec {
 };
 
 struct SweepPoint {
-  std::string name;  // unique; names the results file <out>/<name>.h5
+  std::string name;                                         // unique; names the results file <out>/<name>.h5
   std::vector<std::pair<std::string, std::string>> params;  // varied key -> value text, axis order
-  ExperimentConfig config;  // resolved, experiment.name and experiment.out set
+  ExperimentConfig config;                                  // resolved, experiment.name and experiment.out set
 };
 
 // Final numbers of one run (NaN where a run has none).
@@ -53,6 +53,7 @@ struct FinalMetrics {
   double client_accuracy_mean = 0, client_accuracy_p10 = 0;  // last client_eval point, or local_eval_accuracy
   int64_t rounds = 0;
   double sim_time_s = 0, wall_s = 0;
+  int64_t updates_aggregated = 0, stragglers = 0;  // summed over rounds
 };
 FinalMetrics final_metrics(const RunResults& r);
 
@@ -70,7 +71,7 @@ std::string point_file(const std::string& out_dir, const SweepPoint& p);
 bool point_is_complete(const SweepPoint& p, const std::string& path, RunResults* out = nullptr);
 
 struct SweepOptions {
-  int64_t max_points = -1;  // run at most this many pending points, then stop (-1 = all)
+  int64_t max_points = -1;                           // run at most this many pending points, then stop (-1 = all)
   std::function<void(const std::string& line)> log;  // progress lines; nullptr = silent
 };
 struct SweepReport {

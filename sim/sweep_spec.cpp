@@ -44,7 +44,8 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 void check_config_key(const std::string& source, const std::string& where, const std::string& key) {
   const std::vector<std::string> keys = config_keys();
   if (key == "experiment.out" || key == "experiment.name")
-    throw UserError(source + ": " + where + ": " + key + " is set per point by the sweep; accepted: any other config key");
+    throw UserError(source + ": " + where + ": " + key +
+                    " is set per point by the sweep; accepted: any other config key");
   if (key == "experiment.seed")
     throw UserError(source + ": " + where + ": vary experiment.seed with the top-level 'seeds' list");
   if (std::find(keys.begin(), keys.end(), key) != keys.end()) return;
@@ -57,15 +58,15 @@ void check_config_key(const std::string& source, const std::string& where, const
 std::vector<SweepAxis> parse_axes(const YAML::Node& n, const std::string& source, const std::string& section) {
   std::vector<SweepAxis> axes;
   if (!n) return axes;
-  if (!n.IsMap())
-    throw UserError(source + ": " + section + ": expected a map of config key -> list of values");
+  if (!n.IsMap()) throw UserError(source + ": " + section + ": expected a map of config key -> list of values");
   for (const auto& kv : n) {
     SweepAxis a;
     a.key = kv.first.Scalar();
     const std::string where = section + "." + a.key;
     check_config_key(source, where, a.key);
     if (!kv.second.IsSequence() || kv.second.size() == 0)
-      throw UserError(source + ": " + where + ": expected a non-empty list of values, got '" + value_text(kv.second) + "'");
+      throw UserError(source + ": " + where + ": expected a non-empty list of values, got '" + value_text(kv.second) +
+                      "'");
     for (const auto& v : kv.second) a.values.push_back(value_text(v));
     axes.push_back(std::move(a));
   }
@@ -76,10 +77,14 @@ std::vector<SweepAxis> parse_axes(const YAML::Node& n, const std::string& source
 std::string sanitize(const std::string& v) {
   std::string out;
   for (char ch : v) {
-    if (std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '+' || ch == '=') out += ch;
-    else if (ch == ',') out += '+';
-    else if (ch == '[' || ch == ']' || ch == ' ' || ch == '"' || ch == '\'') continue;
-    else out += '-';
+    if (std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '+' || ch == '=')
+      out += ch;
+    else if (ch == ',')
+      out += '+';
+    else if (ch == '[' || ch == ']' || ch == ' ' || ch == '"' || ch == '\'')
+      continue;
+    else
+      out += '-';
   }
   return out.empty() ? "empty" : out;
 }
@@ -88,7 +93,8 @@ std::string short_key(const std::string& key) { return key.substr(key.rfind('.')
 
 std::string default_name(const std::vector<std::pair<std::string, std::string>>& params, bool full_keys) {
   std::string name;
-  for (const auto& [k, v] : params) name += (name.empty() ? "" : "_") + (full_keys ? k : short_key(k)) + "=" + sanitize(v);
+  for (const auto& [k, v] : params)
+    name += (name.empty() ? "" : "_") + (full_keys ? k : short_key(k)) + "=" + sanitize(v);
   return name;
 }
 
@@ -160,16 +166,19 @@ SweepSpec parse_sweep_spec(const std::string& yaml_text, const std::string& sour
   for (const auto* axes : {&s.grid, &s.zip})
     for (const auto& a : *axes)
       if (!seen.insert(a.key).second)
-        throw UserError(source + ": " + (axes == &s.grid ? "grid." : "zip.") + a.key + ": key given twice (in set, grid or zip)");
+        throw UserError(source + ": " + (axes == &s.grid ? "grid." : "zip.") + a.key +
+                        ": key given twice (in set, grid or zip)");
   if (const YAML::Node seeds = root["seeds"]) {
-    if (!seeds.IsSequence() || seeds.size() == 0) throw UserError(source + ": seeds: expected a non-empty list of integers");
+    if (!seeds.IsSequence() || seeds.size() == 0)
+      throw UserError(source + ": seeds: expected a non-empty list of integers");
     for (const auto& v : seeds) {
       try {
         s.seeds.push_back(v.as<int64_t>());
       } catch (const YAML::Exception&) {
         throw UserError(source + ": seeds: expected integers, got '" + value_text(v) + "'");
       }
-      if (s.seeds.back() < 0) throw UserError(source + ": seeds: " + value_text(v) + " is negative; accepted: 0 or more");
+      if (s.seeds.back() < 0)
+        throw UserError(source + ": seeds: " + value_text(v) + " is negative; accepted: 0 or more");
     }
   }
   if (root["point_name"]) s.point_name = root["point_name"].Scalar();
@@ -227,7 +236,9 @@ std::vector<SweepPoint> expand_sweep(const SweepSpec& s, const std::string& out_
   for (const auto& params : all) {
     SweepPoint p;
     p.params = params;
-    p.name = !s.point_name.empty() ? templated_name(s, params) : params.empty() ? s.name : default_name(params, full_keys);
+    p.name = !s.point_name.empty() ? templated_name(s, params)
+             : params.empty()      ? s.name
+                                   : default_name(params, full_keys);
     if (!names.insert(p.name).second)
       throw UserError(s.source + ": point_name: two points are both named '" + p.name +
                       "'; accepted: a template that names every swept key, e.g. {" +

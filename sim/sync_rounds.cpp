@@ -78,13 +78,7 @@ void Federation::sync_close_round() {
   row.stragglers = static_cast<int64_t>(stragglers);
   row.dropouts = static_cast<int64_t>(dropped_);
   row.duration_s = ticks_to_seconds(queue_.now() - round_started_);
-  double loss = 0.0, weight = 0.0;
-  for (size_t s : arrived_) {
-    const Work& w = work_[s];
-    loss += static_cast<double>(n_[static_cast<size_t>(w.client)]) * w.result.loss;
-    weight += static_cast<double>(n_[static_cast<size_t>(w.client)]);
-  }
-  row.train_loss = weight > 0 ? loss / weight : std::numeric_limits<double>::quiet_NaN();
+  row.train_loss = mean_train_loss(arrived_);
   if (local_) {
     for (size_t s : arrived_) {
       const Work& w = work_[s];

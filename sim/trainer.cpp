@@ -24,15 +24,36 @@ models::Batch sft_batch(const std::vector<datasets::Sample>& s, const std::vecto
   return models::make_sft_batch(pairs, T);
 }
 
-// Test-time batches score the ground truth answer, not a possibly corrupted response.
-std::vector<models::Batch> eval_batches(const std::vector<datasets::Sample>& s, size_t limit, int T) {
+// True when the clients' responses are "<answer>\n<more text>" (the FedLLM-Bench-calibrated
+// presets pad responses to the published lengths after the answer line).
+bool answer_is_first_line(const datasets::FederatedDataset& d) {
+  size_t seen = 0, first_line = 0;
+  for (const auto& c : d.clients)
+    for (const auto& x : c.samples) {
+      if (seen == 256) break;
+      ++seen;
+      if (!x.answer.empty() && x.response.size() > x.answer.size() && x.response.compare(0, x.answer.size(), x.answer) == 0 &&
+          x.response[x.answer.size()] == '\n')
+        ++first_line;
+    }
+  return seen > 0 && 2 * first_line > seen;
+}
+
+// Test-time batches score the ground truth answer, not a possibly corrupted response. The
+// answer must be followed by the end token, or, where training responses continue after the
+// answer line, by a newline: a sample counts iff greedy decoding writes exactly the answer line.
+std::vector<models::Batch> eval_batches(const std::vector<datasets::Sample>& s, size_t limit, int T, bool first_line) {
   std::vector<models::Batch> out;
   const size_t n = std::min(limit, s.size());
   for (size_t start = 0; start < n; start += kEvalBatch) {
     Pairs pairs;
     for (size_t i = start; i < std::min(start + kEvalBatch, n); ++i)
       pairs.emplace_back(s[i].instruction, s[i].answer.empty() ? s[i].response : s[i].answer);
-    out.push_back(models::make_sft_batch(pairs, T));
+    models::Batch b = models::make_sft_batch(pairs, T);
+    if (first_line)
+      for (auto& t : b.targets)
+        if (t == models::Tokenizer::EOS) t = '\n';
+    out.push_back(std::move(b));
   }
   return out;
 }
@@ -61,7 +82,8 @@ class ModelTrainer : public LocalTrainer {
       throw UserError(c.source_path + ": federation.algorithm: " + c.federation.algorithm +
                       " trains on instructions, but the data set holds preference pairs; accepted: feddpo");
     if (d.test.empty()) throw UserError(c.source_path + ": data: the data set has no test split to evaluate on");
-    test_ = eval_batches(d.test, d.test.size(), T_);
+    first_line_ = answer_is_first_line(d);
+    test_ = eval_batches(d.test, d.test.size(), T_, first_line_);
     opt_.weight_decay = static_cast<float>(c.federation.weight_decay);
     opt_.grad_clip = static_cast<float>(c.federation.grad_clip);
   }
@@ -75,46 +97,89 @@ class ModelTrainer : public LocalTrainer {
   }
   LocalResult train(int32_t client, int64_t round, int steps, std::vector<float>& adapter, double lr,
                     const models::LocalHooks& hooks) override {
-    const auto& samples = d_.clients[static_cast<size_t>(client)].samples;
-    const auto seed = static_cast<uint64_t>(c_.experiment.seed);
-    const auto B = static_cast<size_t>(c_.federation.batch_size);
-    const std::vector<size_t> idx = draw_local_samples(seed, client, round, samples.size(), steps, static_cast<int>(B));
-    const uint64_t dropout_seed = stream_key(seed, static_cast<uint64_t>(client), static_cast<uint64_t>(round), Purpose::dropout);
     models::TrainStats st;
-    if (dpo_) {
-      std::vector<models::DpoBatch> batches;
-      for (int s = 0; s < steps; ++s) {
-        std::vector<std::tuple<std::string, std::string, std::string>> triples;
-        for (size_t j = 0; j < B; ++j) {
-          const auto& x = samples[idx[static_cast<size_t>(s) * B + j]];
-          triples.emplace_back(x.instruction, x.response, x.rejected);
-        }
-        batches.push_back(models::make_dpo_batch(triples, T_));
-      }
-      st = m_.train_adapter_dpo(adapter, batches, static_cast<float>(lr), opt_, dropout_seed,
-                                static_cast<float>(c_.federation.dpo_beta), hooks);
-    } else {
-      std::vector<models::Batch> batches;
-      for (int s = 0; s < steps; ++s)
-        batches.push_back(sft_batch(samples, std::vector<size_t>(idx.begin() + s * static_cast<long>(B),
-                                                                 idx.begin() + (s + 1) * static_cast<long>(B)),
-                                    T_));
-      st = m_.train_adapter(adapter, batches, static_cast<float>(lr), opt_, dropout_seed, hooks);
+    if (dpo_)
+      st = m_.train_adapter_dpo(adapter, dpo_batches(client, round, steps), static_cast<float>(lr), opt_,
+                                dropout_seed(client, round), static_cast<float>(c_.federation.dpo_beta), hooks);
+    else
+      st = m_.train_adapter(adapter, sft_batches(client, round, steps), static_cast<float>(lr), opt_,
+                            dropout_seed(client, round), hooks);
+    return result(st);
+  }
+  std::vector<LocalResult> train_many(const std::vector<TrainTask>& tasks) override {
+    std::vector<std::vector<float>*> adapters;
+    std::vector<float> lrs;
+    std::vector<uint64_t> seeds;
+    std::vector<models::LocalHooks> hooks;
+    for (const TrainTask& t : tasks) {
+      adapters.push_back(t.adapter);
+      lrs.push_back(static_cast<float>(t.lr));
+      seeds.push_back(dropout_seed(t.client, t.round));
+      hooks.push_back(t.hooks);
     }
-    return {st.mean_loss, st.steps, st.tokens * (dpo_ ? 2 : 1)};
+    std::vector<models::TrainStats> st;
+    if (dpo_) {
+      std::vector<std::vector<models::DpoBatch>> batches;
+      for (const TrainTask& t : tasks) batches.push_back(dpo_batches(t.client, t.round, t.steps));
+      st = m_.train_adapters_dpo_batched(adapters, batches, lrs, opt_, seeds, static_cast<float>(c_.federation.dpo_beta),
+                                         hooks);
+    } else {
+      std::vector<std::vector<models::Batch>> batches;
+      for (const TrainTask& t : tasks) batches.push_back(sft_batches(t.client, t.round, t.steps));
+      st = m_.train_adapters_batched(adapters, batches, lrs, opt_, seeds, hooks);
+    }
+    std::vector<LocalResult> out;
+    for (const auto& s : st) out.push_back(result(s));
+    return out;
   }
   EvalResult evaluate(const std::vector<float>& adapter) const override { return eval_on(m_, adapter, test_); }
   double client_accuracy(const std::vector<float>& adapter, int32_t client) const override {
     const auto& s = d_.clients[static_cast<size_t>(client)].samples;
-    return eval_on(m_, adapter, eval_batches(s, static_cast<size_t>(c_.federation.client_eval_samples), T_)).accuracy;
+    return eval_on(m_, adapter, eval_batches(s, static_cast<size_t>(c_.federation.client_eval_samples), T_, first_line_)).accuracy;
   }
 
  private:
+  LocalResult result(const models::TrainStats& st) const { return {st.mean_loss, st.steps, st.tokens * (dpo_ ? 2 : 1)}; }
+  uint64_t dropout_seed(int32_t client, int64_t round) const {
+    return stream_key(static_cast<uint64_t>(c_.experiment.seed), static_cast<uint64_t>(client),
+                      static_cast<uint64_t>(round), Purpose::dropout);
+  }
+  std::vector<size_t> draw(int32_t client, int64_t round, int steps) const {
+    return draw_local_samples(static_cast<uint64_t>(c_.experiment.seed), client, round,
+                              d_.clients[static_cast<size_t>(client)].samples.size(), steps,
+                              static_cast<int>(c_.federation.batch_size));
+  }
+  std::vector<models::Batch> sft_batches(int32_t client, int64_t round, int steps) const {
+    const auto& samples = d_.clients[static_cast<size_t>(client)].samples;
+    const auto B = static_cast<long>(c_.federation.batch_size);
+    const std::vector<size_t> idx = draw(client, round, steps);
+    std::vector<models::Batch> batches;
+    for (int s = 0; s < steps; ++s)
+      batches.push_back(sft_batch(samples, std::vector<size_t>(idx.begin() + s * B, idx.begin() + (s + 1) * B), T_));
+    return batches;
+  }
+  std::vector<models::DpoBatch> dpo_batches(int32_t client, int64_t round, int steps) const {
+    const auto& samples = d_.clients[static_cast<size_t>(client)].samples;
+    const auto B = static_cast<size_t>(c_.federation.batch_size);
+    const std::vector<size_t> idx = draw(client, round, steps);
+    std::vector<models::DpoBatch> batches;
+    for (int s = 0; s < steps; ++s) {
+      std::vector<std::tuple<std::string, std::string, std::string>> triples;
+      for (size_t j = 0; j < B; ++j) {
+        const auto& x = samples[idx[static_cast<size_t>(s) * B + j]];
+        triples.emplace_back(x.instruction, x.response, x.rejected);
+      }
+      batches.push_back(models::make_dpo_batch(triples, T_));
+    }
+    return batches;
+  }
+
   const ExperimentConfig& c_;
   const datasets::FederatedDataset& d_;
   models::Model& m_;
   int T_;
   bool dpo_;
+  bool first_line_ = false;
   models::OptimConfig opt_;
   std::vector<models::Batch> test_;
 };
@@ -144,6 +209,12 @@ class NullTrainer : public LocalTrainer {
 };
 
 }  // namespace
+
+std::vector<LocalResult> LocalTrainer::train_many(const std::vector<TrainTask>& tasks) {
+  std::vector<LocalResult> out;
+  for (const TrainTask& t : tasks) out.push_back(train(t.client, t.round, t.steps, *t.adapter, t.lr, t.hooks));
+  return out;
+}
 
 std::vector<size_t> draw_local_samples(uint64_t seed, int32_t client, int64_t round, size_t n_i, int steps, int batch) {
   FEDSIM_ASSERT(n_i > 0 && steps > 0 && batch > 0);

@@ -23,6 +23,16 @@ struct EvalResult {
   double loss = 0.0, accuracy = 0.0;  // NaN without a model
 };
 
+// One participation's local training, for train_many.
+struct TrainTask {
+  int32_t client = -1;
+  int64_t round = 0;
+  int steps = 0;
+  std::vector<float>* adapter = nullptr;  // start in, result out
+  double lr = 0.0;
+  models::LocalHooks hooks;
+};
+
 class LocalTrainer {
  public:
   virtual ~LocalTrainer() = default;
@@ -34,6 +44,9 @@ class LocalTrainer {
   // `steps` local optimizer steps from `adapter` (in place) on client data drawn for `round`.
   virtual LocalResult train(int32_t client, int64_t round, int steps, std::vector<float>& adapter, double lr,
                             const models::LocalHooks& hooks) = 0;
+  // Several participations at once, each result equal to train() on its task: ModelTrainer
+  // trains them batched (models::Model::train_adapters_batched); the default loops.
+  virtual std::vector<LocalResult> train_many(const std::vector<TrainTask>& tasks);
   virtual EvalResult evaluate(const std::vector<float>& adapter) const = 0;  // the test split
   virtual double client_accuracy(const std::vector<float>& adapter, int32_t client) const = 0;
 };

@@ -65,6 +65,34 @@ Handle string_transfer(hsize_t n) {
   return dxpl;
 }
 
+// Number of elements of `dims`, refusing what the file cannot hold. A hostile file declares
+// shapes it does not store (2^40 elements in a few hundred bytes, or dimensions whose product
+// wraps): refuse them before allocating. Stored bytes must cover the elements; chunked data may
+// be compressed, up to deflate's best ratio (about 1032:1).
+hsize_t checked_count(hid_t ds, const std::vector<hsize_t>& dims, size_t elem_bytes, const std::string& where) {
+  long double n = 1;
+  for (auto d : dims) n *= static_cast<long double>(d);
+  if (n == 0) return 0;
+  Handle dcpl(H5Dget_create_plist(ds), H5Pclose);
+  const bool chunked = dcpl.valid() && H5Pget_layout(dcpl.id()) == H5D_CHUNKED;
+  const long double stored = static_cast<long double>(H5Dget_storage_size(ds)) * (chunked ? 1100 : 1);
+  if (n * static_cast<long double>(elem_bytes) > stored) {
+    std::ostringstream os;
+    os << "declares shape (";
+    for (size_t i = 0; i < dims.size(); ++i) os << (i ? ", " : "") << dims[i];
+    os << ") but stores " << H5Dget_storage_size(ds) << " bytes (truncated or damaged file)";
+    read_fail(where, os.str());
+  }
+  return static_cast<hsize_t>(n);
+}
+
+// Attributes are read into one value: refuse arrays (HDF5 would write past it).
+void check_scalar_attr(hid_t a, const std::string& where) {
+  Handle space(H5Aget_space(a), H5Sclose);
+  const hssize_t n = space.valid() ? H5Sget_simple_extent_npoints(space.id()) : -1;
+  if (n != 1) read_fail(where, "expected a single value, found " + std::to_string(n) + " values");
+}
+
 // Contiguous for small data, chunked + deflate for large 1-D/2-D arrays is not needed yet:
 // files are small and written once.
 }  // namespace
@@ -154,8 +182,7 @@ std::vector<T> Group::read(const std::string& name, std::vector<hsize_t>* dims_o
   if ((want_float && cls != H5T_FLOAT) || (!want_float && cls != H5T_INTEGER))
     read_fail(where(name), std::string("expected a ") + type_name<T>() + " dataset");
   const std::vector<hsize_t> dims = shape(name);
-  hsize_t n = 1;
-  for (auto d : dims) n *= d;
+  const hsize_t n = checked_count(ds.id(), dims, H5Tget_size(ftype.id()), where(name));
   std::vector<T> out(n);
   if (n > 0 && H5Dread(ds.id(), mem_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
     read_fail(where(name), "cannot read dataset");
@@ -184,6 +211,7 @@ std::vector<std::string> Group::read_strings(const std::string& name) const {
     read_fail(where(name), "expected a variable-length string dataset");
   const std::vector<hsize_t> dims = shape(name);
   if (dims.size() != 1) read_fail(where(name), "expected a 1-D string dataset");
+  checked_count(ds.id(), dims, 8, where(name));  // a stored string reference takes 16 bytes
   std::vector<char*> ptrs(dims[0], nullptr);
   Handle t = string_type();
   if (dims[0] > 0 && H5Dread(ds.id(), t.id(), H5S_ALL, H5S_ALL, string_transfer(dims[0]).id(), ptrs.data()) < 0)
@@ -208,6 +236,7 @@ Handle open_attr(const Group& g, const std::string& name) {
   if (H5Aexists(g.id(), name.c_str()) <= 0) read_fail(g.where() + "@" + name, "missing attribute");
   Handle a(H5Aopen(g.id(), name.c_str(), H5P_DEFAULT), H5Aclose);
   if (!a.valid()) read_fail(g.where() + "@" + name, "cannot open attribute");
+  check_scalar_attr(a.id(), g.where() + "@" + name);
   return a;
 }
 }  // namespace
@@ -234,6 +263,7 @@ std::string Group::attr_string(const std::string& name) const {
     return s;
   }
   const size_t n = H5Tget_size(ftype.id());
+  if (n > (size_t(1) << 26)) read_fail(where() + "@" + name, "string attribute of " + std::to_string(n) + " bytes is too long");
   std::string s(n, '\0');
   if (H5Aread(a.id(), ftype.id(), s.data()) < 0) read_fail(where() + "@" + name, "cannot read attribute");
   s.resize(s.find('\0') == std::string::npos ? n : s.find('\0'));
@@ -255,7 +285,13 @@ double Group::attr_double(const std::string& name) const {
 }
 
 File File::create(const std::string& path) {
-  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+  // Strong close: closing the file closes every object still open in it, so AtomicFile's
+  // commit() has really written and closed the file before it is renamed, even while a caller
+  // still holds group handles (with HDF5's default weak close the file would stay open).
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  if (!fapl.valid() || H5Pset_fclose_degree(fapl.id(), H5F_CLOSE_STRONG) < 0)
+    throw InternalError("HDF5: cannot make a file access property list");
+  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()), H5Fclose);
   if (!f.valid()) throw UserError(path + ": cannot create HDF5 file (check that the folder exists and is writable)");
   return File(std::move(f), path);
 }

@@ -1,7 +1,13 @@
 // fedsim bench model [--preset P] [--batch B] [--seconds S] [--json]: training throughput of
 // one client against this machine's sgemm rate (models/bench.hpp; FLOPs by the formula in
 // models/README.md).
+// fedsim bench fl [--config C] [--rounds R] [--repeat N] [--json]: the same federated rounds with
+// sequential and batched local training (federation.execution) in one process: tokens/s of
+// local training each way, the speedup, and how far the final adapters differ.
 #include <boost/program_options.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -9,20 +15,194 @@
 #include "models/bench.hpp"
 #include "models/model.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/config.hpp"
+#include "sim/experiment.hpp"
+#include "sim/federation.hpp"
+#include "sim/trainer.hpp"
 
 namespace po = boost::program_options;
 
 namespace fedsim::cli {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The fed-chatbotit setting of configs/fed-chatbotit.yaml (tiny preset, 10 clients per round,
+// 5 local steps of 8 sequences), so the bench runs without a config file.
+const char* kBenchFlYaml = R"(experiment:
+  name: bench-fl
+  seed: 1
+data:
+  source: synthetic
+  preset: fed-chatbotit
+  length_scale: 0.05
+model:
+  preset: tiny
+  pretrain_steps: 300
+lora:
+  rank: 8
+  alpha: 16
+  dropout: 0.05
+  targets: [q, v]
+federation:
+  algorithm: fedavg
+  sampling: fedllm-bench
+  clients: 237
+  clients_per_round: 10
+  rounds: 3
+  local_steps: 5
+  batch_size: 8
+  lr: 0.005
+  lr_min: 1e-6
+)";
+
+// Times the local training of a run (train and train_many calls) and keeps the last adapter
+// evaluated: the final global adapter (the run evaluates it after its last round).
+class TimedTrainer : public sim::LocalTrainer {
+ public:
+  explicit TimedTrainer(sim::LocalTrainer& inner) : in_(inner) {}
+  int64_t adapter_params() const override { return in_.adapter_params(); }
+  double flops_per_token() const override { return in_.flops_per_token(); }
+  std::vector<float> initial_adapter() const override { return in_.initial_adapter(); }
+  int64_t tokens(int steps) const override { return in_.tokens(steps); }
+  sim::LocalResult train(int32_t client, int64_t round, int steps, std::vector<float>& adapter, double lr,
+                         const models::LocalHooks& hooks) override {
+    const auto t0 = std::chrono::steady_clock::now();
+    const sim::LocalResult r = in_.train(client, round, steps, adapter, lr, hooks);
+    seconds += seconds_since(t0);
+    tokens_trained += r.tokens;
+    ++calls;
+    return r;
+  }
+  std::vector<sim::LocalResult> train_many(const std::vector<sim::TrainTask>& tasks) override {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<sim::LocalResult> r = in_.train_many(tasks);
+    seconds += seconds_since(t0);
+    for (const auto& x : r) tokens_trained += x.tokens;
+    ++calls;
+    return r;
+  }
+  sim::EvalResult evaluate(const std::vector<float>& adapter) const override {
+    last_eval = adapter;
+    return in_.evaluate(adapter);
+  }
+  double client_accuracy(const std::vector<float>& adapter, int32_t client) const override {
+    return in_.client_accuracy(adapter, client);
+  }
+
+  double seconds = 0.0;
+  int64_t tokens_trained = 0;
+  int64_t calls = 0;
+  mutable std::vector<float> last_eval;
+
+ private:
+  sim::LocalTrainer& in_;
+};
+
+struct FlRun {
+  double train_s = 0.0, wall_s = 0.0;
+  int64_t tokens = 0, calls = 0;
+  std::vector<float> final_adapter;
+};
+
+FlRun run_fl(const sim::ExperimentConfig& base, const std::string& execution, const datasets::FederatedDataset& data,
+             models::Model& model) {
+  sim::ExperimentConfig c = base;
+  c.federation.execution = execution;
+  auto inner = sim::make_model_trainer(c, data, model);
+  TimedTrainer timed(*inner);
+  std::vector<int64_t> n;
+  for (const auto& cl : data.clients) n.push_back(static_cast<int64_t>(cl.samples.size()));
+  const auto t0 = std::chrono::steady_clock::now();
+  sim::Federation fed(c, std::move(n), timed, sim::RunHooks{});
+  fed.run();
+  FlRun r;
+  r.wall_s = seconds_since(t0);
+  r.train_s = timed.seconds;
+  r.tokens = timed.tokens_trained;
+  r.calls = timed.calls;
+  r.final_adapter = timed.last_eval;
+  return r;
+}
+
+// max |a - b| / max |b|: the normwise relative difference of two adapters.
+double rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  FEDSIM_ASSERT(a.size() == b.size());
+  double d = 0.0, m = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    d = std::max(d, std::fabs(static_cast<double>(a[i]) - b[i]));
+    m = std::max(m, std::fabs(static_cast<double>(b[i])));
+  }
+  return m > 0 ? d / m : d;
+}
+
+// fedsim bench fl: the same rounds with sequential and batched local training, in one process.
+int bench_fl(const std::string& config, int64_t rounds, int repeat, bool json, int& argc, char** argv) {
+  sim::ExperimentConfig c = config.empty() ? sim::parse_config(kBenchFlYaml, "bench fl (built-in fed-chatbotit)")
+                                           : sim::load_config(config);
+  if (rounds > 0) c.federation.rounds = rounds;
+  if (c.federation.trainer != "model")
+    throw UserError(c.source_path + ": federation.trainer: " + c.federation.trainer +
+                    " trains nothing; bench fl needs model");
+  c.federation.eval_every = c.federation.rounds;  // evaluate the start and the end only
+  c.federation.client_eval_every = 0;
+  sim::validate_experiment(c);
+  models::Runtime rt(argc, argv);
+  sim::RunHooks hooks;
+  hooks.log = [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); };
+  const datasets::FederatedDataset data = sim::prepare_data(c, hooks);
+  models::Model model = sim::prepare_model(c, data, hooks);
+  std::vector<double> seq_rate, bat_rate;
+  FlRun seq, bat;
+  for (int i = 0; i < repeat; ++i) {  // alternating, so load on a shared machine hits both
+    seq = run_fl(c, "sequential", data, model);
+    bat = run_fl(c, "batched", data, model);
+    seq_rate.push_back(static_cast<double>(seq.tokens) / seq.train_s);
+    bat_rate.push_back(static_cast<double>(bat.tokens) / bat.train_s);
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  };
+  const double s = median(seq_rate), b = median(bat_rate), diff = rel_diff(bat.final_adapter, seq.final_adapter);
+  std::printf("%s\n", models::Runtime::describe().c_str());
+  std::printf("%s: preset %s, %s, %lld rounds x %lld clients, %lld local steps of %lld sequences\n",
+              c.source_path.c_str(), c.model.preset.c_str(), c.federation.algorithm.c_str(),
+              static_cast<long long>(c.federation.rounds), static_cast<long long>(c.federation.clients_per_round),
+              static_cast<long long>(c.federation.local_steps), static_cast<long long>(c.federation.batch_size));
+  std::printf("sequential  %lld tokens, training %.2f s (%lld calls), run %.2f s: %.0f tokens/s\n",
+              static_cast<long long>(seq.tokens), seq.train_s, static_cast<long long>(seq.calls), seq.wall_s, s);
+  std::printf("batched     %lld tokens, training %.2f s (%lld calls), run %.2f s: %.0f tokens/s\n",
+              static_cast<long long>(bat.tokens), bat.train_s, static_cast<long long>(bat.calls), bat.wall_s, b);
+  std::printf("speedup     %.3f  (median of %d)\n", b / s, repeat);
+  std::printf("final adapters: max |batched - sequential| / max |sequential| = %.3g\n", diff);
+  if (json)
+    std::printf(
+        "{\"sequential_tokens_per_s\": %.6g, \"batched_tokens_per_s\": %.6g, \"speedup\": %.6g, "
+        "\"final_adapter_rel_diff\": %.6g}\n",
+        s, b, b / s, diff);
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
 
 int cmd_bench(const std::vector<std::string>& args, int& argc, char** argv) {
-  std::string what, preset = "small";
-  int batch = 8;
+  std::string what, preset = "small", config;
+  int batch = 8, repeat = 1;
+  int64_t rounds = 0;
   double seconds = 3.0;
-  po::options_description desc("fedsim bench model [options]");
+  po::options_description desc("fedsim bench model|fl [options]");
   desc.add_options()("help,h", "this help")("preset", po::value<std::string>(&preset)->default_value("small"),
-                                            "model preset: nano, tiny, small, gpt2-124m")(
-      "batch", po::value<int>(&batch)->default_value(8), "sequences per step (each of the preset's context length)")(
-      "seconds", po::value<double>(&seconds)->default_value(3.0), "minimum timed duration")(
+                                            "model: preset: nano, tiny, small, gpt2-124m")(
+      "batch", po::value<int>(&batch)->default_value(8), "model: sequences per step (each of the preset's context length)")(
+      "seconds", po::value<double>(&seconds)->default_value(3.0), "model: minimum timed duration")(
+      "config", po::value<std::string>(&config), "fl: experiment config (default: built-in fed-chatbotit, tiny)")(
+      "rounds", po::value<int64_t>(&rounds)->default_value(0), "fl: rounds (0 = the config's)")(
+      "repeat", po::value<int>(&repeat)->default_value(1), "fl: alternating runs of each mode; medians reported")(
       "json", "print one JSON object on the last line");
   po::options_description hidden;
   hidden.add_options()("what", po::value<std::string>(&what));
@@ -37,7 +217,12 @@ int cmd_bench(const std::vector<std::string>& args, int& argc, char** argv) {
     std::cout << desc;
     return 0;
   }
-  if (what != "model") throw UserError("fedsim bench: unknown target '" + what + "'; accepted: model, events");
+  if (what == "fl") {
+    if (repeat < 1) throw UserError("fedsim bench fl: --repeat " + std::to_string(repeat) + " is invalid; accepted: >= 1");
+    if (rounds < 0) throw UserError("fedsim bench fl: --rounds must be >= 0");
+    return bench_fl(config, rounds, repeat, vm.count("json") > 0, argc, argv);
+  }
+  if (what != "model") throw UserError("fedsim bench: unknown target '" + what + "'; accepted: model, fl, events");
   if (batch < 1) throw UserError("fedsim bench: --batch " + std::to_string(batch) + " is invalid; accepted: >= 1");
   if (!(seconds > 0)) throw UserError("fedsim bench: --seconds must be > 0");
   models::preset_config(preset);  // UserError naming the accepted presets

@@ -27,8 +27,12 @@ const char* kUsage =
     "  validate CONFIG.yaml [--set key.path=value ...]              check a config without running it\n"
     "  config reference                                             print every config key with its default\n"
     "  data generate|import|stats|partition|debian ...              federated data sets (fedsim data --help)\n"
+    "  sweep SPEC.yaml [--out DIR] [--max-points N] [--dry-run]     run every point of a sweep (resumable)\n"
+    "  results summary FILE_OR_DIR                                  table of final metrics per results file\n"
+    "  masgpt run|report|check ...                                  MAS-GPT pipeline and table (fedsim masgpt --help)\n"
     "  bench model [--preset P] [--json]                            training throughput vs. this machine's sgemm\n"
     "  bench events [--json]                                        event-core and trainer-none throughput\n"
+    "  bench fl [--config C] [--json]                               local training tokens/s, sequential vs. batched\n"
     "\n"
     "options:\n"
     "  -h, --help       this help (also: fedsim <command> --help)\n"
@@ -57,7 +61,10 @@ int main(int argc, char** argv) {
     if (cmd == "bench" && !rest.empty() && rest[0] == "events")
       return fedsim::cli::cmd_bench_events(std::vector<std::string>(rest.begin() + 1, rest.end()));
     if (cmd == "bench") return fedsim::cli::cmd_bench(rest, argc, argv);
-    throw fedsim::UserError("unknown command '" + cmd + "'; accepted: run, validate, config, bench, data (see fedsim --help)");
+    if (cmd == "sweep") return fedsim::cli::cmd_sweep(rest, argc, argv);
+    if (cmd == "results") return fedsim::cli::cmd_results(rest);
+    if (cmd == "masgpt") return fedsim::cli::cmd_masgpt(rest, argc, argv);
+    throw fedsim::UserError("unknown command '" + cmd + "'; accepted: run, validate, config, bench, data, sweep, results, masgpt (see fedsim --help)");
   } catch (const fedsim::UserError& e) {
     std::cerr << "fedsim: error: " << e.what() << "\n";
     return 2;

@@ -40,4 +40,17 @@ class Backend {
 // fedsim's transformer (with an adapter, or the base when adapter is null). Tokens are bytes.
 std::unique_ptr<Backend> make_model_backend(const models::Model& model, const std::vector<float>* adapter);
 
+// An OpenAI-compatible chat-completions endpoint via libcurl (openai_backend.cpp): requests go
+// one at a time; timeouts, connection errors, 429 and 5xx are retried with backoff_s * 2^i.
+struct OpenAIConfig {
+  std::string url = "http://127.0.0.1:8080/v1";  // POST <url>/chat/completions
+  std::string model = "default";
+  std::string api_key;      // bearer token; "" = no Authorization header
+  double timeout_s = 30.0;  // per attempt (wall clock)
+  int retries = 2;
+  double backoff_s = 0.5;
+  double rpm = 0.0;  // requests per minute; 0 = unlimited
+};
+std::unique_ptr<Backend> make_openai_backend(const OpenAIConfig& config);
+
 }  // namespace fedsim::sim::llm

@@ -4,8 +4,39 @@ namespace fedsim::sim {
 
 void visit_masgpt(MasgptSection& s, Visitor& v) {
   static const std::vector<std::string> kModes{"off", "on"};
+  static const std::vector<std::string> kBase{"single", "cot", "sc", "debate", "refine", "agentverse", "dylan"};
   v.section("masgpt", "MAS-GPT: query-adaptive multi-agent systems generated and executed as jobs (sim/masgpt/README.md)");
-  v.choice("mode", s.mode, kModes, "on = schedule MAS-GPT jobs in the simulation");
+  v.choice("mode", s.mode, kModes, "on = fedsim masgpt run builds the data, trains the generator and runs the jobs");
+  v.text("out", s.out, "results file of fedsim masgpt run; empty = results/<experiment.name>-masgpt.h5");
+  v.list("query_sets", s.query_sets, {}, "benchmark-like query sets, name=family+family (synthetic task families)");
+  v.integer("train_per_family", s.train_per_family, 1, 100000, "queries per family for the data construction");
+  v.integer("test_per_family", s.test_per_family, 1, 100000, "held-out queries per family for the table");
+  v.list("base", s.base, kBase, "base MAS run on every query (FORMAT.md, library.cpp)");
+  v.choice("inter", s.inter, {"family", "set", "query"}, "inter-consistency groups: queries of one group share the best MAS");
+  v.choice("intra", s.intra, {"on", "off"}, "intra-consistency: per-query adjustments kept if the score does not drop");
+  v.choice("backend", s.backend, {"model", "openai"}, "the agents' LLM: fedsim's model or an OpenAI-compatible endpoint");
+  v.text("openai_url", s.openai_url, "backend openai: endpoint base URL (POST <url>/chat/completions)");
+  v.text("openai_model", s.openai_model, "backend openai: model name sent to the endpoint");
+  v.text("openai_api_key_env", s.openai_api_key_env, "backend openai: environment variable with a bearer token; empty = none");
+  v.number("openai_timeout_s", s.openai_timeout_s, 0.001, kConfigHuge, "backend openai: wall-clock timeout per attempt");
+  v.integer("agents_steps", s.agents_steps, 0, 1000000, "full-parameter steps training the agents' LLM (cached)");
+  v.integer("agents_batch", s.agents_batch, 1, 4096, "sequences per step for the agents' LLM");
+  v.number("agents_lr", s.agents_lr, 0.0, 1.0, "peak learning rate for the agents' LLM (cosine to 10%)");
+  v.choice("generator_training", s.generator_training, {"full", "lora"}, "MAS-GPT generator: full fine-tune or LoRA (lora.*)");
+  v.integer("generator_steps", s.generator_steps, 0, 1000000, "training steps of the generator (cached)");
+  v.integer("generator_batch", s.generator_batch, 1, 4096, "(query, MAS) pairs per generator step");
+  v.number("generator_lr", s.generator_lr, 0.0, 1.0, "peak learning rate of the generator");
+  v.integer("max_agents", s.max_agents, 1, 64, "limit: agent lines in a MAS");
+  v.integer("max_calls", s.max_calls, 6, 256, "limit: LLM calls of one MAS execution (>= 6, the fallback's)");
+  v.integer("max_copies", s.max_copies, 5, 64, "limit: copies (xN) of one agent (>= 5, the fallback's)");
+  v.integer("max_new_tokens", s.max_new_tokens, 32, 4096, "limit: n= of one agent (>= 32, the fallback's)");
+  v.integer("max_inputs", s.max_inputs, 5, 64, "limit: answers one agent receives (>= 5, the fallback's)");
+  v.integer("max_text_bytes", s.max_text_bytes, 100, 100000, "limit: bytes of MAS text");
+  v.number("time_limit_s", s.time_limit_s, 0.0, kConfigHuge, "simulated seconds per query and attempt (0 = none)");
+  v.number("server_gflops", s.server_gflops, 1e-6, kConfigHuge, "FLOP/s (x1e9) of the server running agents and generator");
+  v.number("call_latency_ms", s.call_latency_ms, 0.0, kConfigHuge, "fixed simulated cost of every LLM call");
+  v.integer("workers", s.workers, 1, 100000, "MAS-GPT query jobs the server runs at once");
+  v.number("fail_prob", s.fail_prob, 0.0, 1.0, "injected endpoint failure probability per call (fallback test)");
 }
 
 }  // namespace fedsim::sim

@@ -1,8 +1,10 @@
-// Config section `masgpt` (MAS-GPT generator job; sim/masgpt/README.md). Keys are declared in
-// visit_masgpt (masgpt_config.cpp).
+// Config section `masgpt` (MAS-GPT: query -> multi-agent system in one generation;
+// sim/masgpt/README.md). Keys are declared in visit_masgpt (masgpt_config.cpp).
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "sim/config_schema.hpp"
 
@@ -11,6 +13,39 @@ namespace fedsim::sim {
 struct MasgptSection {
   bool enabled() const { return mode != "off"; }
   std::string mode = "off";  // off | on
+  std::string out = "";      // results file; "" = results/<experiment.name>-masgpt.h5
+  // Query pool: benchmark-like sets of synthetic task families, "name=family+family".
+  std::vector<std::string> query_sets{"letters=first+last", "case=upper+twice", "order=reverse+sort",
+                                      "numbers=length+add"};
+  int64_t train_per_family = 60;  // queries per family for data construction
+  int64_t test_per_family = 50;   // held-out queries per family for the table
+  std::vector<std::string> base{"single", "cot", "sc", "debate", "refine", "agentverse", "dylan"};
+  std::string inter = "family";   // family | set | query: groups sharing the best MAS
+  std::string intra = "on";       // on | off: per-query adjustments kept if the score does not drop
+  // The agents' LLM: fedsim's model (model.* shapes) trained on the task families in the roles
+  // the base MAS use (solve, think, check, fix, pick).
+  std::string backend = "model";  // model | openai
+  std::string openai_url = "http://127.0.0.1:8080/v1";
+  std::string openai_model = "default";
+  std::string openai_api_key_env = "";  // environment variable holding a bearer token; "" = none
+  double openai_timeout_s = 30.0;
+  int64_t agents_steps = 1500;
+  int64_t agents_batch = 32;
+  double agents_lr = 3e-3;
+  // The MAS-GPT generator: the agents' LLM further trained on (query, MAS) pairs.
+  std::string generator_training = "full";  // full | lora
+  int64_t generator_steps = 400;
+  int64_t generator_batch = 16;
+  double generator_lr = 1e-3;
+  // Safety limits on any MAS before it runs (FORMAT.md).
+  int64_t max_agents = 8, max_calls = 12, max_copies = 8, max_new_tokens = 32, max_inputs = 8;
+  int64_t max_text_bytes = 600;
+  // Costs in simulated time.
+  double time_limit_s = 1.0;      // per query and attempt; 0 = none
+  double server_gflops = 50.0;    // the server running the agents and the generator
+  double call_latency_ms = 0.0;   // per LLM call
+  int64_t workers = 4;            // MAS-GPT jobs the server runs at once
+  double fail_prob = 0.0;         // injected endpoint failure per call (tests the fallback)
 };
 
 void visit_masgpt(MasgptSection& s, Visitor& v);

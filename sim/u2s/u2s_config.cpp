@@ -3,9 +3,64 @@
 namespace fedsim::sim {
 
 void visit_u2s(U2sSection& s, Visitor& v) {
-  static const std::vector<std::string> kModes{"off", "on"};
+  static const std::vector<std::string> kModes{"off", "on"}, kTrainOn{"generated", "true"};
+  static const std::vector<std::string> kCorpus{"synthetic", "file"}, kDomains{"medicine", "knowledge", "math"};
+  static const std::vector<std::string> kSelection{"retrieval", "random", "fixed"}, kEmbedding{"tfidf"};
+  static const std::vector<std::string> kBackends{"extractive", "model", "openai"}, kGenerator{"trained", "base"};
+  static const std::vector<std::string> kOnOff{"on", "off"}, kJoin{"wait", "cutoff"};
   v.section("u2s", "FedIT-U2S: clients turn their own raw text into instruction data (sim/u2s/README.md)");
   v.choice("mode", s.mode, kModes, "on = every client runs a U2S generation job before training");
+  v.choice("train_on", s.train_on, kTrainOn, "generated = U2S pairs; true = the true pairs of the clients' facts (baseline)");
+  v.choice("corpus", s.corpus, kCorpus, "synthetic = documents stating facts with known answers; file = u2s.corpus_path");
+  v.text("corpus_path", s.corpus_path, "HDF5 data set of kind corpus (e.g. fedsim data debian fortunes)");
+  v.list("domains", s.domains, kDomains, "synthetic corpus domains; [] = all");
+  v.integer("docs_min", s.docs_min, 1, 10000, "synthetic: fewest documents per client");
+  v.integer("docs_max", s.docs_max, 1, 10000, "synthetic: most documents per client");
+  v.integer("facts_per_doc", s.facts_per_doc, 1, 100, "synthetic: fact sentences per document");
+  v.number("domain_alpha", s.domain_alpha, 1e-6, 1e6, "synthetic: Dirichlet concentration of each client's domain mix");
+  v.number("filler_prob", s.filler_prob, 0.0, 1.0, "synthetic: chance of a fact-free sentence after a fact");
+  v.number("repeat_prob", s.repeat_prob, 0.0, 1.0, "synthetic: chance that a fact is restated from an earlier document");
+  v.choice("pool_source", s.pool_source, kCorpus, "server example pool: synthetic (other entities) or u2s.pool_path");
+  v.text("pool_path", s.pool_path, "sft HDF5 pool: its public split, else all its client samples");
+  v.integer("pool_size", s.pool_size, 1, 1000000, "examples in the server pool");
+  v.integer("chunk_size", s.chunk_size, 16, 100000, "piece length in bytes (cut at a sentence end or space)");
+  v.integer("chunk_overlap", s.chunk_overlap, 0, 100000, "bytes each piece repeats from the previous one (< chunk_size)");
+  v.choice("selection", s.selection, kSelection, "few-shot examples: retrieval = top-k cosine; random; fixed = the first k");
+  v.integer("k", s.k, 0, 16, "examples per prompt");
+  v.choice("embedding", s.embedding, kEmbedding, "retrieval embedding: hashed character n-gram TF-IDF");
+  v.integer("ngram", s.ngram, 1, 8, "tfidf: character n-gram length");
+  v.integer("embed_dim", s.embed_dim, 16, 1 << 20, "tfidf: hashed dimensions");
+  v.choice("backend", s.backend, kBackends, "generator: extractive rules, fedsim's model, or an OpenAI-compatible endpoint");
+  v.choice("generator", s.generator, kGenerator, "model backend: trained on the pool's demonstrations (cached) or the base");
+  v.text("generator_checkpoint", s.generator_checkpoint, "model backend: generator checkpoint; overrides u2s.generator");
+  v.text("generator_preset", s.generator_preset, "trained generator: model preset");
+  v.integer("generator_seq_len", s.generator_seq_len, 32, 4096, "trained generator: context length (prompt + pair)");
+  v.integer("generator_steps", s.generator_steps, 0, 10000000, "trained generator: full-parameter steps on demonstrations");
+  v.integer("generator_demos", s.generator_demos, 0, 10000000,
+            "trained generator: server-side facts on other entities to learn from, besides the pool");
+  v.integer("generator_batch", s.generator_batch, 1, 4096, "trained generator: batch size");
+  v.number("generator_lr", s.generator_lr, 1e-9, 1.0, "trained generator: peak learning rate (cosine to 10%)");
+  v.integer("max_new_tokens", s.max_new_tokens, 1, 4096, "generation limit per piece");
+  v.number("temperature", s.temperature, 0.0, 10.0, "0 = greedy");
+  v.integer("min_question", s.min_question, 0, 100000, "filter: shortest instruction in bytes");
+  v.integer("max_question", s.max_question, 1, 100000, "filter: longest instruction in bytes");
+  v.integer("min_answer", s.min_answer, 0, 100000, "filter: shortest response in bytes");
+  v.integer("max_answer", s.max_answer, 1, 100000, "filter: longest response in bytes");
+  v.choice("require_grounded", s.require_grounded, kOnOff, "filter: the response must occur in the piece");
+  v.choice("check_truth", s.check_truth, kOnOff, "filter: with ground truth (synthetic corpus), drop wrong or unknown questions");
+  v.choice("join", s.join, kJoin, "wait = a client trains once its U2S job is done; cutoff = all at cutoff_s with what they have");
+  v.number("cutoff_s", s.cutoff_s, 0.0, 1e12, "join cutoff: simulated seconds of generation before training starts");
+  v.integer("max_attempts", s.max_attempts, 1, 1000, "U2S job attempts per client (offline or failed jobs are retried)");
+  v.text("openai_url", s.openai_url, "OpenAI-compatible base URL; POST <url>/chat/completions");
+  v.text("openai_model", s.openai_model, "model name sent to the endpoint");
+  v.text("openai_api_key_env", s.openai_api_key_env, "environment variable with a bearer token; \"\" = none");
+  v.number("openai_timeout_s", s.openai_timeout_s, 0.001, 86400.0, "per-request timeout (wall clock)");
+  v.integer("openai_retries", s.openai_retries, 0, 100, "retries after a timeout, connection error, 429 or 5xx");
+  v.number("openai_backoff_s", s.openai_backoff_s, 0.0, 3600.0, "first retry delay, doubled per retry (wall clock)");
+  v.number("openai_rpm", s.openai_rpm, 0.0, 1e9, "request rate limit per minute; 0 = unlimited");
+  v.number("openai_tokens_per_s", s.openai_tokens_per_s, 1e-6, 1e12, "simulated: completion tokens per second of the endpoint");
+  v.number("openai_latency_s", s.openai_latency_s, 0.0, 1e6, "simulated: latency per request");
+  v.text("save_data", s.save_data, "write the generated data set (kind sft, FORMAT.md) here; \"\" = don't");
 }
 
 }  // namespace fedsim::sim

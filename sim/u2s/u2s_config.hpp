@@ -1,8 +1,11 @@
 // Config section `u2s` (FedIT-U2S generator job; sim/u2s/README.md). Keys are declared in
-// visit_u2s (u2s_config.cpp).
+// visit_u2s (u2s_config.cpp), with their defaults and docs; REFERENCE.md section 6 leaves chunk
+// size, embedder, k and filtering open, so each is a key here.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "sim/config_schema.hpp"
 
@@ -11,6 +14,53 @@ namespace fedsim::sim {
 struct U2sSection {
   bool enabled() const { return mode != "off"; }
   std::string mode = "off";  // off | on
+  // What the clients train on: U2S-generated pairs, or the true pairs of their facts (baseline).
+  std::string train_on = "generated";  // generated | true
+  // Client corpora.
+  std::string corpus = "synthetic";  // synthetic | file
+  std::string corpus_path = "";      // kind corpus HDF5 (for example `fedsim data debian fortunes`)
+  std::vector<std::string> domains{};  // synthetic: medicine, knowledge, math; empty = all
+  int64_t docs_min = 3, docs_max = 5, facts_per_doc = 4;
+  double domain_alpha = 0.5, filler_prob = 0.3, repeat_prob = 0.1;
+  // Server example pool.
+  std::string pool_source = "synthetic";  // synthetic (facts about other entities) | file
+  std::string pool_path = "";             // sft HDF5: its public split, else its clients' samples
+  int64_t pool_size = 120;
+  // Chunking (bytes) and example selection.
+  int64_t chunk_size = 64, chunk_overlap = 24;
+  std::string selection = "retrieval";  // retrieval | random | fixed
+  int64_t k = 2;
+  std::string embedding = "tfidf";  // hashed character n-gram TF-IDF
+  int64_t ngram = 3, embed_dim = 4096;
+  // Generator.
+  std::string backend = "extractive";  // extractive | model | openai
+  std::string generator = "trained";   // model backend: trained (on the pool's demonstrations) | base
+  std::string generator_checkpoint = "";  // model backend: a checkpoint instead of either
+  std::string generator_preset = "tiny";
+  int64_t generator_seq_len = 192, generator_steps = 1500, generator_batch = 16;
+  int64_t generator_demos = 4000;  // trained generator: server facts it learns from (besides the pool)
+  double generator_lr = 3e-3;
+  int64_t max_new_tokens = 48;
+  double temperature = 0.0;
+  // Filtering of generated pairs.
+  int64_t min_question = 8, max_question = 64, min_answer = 1, max_answer = 24;
+  std::string require_grounded = "on";  // on: the answer must occur in the piece
+  std::string check_truth = "on";       // on: where the corpus has ground truth, the pair must match it
+  // Scheduling.
+  std::string join = "wait";  // wait: a client trains once its job is done; cutoff: at cutoff_s with what it has
+  double cutoff_s = 600.0;
+  int64_t max_attempts = 3;  // a U2S job that goes offline or fails is retried when the client is back
+  // openai backend.
+  std::string openai_url = "http://127.0.0.1:8080/v1";
+  std::string openai_model = "default";
+  std::string openai_api_key_env = "";  // name of an environment variable holding a bearer token
+  double openai_timeout_s = 30.0;
+  int64_t openai_retries = 2;
+  double openai_backoff_s = 0.5;
+  double openai_rpm = 0.0;  // requests per minute; 0 = unlimited
+  double openai_tokens_per_s = 20.0;  // simulated generation speed of the client's endpoint
+  double openai_latency_s = 0.2;      // simulated per-request latency
+  std::string save_data = "";  // write the generated data set (kind sft) to this HDF5 path
 };
 
 void visit_u2s(U2sSection& s, Visitor& v);

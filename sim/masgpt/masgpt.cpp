@@ -1,0 +1,195 @@
+#include "sim/masgpt/masgpt.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "datasets/common/error.hpp"
+#include "sim/event_queue.hpp"
+#include "sim/experiment.hpp"
+#include "sim/masgpt/construct.hpp"
+#include "sim/masgpt/library.hpp"
+#include "sim/system_model.hpp"
+
+namespace fedsim::sim::masgpt {
+namespace {
+
+// Forward FLOPs per token of the agents' LLM (models/README.md: dense + attn, a multiply-add =
+// 2 FLOPs; no adapter when the base runs alone).
+double forward_flops_per_token(const models::ModelConfig& m) {
+  const double C = m.d_model, F = m.d_ff, L = m.n_layers, V = m.vocab_size, T = m.max_seq;
+  return 2.0 * (L * (4.0 * C * C + 2.0 * C * F) + V * C) + L * 2.0 * C * (T + 1.0);
+}
+
+MasLimits limits_of(const MasgptSection& m) {
+  MasLimits l;
+  l.max_agents = static_cast<int>(m.max_agents);
+  l.max_calls = static_cast<int>(m.max_calls);
+  l.max_copies = static_cast<int>(m.max_copies);
+  l.max_new_tokens = static_cast<int>(m.max_new_tokens);
+  l.max_inputs = static_cast<int>(m.max_inputs);
+  l.max_text_bytes = static_cast<int>(m.max_text_bytes);
+  return l;
+}
+
+MethodRow score_row(const std::string& name, const std::vector<Query>& qs, const std::vector<QueryRun>& runs,
+                    size_t n_sets, double extra_calls) {
+  MethodRow row;
+  row.name = name;
+  std::vector<double> right(n_sets, 0.0), n(n_sets, 0.0);
+  double calls = 0.0, tokens = 0.0;
+  for (size_t i = 0; i < qs.size(); ++i) {
+    const auto s = static_cast<size_t>(qs[i].set);
+    n[s] += 1.0;
+    right[s] += runs[i].answer == qs[i].answer ? 1.0 : 0.0;
+    calls += static_cast<double>(runs[i].calls);
+    tokens += static_cast<double>(runs[i].prompt_tokens + runs[i].completion_tokens);
+  }
+  for (size_t s = 0; s < n_sets; ++s) {
+    row.accuracy.push_back(n[s] > 0.0 ? right[s] / n[s] : 0.0);
+    row.average += row.accuracy.back() / static_cast<double>(n_sets);
+  }
+  const double nq = static_cast<double>(std::max<size_t>(qs.size(), 1));
+  row.calls_per_query = calls / nq + extra_calls;
+  row.tokens_per_query = tokens / nq;
+  return row;
+}
+
+// MAS-GPT's queries as server jobs: per query a generate job (the MAS) then an eval job (its
+// execution), at most `workers` queries at once. The model work was done batched beforehand;
+// server jobs cannot go offline or drop out, so replaying their costs loses nothing.
+double schedule_jobs(const std::vector<double>& gen_s, const std::vector<double>& exec_s, int64_t workers,
+                     uint64_t seed, std::vector<TimelineRow>* timeline) {
+  EventQueue q;
+  SystemModel sys(SystemSpec{}, 1, seed);
+  JobScheduler js(q, sys, seed, true);
+  size_t next = 0;
+  auto start_query = [&]() {
+    if (next >= gen_s.size()) return;
+    js.start(-1, JobKind::generate, static_cast<int64_t>(next), seconds_to_ticks(gen_s[next]), static_cast<int64_t>(next));
+    ++next;
+  };
+  for (int64_t w = 0; w < workers; ++w) start_query();
+  Event ev;
+  while (q.pop(ev)) {
+    JobEnd how;
+    const Job j = js.finish(ev, &how);
+    FEDSIM_ASSERT(how == JobEnd::done);
+    if (j.kind == JobKind::generate)
+      js.start(-1, JobKind::eval, j.round, seconds_to_ticks(exec_s[static_cast<size_t>(j.tag)]), j.tag);
+    else
+      start_query();
+  }
+  *timeline = js.timeline();
+  return ticks_to_seconds(q.now());
+}
+
+}  // namespace
+
+std::string masgpt_results_path(const ExperimentConfig& c) {
+  return c.masgpt.out.empty() ? "results/" + c.experiment.name + "-masgpt.h5" : c.masgpt.out;
+}
+
+MasgptResults run_masgpt(const ExperimentConfig& c, const Log& log) {
+  const auto wall0 = std::chrono::steady_clock::now();
+  const MasgptSection& m = c.masgpt;
+  const std::vector<QuerySet> sets = parse_query_sets(m.query_sets);
+  for (const std::string& b : m.base) base_mas(b, "masgpt.base");
+  const auto seed = static_cast<uint64_t>(c.experiment.seed);
+  MasgptResults r;
+  r.config_yaml = to_yaml(c);
+  for (const QuerySet& s : sets) r.sets.push_back(s.name);
+
+  std::string agents_path;
+  const models::Model agents = agents_llm(c, sets, log, &agents_path);
+  // The agents' LLM: fedsim's model, or the endpoint (the local model then only seeds the generator).
+  std::unique_ptr<llm::Backend> model_backend;
+  if (m.backend == "openai") {
+    llm::OpenAIConfig oc;
+    oc.url = m.openai_url;
+    oc.model = m.openai_model;
+    oc.timeout_s = m.openai_timeout_s;
+    if (!m.openai_api_key_env.empty()) {
+      const char* key = std::getenv(m.openai_api_key_env.c_str());
+      if (!key || !*key)
+        throw UserError(c.source_path + ": masgpt.openai_api_key_env: environment variable '" + m.openai_api_key_env +
+                        "' is not set; accepted: the name of a set variable, or empty for no token");
+      oc.api_key = key;
+    }
+    model_backend = llm::make_openai_backend(oc);
+  } else {
+    model_backend = llm::make_model_backend(agents, nullptr);
+  }
+  std::unique_ptr<llm::Backend> flaky;
+  llm::Backend* backend = model_backend.get();
+  if (m.fail_prob > 0.0) {
+    flaky = make_flaky_backend(*model_backend, m.fail_prob, seed);
+    backend = flaky.get();
+  }
+  ExecConfig exec;
+  exec.limits = limits_of(m);
+  exec.time_limit_s = m.time_limit_s;
+  exec.flops_per_token = forward_flops_per_token(agents.config());
+  exec.server_flops = m.server_gflops * 1e9;
+  exec.call_latency_s = m.call_latency_ms * 1e-3;
+  exec.seed = seed;
+
+  // Data construction on pool 0.
+  const std::vector<Query> build_q = make_queries(sets, m.train_per_family, seed, 0);
+  ConstructConfig cc{m.base, m.inter, m.intra == "on", seed};
+  const MasDataset data = construct(sets, build_q, *backend, exec, cc, log);
+  const std::string out = masgpt_results_path(c);
+  const std::filesystem::path outp(out);
+  r.data_path = (outp.parent_path() / (outp.stem().string() + "-data.h5")).string();
+  if (!outp.parent_path().empty()) std::filesystem::create_directories(outp.parent_path());
+  write_mas_dataset(data, r.data_path);
+  {
+    std::vector<std::string> fams = family_names(sets);
+    std::set<std::pair<int32_t, int32_t>> seen;
+    for (size_t i = 0; i < data.queries.size(); ++i)
+      if (seen.insert({data.queries[i].family, data.chosen[i]}).second)
+        r.chosen.push_back(fams[static_cast<size_t>(data.queries[i].family)] + ": " +
+                           data.base[static_cast<size_t>(data.chosen[i])]);
+  }
+
+  // Held-out evaluation (pool 1) of every base MAS.
+  const std::vector<Query> test_q = make_queries(sets, m.test_per_family, seed, 1);
+  std::vector<std::string> texts;
+  for (const Query& q : test_q) texts.push_back(q.text);
+  for (const std::string& b : m.base) {
+    const std::vector<QueryRun> runs = execute_same(parse_mas(base_mas(b, "masgpt.base").text, exec.limits), texts, *backend, exec);
+    r.rows.push_back(score_row(b, test_q, runs, sets.size(), 0.0));
+    if (log) log("masgpt: " + b + " held-out average " + std::to_string(r.rows.back().average));
+  }
+
+  // The generator: one greedy generation per query, then its MAS runs (fallback: SC).
+  std::optional<std::vector<float>> adapter;
+  const models::Model gen = train_generator(c, agents_path, training_pairs(data), log, &adapter);
+  models::GenerateConfig g;
+  g.max_new_tokens = gen.config().max_seq;
+  g.temperature = 0.0f;
+  r.generated = gen.generate(adapter ? &*adapter : nullptr, texts, g);
+  const std::vector<QueryRun> runs = execute_texts(r.generated, texts, *backend, exec);
+  r.rows.push_back(score_row("mas-gpt", test_q, runs, sets.size(), r.generation_calls));
+  r.queries = static_cast<int64_t>(test_q.size());
+  std::vector<double> gen_s, exec_s;
+  for (size_t i = 0; i < test_q.size(); ++i) {
+    const QueryRun& q = runs[i];
+    r.outcomes[static_cast<size_t>(q.outcome)] += 1;
+    r.fallbacks += q.fell_back ? 1 : 0;
+    r.fallback_failed += q.fallback_failed ? 1 : 0;
+    r.test_queries.push_back(test_q[i].text);
+    r.answers.push_back(q.answer);
+    r.correct.push_back(q.answer == test_q[i].answer ? 1 : 0);
+    const double gen_tokens = static_cast<double>(texts[i].size() + 3 + r.generated[i].size() + 1);
+    gen_s.push_back(gen_tokens * forward_flops_per_token(gen.config()) / exec.server_flops + exec.call_latency_s);
+    exec_s.push_back(q.sim_seconds);
+  }
+  r.distinct_mas = static_cast<int64_t>(std::set<std::string>(r.generated.begin(), r.generated.end()).size());
+  r.makespan_s = schedule_jobs(gen_s, exec_s, m.workers, seed, &r.timeline);
+  r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  return r;
+}
+
+}  // namespace fedsim::sim::masgpt

@@ -1,0 +1,222 @@
+// The U2S phase as jobs: every client downloads the pool (and the generator's weights for the
+// model backend), then runs one generate job over all its pieces. The job's simulated length is
+// its tokens (prompt and completion) x the generator's forward FLOPs per token over the client's
+// speed, or for a remote endpoint the per-request latency plus completion tokens over its
+// speed. Text is generated when the generate job starts (its length depends on it) and judged
+// when it ends; a job that goes offline or fails is retried when the client is back, up to
+// u2s.max_attempts, and its text is kept (generation is deterministic, so redoing it would give
+// the same bits). With join: cutoff, generation stops at cutoff_s and pieces past it are not
+// generated at all.
+#include <algorithm>
+#include <set>
+
+#include "datasets/common/error.hpp"
+#include "datasets/common/rng.hpp"
+#include "sim/u2s/u2s_phase.hpp"
+
+namespace fedsim::sim::u2s {
+namespace {
+
+constexpr uint32_t kStart = JobScheduler::kOwnerKinds;
+constexpr size_t kGenBatch = 32;  // pieces per backend call
+
+struct ClientState {
+  std::vector<std::string> pieces;
+  std::vector<int32_t> domain;
+  std::vector<llm::Result> results;  // generated so far (a prefix of pieces)
+  std::vector<Tick> cost;            // simulated ticks per generated piece
+  bool downloaded = false;
+};
+
+}  // namespace
+
+SystemSpec system_spec_of(const ExperimentConfig& c) {
+  SystemSpec s;
+  s.compute_gflops = c.system.compute_gflops;
+  s.compute_sigma = c.system.compute_sigma;
+  s.bandwidth_mbps = c.system.bandwidth_mbps;
+  s.bandwidth_sigma = c.system.bandwidth_sigma;
+  s.latency_ms = c.system.latency_ms;
+  s.trace = c.system.trace;
+  s.availability = c.system.availability;
+  s.availability_trace = c.system.availability_trace;
+  s.online_hours = c.system.online_hours;
+  s.dropout_prob = c.system.dropout_prob;
+  return s;
+}
+
+PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const RunHooks& hooks) {
+  const U2sSection& u = c.u2s;
+  const auto seed = static_cast<uint64_t>(c.experiment.seed);
+  const auto n = static_cast<int>(in.corpus->clients.size());
+  const bool cutoff = u.join == "cutoff";
+  const Tick cutoff_t = seconds_to_ticks(u.cutoff_s);
+  EventQueue q;
+  const SystemModel sys(system_spec_of(c), n, seed);
+  JobScheduler jobs(q, sys, stream_key(seed, 0, 0, Purpose::generation), true);
+  const Selector sel(*in.pool, u.selection, static_cast<int>(u.k), static_cast<int>(u.ngram), static_cast<int>(u.embed_dim));
+  FilterSpec f;
+  f.min_question = static_cast<size_t>(u.min_question);
+  f.max_question = static_cast<size_t>(u.max_question);
+  f.min_answer = static_cast<size_t>(u.min_answer);
+  f.max_answer = static_cast<size_t>(u.max_answer);
+  f.require_grounded = u.require_grounded == "on";
+  f.truth = u.check_truth == "on" ? in.truth : nullptr;
+
+  PhaseOutput out;
+  out.clients.resize(static_cast<size_t>(n));
+  std::vector<ClientState> st(static_cast<size_t>(n));
+  for (int ci = 0; ci < n; ++ci) {
+    ClientState& s = st[static_cast<size_t>(ci)];
+    for (const auto& doc : in.corpus->clients[static_cast<size_t>(ci)].samples)
+      for (auto& p : chunk(doc.response, static_cast<size_t>(u.chunk_size), static_cast<size_t>(u.chunk_overlap))) {
+        s.pieces.push_back(std::move(p));
+        s.domain.push_back(doc.task);
+      }
+    out.clients[static_cast<size_t>(ci)].pieces = static_cast<int64_t>(s.pieces.size());
+  }
+
+  // Generates pieces until their simulated cost exceeds `budget`; returns how many fit and their ticks.
+  auto generate = [&](int ci, Tick budget, Tick* ticks) {
+    ClientState& s = st[static_cast<size_t>(ci)];
+    size_t fit = 0;
+    Tick total = 0;
+    for (;;) {
+      while (fit < s.results.size() && total + s.cost[fit] <= budget) total += s.cost[fit++];
+      if (fit < s.results.size() || s.results.size() == s.pieces.size()) break;
+      const size_t from = s.results.size(), to = std::min(s.pieces.size(), from + kGenBatch);
+      std::vector<llm::Request> reqs;
+      for (size_t p = from; p < to; ++p) {
+        llm::Request r;
+        r.prompt = format_prompt(*in.pool, sel.select(s.pieces[p], stream_key(seed, static_cast<uint64_t>(ci), p, Purpose::generation)),
+                                 s.pieces[p]);
+        r.max_new_tokens = static_cast<int>(u.max_new_tokens);
+        r.temperature = u.temperature;
+        r.seed = stream_key(seed, static_cast<uint64_t>(ci), p, Purpose::generation);
+        reqs.push_back(std::move(r));
+      }
+      std::vector<llm::Result> res = in.backend->generate(reqs);
+      FEDSIM_ASSERT_MSG(res.size() == reqs.size(), "backend " << in.backend->name() << " returned " << res.size() << " results for "
+                                                              << reqs.size() << " requests");
+      for (size_t j = 0; j < res.size(); ++j) {
+        const auto tok = static_cast<double>(res[j].prompt_tokens + res[j].completion_tokens);
+        s.cost.push_back(in.flops_per_token > 0
+                             ? sys.compute_time(ci, tok * in.flops_per_token)
+                             : seconds_to_ticks(u.openai_latency_s + static_cast<double>(res[j].completion_tokens) / u.openai_tokens_per_s));
+        s.results.push_back(std::move(res[j]));
+      }
+    }
+    *ticks = total;
+    return fit;
+  };
+
+  auto give_up = [&](int ci, const std::string& why) {
+    ClientReport& r = out.clients[static_cast<size_t>(ci)];
+    r.status = "gave up: " + why;
+    out.messages.push_back("u2s: client " + std::to_string(ci) + " " + r.status + "; it will not train");
+  };
+  auto start = [&](int ci) {
+    ClientReport& r = out.clients[static_cast<size_t>(ci)];
+    if (cutoff && q.now() >= cutoff_t) return give_up(ci, "no job finished before the cutoff");
+    if (++r.attempts > u.max_attempts)
+      return give_up(ci, "offline or failed in all " + std::to_string(u.max_attempts) + " attempts");
+    if (!st[static_cast<size_t>(ci)].downloaded) {
+      jobs.start(ci, JobKind::download, 0, sys.transfer_time(ci, in.download_bytes), 0);
+      return;
+    }
+    Tick ticks = 0;
+    const size_t fit = generate(ci, cutoff ? cutoff_t - q.now() : kNever, &ticks);
+    const bool cut = cutoff && fit < st[static_cast<size_t>(ci)].pieces.size();
+    jobs.start(ci, JobKind::generate, 0, cut ? cutoff_t - q.now() : ticks, static_cast<int64_t>(fit));
+  };
+  auto finish = [&](int ci, size_t fit, Tick began) {
+    ClientState& s = st[static_cast<size_t>(ci)];
+    ClientReport& r = out.clients[static_cast<size_t>(ci)];
+    std::set<std::string> seen;
+    for (size_t p = 0; p < fit; ++p) {
+      const llm::Result& res = s.results[p];
+      r.prompt_tokens += res.prompt_tokens;
+      r.completion_tokens += res.completion_tokens;
+      Verdict v = judge(res, s.pieces[p], f);
+      if (v.keep && !seen.insert(v.instruction).second) v = Verdict{false, Drop::duplicate, {}, {}};
+      if (!v.keep) {
+        ++r.drops[static_cast<size_t>(v.why)];
+        continue;
+      }
+      datasets::Sample smp;
+      smp.instruction = v.instruction;
+      smp.response = smp.answer = v.response;
+      smp.task = s.domain[p];
+      r.pairs.push_back(std::move(smp));
+    }
+    r.processed = static_cast<int64_t>(fit);
+    r.kept = static_cast<int64_t>(r.pairs.size());
+    r.gen_time_s = ticks_to_seconds(q.now() - began);
+    r.status = fit < s.pieces.size() ? "cutoff" : "done";
+    if (r.pairs.empty()) {
+      r.status = "no pairs";
+      out.messages.push_back("u2s: client " + std::to_string(ci) + " kept no pair from " + std::to_string(fit) +
+                             " pieces; it will not train");
+    } else {
+      r.ready_s = ticks_to_seconds(cutoff ? std::max(q.now(), cutoff_t) : q.now());
+    }
+  };
+
+  for (int ci = 0; ci < n; ++ci) {
+    const Tick t = sys.availability().next_online(ci, 0);
+    if (t == kNever) {
+      give_up(ci, "never online");
+    } else {
+      q.schedule(t, kStart, ci, 0);
+    }
+  }
+  Event ev;
+  while (q.pop(ev)) {
+    if (ev.kind == kStart) {
+      start(ev.client);
+      continue;
+    }
+    JobEnd how;
+    const Job j = jobs.finish(ev, &how);
+    if (how == JobEnd::done && j.kind == JobKind::download) {
+      st[static_cast<size_t>(j.client)].downloaded = true;
+      --out.clients[static_cast<size_t>(j.client)].attempts;  // the download is not a generate attempt
+      start(j.client);
+    } else if (how == JobEnd::done) {
+      finish(j.client, static_cast<size_t>(j.tag), j.start);
+    } else {
+      const Tick back = sys.availability().next_online(j.client, q.now() + 1);
+      if (back == kNever)
+        give_up(j.client, std::string("went ") + job_end_name(how) + " and never came back online");
+      else
+        q.schedule(back, kStart, j.client, 0);
+    }
+  }
+  // One line per kind of backend failure, with a count and the first message.
+  std::map<Drop, std::pair<int64_t, std::string>> failures;
+  for (size_t ci = 0; ci < st.size(); ++ci)
+    for (size_t p = 0; p < static_cast<size_t>(out.clients[ci].processed); ++p)
+      if (!st[ci].results[p].ok) {
+        auto& e = failures[judge(st[ci].results[p], "", f).why];
+        if (e.first++ == 0) e.second = st[ci].results[p].error;
+      }
+  for (const auto& [why, e] : failures)
+    out.messages.push_back("u2s: " + std::to_string(e.first) + " generator requests dropped as " + drop_name(why) +
+                           ", first: " + e.second);
+  if (hooks.log) {
+    for (const auto& m : out.messages) hooks.log(m);
+    // A few generations verbatim, so a user sees what the generator makes of the pieces.
+    const auto esc = [](std::string t) {
+      for (size_t p = 0; (p = t.find('\n', p)) != std::string::npos;) t.replace(p, 1, "\\n");
+      return t;
+    };
+    for (size_t p = 0; !st.empty() && p < std::min<size_t>(3, st[0].results.size()); ++p)
+      hooks.log("u2s: example: '" + esc(st[0].pieces[p]) + "' -> '" +
+                esc(st[0].results[p].ok ? st[0].results[p].text : "error: " + st[0].results[p].error) + "'");
+  }
+  out.timeline = jobs.timeline();
+  out.jobs_started = jobs.started();
+  return out;
+}
+
+}  // namespace fedsim::sim::u2s

@@ -1,0 +1,65 @@
+// The U2S phase in simulated time, and the experiment around it (sim/u2s/README.md).
+#pragma once
+
+#include <array>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sim/config.hpp"
+#include "sim/experiment.hpp"
+#include "sim/jobs.hpp"
+#include "sim/results.hpp"
+#include "sim/system_model.hpp"
+#include "sim/u2s/u2s.hpp"
+
+namespace fedsim::sim::u2s {
+
+// What one client's U2S job did.
+struct ClientReport {
+  int64_t pieces = 0;     // pieces its corpus was cut into
+  int64_t processed = 0;  // pieces a generator answered for in a finished job (or before the cutoff)
+  int64_t kept = 0;
+  std::array<int64_t, kDropKinds> drops{};
+  int64_t prompt_tokens = 0, completion_tokens = 0;
+  int64_t attempts = 0;        // generate jobs started
+  double gen_time_s = 0.0;     // simulated seconds of its last generate job
+  double ready_s = std::numeric_limits<double>::infinity();  // may join training from then on
+  std::string status;          // done | cutoff | no pairs | gave up: <why>
+  std::vector<datasets::Sample> pairs;
+};
+
+struct PhaseInput {
+  const datasets::FederatedDataset* corpus = nullptr;  // kind corpus
+  const std::vector<PoolExample>* pool = nullptr;
+  llm::Backend* backend = nullptr;
+  const std::map<std::string, std::string>* truth = nullptr;  // question -> answer, or nullptr
+  double flops_per_token = 0.0;  // local generation (prompt and completion tokens); 0 = remote (openai)
+  int64_t download_bytes = 0;    // pool (+ generator weights) sent to each client
+};
+
+struct PhaseOutput {
+  std::vector<ClientReport> clients;
+  std::vector<TimelineRow> timeline;
+  uint64_t jobs_started = 0;
+  std::vector<std::string> messages;  // one line per distinct failure kind, with a count
+};
+
+SystemSpec system_spec_of(const ExperimentConfig& c);
+// Runs every client's download -> generate chain on its own event queue and job scheduler with
+// the run's system model (same seed: the same client speeds the federation uses).
+PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const RunHooks& hooks);
+
+// generator.cpp
+double forward_flops_per_token(const models::ModelConfig& m);
+// Trained on demonstrations: a fact of `demos` (the pool, then the server's other facts) in a
+// piece, with examples selected from `pool` (never the fact itself) as a client would.
+models::Model trained_generator(const ExperimentConfig& c, const std::vector<PoolExample>& pool,
+                                const std::vector<PoolExample>& demos, const Selector& sel, const RunHooks& hooks);
+
+// u2s_experiment.cpp: corpus -> pool -> generation -> federated tuning -> results with /u2s/.
+void validate_u2s(const ExperimentConfig& c);  // UserError naming the u2s key
+RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks);
+
+}  // namespace fedsim::sim::u2s

@@ -1,0 +1,186 @@
+// Regression tests for what the fuzz targets (tests/fuzz) and the sanitizer build found in the
+// readers of user input. Each hostile file is made here through the HDF5 C API or as text, and
+// must be refused with this exact UserError.
+#include <doctest/doctest.h>
+#include <hdf5.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "datasets/common/error.hpp"
+#include "datasets/dataset.hpp"
+#include "datasets/import.hpp"
+#include "models/layout.hpp"
+#include "models/model.hpp"
+#include "sim/config.hpp"
+#include "sim/results.hpp"
+
+using namespace fedsim;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string scratch(const std::string& name) {
+  fs::create_directories(FEDSIM_TEST_TMP_DIR);
+  return std::string(FEDSIM_TEST_TMP_DIR) + "/hardening_" + name;
+}
+
+datasets::FederatedDataset two_clients() {
+  datasets::FederatedDataset d;
+  d.name = "h";
+  d.task_names = {"general"};
+  for (int c = 0; c < 2; ++c) {
+    datasets::ClientData cd;
+    cd.name = "client_" + std::to_string(c);
+    datasets::Sample s;
+    s.instruction = "q";
+    s.response = "a";
+    s.task = 0;
+    cd.samples = {s, s};
+    d.clients.push_back(cd);
+  }
+  d.test = d.clients[0].samples;
+  return d;
+}
+
+// Opens `path` for editing with the HDF5 C API; closes on scope exit.
+struct Edit {
+  hid_t f;
+  explicit Edit(const std::string& path) : f(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)) { REQUIRE(f >= 0); }
+  ~Edit() { H5Fclose(f); }
+  void int_attr(const char* obj, const char* name, std::vector<int64_t> v, bool scalar) {
+    H5Adelete_by_name(f, obj, name, H5P_DEFAULT);
+    const hsize_t n = v.size();
+    const hid_t space = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr);
+    const hid_t a = H5Acreate_by_name(f, obj, name, H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(a >= 0);
+    REQUIRE(H5Awrite(a, H5T_NATIVE_INT64, v.data()) >= 0);
+    H5Aclose(a);
+    H5Sclose(space);
+  }
+  // A dataset of `dims` int32 that stores no data (chunked, never written), or an empty one.
+  void unstored_dataset(const char* path, std::vector<hsize_t> dims) {
+    REQUIRE(H5Ldelete(f, path, H5P_DEFAULT) >= 0);
+    const hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+    const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    std::vector<hsize_t> chunk(dims.size(), 1);
+    bool empty = false;
+    for (auto d : dims) empty = empty || d == 0;
+    if (!empty) H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data());
+    const hid_t ds = H5Dcreate2(f, path, H5T_NATIVE_INT32, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    REQUIRE(ds >= 0);
+    H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+  }
+};
+
+template <class F>
+std::string user_error(F&& f) {
+  try {
+    f();
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("hdf5: an array where a single attribute value belongs is refused, not read past its end") {
+  // Found in review for fuzz_h5 (which now reaches it): H5Aread wrote 4 int64 into one int64.
+  const std::string p = scratch("array_attr.h5");
+  datasets::write_dataset(two_clients(), p);
+  Edit(p).int_attr("/", "n_clients", {2, 2, 2, 2}, false);
+  CHECK(user_error([&] { datasets::read_dataset(p); }) == p + ":/@n_clients: expected a single value, found 4 values");
+}
+
+TEST_CASE("hdf5: a dataset declaring 2^40 values it does not store is refused before allocating") {
+  const std::string p = scratch("huge_shape.h5");
+  datasets::write_dataset(two_clients(), p);
+  Edit(p).unstored_dataset("/clients/client_0/task", {hsize_t(1) << 40});
+  CHECK(user_error([&] { datasets::read_dataset(p); }) ==
+        p + ":/clients/client_0/task: declares shape (1099511627776) but stores 0 bytes (truncated or damaged file)");
+  // Dimensions whose product wraps around 2^64 are refused the same way.
+  Edit(p).unstored_dataset("/clients/client_0/task", {hsize_t(1) << 33, hsize_t(1) << 31});
+  CHECK(user_error([&] { datasets::read_dataset(p); }) ==
+        p + ":/clients/client_0/task: declares shape (8589934592, 2147483648) but stores 0 bytes (truncated or damaged file)");
+}
+
+TEST_CASE("hdf5: a results participation matrix of 2^40 empty rows is refused") {
+  sim::RunResults r;
+  r.rounds.resize(3);
+  r.participation = {{0}, {1}};
+  r.clients.resize(2);
+  const std::string p = scratch("participation.h5");
+  sim::write_results(r, p);
+  Edit(p).unstored_dataset("/participation", {hsize_t(1) << 40, 0});
+  CHECK(user_error([&] { sim::read_results(p); }) ==
+        p + ":/participation: has 1099511627776 rows; expected at most 3, one per row of /rounds");
+}
+
+TEST_CASE("hdf5: checkpoint shapes are range-checked before the model is allocated") {
+  const std::string p = scratch("checkpoint.h5");
+  models::LoraConfig lora;
+  models::Model(models::preset_config("nano"), lora, 1).save(p);
+  // 2^32 + 32 used to be cast to int (32) silently.
+  Edit(p).int_attr("/", "d_model", {(int64_t(1) << 32) + 32}, true);
+  CHECK(user_error([&] { models::Model::load(p, lora); }) ==
+        p + ":/@d_model: 4294967328 is out of range; accepted: 1 to 65536\n"
+            "HINT: the file is damaged or was not written by fedsim");
+  // A valid but huge config whose weights the file does not hold: refused without allocating.
+  Edit(p).int_attr("/", "d_model", {32}, true);
+  Edit(p).int_attr("/", "n_layers", {1024}, true);
+  models::ModelConfig c = models::preset_config("nano");
+  c.n_layers = 1024;
+  CHECK(user_error([&] { models::Model::load(p, lora); }) ==
+        p + ":/base: shape does not hold the " + std::to_string(models::make_base_layout(c).total) +
+            " weights of its config (C=32, L=1024, T=" + std::to_string(c.max_seq) + ", d_ff=" + std::to_string(c.d_ff) +
+            ")\nHINT: the file is damaged or was not written by fedsim");
+}
+
+TEST_CASE("import: JSON nested deeper than 64 levels is refused before nlohmann recurses on it") {
+  const std::string p = scratch("deep.json");
+  std::ofstream(p) << R"({"c": [{"instruction": "i", "response": "r", "quality": )" << std::string(100000, '[')
+                   << std::string(100000, ']') << "}]}";
+  datasets::ImportOptions o;
+  CHECK(user_error([&] { datasets::import_fedllm(p, o); }) ==
+        p + ":1:118: nesting deeper than 64 levels; a sample nests at most 5");
+}
+
+TEST_CASE("config: text values with control characters survive to_yaml and back") {
+  // Found writing fuzz_config's round-trip property: a line break in a double-quoted value was
+  // emitted raw and read back as a space, so a results file's resolved config differed.
+  const sim::ExperimentConfig c = sim::parse_config("experiment:\n  name: \"a\\nb\\tc\\x01\\\"\"\n", "t.yaml", {});
+  CHECK(c.experiment.name == "a\nb\tc\x01\"");
+  const sim::ExperimentConfig back = sim::parse_config(sim::to_yaml(c), "resolved.yaml", {});
+  CHECK(back.experiment.name == c.experiment.name);
+}
+
+TEST_CASE("config: invalid UTF-8 and NUL characters in values are refused naming the key") {
+  CHECK(user_error([] { sim::parse_config("experiment:\n  name: \"ok\xff\"\n", "t.yaml", {}); }) ==
+        "t.yaml: experiment.name: byte 2 of the value is not UTF-8; accepted: UTF-8 text");
+  CHECK(user_error([] { sim::parse_config("experiment:\n  name: \"a\\0b\"\n", "t.yaml", {}); }) ==
+        "t.yaml: experiment.name: the value holds a NUL character (byte 1); accepted: text without NUL");
+  CHECK(user_error([] { sim::parse_config("federation:\n  algorithm: \"\xed\xa0\x80\"\n", "t.yaml", {}); }) ==
+        "t.yaml: federation.algorithm: byte 0 of the value is not UTF-8; accepted: UTF-8 text");
+}
+
+TEST_CASE("config: a megabyte-long unknown key is reported at once") {
+  const std::string key(1 << 20, 'x');
+  // An explicit key ("? ...") may be longer than the 1024 characters of an implicit one.
+  const std::string msg = user_error([&] { sim::parse_config("federation:\n  ? " + key + "\n  : 1\n", "t.yaml", {}); });
+  CHECK(msg.rfind("t.yaml: unknown key 'xxx", 0) == 0);
+  CHECK(msg.size() < 3 * key.size());
+}
+
+TEST_CASE("import: a number beyond double's range is a UserError at its position") {
+  // Found by fuzz_import: nlohmann throws out_of_range (not parse_error) for 1e400, which escaped
+  // the importer as an internal error.
+  const std::string p = scratch("overflow.json");
+  std::ofstream(p) << "{\"u1\": [{\"instruction\": \"i\",\n \"response\": \"r\", \"quality\": 1e400}]}";
+  datasets::ImportOptions o;
+  CHECK(user_error([&] { datasets::import_fedllm(p, o); }) ==
+        p + ":2:30: invalid JSON: the number 1e400 is out of range; accepted: numbers within +-1.8e308");
+}

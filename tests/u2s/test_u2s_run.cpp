@@ -1,0 +1,164 @@
+// configs/u2s.yaml end to end (shortened) with each backend; the openai one against a local
+// server that also answers with garbage, errors and stalls. Counts are asserted, not timings.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "datasets/common/h5.hpp"
+#include "sim/config.hpp"
+#include "sim/experiment.hpp"
+#include "sim/results.hpp"
+#include "sim/u2s/u2s_phase.hpp"
+#include "tests/u2s/http_server.hpp"
+
+using namespace fedsim;
+using fedsim::test::HttpReply;
+
+namespace {
+
+struct U2sFile {
+  std::vector<int64_t> pieces, processed, kept, drops, attempts;
+  std::vector<std::string> status, messages, drop_names;
+  std::vector<double> base_acc, final_acc;
+  int64_t drop(size_t reason) const {
+    int64_t s = 0;
+    for (size_t i = reason; i < drops.size(); i += drop_names.size()) s += drops[i];
+    return s;
+  }
+};
+
+sim::ExperimentConfig short_config(std::vector<std::string> sets) {
+  const char* src = std::getenv("FEDSIM_SOURCE_DIR");
+  REQUIRE(src);
+  std::filesystem::create_directories(FEDSIM_TEST_TMP_DIR);
+  for (const char* s : {"federation.clients=4", "federation.clients_per_round=2", "federation.rounds=2",
+                        "federation.local_steps=4", "model.pretrain_steps=40", "model.preset=nano"})
+    sets.emplace_back(s);
+  sets.push_back(std::string("experiment.cache_dir=") + FEDSIM_TEST_TMP_DIR + "/cache");
+  return sim::load_config(std::string(src) + "/configs/u2s.yaml", sets);
+}
+
+U2sFile run_and_read(const sim::ExperimentConfig& c, const std::string& name, sim::RunResults* out = nullptr) {
+  sim::RunResults r = sim::run_experiment(c, {});
+  const std::string path = std::string(FEDSIM_TEST_TMP_DIR) + "/" + name + ".h5";
+  sim::write_results(r, path);
+  const h5::File f = h5::File::open_read(path);
+  const h5::Group g = f.root().open_group("u2s");
+  U2sFile u;
+  u.pieces = g.read<int64_t>("pieces");
+  u.processed = g.read<int64_t>("processed");
+  u.kept = g.read<int64_t>("kept");
+  u.drops = g.read<int64_t>("drops");
+  u.attempts = g.read<int64_t>("attempts");
+  u.status = g.read_strings("status");
+  u.messages = g.read_strings("messages");
+  u.drop_names = g.read_strings("drop_names");
+  u.base_acc = g.open_group("eval").read<double>("base_accuracy");
+  u.final_acc = g.open_group("eval").read<double>("final_accuracy");
+  if (out) *out = std::move(r);
+  return u;
+}
+
+// Every piece a client processed is either kept or dropped for one reason.
+void check_accounting(const U2sFile& u) {
+  REQUIRE(u.drop_names.size() == sim::u2s::kDropKinds);
+  for (size_t c = 0; c < u.kept.size(); ++c) {
+    int64_t dropped = 0;
+    for (size_t d = 0; d < sim::u2s::kDropKinds; ++d) dropped += u.drops[c * sim::u2s::kDropKinds + d];
+    CHECK(u.kept[c] + dropped == u.processed[c]);
+    CHECK(u.processed[c] <= u.pieces[c]);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("u2s extractive: every client generates, trains and the counts add up") {
+  sim::RunResults r;
+  const U2sFile u = run_and_read(short_config({}), "u2s-extractive", &r);
+  REQUIRE(u.kept.size() == 4);
+  check_accounting(u);
+  for (size_t c = 0; c < 4; ++c) {
+    CHECK(u.status[c] == "done");
+    CHECK(u.kept[c] > 0);
+    CHECK(u.processed[c] == u.pieces[c]);
+  }
+  CHECK(u.base_acc.size() == 3);
+  CHECK(r.rounds.size() == 3);
+  // The U2S jobs are in the timeline: one download and one generate job per client.
+  size_t gen = 0;
+  for (const auto& t : r.timeline) gen += t.kind == static_cast<int32_t>(sim::JobKind::generate);
+  CHECK(gen == 4);
+  CHECK(r.jobs_started == r.timeline.size());
+}
+
+TEST_CASE("u2s with dropouts: failed jobs are retried, and a client that gives up is reported, not lost") {
+  const U2sFile u = run_and_read(short_config({"system.dropout_prob=0.6", "u2s.max_attempts=2"}), "u2s-dropouts");
+  check_accounting(u);
+  size_t gave_up = 0;
+  for (size_t c = 0; c < 4; ++c) {
+    if (u.status[c].rfind("gave up", 0) == 0) {
+      ++gave_up;
+      CHECK(u.kept[c] == 0);
+    } else {
+      CHECK(u.status[c] == "done");
+    }
+  }
+  CHECK(u.messages.size() >= gave_up);
+  CHECK(std::accumulate(u.attempts.begin(), u.attempts.end(), int64_t{0}) > 4);  // some retried
+}
+
+TEST_CASE("u2s openai: against a local server with garbage, errors and timeouts every client still trains") {
+  // Request i: every 5th garbage, every 7th HTTP 500, every 9th stalls past the timeout; the
+  // rest answer like the extractive generator would.
+  fedsim::test::TestServer s(
+      [](int i, const std::string& body) {
+        if (i % 5 == 4) return HttpReply{200, "%%% garbage %%%", 0, false};
+        if (i % 7 == 6) return HttpReply{500, R"({"error":"overloaded"})", 0, false};
+        if (i % 9 == 8) return HttpReply{200, "{}", 400, false};
+        const auto j = nlohmann::json::parse(body);
+        const std::string pair = sim::u2s::extract_pair(sim::u2s::piece_of_prompt(j["messages"][1]["content"]));
+        nlohmann::json rep = {{"choices", {{{"message", {{"role", "assistant"}, {"content", pair}}}}}}};
+        return HttpReply{200, rep.dump(), 0, false};
+      },
+      2000, 120.0);
+  const U2sFile u = run_and_read(short_config({"u2s.backend=openai", "u2s.openai_url=" + s.url(), "u2s.openai_timeout_s=0.1",
+                                               "u2s.openai_retries=0", "u2s.openai_backoff_s=0"}),
+                                 "u2s-openai");
+  check_accounting(u);
+  const int64_t pieces = std::accumulate(u.pieces.begin(), u.pieces.end(), int64_t{0});
+  CHECK(s.requests() == pieces);  // one request per piece, no retries
+  // Garbage and HTTP 500 are `error`, stalls `timeout`; the exact counts follow the schedule.
+  int64_t garbage_or_500 = 0, stalls = 0;
+  for (int i = 0; i < pieces; ++i) {
+    if (i % 5 == 4 || i % 7 == 6)
+      ++garbage_or_500;
+    else if (i % 9 == 8)
+      ++stalls;
+  }
+  CHECK(u.drop(static_cast<size_t>(sim::u2s::Drop::error)) == garbage_or_500);
+  CHECK(u.drop(static_cast<size_t>(sim::u2s::Drop::timeout)) == stalls);
+  for (size_t c = 0; c < 4; ++c) CHECK(u.kept[c] > 0);
+  bool explained = false;
+  for (const auto& m : u.messages) explained = explained || m.find("dropped as timeout") != std::string::npos;
+  CHECK(explained);
+}
+
+TEST_CASE("u2s model backend: a (briefly) trained generator runs through the same pipeline") {
+  const U2sFile u = run_and_read(short_config({"u2s.backend=model", "u2s.generator_steps=20", "u2s.generator_preset=nano",
+                                               "u2s.generator_seq_len=160", "u2s.max_new_tokens=40"}),
+                                 "u2s-model");
+  check_accounting(u);
+  for (size_t c = 0; c < 4; ++c) CHECK(u.processed[c] == u.pieces[c]);
+}
+
+TEST_CASE("u2s config errors name the key") {
+  CHECK_THROWS_WITH_AS(sim::validate_experiment(short_config({"u2s.chunk_overlap=64"})), doctest::Contains("u2s.chunk_overlap"),
+                       UserError);
+  CHECK_THROWS_WITH_AS(sim::validate_experiment(short_config({"federation.sampling=fedllm-bench"})),
+                       doctest::Contains("sampling"), UserError);
+  CHECK_THROWS_WITH_AS(sim::validate_experiment(short_config({"u2s.docs_min=9"})), doctest::Contains("u2s.docs_min"), UserError);
+}
