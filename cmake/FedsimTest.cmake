@@ -9,5 +9,6 @@ function(fedsim_add_test name)
   set_tests_properties(${name} PROPERTIES
     ENVIRONMENT "FEDSIM_SOURCE_DIR=${PROJECT_SOURCE_DIR};FEDSIM_BINARY=$<TARGET_FILE:fedsim>;OMP_NUM_THREADS=2;OMP_PROC_BIND=false"
     WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}
-    LABELS "${ARG_LABELS}")
+    LABELS "${ARG_LABELS}"
+    TIMEOUT 900)  # a hang fails the suite instead of stalling CI
 endfunction()

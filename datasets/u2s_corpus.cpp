@@ -10,6 +10,7 @@
 //              "Belmor was founded in 1742."    -> "When was Belmor founded?" / "1742"
 //   math       "12 plus 7 is 19."               -> "What is 12 plus 7?" / "19"
 //              "5 times 6 is 30."               -> "What is 5 times 6?" / "30"
+//   (sums of 2..99, products of 2..99 by 2..12; each arithmetic fact is used once per world)
 // Random streams: client c's domain mix (seed, c, 0, data_split), its documents
 // (seed, c, doc, data_generation), the pool (seed, kPoolStream, i, data_generation); entity names
 // are made unique over the whole world in that order.
@@ -86,12 +87,16 @@ U2sFact make_fact(int domain, Rng& rng, Namer& names) {
       f.question = "When was " + place + " founded?";
     }
   } else {
-    for (;;) {
-      const int64_t a = second ? rng.range(2, 12) : rng.range(2, 49), b = second ? rng.range(2, 12) : rng.range(2, 49);
-      const std::string op = second ? " times " : " plus ";
+    // Arithmetic facts are finite: after 64 draws that were all taken, fall back to sums of
+    // larger numbers (practically never exhausted), so generation always ends.
+    for (int tries = 0;; ++tries) {
+      const bool times = second && tries < 64, big = tries >= 64;
+      const int64_t a = big ? rng.range(100, 9999) : times ? rng.range(2, 99) : rng.range(2, 99);
+      const int64_t b = big ? rng.range(100, 9999) : times ? rng.range(2, 12) : rng.range(2, 99);
+      const std::string op = times ? " times " : " plus ";
       const std::string lhs = std::to_string(a) + op + std::to_string(b);
       if (!names.claim(lhs)) continue;
-      f.answer = std::to_string(second ? a * b : a + b);
+      f.answer = std::to_string(times ? a * b : a + b);
       f.sentence = lhs + " is " + f.answer + ".";
       f.question = "What is " + lhs + "?";
       break;

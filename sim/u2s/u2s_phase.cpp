@@ -13,6 +13,7 @@
 #include "datasets/common/error.hpp"
 #include "datasets/common/rng.hpp"
 #include "sim/u2s/u2s_phase.hpp"
+#include "sim/experiment.hpp"
 
 namespace fedsim::sim::u2s {
 namespace {
@@ -30,20 +31,6 @@ struct ClientState {
 
 }  // namespace
 
-SystemSpec system_spec_of(const ExperimentConfig& c) {
-  SystemSpec s;
-  s.compute_gflops = c.system.compute_gflops;
-  s.compute_sigma = c.system.compute_sigma;
-  s.bandwidth_mbps = c.system.bandwidth_mbps;
-  s.bandwidth_sigma = c.system.bandwidth_sigma;
-  s.latency_ms = c.system.latency_ms;
-  s.trace = c.system.trace;
-  s.availability = c.system.availability;
-  s.availability_trace = c.system.availability_trace;
-  s.online_hours = c.system.online_hours;
-  s.dropout_prob = c.system.dropout_prob;
-  return s;
-}
 
 PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const RunHooks& hooks) {
   const U2sSection& u = c.u2s;
@@ -52,7 +39,7 @@ PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const Run
   const bool cutoff = u.join == "cutoff";
   const Tick cutoff_t = seconds_to_ticks(u.cutoff_s);
   EventQueue q;
-  const SystemModel sys(system_spec_of(c), n, seed);
+  const SystemModel sys(system_spec(c), n, seed);
   JobScheduler jobs(q, sys, stream_key(seed, 0, 0, Purpose::generation), true);
   const Selector sel(*in.pool, u.selection, static_cast<int>(u.k), static_cast<int>(u.ngram), static_cast<int>(u.embed_dim));
   FilterSpec f;

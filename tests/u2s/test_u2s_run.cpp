@@ -149,7 +149,8 @@ TEST_CASE("u2s openai: against a local server with garbage, errors and timeouts 
 
 TEST_CASE("u2s model backend: a (briefly) trained generator runs through the same pipeline") {
   const U2sFile u = run_and_read(short_config({"u2s.backend=model", "u2s.generator_steps=20", "u2s.generator_preset=nano",
-                                               "u2s.generator_seq_len=160", "u2s.max_new_tokens=40"}),
+                                               "u2s.generator_seq_len=160", "u2s.max_new_tokens=40",
+                                               "u2s.generator_demos=200"}),
                                  "u2s-model");
   check_accounting(u);
   for (size_t c = 0; c < 4; ++c) CHECK(u.processed[c] == u.pieces[c]);

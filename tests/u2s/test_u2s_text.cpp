@@ -46,6 +46,15 @@ TEST_CASE("u2s corpus: documents, held-out questions, true pairs and a disjoint 
   datasets::U2sCorpusSpec bad;
   bad.domains = {"law"};
   CHECK_THROWS_AS(datasets::validate_u2s_corpus_spec(bad), UserError);
+  // More math facts than small operands allow: generation still ends, every fact distinct.
+  datasets::U2sCorpusSpec many;
+  many.n_clients = 1;
+  many.domains = {"math"};
+  many.n_demos = 12000;
+  const datasets::U2sWorld m = datasets::generate_u2s_world(many);
+  std::set<std::string> qs;
+  for (const auto& f : m.demos) qs.insert(f.question);
+  CHECK(qs.size() == 12000);
 }
 
 TEST_CASE("extractive rules turn every fact template into its canonical question") {
