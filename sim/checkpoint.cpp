@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include "datasets/common/error.hpp"
 #include "datasets/common/h5.hpp"
@@ -18,6 +19,8 @@ std::string checkpoint_path(const std::string& results_path) { return results_pa
 void write_checkpoint(const std::string& path, const SimCheckpoint& c) {
   static const FaultPlan fault = FaultPlan::from_env();
   ++g_checkpoints_written;
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
   h5::AtomicFile out(path);
   const h5::Group root = out.root();
   h5::set_format(root, kSimStateKind, kSimStateFormatVersion);

@@ -125,8 +125,10 @@ TEST_CASE("resume: killed or stopped runs continue to the same results") {
     yaml.replace(yaml.find("federation:\n") + 12, 0, m.yaml);
     const std::string cfg = std::string("resume-") + m.name + ".yaml";
     std::ofstream(cfg) << yaml;
-    const std::string ref = std::string("resume-") + m.name + "-ref.h5";
-    std::filesystem::remove(ref);
+    // A folder that does not exist yet: checkpoints and results create it.
+    const std::string ref_dir = std::string("resume-ref-") + m.name;
+    std::filesystem::remove_all(ref_dir);
+    const std::string ref = ref_dir + "/ref.h5";
     REQUIRE(run_fedsim(cfg, ref, "").code == 0);
     const RunResults want = read_results(ref);
     CHECK_FALSE(std::filesystem::exists(ref + ".ckpt"));  // removed once the run is complete
