@@ -229,7 +229,7 @@ TEST_CASE("reading rejects inconsistent files naming the object") {
   CHECK(read_error(missing) == missing + ":/clients/client_000: missing group");
 }
 
-TEST_CASE("FedLLM-Bench sized data generates and writes in well under a second") {
+TEST_CASE("FedLLM-Bench sized data generates, writes and reads back (timings are printed, not asserted)") {
   struct Shape {
     int clients;
     double mean, sigma;
@@ -255,7 +255,6 @@ TEST_CASE("FedLLM-Bench sized data generates and writes in well under a second")
                           << " KiB");
     CHECK(r.clients.size() == static_cast<size_t>(shape.clients));
     CHECK(r.n_samples() == d.n_samples());
-    // Generous bound for a shared 2-core machine; the goal (well under a second) is in MESSAGE.
-    CHECK(ms(t0, t2) < 2000.0);
+    // Speed is a benchmark's business (`fedsim data generate` reports it), never a test's.
   }
 }
