@@ -224,6 +224,21 @@ int common_t(const std::vector<std::vector<BatchT>>& batches) {
     }
   return T;
 }
+// Starts a stacked step: an empty batch of context T and no segments.
+void begin_stack(Batch& stacked, std::vector<Segment>& segs, int T) {
+  stacked.B = 0;
+  stacked.T = T;
+  stacked.inputs.clear();
+  stacked.targets.clear();
+  segs.clear();
+}
+// Appends one client's batch as the segment of adapter row `row`.
+void append_segment(Batch& stacked, std::vector<Segment>& segs, const Batch& b, int row, uint64_t key) {
+  stacked.B += b.B;
+  stacked.inputs.insert(stacked.inputs.end(), b.inputs.begin(), b.inputs.end());
+  stacked.targets.insert(stacked.targets.end(), b.targets.begin(), b.targets.end());
+  segs.push_back({row, b.B, key});
+}
 void check_sizes(size_t k, size_t batches, size_t lrs, size_t seeds, size_t hooks) {
   FEDSIM_ASSERT_MSG(batches == k && lrs == k && seeds == k && hooks == k,
                     "batched training of " << k << " adapters got " << batches << " batch lists, " << lrs << " lrs, "
@@ -249,18 +264,8 @@ std::vector<TrainStats> Model::train_adapters_batched(const std::vector<std::vec
   Batch stacked;
   std::vector<Segment> segs;
   auto step = [&](const std::vector<size_t>& active, const std::vector<int>& rows, size_t s) {
-    stacked.B = 0;
-    stacked.T = Tn;
-    stacked.inputs.clear();
-    stacked.targets.clear();
-    segs.clear();
-    for (size_t k : active) {
-      const Batch& b = batches[k][s];
-      stacked.B += b.B;
-      stacked.inputs.insert(stacked.inputs.end(), b.inputs.begin(), b.inputs.end());
-      stacked.targets.insert(stacked.targets.end(), b.targets.begin(), b.targets.end());
-      segs.push_back({rows[k], b.B, step_key(dropout_seeds[k], s)});
-    }
+    begin_stack(stacked, segs, Tn);
+    for (size_t k : active) append_segment(stacked, segs, batches[k][s], rows[k], step_key(dropout_seeds[k], s));
     net.set_batch(stacked);
     const std::vector<double> losses = net.forward_segments(segs, true);
     net.backward(false);
@@ -287,18 +292,9 @@ std::vector<TrainStats> Model::train_adapters_dpo_batched(const std::vector<std:
   Batch stacked;
   std::vector<Segment> segs;
   auto step = [&](const std::vector<size_t>& active, const std::vector<int>& rows, size_t s) {
-    stacked.B = 0;
-    stacked.T = Tn;
-    stacked.inputs.clear();
-    stacked.targets.clear();
-    segs.clear();
-    for (size_t k : active) {
-      const Batch both = stack_dpo(batches[k][s]);
-      stacked.B += both.B;
-      stacked.inputs.insert(stacked.inputs.end(), both.inputs.begin(), both.inputs.end());
-      stacked.targets.insert(stacked.targets.end(), both.targets.begin(), both.targets.end());
-      segs.push_back({rows[k], both.B, step_key(dropout_seeds[k], s)});
-    }
+    begin_stack(stacked, segs, Tn);
+    for (size_t k : active)
+      append_segment(stacked, segs, stack_dpo(batches[k][s]), rows[k], step_key(dropout_seeds[k], s));
     net.set_batch(stacked);
     const std::vector<double> ref = sequence_logps(net, -1, false, 0);  // base for everyone, adapter off
     net.forward_segments(segs, true);
