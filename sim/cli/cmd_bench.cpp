@@ -15,6 +15,7 @@
 #include "models/bench.hpp"
 #include "models/model.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/cli/parse.hpp"
 #include "sim/config.hpp"
 #include "sim/experiment.hpp"
 #include "sim/federation.hpp"
@@ -204,15 +205,7 @@ int cmd_bench(const std::vector<std::string>& args, int& argc, char** argv) {
       "rounds", po::value<int64_t>(&rounds)->default_value(0), "fl: rounds (0 = the config's)")(
       "repeat", po::value<int>(&repeat)->default_value(1), "fl: alternating runs of each mode; medians reported")(
       "json", "print one JSON object on the last line");
-  po::options_description hidden;
-  hidden.add_options()("what", po::value<std::string>(&what));
-  po::options_description all;
-  all.add(desc).add(hidden);
-  po::positional_options_description pos;
-  pos.add("what", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-  po::notify(vm);
+  const po::variables_map vm = parse_args(args, desc, "what", &what);
   if (vm.count("help")) {
     std::cout << desc;
     return 0;

@@ -11,6 +11,7 @@
 #include "datasets/debian.hpp"
 #include "datasets/import.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/cli/parse.hpp"
 
 namespace po = boost::program_options;
 
@@ -31,14 +32,7 @@ const char* kDataUsage =
 bool parse(const std::vector<std::string>& args, po::options_description& desc, const char* positional,
            std::string* pos_value, po::variables_map& vm) {
   desc.add_options()("help,h", "this help");
-  po::options_description hidden;
-  if (positional) hidden.add_options()(positional, po::value<std::string>(pos_value));
-  po::options_description all;
-  all.add(desc).add(hidden);
-  po::positional_options_description pos;
-  if (positional) pos.add(positional, 1);
-  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-  po::notify(vm);
+  vm = parse_args(args, desc, positional, pos_value);
   if (vm.count("help")) {
     std::cout << desc;
     return false;

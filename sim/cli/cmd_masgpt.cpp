@@ -9,6 +9,7 @@
 #include "datasets/common/error.hpp"
 #include "models/model.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/cli/parse.hpp"
 #include "sim/config.hpp"
 #include "sim/experiment.hpp"
 #include "sim/masgpt/masgpt.hpp"
@@ -40,15 +41,7 @@ Args parse(const std::vector<std::string>& args, const char* cmd) {
                                             "override a config key (repeatable)")(
       "out,o", po::value<std::string>(&a.out), "results file")("config", po::value<std::string>(&a.config),
                                                                "config whose masgpt limits apply");
-  po::options_description hidden;
-  hidden.add_options()("file", po::value<std::string>(&a.file));
-  po::options_description all;
-  all.add(desc).add(hidden);
-  po::positional_options_description pos;
-  pos.add("file", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-  po::notify(vm);
+  const po::variables_map vm = parse_args(args, desc, "file", &a.file);
   if (vm.count("help")) {
     std::cout << kMasgptUsage;
     a.help = true;

@@ -11,6 +11,7 @@
 #include "fedsim_version.hpp"
 #include "models/model.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/cli/parse.hpp"
 #include "sim/checkpoint.hpp"
 #include "sim/config.hpp"
 #include "sim/experiment.hpp"
@@ -38,15 +39,7 @@ ConfigArgs parse_config_args(const std::vector<std::string>& args, const char* c
     desc.add_options()("out,o", po::value<std::string>(&a.out), "results file (default: experiment.out)")(
         "resume", "continue from <out>.ckpt (the default whenever it holds a checkpoint of the same config)")(
         "fresh", po::bool_switch(&a.fresh), "ignore an existing checkpoint and start from round 0");
-  po::options_description hidden;
-  hidden.add_options()("config", po::value<std::string>(&a.config));
-  po::options_description all;
-  all.add(desc).add(hidden);
-  po::positional_options_description pos;
-  pos.add("config", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-  po::notify(vm);
+  const po::variables_map vm = parse_args(args, desc, "config", &a.config);
   if (vm.count("help")) {
     std::cout << desc;
     a.help = true;

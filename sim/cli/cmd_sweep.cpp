@@ -7,6 +7,7 @@
 #include "datasets/common/error.hpp"
 #include "models/model.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/cli/parse.hpp"
 #include "sim/sweep.hpp"
 
 namespace po = boost::program_options;
@@ -22,15 +23,7 @@ int cmd_sweep(const std::vector<std::string>& args, int& argc, char** argv) {
       "folder for the results files and index.h5 (default: results/<sweep name>)")(
       "max-points", po::value<int64_t>(&max_points), "run at most N pending points, then stop (resume later)")(
       "dry-run", "list the points and whether each is complete; run nothing, write nothing");
-  po::options_description hidden;
-  hidden.add_options()("spec", po::value<std::string>(&spec_path));
-  po::options_description all;
-  all.add(desc).add(hidden);
-  po::positional_options_description pos;
-  pos.add("spec", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-  po::notify(vm);
+  const po::variables_map vm = parse_args(args, desc, "spec", &spec_path);
   if (vm.count("help")) {
     std::cout << desc;
     return 0;
