@@ -21,6 +21,8 @@ using UMat = Kokkos::View<T**, Kokkos::LayoutRight, MemSpace, Kokkos::MemoryTrai
 template <class T>
 using UVec = Kokkos::View<T*, Kokkos::LayoutRight, MemSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
 
+using IVec = Kokkos::View<int32_t*, MemSpace>;
+
 template <class T>
 UMat<T> as_mat(T* p, int64_t rows, int64_t cols) {
   return UMat<T>(p, rows, cols);

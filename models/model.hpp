@@ -68,6 +68,7 @@ struct TrainStats {
   double mean_loss = 0.0;  // mean over steps of the batch loss (before the update)
   int steps = 0;
   int64_t tokens = 0;  // tokens processed (B*T per step)
+  int64_t rows = 0;    // rows computed: tokens less the padding a packed batched step skips
 };
 struct DpoEvalStats {
   double mean_loss = 0.0;    // DPO loss, mean over pairs
@@ -176,16 +177,20 @@ class Model {
   // on its own row. Every client's rows compute what its own run computes (dropout masks keyed
   // per client as there), so results do not depend on which clients share a batch. Clients go
   // in groups whose activations fit FEDSIM_BATCH_MB MiB (default 1024).
+  // pack (default): the stacked step computes each sequence only up to its last target token
+  // (models/README.md "Packing"), so padding costs nothing; the losses and gradients are the
+  // same up to float rounding (row sums in another order). pack = false: the padded rows too,
+  // bit for bit what the per-client calls compute.
   std::vector<TrainStats> train_adapters_batched(const std::vector<std::vector<float>*>& adapters,
                                                  const std::vector<std::vector<Batch>>& batches,
                                                  const std::vector<float>& lrs, const OptimConfig& opt,
                                                  const std::vector<uint64_t>& dropout_seeds,
-                                                 const std::vector<LocalHooks>& hooks);
+                                                 const std::vector<LocalHooks>& hooks, bool pack = true);
   std::vector<TrainStats> train_adapters_dpo_batched(const std::vector<std::vector<float>*>& adapters,
                                                      const std::vector<std::vector<DpoBatch>>& batches,
                                                      const std::vector<float>& lrs, const OptimConfig& opt,
                                                      const std::vector<uint64_t>& dropout_seeds, float beta,
-                                                     const std::vector<LocalHooks>& hooks);
+                                                     const std::vector<LocalHooks>& hooks, bool pack = true);
 
   // DPO loss and preference margin of `adapter` (nullptr: base, margin 0) on one batch.
   DpoEvalStats evaluate_dpo(const std::vector<float>* adapter, const DpoBatch& batch, float beta = 0.1f) const;

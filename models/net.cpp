@@ -43,11 +43,12 @@ void Net<T>::enable_base_grad() {
   if (base_grad.extent(0) == 0) base_grad = Vec<T>(Kokkos::view_alloc(exec, "fedsim::models::base_grad"), bl.total);
 }
 
-// Lays out the activations of a (B,T) batch over `mem` (or only counts when mem is null).
+// Lays out the activations of N rows whose longest sequence has Tc over `mem` (or only counts
+// when mem is null).
 template <class T>
-int64_t Net<T>::build_acts(T* mem, int B, int Tn) {
-  const int64_t N = int64_t(B) * Tn, C = cfg.d_model, F = cfg.d_ff, V = cfg.vocab_size, L = cfg.n_layers;
-  const int64_t AT = int64_t(B) * cfg.n_heads * Tn;
+int64_t Net<T>::build_acts(T* mem, int64_t N, int Tn) {
+  const int64_t C = cfg.d_model, F = cfg.d_ff, V = cfg.vocab_size, L = cfg.n_layers;
+  const int64_t AT = N * cfg.n_heads;
   int64_t off = 0;
   auto take = [&](int64_t n) {
     T* p = mem ? mem + off : nullptr;
@@ -103,15 +104,27 @@ int64_t Net<T>::build_acts(T* mem, int B, int Tn) {
 }
 
 template <class T>
-void Net<T>::set_batch(const Batch& batch) {
+void Net<T>::set_batch(const Batch& batch, bool pack) {
   FEDSIM_ASSERT_MSG(batch.B >= 1 && batch.T >= 1 && batch.T <= cfg.max_seq,
                     "batch (B=" << batch.B << ", T=" << batch.T << ") does not fit max_seq " << cfg.max_seq);
-  const int64_t N = int64_t(batch.B) * batch.T;
-  FEDSIM_ASSERT(static_cast<int64_t>(batch.inputs.size()) == N && static_cast<int64_t>(batch.targets.size()) == N);
-  const int64_t need = build_acts(nullptr, batch.B, batch.T);
+  const int64_t padded = int64_t(batch.B) * batch.T;
+  FEDSIM_ASSERT(static_cast<int64_t>(batch.inputs.size()) == padded &&
+                static_cast<int64_t>(batch.targets.size()) == padded);
+  // Rows per sequence: all T, or (packed) up to the last target token, at least one.
+  std::vector<int> lens(static_cast<size_t>(batch.B), batch.T);
+  if (pack)
+    for (int b = 0; b < batch.B; ++b) {
+      int len = 1;
+      for (int t = 0; t < batch.T; ++t)
+        if (batch.targets[size_t(b) * batch.T + t] >= 0) len = t + 1;
+      lens[size_t(b)] = len;
+    }
+  sr_.set(exec, lens, cfg.n_heads);
+  const int64_t N = sr_.rows();
+  const int64_t need = build_acts(nullptr, N, sr_.Tc);
   if (static_cast<int64_t>(acts_mem_.extent(0)) < need)
     acts_mem_ = Vec<T>(Kokkos::view_alloc(exec, "fedsim::models::activations"), need);
-  build_acts(acts_mem_.data(), batch.B, batch.T);
+  build_acts(acts_mem_.data(), N, sr_.Tc);
   if (static_cast<int64_t>(tokens_.extent(0)) < N) {
     tokens_ = IVec(Kokkos::view_alloc(exec, "fedsim::models::tokens"), N);
     targets_ = IVec(Kokkos::view_alloc(exec, "fedsim::models::targets"), N);
@@ -121,25 +134,30 @@ void Net<T>::set_batch(const Batch& batch) {
   }
   n_targets_ = 0;
   seq_targets_.assign(static_cast<size_t>(batch.B), 0);
-  for (int64_t i = 0; i < N; ++i) {
+  for (int64_t i = 0; i < padded; ++i) {
     const int32_t tok = batch.inputs[i], tg = batch.targets[i];
     FEDSIM_ASSERT_MSG(tok >= 0 && tok < cfg.vocab_size, "input token " << tok << " at " << i);
     FEDSIM_ASSERT_MSG(tg >= -1 && tg < cfg.vocab_size, "target " << tg << " at " << i);
-    tokens_h_(i) = tok;
-    targets_h_(i) = tg;
     n_targets_ += tg >= 0;
     seq_targets_[static_cast<size_t>(i / batch.T)] += tg >= 0;
   }
+  for (int b = 0; b < batch.B; ++b)
+    for (int64_t t = 0; t < sr_.len(b); ++t) {
+      const size_t from = size_t(b) * batch.T + size_t(t);
+      tokens_h_(sr_.off[size_t(b)] + t) = batch.inputs[from];
+      targets_h_(sr_.off[size_t(b)] + t) = batch.targets[from];
+    }
   Kokkos::deep_copy(exec, tokens_, tokens_h_);
   Kokkos::deep_copy(exec, targets_, targets_h_);
   B_ = batch.B;
   T_ = batch.T;
+  packed_ = pack;
 }
 
 template <class T>
 int64_t Net<T>::activation_floats(int B, int Tn) {
   const Acts<T> keep = a_;  // build_acts(nullptr) only counts, but it repoints the views
-  const int64_t n = build_acts(nullptr, B, Tn);
+  const int64_t n = build_acts(nullptr, int64_t(B) * Tn, Tn);
   a_ = keep;
   return n;
 }
@@ -166,20 +184,19 @@ void Net<T>::proj_forward(int l, int t, UMat<T> out, UMat<T> inp, UMat<T> wm, UV
   if (!al.enabled[t]) return;
   const int64_t r = al.rank;
   LayerActs<T>& la = a_.layers[l];
-  int64_t n0 = 0;
-  for (const Segment& s : segs_) {
-    const int64_t n = int64_t(s.seqs) * T_;
+  for (size_t i = 0; i < segs_.size(); ++i) {
+    const Segment& s = segs_[i];
+    const int64_t n0 = sr_.off[size_t(seg_b0_[i])], n = sr_.off[size_t(seg_b0_[i] + s.seqs)] - n0;
     if (s.row >= 0) {
       T* ad = adapters.data() + int64_t(s.row) * al.total;
       UMat<T> A = as_mat(ad + al.a(l, t), r, al.d_in[t]), Bm = as_mat(ad + al.b(l, t), al.d_out[t], r);
       UMat<T> xd = rows(inp, n0, n);
       if (dropout_ && al.dropout > 0) {
-        dropout_forward(exec, rows(la.xd[t], n0, n), xd, al.dropout, target_key(s.step_key, l, t));
+        dropout_forward(exec, rows(la.xd[t], n0, n), xd, al.dropout, target_key(s.step_key, l, t), drop_index(i));
         xd = rows(la.xd[t], n0, n);
       }
       lora_forward(exec, rows(out, n0, n), rows(la.u[t], n0, n), xd, A, Bm, T(al.scale));
     }
-    n0 += n;
   }
 }
 
@@ -189,9 +206,10 @@ void Net<T>::proj_backward(int l, int t, UMat<T> dinp, UMat<T> dw, UVec<T> db, U
   if (!al.enabled[t]) return;
   const int64_t r = al.rank, din = al.d_in[t];
   LayerActs<T>& la = a_.layers[l];
-  int64_t n0 = 0;
-  for (const Segment& s : segs_) {
-    const int64_t n = int64_t(s.seqs) * T_, off = int64_t(s.row) * al.total;
+  for (size_t i = 0; i < segs_.size(); ++i) {
+    const Segment& s = segs_[i];
+    const int64_t n0 = sr_.off[size_t(seg_b0_[i])], n = sr_.off[size_t(seg_b0_[i] + s.seqs)] - n0;
+    const int64_t off = int64_t(s.row) * al.total;
     if (s.row >= 0) {
       UMat<T> A = as_mat(adapters.data() + off + al.a(l, t), r, din);
       UMat<T> Bm = as_mat(adapters.data() + off + al.b(l, t), al.d_out[t], r);
@@ -202,13 +220,22 @@ void Net<T>::proj_backward(int l, int t, UMat<T> dinp, UMat<T> dw, UVec<T> db, U
         UMat<T> dxd = as_mat(a_.dxd + n0 * din, n, din);
         zero(exec, dxd);
         lora_backward(exec, dxd, dA, dB, du, dout_s, u, rows(la.xd[t], n0, n), A, Bm, T(al.scale));
-        dropout_backward(exec, rows(dinp, n0, n), dxd, al.dropout, target_key(s.step_key, l, t));
+        dropout_backward(exec, rows(dinp, n0, n), dxd, al.dropout, target_key(s.step_key, l, t), drop_index(i));
       } else {
         lora_backward(exec, rows(dinp, n0, n), dA, dB, du, dout_s, u, rows(inp, n0, n), A, Bm, T(al.scale));
       }
     }
-    n0 += n;
   }
+}
+
+// Dropout indices of segment i: flat within the segment when padded (the segment's rows are
+// its sequences x T), through the rows' (sequence, position) when packed; the same masks.
+template <class T>
+DropIndex Net<T>::drop_index(size_t i) const {
+  if (!packed_) return {};
+  const int b0 = seg_b0_[i];
+  const auto r = std::make_pair(sr_.off[size_t(b0)], sr_.off[size_t(b0 + segs_[i].seqs)]);
+  return DropIndex{Kokkos::subview(sr_.seq, r), Kokkos::subview(sr_.pos, r), b0, T_};
 }
 
 template <class T>
@@ -229,10 +256,12 @@ std::vector<double> Net<T>::forward_segments(const std::vector<Segment>& segs, b
   }
   FEDSIM_ASSERT_MSG(total == B_, "segments cover " << total << " of " << B_ << " sequences");
   segs_ = segs;
+  seg_b0_.assign(segs.size(), 0);
+  for (size_t i = 1; i < segs.size(); ++i) seg_b0_[i] = seg_b0_[i - 1] + segs[i - 1].seqs;
   dropout_ = dropout;
   const int64_t C = cfg.d_model, F = cfg.d_ff, V = cfg.vocab_size;
   Acts<T>& a = a_;
-  embedding_forward(exec, a.encoded, tokens_, w(bl.wte, V, C), w(bl.wpe, cfg.max_seq, C), T_);
+  embedding_forward(exec, a.encoded, tokens_, w(bl.wte, V, C), w(bl.wpe, cfg.max_seq, C), sr_.pos);
   UMat<T> res = a.encoded;
   for (int l = 0; l < cfg.n_layers; ++l) {
     LayerActs<T>& la = a.layers[l];
@@ -240,7 +269,7 @@ std::vector<double> Net<T>::forward_segments(const std::vector<Segment>& segs, b
     proj_forward(l, kQ, la.q, la.ln1, w(bl.qw + l * C * C, C, C), wv(bl.qb + l * C, C));
     proj_forward(l, kK, la.k, la.ln1, w(bl.kw + l * C * C, C, C), wv(bl.kb + l * C, C));
     proj_forward(l, kV, la.v, la.ln1, w(bl.vw + l * C * C, C, C), wv(bl.vb + l * C, C));
-    attention_forward(exec, la.atty, la.att, la.q, la.k, la.v, B_, T_, cfg.n_heads);
+    attention_forward(exec, la.atty, la.att, la.q, la.k, la.v, sr_, cfg.n_heads);
     proj_forward(l, kO, a.proj, la.atty, w(bl.ow + l * C * C, C, C), wv(bl.ob + l * C, C));
     residual_forward(exec, la.res2, res, a.proj);
     layernorm_forward(exec, la.ln2, la.ln2_mean, la.ln2_rstd, la.res2, wv(bl.ln2w + l * C, C), wv(bl.ln2b + l * C, C));
@@ -259,7 +288,7 @@ std::vector<double> Net<T>::forward_segments(const std::vector<Segment>& segs, b
   int64_t pos = 0;
   for (size_t i = 0; i < segs_.size(); ++i) {
     double sum = 0;
-    const int64_t end = pos + int64_t(segs_[i].seqs) * T_;
+    const int64_t end = sr_.off[size_t(seg_b0_[i] + segs_[i].seqs)];
     for (; pos < end; ++pos) sum += static_cast<double>(losses[static_cast<size_t>(pos)]);
     out[i] = seg_targets_[i] == 0 ? 0.0 : sum / static_cast<double>(seg_targets_[i]);
   }
@@ -289,7 +318,7 @@ void Net<T>::backward(bool base_grads, const std::vector<T>* seq_weights) {
     if (static_cast<int>(seq_w_.extent(0)) < B_) seq_w_ = Vec<T>(Kokkos::view_alloc(exec, "fedsim::models::seq_w"), B_);
     Kokkos::View<const T*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> hw(seq_weights->data(), B_);
     Kokkos::deep_copy(exec, Kokkos::subview(seq_w_, std::make_pair(0, B_)), hw);
-    crossentropy_backward_rows(exec, a.probs, a.probs, targets_, as_vec(seq_w_.data(), B_), T_);
+    crossentropy_backward_rows(exec, a.probs, a.probs, targets_, as_vec(seq_w_.data(), B_), sr_.seq);
   } else {
     const T dloss = n_targets_ > 0 ? T(1) / T(n_targets_) : T(0);
     crossentropy_backward(exec, a.probs, a.probs, targets_, dloss);
@@ -322,7 +351,7 @@ void Net<T>::backward(bool base_grads, const std::vector<T>* seq_weights) {
     zero(exec, a.dq);
     zero(exec, a.dk);
     zero(exec, a.dv);
-    attention_backward(exec, a.dq, a.dk, a.dv, a.dpreatt, a.datty, la.att, la.q, la.k, la.v, B_, T_, cfg.n_heads);
+    attention_backward(exec, a.dq, a.dk, a.dv, a.dpreatt, a.datty, la.att, la.q, la.k, la.v, sr_, cfg.n_heads);
     zero(exec, a.dln);
     proj_backward(l, kQ, a.dln, g(bl.qw + l * C * C, C, C), gv(bl.qb + l * C, C), a.dq, la.ln1,
                   w(bl.qw + l * C * C, C, C));
@@ -333,11 +362,12 @@ void Net<T>::backward(bool base_grads, const std::vector<T>* seq_weights) {
     layernorm_backward(exec, a.dres, gv(bl.ln1w + l * C, C), gv(bl.ln1b + l * C, C), a.dln, res_in,
                        wv(bl.ln1w + l * C, C), la.ln1_mean, la.ln1_rstd);
   }
-  if (grads_on_) embedding_backward(exec, g(bl.wte, V, C), g(bl.wpe, cfg.max_seq, C), a.dres, tokens_, T_);
+  if (grads_on_) embedding_backward(exec, g(bl.wte, V, C), g(bl.wpe, cfg.max_seq, C), a.dres, tokens_, sr_);
 }
 
 template <class T>
 const std::vector<int32_t>& Net<T>::argmax_host() {
+  FEDSIM_ASSERT_MSG(!packed_, "argmax_host: the batch is packed (per-position outputs need a padded batch)");
   const int64_t N = int64_t(B_) * T_;
   auto h =
       Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Kokkos::subview(argmax_, std::make_pair(int64_t(0), N)));
@@ -350,12 +380,13 @@ std::vector<double> Net<T>::sequence_losses() {
   const std::vector<T> l = losses_host();
   std::vector<double> out(B_, 0.0);
   for (int b = 0; b < B_; ++b)  // in position order: deterministic on any backend
-    for (int t = 0; t < T_; ++t) out[b] += static_cast<double>(l[size_t(b) * T_ + t]);
+    for (int64_t n = sr_.off[size_t(b)]; n < sr_.off[size_t(b) + 1]; ++n) out[b] += static_cast<double>(l[size_t(n)]);
   return out;
 }
 
 template <class T>
 std::vector<T> Net<T>::logits_host() {
+  FEDSIM_ASSERT_MSG(!packed_, "logits_host: the batch is packed (per-position outputs need a padded batch)");
   auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), a_.logits);
   return std::vector<T>(h.data(), h.data() + h.size());
 }

@@ -13,18 +13,20 @@
 #include "models/kernels/elementwise.hpp"
 #include "models/kernels/embed_loss.hpp"
 #include "models/kernels/layernorm.hpp"
+#include "models/kernels/seqrows.hpp"
 #include "models/kernels/linear.hpp"
 #include "models/layout.hpp"
 
 namespace fedsim::models {
 
-// Activations of one forward pass over (B,T), N = B*T, all views into one allocation.
+// Activations of one forward pass over N rows (B*T for a padded batch, fewer when packed:
+// SeqRows), all views into one allocation.
 template <class T>
 struct LayerActs {
   UMat<T> ln1;                 // (N,C)
   UVec<T> ln1_mean, ln1_rstd;  // (N)
   UMat<T> q, k, v;             // (N,C)
-  UMat<T> att;                 // (B*NH*T,T) attention probabilities
+  UMat<T> att;                 // (NH*N,Tc) attention probabilities (rows: SeqRows::att_row)
   UMat<T> atty;                // (N,C) attention output before the o projection
   UMat<T> res2;                // (N,C) residual after attention
   UMat<T> ln2;                 // (N,C)
@@ -47,7 +49,7 @@ struct Acts {
   UMat<T> proj;                          // (N,C) o / mlp_down output before the residual add
   UMat<T> dres, dln, datty, dq, dk, dv;  // (N,C)
   UMat<T> dh, dh2;                       // (N,F)
-  UMat<T> dpreatt;                       // (B*NH*T,T)
+  UMat<T> dpreatt;                       // (NH*N,Tc)
   UMat<T> du;                            // (N,r)
   T* dxd = nullptr;                      // (N, max(C,F)) gradient through dropout
 };
@@ -80,7 +82,11 @@ class Net {
   void init_base(uint64_t seed);
   void enable_base_grad();
   // Uploads a batch and sizes the buffers (they grow to the largest batch seen, never shrink).
-  void set_batch(const Batch& batch);
+  // pack: each sequence keeps only its rows up to its last target token (models/README.md
+  // "Packing"): the losses and gradients are those of the padded batch, since no later row
+  // feeds an earlier one and padding carries no target; per-row outputs (argmax_host,
+  // logits_host) are then unavailable.
+  void set_batch(const Batch& batch, bool pack = false);
   // Forward over the current batch. client < 0: base only. Dropout on the adapter inputs when
   // `dropout` is true, with masks keyed by step_key. Returns the mean loss over target tokens
   // (0 if the batch has none).
@@ -100,12 +106,15 @@ class Net {
   std::vector<double> sequence_losses();
 
   int64_t n_targets() const { return n_targets_; }
-  // Floats of activation memory a (B,T) batch needs (for sizing batched groups).
+  // Floats of activation memory a padded (B,T) batch needs (for sizing batched groups; a
+  // packed one needs at most as much).
   int64_t activation_floats(int B, int Tn);
   // Host copies of the last forward's per-position argmax and loss (valid after forward()).
   const std::vector<int32_t>& argmax_host();
   std::vector<T> logits_host();  // (B*T, V) of the last forward
-  std::vector<T> losses_host();
+  std::vector<T> losses_host();  // (rows) per-row losses
+  int64_t n_rows() const { return sr_.rows(); }  // activation rows of the current batch
+  int64_t seq_rows(int b) const { return sr_.len(b); }  // rows of its sequence b
 
   // Host access (tests, save/load, Model).
   std::vector<T> get(const Vec<T>& v) const;
@@ -121,8 +130,9 @@ class Net {
   UVec<T> wv(int64_t off, int64_t n) { return as_vec(base.data() + off, n); }
   UMat<T> g(int64_t off, int64_t r, int64_t c) { return grads_on_ ? as_mat(base_grad.data() + off, r, c) : UMat<T>(); }
   UVec<T> gv(int64_t off, int64_t n) { return grads_on_ ? as_vec(base_grad.data() + off, n) : UVec<T>(); }
-  int64_t build_acts(T* mem, int B, int Tn);
+  int64_t build_acts(T* mem, int64_t N, int Tc);
   uint64_t target_key(uint64_t step_key, int l, int t) const;
+  DropIndex drop_index(size_t segment) const;
   void proj_forward(int l, int t, UMat<T> out, UMat<T> inp, UMat<T> wm, UVec<T> b);
   void proj_backward(int l, int t, UMat<T> dinp, UMat<T> dw, UVec<T> db, UMat<T> dout, UMat<T> inp, UMat<T> wm);
 
@@ -134,11 +144,13 @@ class Net {
   std::vector<int32_t> argmax_host_;
   std::vector<int64_t> seq_targets_;  // (B) target tokens per sequence
   std::vector<Segment> segs_;         // of the last forward
+  std::vector<int> seg_b0_;           // first sequence of each segment
+  SeqRows sr_;                        // rows of each sequence
   std::vector<int64_t> seg_targets_;  // target tokens per segment
   std::vector<T> seg_w_host_;         // (B) per-sequence weights of a segmented backward
-  int B_ = 0, T_ = 0;
+  int B_ = 0, T_ = 0;  // sequences, and the padded context of the batch as given
   int64_t n_targets_ = 0;
-  bool dropout_ = false, grads_on_ = false;
+  bool dropout_ = false, grads_on_ = false, packed_ = false;
 };
 
 // Definitions in net.cpp, instantiated for float and double.

@@ -131,6 +131,12 @@ std::vector<TrainStats> Model::Impl::train_batched(const std::vector<std::vector
                         Kokkos::subview(net.adapter_grads, std::make_pair(kAdapterRows, kAdapterRows + G), Kokkos::ALL),
                         0.0f);
       const std::vector<double> losses = step(active, rows, s);
+      int b = 0;  // the stacked step's sequences: each active client's, in order
+      for (size_t i = 0; i < active.size(); ++i) {
+        const int seqs = seqs_of(batches[active[i]][s]);
+        for (int j = 0; j < seqs; ++j) out[active[i]].rows += net.seq_rows(b + j);
+        b += seqs;
+      }
       for (size_t i = 0; i < active.size(); ++i) {
         const size_t k = active[i];
         const int row = rows[k];
@@ -174,6 +180,7 @@ TrainStats Model::train_adapter(std::vector<float>& adapter, const std::vector<B
     im.hooked_step(kTrainRow, hooks, vec_of(im.prox_anchor, net.al.total), vec_of(im.scaffold_corr, net.al.total),
                    static_cast<int64_t>(s) + 1, lr, opt);
     st.tokens += int64_t(batches[s].B) * batches[s].T;
+    st.rows += net.n_rows();
   }
   st.steps = static_cast<int>(batches.size());
   st.mean_loss = loss_sum / st.steps;
@@ -205,6 +212,7 @@ TrainStats Model::train_adapter_dpo(std::vector<float>& adapter, const std::vect
     im.hooked_step(kTrainRow, hooks, vec_of(im.prox_anchor, net.al.total), vec_of(im.scaffold_corr, net.al.total),
                    static_cast<int64_t>(s) + 1, lr, opt);
     st.tokens += int64_t(both.B) * both.T;
+    st.rows += net.n_rows();
   }
   st.steps = static_cast<int>(batches.size());
   st.mean_loss = loss_sum / st.steps;
@@ -250,7 +258,7 @@ std::vector<TrainStats> Model::train_adapters_batched(const std::vector<std::vec
                                                       const std::vector<std::vector<Batch>>& batches,
                                                       const std::vector<float>& lrs, const OptimConfig& opt,
                                                       const std::vector<uint64_t>& dropout_seeds,
-                                                      const std::vector<LocalHooks>& hooks) {
+                                                      const std::vector<LocalHooks>& hooks, bool pack) {
   check_sizes(adapters.size(), batches.size(), lrs.size(), dropout_seeds.size(), hooks.size());
   const int Tn = common_t(batches);
   if (Tn <= 0) {  // mixed contexts (or no steps at all): one client at a time
@@ -266,7 +274,7 @@ std::vector<TrainStats> Model::train_adapters_batched(const std::vector<std::vec
   auto step = [&](const std::vector<size_t>& active, const std::vector<int>& rows, size_t s) {
     begin_stack(stacked, segs, Tn);
     for (size_t k : active) append_segment(stacked, segs, batches[k][s], rows[k], step_key(dropout_seeds[k], s));
-    net.set_batch(stacked);
+    net.set_batch(stacked, pack);
     const std::vector<double> losses = net.forward_segments(segs, true);
     net.backward(false);
     return losses;
@@ -278,7 +286,7 @@ std::vector<TrainStats> Model::train_adapters_dpo_batched(const std::vector<std:
                                                           const std::vector<std::vector<DpoBatch>>& batches,
                                                           const std::vector<float>& lrs, const OptimConfig& opt,
                                                           const std::vector<uint64_t>& dropout_seeds, float beta,
-                                                          const std::vector<LocalHooks>& hooks) {
+                                                          const std::vector<LocalHooks>& hooks, bool pack) {
   check_sizes(adapters.size(), batches.size(), lrs.size(), dropout_seeds.size(), hooks.size());
   const int Tn = common_t(batches);
   if (Tn <= 0) {
@@ -295,7 +303,7 @@ std::vector<TrainStats> Model::train_adapters_dpo_batched(const std::vector<std:
     begin_stack(stacked, segs, Tn);
     for (size_t k : active)
       append_segment(stacked, segs, stack_dpo(batches[k][s]), rows[k], step_key(dropout_seeds[k], s));
-    net.set_batch(stacked);
+    net.set_batch(stacked, pack);
     const std::vector<double> ref = sequence_logps(net, -1, false, 0);  // base for everyone, adapter off
     net.forward_segments(segs, true);
     const std::vector<double> lp_all = net.sequence_losses();

@@ -25,6 +25,7 @@ const std::vector<std::string> kAlgorithms{"local",   "fedavg",     "fedprox", "
 const std::vector<std::string> kModes{"sync", "async"};
 const std::vector<std::string> kTrainers{"model", "none"};
 const std::vector<std::string> kExecution{"batched", "sequential"};
+const std::vector<std::string> kOnOff{"on", "off"};
 const std::vector<std::string> kSampling{"uniform", "fedllm-bench"};
 const std::vector<std::string> kWeighting{"auto", "data_size", "uniform"};
 const std::vector<std::string> kStepsModes{"fixed", "proportional"};
@@ -106,6 +107,9 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.choice("execution", c.federation.execution, kExecution,
            "wall time only: batched = clients due to finish training train together (one base product for all); "
            "sequential = one after another");
+  v.choice("packing", c.federation.packing, kOnOff,
+           "batched only: on = each sequence computed up to its last target token, no padding rows (same losses and "
+           "gradients up to float rounding); off = padded rows too, bit for bit the sequential results");
   v.choice("sampling", c.federation.sampling, kSampling,
            "uniform = seeded per round among online clients; fedllm-bench = Python's random.seed(r); random.sample");
   v.choice("weighting", c.federation.weighting, kWeighting,

@@ -74,7 +74,8 @@ EvalResult eval_on(const models::Model& m, const std::vector<float>& adapter, co
 class ModelTrainer : public LocalTrainer {
  public:
   ModelTrainer(const ExperimentConfig& c, const datasets::FederatedDataset& d, models::Model& m)
-      : c_(c), d_(d), m_(m), T_(m.config().max_seq), dpo_(c.federation.algorithm == "feddpo") {
+      : c_(c), d_(d), m_(m), T_(m.config().max_seq), dpo_(c.federation.algorithm == "feddpo"),
+        pack_(c.federation.packing == "on") {
     if (dpo_ && d.kind != datasets::DataKind::dpo)
       throw UserError(c.source_path + ": federation.algorithm: feddpo needs preference data (kind dpo); the data set is " +
                       datasets::kind_name(d.kind));
@@ -122,11 +123,11 @@ class ModelTrainer : public LocalTrainer {
       std::vector<std::vector<models::DpoBatch>> batches;
       for (const TrainTask& t : tasks) batches.push_back(dpo_batches(t.client, t.round, t.steps));
       st = m_.train_adapters_dpo_batched(adapters, batches, lrs, opt_, seeds, static_cast<float>(c_.federation.dpo_beta),
-                                         hooks);
+                                         hooks, pack_);
     } else {
       std::vector<std::vector<models::Batch>> batches;
       for (const TrainTask& t : tasks) batches.push_back(sft_batches(t.client, t.round, t.steps));
-      st = m_.train_adapters_batched(adapters, batches, lrs, opt_, seeds, hooks);
+      st = m_.train_adapters_batched(adapters, batches, lrs, opt_, seeds, hooks, pack_);
     }
     std::vector<LocalResult> out;
     for (const auto& s : st) out.push_back(result(s));
@@ -139,7 +140,9 @@ class ModelTrainer : public LocalTrainer {
   }
 
  private:
-  LocalResult result(const models::TrainStats& st) const { return {st.mean_loss, st.steps, st.tokens * (dpo_ ? 2 : 1)}; }
+  LocalResult result(const models::TrainStats& st) const {
+    return {st.mean_loss, st.steps, st.tokens * (dpo_ ? 2 : 1), st.rows * (dpo_ ? 2 : 1)};
+  }
   uint64_t dropout_seed(int32_t client, int64_t round) const {
     return stream_key(static_cast<uint64_t>(c_.experiment.seed), static_cast<uint64_t>(client),
                       static_cast<uint64_t>(round), Purpose::dropout);
@@ -179,6 +182,7 @@ class ModelTrainer : public LocalTrainer {
   models::Model& m_;
   int T_;
   bool dpo_;
+  bool pack_;
   bool first_line_ = false;
   models::OptimConfig opt_;
   std::vector<models::Batch> test_;

@@ -17,6 +17,7 @@ struct LocalResult {
   double loss = 0.0;  // mean local training loss (NaN without a model)
   int steps = 0;
   int64_t tokens = 0;
+  int64_t rows = 0;  // activation rows computed: tokens less the padding a packed batched step skips
 };
 
 struct EvalResult {

@@ -1,38 +1,41 @@
 // The two ends of the network: token + position embedding, and softmax cross-entropy.
 #pragma once
 
-#include "models/kokkos_compat.hpp"
+#include "models/kernels/seqrows.hpp"
 
 namespace fedsim::models {
 
-using IVec = Kokkos::View<int32_t*, MemSpace>;
-
-// out (B*T,C) = wte[tok] + wpe[t] <- tokens (B*T), wte (V,C), wpe (maxT,C)
+// out (N,C) = wte[tok] + wpe[t] <- tokens (N), wte (V,C), wpe (maxT,C), pos (N) the position t
+// of each row in its sequence (SeqRows::pos)
 template <class T>
-void embedding_forward(const ExecSpace& exec, UMat<T> out, IVec tokens, UMat<T> wte, UMat<T> wpe, int Tn) {
+void embedding_forward(const ExecSpace& exec, UMat<T> out, IVec tokens, UMat<T> wte, UMat<T> wpe, IVec pos) {
   const int64_t C = out.extent(1);
   Kokkos::parallel_for(
       "fedsim::models::embedding_forward", range(exec, out.extent(0) * C), KOKKOS_LAMBDA(const int64_t i) {
         const int64_t n = i / C, c = i % C;
-        out(n, c) = wte(tokens(n), c) + wpe(n % Tn, c);
+        out(n, c) = wte(tokens(n), c) + wpe(pos(n), c);
       });
 }
 
-// dwte (V,C) +=, dwpe (maxT,C) += <- dout (B*T,C), tokens (B*T)
+// dwte (V,C) +=, dwpe (maxT,C) += <- dout (N,C), tokens (N), layout sr
 // dwte: one thread per channel walks all positions in order (a token may repeat, so a
-// per-position scatter would race); dwpe: one thread per (t, c) sums over the batch.
+// per-position scatter would race); dwpe: one thread per (t, c) sums over the sequences that
+// reach position t, in order.
 template <class T>
-void embedding_backward(const ExecSpace& exec, UMat<T> dwte, UMat<T> dwpe, UMat<T> dout, IVec tokens, int Tn) {
-  const int64_t N = dout.extent(0), C = dout.extent(1), B = N / Tn;
+void embedding_backward(const ExecSpace& exec, UMat<T> dwte, UMat<T> dwpe, UMat<T> dout, IVec tokens,
+                        const SeqRows& sr) {
+  const int64_t N = dout.extent(0), C = dout.extent(1), B = sr.B();
   Kokkos::parallel_for(
       "fedsim::models::embedding_backward_wte", range(exec, C), KOKKOS_LAMBDA(const int64_t c) {
         for (int64_t n = 0; n < N; ++n) dwte(tokens(n), c) += dout(n, c);
       });
+  const IVec off = sr.off_d;
   Kokkos::parallel_for(
-      "fedsim::models::embedding_backward_wpe", range(exec, int64_t(Tn) * C), KOKKOS_LAMBDA(const int64_t i) {
+      "fedsim::models::embedding_backward_wpe", range(exec, int64_t(sr.Tc) * C), KOKKOS_LAMBDA(const int64_t i) {
         const int64_t t = i / C, c = i % C;
         T s = 0;
-        for (int64_t b = 0; b < B; ++b) s += dout(b * Tn + t, c);
+        for (int64_t b = 0; b < B; ++b)
+          if (off(b) + t < off(b + 1)) s += dout(off(b) + t, c);
         dwpe(t, c) += s;
       });
 }
@@ -82,15 +85,17 @@ void crossentropy_backward(const ExecSpace& exec, UMat<T> dlogits, UMat<T> probs
 }
 
 // As crossentropy_backward with one weight per sequence: dlogits(n) = (probs - onehot) *
-// row_w(n / Tn). Used by DPO, whose loss weights each sequence's log-probability differently.
+// seq_w(seq(n)), seq (N) the sequence of each row (SeqRows::seq). Used by DPO, whose loss
+// weights each sequence's log-probability differently, and by batched training (each
+// client's own mean).
 template <class T>
-void crossentropy_backward_rows(const ExecSpace& exec, UMat<T> dlogits, UMat<T> probs, IVec targets, UVec<T> row_w,
-                                int Tn) {
+void crossentropy_backward_rows(const ExecSpace& exec, UMat<T> dlogits, UMat<T> probs, IVec targets, UVec<T> seq_w,
+                                IVec seq) {
   const int64_t V = probs.extent(1);
   Kokkos::parallel_for(
       "fedsim::models::crossentropy_backward_rows", range(exec, probs.extent(0)), KOKKOS_LAMBDA(const int64_t n) {
         const int32_t tg = targets(n);
-        const T w = row_w(n / Tn);
+        const T w = seq_w(seq(n));
         for (int64_t j = 0; j < V; ++j) dlogits(n, j) = tg >= 0 ? (probs(n, j) - (j == tg ? T(1) : T(0))) * w : T(0);
       });
 }

@@ -34,24 +34,39 @@ void linear_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dw, UVec<T> db
   bias_backward(exec, dbias, dout);
 }
 
+// Index of element (n, c) of an (N,I) dropout input in the mask stream. Empty `seq`: the flat
+// row-major index n*I + c. Otherwise the index the element has when its segment is laid out
+// padded, (sequence - b0) * Tpad + position, times I, plus c: a packed batch (SeqRows) draws
+// exactly the masks of the same sequences padded, and of a forward over the segment alone.
+struct DropIndex {
+  IVec seq, pos;  // (N) sequence and position of each row (views already offset to the segment)
+  int64_t b0 = 0, Tpad = 0;
+  KOKKOS_INLINE_FUNCTION int64_t operator()(int64_t n, int64_t c, int64_t I) const {
+    return seq.extent(0) == 0 ? n * I + c : ((seq(n) - b0) * Tpad + pos(n)) * I + c;
+  }
+};
+
 // xd (N,I) = dropout(inp) <- inp (N,I)
 template <class T>
-void dropout_forward(const ExecSpace& exec, UMat<T> xd, UMat<T> inp, float p, uint64_t key) {
-  const UVec<T> x = flat(xd), in = flat(inp);  // contiguous (N,I): element i = row-major index
+void dropout_forward(const ExecSpace& exec, UMat<T> xd, UMat<T> inp, float p, uint64_t key, DropIndex ix = {}) {
+  const UVec<T> x = flat(xd), in = flat(inp);  // contiguous (N,I)
+  const int64_t I = inp.extent(1);
   const T keep_scale = T(1) / T(1.0f - p);
   Kokkos::parallel_for(
-      "fedsim::models::dropout_forward", range(exec, in.extent(0)),
-      KOKKOS_LAMBDA(const int64_t i) { x(i) = dropout_keep(key, i, p) ? in(i)*keep_scale : T(0); });
+      "fedsim::models::dropout_forward", range(exec, in.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
+        x(i) = dropout_keep(key, ix(i / I, i % I, I), p) ? in(i) * keep_scale : T(0);
+      });
 }
 
 // dinp (N,I) += dropout'(dxd) <- dxd (N,I), same mask as dropout_forward
 template <class T>
-void dropout_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dxd, float p, uint64_t key) {
+void dropout_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dxd, float p, uint64_t key, DropIndex ix = {}) {
   const UVec<T> di = flat(dinp), d = flat(dxd);
+  const int64_t I = dxd.extent(1);
   const T keep_scale = T(1) / T(1.0f - p);
   Kokkos::parallel_for(
       "fedsim::models::dropout_backward", range(exec, d.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
-        if (dropout_keep(key, i, p)) di(i) += d(i) * keep_scale;
+        if (dropout_keep(key, ix(i / I, i % I, I), p)) di(i) += d(i) * keep_scale;
       });
 }
 

@@ -2,8 +2,9 @@
 // one client against this machine's sgemm rate (models/bench.hpp; FLOPs by the formula in
 // models/README.md).
 // fedsim bench fl [--config C] [--rounds R] [--repeat N] [--json]: the same federated rounds with
-// sequential and batched local training (federation.execution) in one process: tokens/s of
-// local training each way, the speedup, and how far the final adapters differ.
+// sequential and batched local training (federation.execution, federation.packing) in one
+// process: tokens/s of local training each way, the speedup split into stacking and packing,
+// and how far the final adapters differ.
 #include <boost/program_options.hpp>
 #include <algorithm>
 #include <chrono>
@@ -74,6 +75,7 @@ class TimedTrainer : public sim::LocalTrainer {
     const sim::LocalResult r = in_.train(client, round, steps, adapter, lr, hooks);
     seconds += seconds_since(t0);
     tokens_trained += r.tokens;
+    rows_computed += r.rows;
     ++calls;
     return r;
   }
@@ -81,7 +83,10 @@ class TimedTrainer : public sim::LocalTrainer {
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<sim::LocalResult> r = in_.train_many(tasks);
     seconds += seconds_since(t0);
-    for (const auto& x : r) tokens_trained += x.tokens;
+    for (const auto& x : r) {
+      tokens_trained += x.tokens;
+      rows_computed += x.rows;
+    }
     ++calls;
     return r;
   }
@@ -94,7 +99,7 @@ class TimedTrainer : public sim::LocalTrainer {
   }
 
   double seconds = 0.0;
-  int64_t tokens_trained = 0;
+  int64_t tokens_trained = 0, rows_computed = 0;
   int64_t calls = 0;
   mutable std::vector<float> last_eval;
 
@@ -104,14 +109,15 @@ class TimedTrainer : public sim::LocalTrainer {
 
 struct FlRun {
   double train_s = 0.0, wall_s = 0.0;
-  int64_t tokens = 0, calls = 0;
+  int64_t tokens = 0, rows = 0, calls = 0;
   std::vector<float> final_adapter;
 };
 
-FlRun run_fl(const sim::ExperimentConfig& base, const std::string& execution, const datasets::FederatedDataset& data,
-             models::Model& model) {
+FlRun run_fl(const sim::ExperimentConfig& base, const std::string& execution, const std::string& packing,
+             const datasets::FederatedDataset& data, models::Model& model) {
   sim::ExperimentConfig c = base;
   c.federation.execution = execution;
+  c.federation.packing = packing;
   auto inner = sim::make_model_trainer(c, data, model);
   TimedTrainer timed(*inner);
   std::vector<int64_t> n;
@@ -123,6 +129,7 @@ FlRun run_fl(const sim::ExperimentConfig& base, const std::string& execution, co
   r.wall_s = seconds_since(t0);
   r.train_s = timed.seconds;
   r.tokens = timed.tokens_trained;
+  r.rows = timed.rows_computed;
   r.calls = timed.calls;
   r.final_adapter = timed.last_eval;
   return r;
@@ -155,12 +162,17 @@ int bench_fl(const std::string& config, int64_t rounds, int repeat, bool json, i
   hooks.log = [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); };
   const datasets::FederatedDataset data = sim::prepare_data(c, hooks);
   models::Model model = sim::prepare_model(c, data, hooks);
-  std::vector<double> seq_rate, bat_rate;
-  FlRun seq, bat;
-  for (int i = 0; i < repeat; ++i) {  // alternating, so load on a shared machine hits both
-    seq = run_fl(c, "sequential", data, model);
-    bat = run_fl(c, "batched", data, model);
+  // Three ways, alternating so load on a shared machine hits all: one client after another;
+  // batched with padded rows (stacking alone, bit for bit sequential); batched and packed (the
+  // default). Tokens are the (B,T) slots of the clients' batches, the same in every mode.
+  std::vector<double> seq_rate, pad_rate, bat_rate;
+  FlRun seq, pad, bat;
+  for (int i = 0; i < repeat; ++i) {
+    seq = run_fl(c, "sequential", "on", data, model);
+    pad = run_fl(c, "batched", "off", data, model);
+    bat = run_fl(c, "batched", "on", data, model);
     seq_rate.push_back(static_cast<double>(seq.tokens) / seq.train_s);
+    pad_rate.push_back(static_cast<double>(pad.tokens) / pad.train_s);
     bat_rate.push_back(static_cast<double>(bat.tokens) / bat.train_s);
   }
   auto median = [](std::vector<double> v) {
@@ -168,23 +180,29 @@ int bench_fl(const std::string& config, int64_t rounds, int repeat, bool json, i
     const size_t n = v.size();
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
   };
-  const double s = median(seq_rate), b = median(bat_rate), diff = rel_diff(bat.final_adapter, seq.final_adapter);
+  const double s = median(seq_rate), p = median(pad_rate), b = median(bat_rate);
+  const double diff = rel_diff(bat.final_adapter, seq.final_adapter), diff_pad = rel_diff(pad.final_adapter, seq.final_adapter);
   std::printf("%s\n", models::Runtime::describe().c_str());
   std::printf("%s: preset %s, %s, %lld rounds x %lld clients, %lld local steps of %lld sequences\n",
               c.source_path.c_str(), c.model.preset.c_str(), c.federation.algorithm.c_str(),
               static_cast<long long>(c.federation.rounds), static_cast<long long>(c.federation.clients_per_round),
               static_cast<long long>(c.federation.local_steps), static_cast<long long>(c.federation.batch_size));
-  std::printf("sequential  %lld tokens, training %.2f s (%lld calls), run %.2f s: %.0f tokens/s\n",
-              static_cast<long long>(seq.tokens), seq.train_s, static_cast<long long>(seq.calls), seq.wall_s, s);
-  std::printf("batched     %lld tokens, training %.2f s (%lld calls), run %.2f s: %.0f tokens/s\n",
-              static_cast<long long>(bat.tokens), bat.train_s, static_cast<long long>(bat.calls), bat.wall_s, b);
-  std::printf("speedup     %.3f  (median of %d)\n", b / s, repeat);
-  std::printf("final adapters: max |batched - sequential| / max |sequential| = %.3g\n", diff);
+  auto line = [](const char* name, const FlRun& r, double rate) {
+    std::printf("%-17s %lld tokens (%lld rows computed), training %.2f s (%lld calls), run %.2f s: %.0f tokens/s\n",
+                name, static_cast<long long>(r.tokens), static_cast<long long>(r.rows), r.train_s,
+                static_cast<long long>(r.calls), r.wall_s, rate);
+  };
+  line("sequential", seq, s);
+  line("batched, padded", pad, p);
+  line("batched (packed)", bat, b);
+  std::printf("speedup     %.3f  (median of %d) = stacking %.3f x packing %.3f\n", b / s, repeat, p / s, b / p);
+  std::printf("final adapters: max |batched - sequential| / max |sequential| = %.3g (padded: %.3g)\n", diff, diff_pad);
   if (json)
     std::printf(
         "{\"sequential_tokens_per_s\": %.6g, \"batched_tokens_per_s\": %.6g, \"speedup\": %.6g, "
-        "\"final_adapter_rel_diff\": %.6g}\n",
-        s, b, b / s, diff);
+        "\"batched_padded_tokens_per_s\": %.6g, \"stacking_speedup\": %.6g, \"packing_speedup\": %.6g, "
+        "\"rows_fraction\": %.6g, \"final_adapter_rel_diff\": %.6g}\n",
+        s, b, b / s, p, p / s, b / p, static_cast<double>(bat.rows) / static_cast<double>(bat.tokens), diff);
   std::fflush(stdout);
   return 0;
 }

@@ -1,7 +1,8 @@
 // Batched local training (Model::train_adapters_batched): every client's result equals its own
 // train_adapter run, whatever clients share the batch, for SFT and DPO, with dropout, FedProx,
 // SCAFFOLD, per-client learning rates and unequal step counts; groups split by the activation
-// budget give the same results.
+// budget give the same results. Packed (the default) within 1e-5 and with fewer rows computed
+// than tokens; padded (pack = false) bit for bit.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -104,6 +105,22 @@ void check_sft(const ModelConfig& cfg, const LoraConfig& lora, bool prox, bool s
     bitwise = bitwise && bat[k] == seq[k];
   }
   MESSAGE(std::string(bitwise ? "batched == sequential bit for bit" : "batched differs from sequential in the last bits"));
+  // Packing skipped the padding (every client has a sequence shorter than the context).
+  for (int k = 0; k < K; ++k) {
+    CHECK(seq_st[k].rows == seq_st[k].tokens);
+    CHECK(bat_st[k].rows > 0);
+    CHECK(bat_st[k].rows < seq_st[k].tokens);
+  }
+  // Padded rows: exactly the per-client computation.
+  std::vector<std::vector<float>> padded = c.start;
+  std::vector<std::vector<float>*> pp;
+  for (auto& a : padded) pp.push_back(&a);
+  const auto pad_st = m.train_adapters_batched(pp, batches, c.lrs, opt, c.seeds, c.hooks, false);
+  for (int k = 0; k < K; ++k) {
+    CHECK(padded[k] == seq[k]);
+    CHECK(pad_st[k].mean_loss == seq_st[k].mean_loss);
+    CHECK(pad_st[k].rows == seq_st[k].tokens);
+  }
   // Bit-reproducible, and independent of the group: client 2 alone and in another company.
   std::vector<std::vector<float>> again = c.start;
   std::vector<std::vector<float>*> p2;
@@ -156,7 +173,13 @@ TEST_CASE("batched DPO training equals per-client DPO training") {
     CHECK(rel_diff(bat[k], seq[k]) <= 1e-5);
     CHECK(std::fabs(bat_st[k].mean_loss - seq_st[k].mean_loss) <= 1e-5 * std::fabs(seq_st[k].mean_loss) + 1e-9);
     CHECK(bat_st[k].tokens == seq_st[k].tokens);
+    CHECK(bat_st[k].rows < seq_st[k].tokens);
   }
+  std::vector<std::vector<float>> padded = c.start;
+  std::vector<std::vector<float>*> pp;
+  for (auto& a : padded) pp.push_back(&a);
+  m.train_adapters_dpo_batched(pp, batches, c.lrs, opt, c.seeds, 0.2f, c.hooks, false);
+  for (int k = 0; k < K; ++k) CHECK(padded[k] == seq[k]);
 }
 
 TEST_CASE("batched training: mixed contexts and empty step lists fall back to one client at a time") {

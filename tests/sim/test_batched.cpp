@@ -168,3 +168,18 @@ TEST_CASE("sequential execution is bit-reproducible") {
   const Run a = run(c, "sequential"), b = run(c, "sequential");
   CHECK(a.evaluated == b.evaluated);
 }
+
+TEST_CASE("federation.packing: off computes the padded rows, bit for bit the sequential run") {
+  for (const char* alg : {"fedavg", "feddpo"}) {
+    CAPTURE(alg);
+    std::vector<std::string> set{std::string("federation.algorithm=") + alg, "federation.packing=off"};
+    if (std::string(alg) == "feddpo")
+      for (const char* s : {"data.preset=fed-chatbotpa", "data.length_scale=0.04", "data.test_samples=16",
+                            "federation.local_steps_mode=fixed", "federation.local_steps=2"})
+        set.emplace_back(s);
+    const ExperimentConfig c = parse_config(kBase, "batched.yaml", set);
+    const Run seq = run(c, "sequential"), pad = run(c, "batched");
+    CHECK(pad.batched_calls > 0);
+    CHECK(pad.evaluated == seq.evaluated);
+  }
+}
