@@ -130,6 +130,17 @@ double exact_match(const std::vector<std::string>& generated, const std::vector<
 int64_t adapter_param_count(const ModelConfig& cfg, const LoraConfig& lora);
 double train_flops_per_token(const ModelConfig& cfg, const LoraConfig& lora);
 
+// Options of batched local training. pack (default): the stacked step computes each sequence
+// only up to its last target token (models/README.md "Packing"), so padding costs nothing; the
+// losses and gradients are the same up to float rounding (row sums in another order).
+// pack = false: the padded rows too, bit for bit what the per-client calls compute.
+// memory_mb: clients go in groups whose largest stacked step's activations (counted padded)
+// fit this many MiB; the activation buffer grows to the largest group's and stays.
+struct BatchOptions {
+  bool pack = true;
+  int64_t memory_mb = 1024;
+};
+
 class Model {
  public:
   // Random base initialisation (GPT-2 style: N(0, 0.02), residual projections scaled by
@@ -175,22 +186,19 @@ class Model {
   // client that still has steps (clients with fewer steps drop out), runs the frozen base's
   // products once over all of them and each client's LoRA products, clipping, hooks and AdamW
   // on its own row. Every client's rows compute what its own run computes (dropout masks keyed
-  // per client as there), so results do not depend on which clients share a batch. Clients go
-  // in groups whose activations fit FEDSIM_BATCH_MB MiB (default 1024).
-  // pack (default): the stacked step computes each sequence only up to its last target token
-  // (models/README.md "Packing"), so padding costs nothing; the losses and gradients are the
-  // same up to float rounding (row sums in another order). pack = false: the padded rows too,
-  // bit for bit what the per-client calls compute.
+  // per client as there), so results do not depend on which clients share a batch.
   std::vector<TrainStats> train_adapters_batched(const std::vector<std::vector<float>*>& adapters,
                                                  const std::vector<std::vector<Batch>>& batches,
                                                  const std::vector<float>& lrs, const OptimConfig& opt,
                                                  const std::vector<uint64_t>& dropout_seeds,
-                                                 const std::vector<LocalHooks>& hooks, bool pack = true);
+                                                 const std::vector<LocalHooks>& hooks,
+                                                 const BatchOptions& options = BatchOptions());
   std::vector<TrainStats> train_adapters_dpo_batched(const std::vector<std::vector<float>*>& adapters,
                                                      const std::vector<std::vector<DpoBatch>>& batches,
                                                      const std::vector<float>& lrs, const OptimConfig& opt,
                                                      const std::vector<uint64_t>& dropout_seeds, float beta,
-                                                     const std::vector<LocalHooks>& hooks, bool pack = true);
+                                                     const std::vector<LocalHooks>& hooks,
+                                                 const BatchOptions& options = BatchOptions());
 
   // DPO loss and preference margin of `adapter` (nullptr: base, margin 0) on one batch.
   DpoEvalStats evaluate_dpo(const std::vector<float>* adapter, const DpoBatch& batch, float beta = 0.1f) const;

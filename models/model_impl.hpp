@@ -34,7 +34,7 @@ struct Model::Impl {
   std::vector<TrainStats> train_batched(const std::vector<std::vector<float>*>& adapters,
                                         const std::vector<std::vector<BatchT>>& batches, const std::vector<float>& lrs,
                                         const OptimConfig& opt, const std::vector<LocalHooks>& hooks, int Tn,
-                                        StepFn step);
+                                        int64_t memory_mb, StepFn step);
 
   LoraConfig lora;
   Net<float> net;

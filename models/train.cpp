@@ -55,11 +55,6 @@ void Model::Impl::ensure_rows(int rows) {
 
 namespace {
 UVec<float> vec_of(Vec<float>& v, int64_t n) { return as_vec(v.data(), v.extent(0) == 0 ? 0 : n); }
-int64_t batch_mib() {
-  const char* env = std::getenv("FEDSIM_BATCH_MB");
-  const long long v = env ? std::atoll(env) : 0;
-  return v > 0 ? v : 1024;
-}
 int seqs_of(const Batch& b) { return b.B; }
 int seqs_of(const DpoBatch& b) { return 2 * b.chosen.B; }
 int t_of(const Batch& b) { return b.T; }
@@ -70,13 +65,15 @@ template <class BatchT, class StepFn>
 std::vector<TrainStats> Model::Impl::train_batched(const std::vector<std::vector<float>*>& adapters,
                                                    const std::vector<std::vector<BatchT>>& batches,
                                                    const std::vector<float>& lrs, const OptimConfig& opt,
-                                                   const std::vector<LocalHooks>& hooks, int Tn, StepFn step) {
+                                                   const std::vector<LocalHooks>& hooks, int Tn, int64_t memory_mb,
+                                                   StepFn step) {
   const size_t K = adapters.size();
   const int64_t P = net.al.total;
   std::vector<TrainStats> out(K);
   // Groups of consecutive clients whose largest stacked step fits the activation budget.
   const int64_t per_seq = net.activation_floats(1, Tn) * int64_t(sizeof(float));
-  const int64_t budget = batch_mib() << 20;
+  FEDSIM_ASSERT_MSG(memory_mb >= 1, "batched training: memory budget " << memory_mb << " MiB");
+  const int64_t budget = memory_mb << 20;
   size_t first = 0;
   while (first < K) {
     size_t end = first;
@@ -258,7 +255,7 @@ std::vector<TrainStats> Model::train_adapters_batched(const std::vector<std::vec
                                                       const std::vector<std::vector<Batch>>& batches,
                                                       const std::vector<float>& lrs, const OptimConfig& opt,
                                                       const std::vector<uint64_t>& dropout_seeds,
-                                                      const std::vector<LocalHooks>& hooks, bool pack) {
+                                                      const std::vector<LocalHooks>& hooks, const BatchOptions& options) {
   check_sizes(adapters.size(), batches.size(), lrs.size(), dropout_seeds.size(), hooks.size());
   const int Tn = common_t(batches);
   if (Tn <= 0) {  // mixed contexts (or no steps at all): one client at a time
@@ -274,19 +271,19 @@ std::vector<TrainStats> Model::train_adapters_batched(const std::vector<std::vec
   auto step = [&](const std::vector<size_t>& active, const std::vector<int>& rows, size_t s) {
     begin_stack(stacked, segs, Tn);
     for (size_t k : active) append_segment(stacked, segs, batches[k][s], rows[k], step_key(dropout_seeds[k], s));
-    net.set_batch(stacked, pack);
+    net.set_batch(stacked, options.pack);
     const std::vector<double> losses = net.forward_segments(segs, true);
     net.backward(false);
     return losses;
   };
-  return im.train_batched(adapters, batches, lrs, opt, hooks, Tn, step);
+  return im.train_batched(adapters, batches, lrs, opt, hooks, Tn, options.memory_mb, step);
 }
 
 std::vector<TrainStats> Model::train_adapters_dpo_batched(const std::vector<std::vector<float>*>& adapters,
                                                           const std::vector<std::vector<DpoBatch>>& batches,
                                                           const std::vector<float>& lrs, const OptimConfig& opt,
                                                           const std::vector<uint64_t>& dropout_seeds, float beta,
-                                                          const std::vector<LocalHooks>& hooks, bool pack) {
+                                                          const std::vector<LocalHooks>& hooks, const BatchOptions& options) {
   check_sizes(adapters.size(), batches.size(), lrs.size(), dropout_seeds.size(), hooks.size());
   const int Tn = common_t(batches);
   if (Tn <= 0) {
@@ -303,7 +300,7 @@ std::vector<TrainStats> Model::train_adapters_dpo_batched(const std::vector<std:
     begin_stack(stacked, segs, Tn);
     for (size_t k : active)
       append_segment(stacked, segs, stack_dpo(batches[k][s]), rows[k], step_key(dropout_seeds[k], s));
-    net.set_batch(stacked, pack);
+    net.set_batch(stacked, options.pack);
     const std::vector<double> ref = sequence_logps(net, -1, false, 0);  // base for everyone, adapter off
     net.forward_segments(segs, true);
     const std::vector<double> lp_all = net.sequence_losses();
@@ -321,7 +318,7 @@ std::vector<TrainStats> Model::train_adapters_dpo_batched(const std::vector<std:
     net.backward(false, &w_all);
     return losses;
   };
-  return im.train_batched(adapters, batches, lrs, opt, hooks, Tn, step);
+  return im.train_batched(adapters, batches, lrs, opt, hooks, Tn, options.memory_mb, step);
 }
 
 DpoEvalStats Model::evaluate_dpo(const std::vector<float>* adapter, const DpoBatch& batch, float beta) const {

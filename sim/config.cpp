@@ -110,6 +110,9 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.choice("packing", c.federation.packing, kOnOff,
            "batched only: on = each sequence computed up to its last target token, no padding rows (same losses and "
            "gradients up to float rounding); off = padded rows too, bit for bit the sequential results");
+  v.integer("batch_memory_mb", c.federation.batch_memory_mb, 1, 1 << 30,
+            "batched only: activation memory (MiB) of one stacked step; clients beyond it train in the next group "
+            "(wall time and memory only)");
   v.choice("sampling", c.federation.sampling, kSampling,
            "uniform = seeded per round among online clients; fedllm-bench = Python's random.seed(r); random.sample");
   v.choice("weighting", c.federation.weighting, kWeighting,

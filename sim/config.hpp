@@ -69,6 +69,7 @@ struct FederationSection {
   std::string trainer = "model";      // model | none (system only)
   std::string execution = "batched";  // batched | sequential local training (wall time only)
   std::string packing = "on";         // batched steps skip padding rows (on) or compute them (off)
+  int64_t batch_memory_mb = 1024;     // batched: activation budget of one stacked step
   std::string sampling = "uniform";   // uniform | fedllm-bench
   std::string weighting = "auto";     // auto | data_size | uniform
   int64_t local_client = -1;          // algorithm local: -1 = every client separately

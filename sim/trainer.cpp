@@ -75,7 +75,7 @@ class ModelTrainer : public LocalTrainer {
  public:
   ModelTrainer(const ExperimentConfig& c, const datasets::FederatedDataset& d, models::Model& m)
       : c_(c), d_(d), m_(m), T_(m.config().max_seq), dpo_(c.federation.algorithm == "feddpo"),
-        pack_(c.federation.packing == "on") {
+        batch_{c.federation.packing == "on", c.federation.batch_memory_mb} {
     if (dpo_ && d.kind != datasets::DataKind::dpo)
       throw UserError(c.source_path + ": federation.algorithm: feddpo needs preference data (kind dpo); the data set is " +
                       datasets::kind_name(d.kind));
@@ -123,11 +123,11 @@ class ModelTrainer : public LocalTrainer {
       std::vector<std::vector<models::DpoBatch>> batches;
       for (const TrainTask& t : tasks) batches.push_back(dpo_batches(t.client, t.round, t.steps));
       st = m_.train_adapters_dpo_batched(adapters, batches, lrs, opt_, seeds, static_cast<float>(c_.federation.dpo_beta),
-                                         hooks, pack_);
+                                         hooks, batch_);
     } else {
       std::vector<std::vector<models::Batch>> batches;
       for (const TrainTask& t : tasks) batches.push_back(sft_batches(t.client, t.round, t.steps));
-      st = m_.train_adapters_batched(adapters, batches, lrs, opt_, seeds, hooks, pack_);
+      st = m_.train_adapters_batched(adapters, batches, lrs, opt_, seeds, hooks, batch_);
     }
     std::vector<LocalResult> out;
     for (const auto& s : st) out.push_back(result(s));
@@ -182,7 +182,7 @@ class ModelTrainer : public LocalTrainer {
   models::Model& m_;
   int T_;
   bool dpo_;
-  bool pack_;
+  models::BatchOptions batch_;
   bool first_line_ = false;
   models::OptimConfig opt_;
   std::vector<models::Batch> test_;

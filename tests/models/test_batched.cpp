@@ -77,7 +77,7 @@ Clients make_clients(const Model& m, int K, bool prox, bool scaffold) {
 }
 int steps_of(int k) { return 1 + (k * 2) % 4; }  // 1, 3, 1, 3, ... and 2-step clients below
 
-void check_sft(const ModelConfig& cfg, const LoraConfig& lora, bool prox, bool scaffold) {
+void check_sft(const ModelConfig& cfg, const LoraConfig& lora, bool prox, bool scaffold, int64_t mib = 1024) {
   Model m(cfg, lora, 5);
   const int K = 5, B = 3, T = cfg.max_seq;
   Clients c = make_clients(m, K, prox, scaffold);
@@ -92,7 +92,7 @@ void check_sft(const ModelConfig& cfg, const LoraConfig& lora, bool prox, bool s
   for (int k = 0; k < K; ++k) seq_st.push_back(m.train_adapter(seq[k], batches[k], c.lrs[k], opt, c.seeds[k], c.hooks[k]));
   std::vector<std::vector<float>*> ptrs;
   for (auto& a : bat) ptrs.push_back(&a);
-  const std::vector<TrainStats> bat_st = m.train_adapters_batched(ptrs, batches, c.lrs, opt, c.seeds, c.hooks);
+  const std::vector<TrainStats> bat_st = m.train_adapters_batched(ptrs, batches, c.lrs, opt, c.seeds, c.hooks, {true, mib});
   REQUIRE(bat_st.size() == size_t(K));
   bool bitwise = true;
   for (int k = 0; k < K; ++k) {
@@ -115,7 +115,7 @@ void check_sft(const ModelConfig& cfg, const LoraConfig& lora, bool prox, bool s
   std::vector<std::vector<float>> padded = c.start;
   std::vector<std::vector<float>*> pp;
   for (auto& a : padded) pp.push_back(&a);
-  const auto pad_st = m.train_adapters_batched(pp, batches, c.lrs, opt, c.seeds, c.hooks, false);
+  const auto pad_st = m.train_adapters_batched(pp, batches, c.lrs, opt, c.seeds, c.hooks, {false, mib});
   for (int k = 0; k < K; ++k) {
     CHECK(padded[k] == seq[k]);
     CHECK(pad_st[k].mean_loss == seq_st[k].mean_loss);
@@ -125,7 +125,7 @@ void check_sft(const ModelConfig& cfg, const LoraConfig& lora, bool prox, bool s
   std::vector<std::vector<float>> again = c.start;
   std::vector<std::vector<float>*> p2;
   for (auto& a : again) p2.push_back(&a);
-  m.train_adapters_batched(p2, batches, c.lrs, opt, c.seeds, c.hooks);
+  m.train_adapters_batched(p2, batches, c.lrs, opt, c.seeds, c.hooks, {true, mib});
   for (int k = 0; k < K; ++k) CHECK(again[k] == bat[k]);
   std::vector<float> alone = c.start[2], other = c.start[4];
   m.train_adapters_batched({&other, &alone}, {batches[4], batches[2]}, {c.lrs[4], c.lrs[2]}, opt,
@@ -147,9 +147,7 @@ TEST_CASE("batched training equals per-client training: FedProx and SCAFFOLD hoo
 }
 
 TEST_CASE("batched training: a small activation budget splits clients into groups, same results") {
-  ::setenv("FEDSIM_BATCH_MB", "1", 1);  // nano: one client's stacked step already fills 1 MiB
-  check_sft(preset_config("nano"), LoraConfig{}, false, false);
-  ::unsetenv("FEDSIM_BATCH_MB");
+  check_sft(preset_config("nano"), LoraConfig{}, false, false, 1);  // nano: one client's step already fills 1 MiB
 }
 
 TEST_CASE("batched DPO training equals per-client DPO training") {
@@ -178,7 +176,7 @@ TEST_CASE("batched DPO training equals per-client DPO training") {
   std::vector<std::vector<float>> padded = c.start;
   std::vector<std::vector<float>*> pp;
   for (auto& a : padded) pp.push_back(&a);
-  m.train_adapters_dpo_batched(pp, batches, c.lrs, opt, c.seeds, 0.2f, c.hooks, false);
+  m.train_adapters_dpo_batched(pp, batches, c.lrs, opt, c.seeds, 0.2f, c.hooks, {false, 1024});
   for (int k = 0; k < K; ++k) CHECK(padded[k] == seq[k]);
 }
 

@@ -203,22 +203,34 @@ ModelConfig grad_cfg() {
   return c;
 }
 Batch grad_batch() { return make_sft_batch({{"ab", "cde"}, {"x", "yz"}}, 8); }
+LoraConfig all_targets(float dropout) {
+  LoraConfig l;
+  l.rank = 2;
+  l.dropout = dropout;
+  l.targets = {"q", "k", "v", "o", "mlp_up", "mlp_down"};
+  return l;
+}
+// GPT-2 init plus uniform noise of 0.2: larger weights, gradients well above rounding noise.
+void perturb_base(Net<D>& net, uint64_t init_seed, fedsim::Rng& rng) {
+  net.init_base(init_seed);
+  std::vector<D> base = net.get(net.base);
+  for (auto& x : base) x += 0.2 * (2 * rng.uniform() - 1);
+  net.set(net.base, base);
+}
+// A random adapter (B nonzero, so dA is nonzero too) in row `row`.
+std::vector<D> random_adapter(Net<D>& net, int row, fedsim::Rng& rng) {
+  std::vector<D> ad(net.al.total);
+  for (auto& x : ad) x = 0.3 * (2 * rng.uniform() - 1);
+  net.set_row(net.adapters, row, ad);
+  return ad;
+}
 }  // namespace
 
 TEST_CASE("gradcheck: whole model, LoRA mode (all six targets), w.r.t. every adapter entry") {
-  LoraConfig l;
-  l.rank = 2;
-  l.dropout = 0.0f;
-  l.targets = {"q", "k", "v", "o", "mlp_up", "mlp_down"};
-  Net<D> net(grad_cfg(), l, 1);
-  net.init_base(3);
-  std::vector<D> base = net.get(net.base);
+  Net<D> net(grad_cfg(), all_targets(0.0f), 1);
   fedsim::Rng rng(6);
-  for (auto& x : base) x += 0.2 * (2 * rng.uniform() - 1);  // larger weights: gradients well above noise
-  net.set(net.base, base);
-  std::vector<D> ad(net.al.total);
-  for (auto& x : ad) x = 0.3 * (2 * rng.uniform() - 1);  // B nonzero, so dA is nonzero
-  net.set_row(net.adapters, 0, ad);
+  perturb_base(net, 3, rng);
+  std::vector<D> ad = random_adapter(net, 0, rng);
   net.set_batch(grad_batch());
   net.forward(0, false, 0);
   net.backward(false);
@@ -281,21 +293,11 @@ TEST_CASE("gradcheck: whole model, full-parameter mode, a sample of base entries
 // (two adapter rows), LoRA dropout on all six targets, base gradients on, and sequences of
 // several lengths (one filling the context, one shorter than its padding by most of it).
 TEST_CASE("packed batch: losses and gradients equal the padded batch's; gradcheck on the packed batch") {
-  LoraConfig l;
-  l.rank = 2;
-  l.dropout = 0.25f;
-  l.targets = {"q", "k", "v", "o", "mlp_up", "mlp_down"};
-  Net<D> net(grad_cfg(), l, 2);
-  net.init_base(5);
-  std::vector<D> base = net.get(net.base);
+  Net<D> net(grad_cfg(), all_targets(0.25f), 2);
   fedsim::Rng rng(8);
-  for (auto& x : base) x += 0.2 * (2 * rng.uniform() - 1);
-  net.set(net.base, base);
-  std::vector<D> ad0(net.al.total), ad1(net.al.total);
-  for (auto& x : ad0) x = 0.3 * (2 * rng.uniform() - 1);
-  for (auto& x : ad1) x = 0.3 * (2 * rng.uniform() - 1);
-  net.set_row(net.adapters, 0, ad0);
-  net.set_row(net.adapters, 1, ad1);
+  perturb_base(net, 5, rng);
+  std::vector<D> ad0 = random_adapter(net, 0, rng);
+  random_adapter(net, 1, rng);
   net.enable_base_grad();
   const Batch b = make_sft_batch({{"ab", "c"}, {"x", "yzuvw"}, {"", "q"}, {"mn", "op"}}, 8);
   const std::vector<Segment> segs{{0, 2, 11}, {1, 2, 22}};
