@@ -13,20 +13,26 @@
 
 namespace fedsim::sim {
 
+// A writer made with count_only stores nothing and only counts bytes: a first pass with it sizes
+// the buffer of the real pass exactly, so a checkpoint of a large state costs one copy of it in
+// memory, not the up to three a growing vector passes through.
 class ByteWriter {
  public:
+  struct CountOnly {};
+  ByteWriter() = default;
+  explicit ByteWriter(CountOnly) : counting_(true) {}
+  void reserve(size_t n) { buf_.reserve(n); }
+  size_t size() const { return counting_ ? count_ : buf_.size(); }
   template <class T>
   void put(const T& v) {
     static_assert(std::is_trivially_copyable<T>::value, "plain values only");
-    const auto* p = reinterpret_cast<const uint8_t*>(&v);
-    buf_.insert(buf_.end(), p, p + sizeof(T));
+    append(&v, sizeof(T));
   }
   template <class T>
   void put_vec(const std::vector<T>& v) {
     static_assert(std::is_trivially_copyable<T>::value, "plain values only");
     put<uint64_t>(v.size());
-    const auto* p = reinterpret_cast<const uint8_t*>(v.data());
-    buf_.insert(buf_.end(), p, p + v.size() * sizeof(T));
+    append(v.data(), v.size() * sizeof(T));
   }
   void put_bools(const std::vector<bool>& v) {
     std::vector<uint8_t> b(v.begin(), v.end());
@@ -34,9 +40,20 @@ class ByteWriter {
   }
   void put_str(const std::string& s) { put_vec(std::vector<char>(s.begin(), s.end())); }
   const std::vector<uint8_t>& bytes() const { return buf_; }
+  std::vector<uint8_t> take() { return std::move(buf_); }
 
  private:
+  void append(const void* p, size_t n) {
+    if (counting_) {
+      count_ += n;
+      return;
+    }
+    const auto* b = static_cast<const uint8_t*>(p);
+    buf_.insert(buf_.end(), b, b + n);
+  }
   std::vector<uint8_t> buf_;
+  bool counting_ = false;
+  size_t count_ = 0;
 };
 
 class ByteReader {

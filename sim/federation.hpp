@@ -39,6 +39,7 @@ class Federation {
                          double delta);
 
  private:
+  void write_state(ByteWriter& w) const;  // save_state's fields, in order
   // Queue kinds owned here (the job scheduler uses the ones below kOwnerKinds).
   enum Kind : uint32_t { kRoundStart = JobScheduler::kOwnerKinds, kDeadline, kRetryLaunch };
 

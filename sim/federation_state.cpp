@@ -69,7 +69,16 @@ void get_results(ByteReader& r, RunResults& res) {
 }  // namespace
 
 std::vector<uint8_t> Federation::save_state() const {
+  ByteWriter count(ByteWriter::CountOnly{});
+  write_state(count);
   ByteWriter w;
+  w.reserve(count.size());
+  write_state(w);
+  FEDSIM_ASSERT(w.size() == count.size());
+  return w.take();
+}
+
+void Federation::write_state(ByteWriter& w) const {
   w.put(kStateMagic);
   w.put<int32_t>(n_clients_);
   w.put<uint64_t>(global_.size());
@@ -125,7 +134,6 @@ std::vector<uint8_t> Federation::save_state() const {
   w.put<uint8_t>(retry_pending_);
   w.put(retry_event_);
   w.put(kStateMagic);
-  return w.bytes();
 }
 
 void Federation::restore_state(const std::vector<uint8_t>& bytes) {
