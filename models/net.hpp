@@ -106,6 +106,7 @@ class Net {
   const std::vector<int32_t>& argmax_host();
   std::vector<T> logits_host();  // (B*T, V) of the last forward
   std::vector<T> losses_host();
+  UMat<T> final_hidden() { return a_.lnf; }  // (N,C) of the last forward (Model::embed)
 
   // Host access (tests, save/load, Model).
   std::vector<T> get(const Vec<T>& v) const;
