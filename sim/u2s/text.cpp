@@ -96,14 +96,23 @@ double cosine(const std::vector<float>& a, const std::vector<float>& b) {
 
 // --- Selection --------------------------------------------------------------------------------
 
-Selector::Selector(const std::vector<PoolExample>& pool, const std::string& mode, int k, int ngram, int dim)
-    : pool_(pool), mode_(mode), k_(std::min(static_cast<size_t>(k), pool.size())) {
+Selector::Selector(const std::vector<PoolExample>& pool, const std::string& mode, int k, int ngram, int dim,
+                   const models::Model* hidden)
+    : pool_(pool), mode_(mode), k_(std::min(static_cast<size_t>(k), pool.size())), hidden_(hidden) {
   if (mode_ != "retrieval") return;
   // Pool examples are embedded by their pair (the text a client sees), idf fitted on them.
   std::vector<std::string> texts;
   for (const auto& e : pool_) texts.push_back(e.instruction + " " + e.response);
+  if (hidden_) {
+    pool_vecs_ = hidden_->embed(texts);
+    return;
+  }
   emb_ = std::make_unique<TfidfEmbedder>(texts, ngram, dim);
   for (const auto& t : texts) pool_vecs_.push_back(emb_->embed(t));
+}
+
+std::vector<float> Selector::embed(const std::string& text) const {
+  return hidden_ ? hidden_->embed({text}).front() : emb_->embed(text);
 }
 
 std::vector<size_t> Selector::select(const std::string& piece, uint64_t rng_key, long exclude) const {
@@ -117,7 +126,7 @@ std::vector<size_t> Selector::select(const std::string& piece, uint64_t rng_key,
     for (size_t i = 0; i < k; ++i) std::swap(idx[i], idx[i + rng.below(idx.size() - i)]);
     return {idx.begin(), idx.begin() + static_cast<long>(k)};
   }
-  const std::vector<float> q = emb_->embed(piece);
+  const std::vector<float> q = embed(piece);
   std::vector<double> score(pool_.size());
   for (size_t i : idx) score[i] = cosine(q, pool_vecs_[i]);
   std::partial_sort(idx.begin(), idx.begin() + static_cast<long>(k), idx.end(),

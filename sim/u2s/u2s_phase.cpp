@@ -41,7 +41,7 @@ PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const Run
   EventQueue q;
   const SystemModel sys(system_spec(c), n, seed);
   JobScheduler jobs(q, sys, stream_key(seed, 0, 0, Purpose::generation), true);
-  const Selector sel(*in.pool, u.selection, static_cast<int>(u.k), static_cast<int>(u.ngram), static_cast<int>(u.embed_dim));
+  const Selector& sel = *in.selector;
   FilterSpec f;
   f.min_question = static_cast<size_t>(u.min_question);
   f.max_question = static_cast<size_t>(u.max_question);
