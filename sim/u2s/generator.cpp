@@ -94,7 +94,7 @@ models::Model trained_generator(const ExperimentConfig& c, const std::vector<Poo
                     ";NH=" + std::to_string(mc.n_heads) + ";F=" + std::to_string(mc.d_ff) + ";T=" + std::to_string(mc.max_seq) +
                     ";steps=" + std::to_string(u.generator_steps) + ";batch=" + std::to_string(u.generator_batch) +
                     ";lr=" + std::to_string(u.generator_lr) + ";warmup=" + std::to_string(u.generator_warmup) +
-                    ";selection=" + u.selection + ";k=" + std::to_string(u.k) + ";embedding=" + u.embedding + embed_key +
+                    ";selection=" + u.selection + ";k=" + std::to_string(u.k) + ";pad=" + u.prompt_pad + ";embedding=" + u.embedding + embed_key +
                     ";ngram=" + std::to_string(u.ngram) + ";dim=" + std::to_string(u.embed_dim) +
                     ";chunk=" + std::to_string(u.chunk_size) + "/" + std::to_string(u.chunk_overlap) +
                     ";facts_per_doc=" + std::to_string(u.facts_per_doc) + ";filler=" + std::to_string(u.filler_prob) +
@@ -116,6 +116,7 @@ models::Model trained_generator(const ExperimentConfig& c, const std::vector<Poo
   const auto seed = static_cast<uint64_t>(c.experiment.seed);
   models::Model model(mc, lora, stream_key(seed, 1, 0, Purpose::model_init));
   models::OptimConfig opt;
+  const size_t pad_to = u.prompt_pad == "on" ? examples_width(pool, static_cast<size_t>(u.k)) : 0;
   double avg = 0.0;
   for (int64_t step = 0; step < u.generator_steps; ++step) {
     Rng rng(seed, 1, static_cast<uint64_t>(step), Purpose::pretrain);
@@ -123,7 +124,7 @@ models::Model trained_generator(const ExperimentConfig& c, const std::vector<Poo
     for (int64_t b = 0; b < u.generator_batch; ++b) {
       const Demo d = make_demo(u, by_domain, demos, rng);
       const std::vector<size_t> ex = sel.select(d.piece, rng.next_u64());
-      pairs.emplace_back(format_prompt(pool, ex, d.piece), format_pair(demos[d.fact].instruction, demos[d.fact].response));
+      pairs.emplace_back(format_prompt(pool, ex, d.piece, pad_to), format_pair(demos[d.fact].instruction, demos[d.fact].response));
     }
     // Linear warmup, then cosine decay to 10% (as GPT-2/nanoGPT pretraining).
     const int64_t w = std::min(u.generator_warmup, u.generator_steps);

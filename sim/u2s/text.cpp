@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numeric>
 
 #include "datasets/common/error.hpp"
@@ -140,10 +141,19 @@ std::string format_pair(const std::string& instruction, const std::string& respo
   return "Q:" + instruction + "\nA:" + response;
 }
 
-std::string format_prompt(const std::vector<PoolExample>& pool, const std::vector<size_t>& examples, const std::string& piece) {
+std::string format_prompt(const std::vector<PoolExample>& pool, const std::vector<size_t>& examples, const std::string& piece,
+                          size_t pad_to) {
   std::string p;
   for (size_t i : examples) p += format_pair(pool[i].instruction, pool[i].response) + "\n";
+  if (p.size() < pad_to) p.insert(0, pad_to - p.size(), ' ');
   return p + "T:" + piece + "\n";
+}
+
+size_t examples_width(const std::vector<PoolExample>& pool, size_t k) {
+  std::vector<size_t> len;
+  for (const auto& e : pool) len.push_back(format_pair(e.instruction, e.response).size() + 1);
+  std::sort(len.begin(), len.end(), std::greater<>());
+  return std::accumulate(len.begin(), len.begin() + static_cast<long>(std::min(k, len.size())), size_t{0});
 }
 
 std::string piece_of_prompt(const std::string& prompt) {

@@ -67,7 +67,12 @@ class Selector {
 
 // Prompt: "Q:<instruction>\nA:<response>\n" per example, then "T:<piece>\n"; the generator
 // answers "Q:<instruction>\nA:<response>".
-std::string format_prompt(const std::vector<PoolExample>& pool, const std::vector<size_t>& examples, const std::string& piece);
+// pad_to > 0 (u2s.prompt_pad: on): the examples are left-padded with spaces to pad_to bytes, so
+// the piece starts at the same position in every prompt.
+std::string format_prompt(const std::vector<PoolExample>& pool, const std::vector<size_t>& examples, const std::string& piece,
+                          size_t pad_to = 0);
+// Bytes of the k longest formatted examples of the pool (the pad that fits any selection).
+size_t examples_width(const std::vector<PoolExample>& pool, size_t k);
 std::string format_pair(const std::string& instruction, const std::string& response);
 std::string piece_of_prompt(const std::string& prompt);  // the text after the last "T:"
 

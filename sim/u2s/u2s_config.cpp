@@ -27,6 +27,7 @@ void visit_u2s(U2sSection& s, Visitor& v) {
   v.integer("chunk_overlap", s.chunk_overlap, 0, 100000, "bytes each piece repeats from the previous one (< chunk_size)");
   v.choice("selection", s.selection, kSelection, "few-shot examples: retrieval = top-k cosine; random; fixed = the first k");
   v.integer("k", s.k, 0, 16, "examples per prompt");
+  v.choice("prompt_pad", s.prompt_pad, kOnOff, "on = left-pad the examples with spaces to the k longest pool examples' length, so the piece starts at the same position in every prompt");
   v.choice("embedding", s.embedding, kEmbedding, "retrieval embedding: hashed character n-gram TF-IDF, or hidden = mean-pooled final hidden states of the base model");
   v.integer("ngram", s.ngram, 1, 8, "tfidf: character n-gram length");
   v.integer("embed_dim", s.embed_dim, 16, 1 << 20, "tfidf: hashed dimensions");

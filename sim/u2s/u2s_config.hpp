@@ -30,6 +30,7 @@ struct U2sSection {
   int64_t chunk_size = 64, chunk_overlap = 24;
   std::string selection = "retrieval";  // retrieval | random | fixed
   int64_t k = 2;
+  std::string prompt_pad = "off";  // on: left-pad the examples so the piece starts at a fixed position
   std::string embedding = "tfidf";  // tfidf = hashed character n-gram TF-IDF | hidden = base model's hidden states
   int64_t ngram = 3, embed_dim = 4096;
   // Generator.
