@@ -214,6 +214,11 @@ class Model {
   std::vector<std::string> generate(const std::vector<float>* adapter, const std::vector<std::string>& prompts,
                                     const GenerateConfig& cfg) const;
 
+  // Text embeddings (embed.cpp): per text, the mean over its tokens (BOS, then its bytes cut to
+  // max_seq - 1) of the base model's final-layernorm hidden states, L2-normalised (d_model
+  // floats; all zero only if every hidden state is). Deterministic; no adapter.
+  std::vector<std::vector<float>> embed(const std::vector<std::string>& texts) const;
+
   // Checkpoint (HDF5, written atomically; layout in models/README.md): base weights, config,
   // tokenizer description, the full-parameter AdamW state if any (train_base_step resumes
   // from it after load), and optionally named adapters with the LoRA config they were made

@@ -115,6 +115,7 @@ class Net {
   std::vector<T> losses_host();  // (rows) per-row losses
   int64_t n_rows() const { return sr_.rows(); }  // activation rows of the current batch
   int64_t seq_rows(int b) const { return sr_.len(b); }  // rows of its sequence b
+  UMat<T> final_hidden() { return a_.lnf; }  // (rows,C) of the last forward (Model::embed)
 
   // Host access (tests, save/load, Model).
   std::vector<T> get(const Vec<T>& v) const;

@@ -1,7 +1,14 @@
 // The `model` backend's generator: fedsim's transformer trained by the server on few-shot
-// demonstrations built from its own example pool (each pool pair, with examples selected from
-// the rest of the pool as a client would select them, and a piece around the pair's sentence),
-// then cached like the pretrained base. Clients receive it with the pool.
+// demonstrations made from its own facts exactly as a client makes its prompts (documents of
+// one domain, cut by the run's chunker, examples selected from the pool by the run's
+// `selection`), with the canonical pair of the piece's first complete fact as the target. Then
+// cached like the pretrained base. Clients receive it with the pool.
+//
+// Entity names are fresh random syllable strings (datasets/u2s_corpus.cpp) and every demo fact
+// is a different entity, so the loss on a name can only fall by copying it from the piece: the
+// generator has to form copy (induction) heads (Olsson et al. 2022, "In-context learning and
+// induction heads") rather than memorise names.
+#include <algorithm>
 #include <filesystem>
 
 #include "datasets/common/error.hpp"
@@ -13,27 +20,43 @@
 namespace fedsim::sim::u2s {
 namespace {
 
+// The server's own fact-free sentences (it does not know the clients' fillers).
 const char* const kNoise[] = {"This is widely known.", "Many people agree.", "Records confirm it.", "More study is needed."};
 
-// A piece as a client's chunker makes them: maybe the tail of another sentence, the sentence,
-// maybe a fact-free sentence, maybe the start of the next sentence.
-std::string demo_piece(const std::vector<PoolExample>& pool, size_t i, Rng& rng) {
-  std::string piece;
-  if (rng.below(2)) {
-    const std::string& other = pool[rng.below(pool.size())].source;
-    const size_t sp = other.find(' ', other.size() / 2);
-    if (sp != std::string::npos) piece = other.substr(sp + 1) + " ";
-  }
-  piece += pool[i].source;
-  if (rng.below(3) == 0) piece += std::string(" ") + kNoise[rng.below(4)];
-  if (rng.below(2)) {
-    const std::string& next = pool[rng.below(pool.size())].source;
-    piece += " " + next.substr(0, next.size() / 2);
-  }
-  return piece;
-}
-
 }  // namespace
+
+// One demonstration: a document of `facts_per_doc` facts of one domain (a filler after a fact
+// with `filler_prob`), cut as a client cuts its text, one of its pieces that holds a complete
+// fact (uniformly), and that piece's first complete fact.
+Demo make_demo(const U2sSection& u, const std::vector<std::vector<size_t>>& by_domain, const std::vector<PoolExample>& demos,
+               Rng& rng) {
+  std::vector<size_t> doms;
+  for (size_t d = 0; d < by_domain.size(); ++d)
+    if (!by_domain[d].empty()) doms.push_back(d);
+  const std::vector<size_t>& facts = by_domain[doms[rng.below(doms.size())]];
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    std::string text;
+    std::vector<size_t> in_doc;
+    for (int64_t f = 0; f < u.facts_per_doc; ++f) {
+      const size_t i = facts[rng.below(facts.size())];
+      in_doc.push_back(i);
+      text += (text.empty() ? "" : " ") + demos[i].source;
+      if (rng.uniform() < u.filler_prob) text += std::string(" ") + kNoise[rng.below(4)];
+    }
+    std::vector<Demo> cands;
+    for (std::string& p : chunk(text, static_cast<size_t>(u.chunk_size), static_cast<size_t>(u.chunk_overlap))) {
+      size_t best = std::string::npos, fact = 0;
+      for (size_t i : in_doc) {
+        const size_t at = p.find(demos[i].source);
+        if (at < best) best = at, fact = i;
+      }
+      if (best != std::string::npos) cands.push_back({std::move(p), fact});
+    }
+    if (!cands.empty()) return cands[rng.below(cands.size())];
+  }
+  throw UserError("u2s.chunk_size: " + std::to_string(u.chunk_size) + " leaves no piece that holds a whole fact sentence, so the "
+                  "generator has no demonstration; accepted: a chunk_size above the longest sentence (about 40 bytes)");
+}
 
 double forward_flops_per_token(const models::ModelConfig& m) {
   // models/README.md "FLOPs per token": forward = dense + attn (+ lora, left out: the
@@ -42,22 +65,43 @@ double forward_flops_per_token(const models::ModelConfig& m) {
   return 2.0 * (L * (4.0 * C * C + 2.0 * C * F) + V * C) + L * 2.0 * C * (T + 1.0);
 }
 
-models::Model trained_generator(const ExperimentConfig& c, const std::vector<PoolExample>& pool,
-                                const std::vector<PoolExample>& demos, const Selector& sel, const RunHooks& hooks) {
-  const U2sSection& u = c.u2s;
+models::ModelConfig generator_config(const U2sSection& u) {
   models::ModelConfig mc = models::preset_config(u.generator_preset);
   mc.max_seq = static_cast<int>(u.generator_seq_len);
-  for (const auto& e : demos)
-    if (e.source.empty())
-      throw UserError(c.source_path + ": u2s.generator: trained needs pool examples with their source sentences (pool_source: "
+  if (u.generator_layers > 0) mc.n_layers = static_cast<int>(u.generator_layers);
+  if (u.generator_d_model > 0) mc.d_model = static_cast<int>(u.generator_d_model), mc.d_ff = 4 * mc.d_model;
+  if (u.generator_heads > 0) mc.n_heads = static_cast<int>(u.generator_heads);
+  return mc;
+}
+
+models::Model trained_generator(const ExperimentConfig& c, const std::vector<PoolExample>& pool,
+                                const std::vector<PoolExample>& demos, const Selector& sel, const std::string& embed_key,
+                                const RunHooks& hooks) {
+  const U2sSection& u = c.u2s;
+  const models::ModelConfig mc = generator_config(u);
+  std::vector<std::vector<size_t>> by_domain;
+  for (size_t i = 0; i < demos.size(); ++i) {
+    if (demos[i].source.empty() || demos[i].domain < 0)
+      throw UserError(c.source_path + ": u2s.generator: trained needs the server's demonstration facts (pool_source: "
                       "synthetic); accepted with a file pool: u2s.generator_checkpoint or u2s.generator: base");
-  std::string key = "u2s-generator;preset=" + u.generator_preset + ";T=" + std::to_string(mc.max_seq) +
+    if (by_domain.size() <= static_cast<size_t>(demos[i].domain)) by_domain.resize(static_cast<size_t>(demos[i].domain) + 1);
+    by_domain[static_cast<size_t>(demos[i].domain)].push_back(i);
+  }
+  if (demos.empty())
+    throw UserError(c.source_path + ": u2s.generator_demos: 0 leaves the trained generator nothing to learn from; accepted: 1 "
+                    "or more (or u2s.generator: base, u2s.generator_checkpoint)");
+  std::string key = "u2s-generator-v2;L=" + std::to_string(mc.n_layers) + ";C=" + std::to_string(mc.d_model) +
+                    ";NH=" + std::to_string(mc.n_heads) + ";F=" + std::to_string(mc.d_ff) + ";T=" + std::to_string(mc.max_seq) +
                     ";steps=" + std::to_string(u.generator_steps) + ";batch=" + std::to_string(u.generator_batch) +
-                    ";lr=" + std::to_string(u.generator_lr) + ";selection=" + u.selection + ";k=" + std::to_string(u.k) +
+                    ";lr=" + std::to_string(u.generator_lr) + ";warmup=" + std::to_string(u.generator_warmup) +
+                    ";selection=" + u.selection + ";k=" + std::to_string(u.k) + ";pad=" + u.prompt_pad + ";embedding=" + u.embedding + embed_key +
                     ";ngram=" + std::to_string(u.ngram) + ";dim=" + std::to_string(u.embed_dim) +
-                    ";seed=" + std::to_string(c.experiment.seed) + ";fedsim=" FEDSIM_VERSION_STRING ";pool=";
+                    ";chunk=" + std::to_string(u.chunk_size) + "/" + std::to_string(u.chunk_overlap) +
+                    ";facts_per_doc=" + std::to_string(u.facts_per_doc) + ";filler=" + std::to_string(u.filler_prob) +
+                    ";seed=" + std::to_string(c.experiment.seed) + ";fedsim=" FEDSIM_VERSION_STRING ";demos=";
   for (const auto& e : demos) key += e.source + '\x1f' + e.instruction + '\x1f' + e.response + '\x1e';
-  key += ";examples=" + std::to_string(pool.size());
+  key += ";pool=";
+  for (const auto& e : pool) key += e.instruction + '\x1f' + e.response + '\x1e';
   const std::string path = cache_dir(c) + "/u2s-generator-" + content_hash(key) + ".h5";
   const models::LoraConfig lora = lora_config(c);
   if (std::filesystem::exists(path)) {
@@ -72,18 +116,20 @@ models::Model trained_generator(const ExperimentConfig& c, const std::vector<Poo
   const auto seed = static_cast<uint64_t>(c.experiment.seed);
   models::Model model(mc, lora, stream_key(seed, 1, 0, Purpose::model_init));
   models::OptimConfig opt;
+  const size_t pad_to = u.prompt_pad == "on" ? examples_width(pool, static_cast<size_t>(u.k)) : 0;
   double avg = 0.0;
   for (int64_t step = 0; step < u.generator_steps; ++step) {
     Rng rng(seed, 1, static_cast<uint64_t>(step), Purpose::pretrain);
     std::vector<std::pair<std::string, std::string>> pairs;
     for (int64_t b = 0; b < u.generator_batch; ++b) {
-      const size_t i = rng.below(demos.size());
-      const std::string piece = demo_piece(demos, i, rng);
-      // Demos [0, pool size) are the pool itself: leave the item out of its own examples.
-      const std::vector<size_t> ex = sel.select(piece, rng.next_u64(), i < pool.size() ? static_cast<long>(i) : -1);
-      pairs.emplace_back(format_prompt(pool, ex, piece), format_pair(demos[i].instruction, demos[i].response));
+      const Demo d = make_demo(u, by_domain, demos, rng);
+      const std::vector<size_t> ex = sel.select(d.piece, rng.next_u64());
+      pairs.emplace_back(format_prompt(pool, ex, d.piece, pad_to), format_pair(demos[d.fact].instruction, demos[d.fact].response));
     }
-    const double lr = cosine_lr(u.generator_lr, 0.1 * u.generator_lr, step, u.generator_steps);
+    // Linear warmup, then cosine decay to 10% (as GPT-2/nanoGPT pretraining).
+    const int64_t w = std::min(u.generator_warmup, u.generator_steps);
+    const double lr = step < w ? u.generator_lr * static_cast<double>(step + 1) / static_cast<double>(w)
+                               : cosine_lr(u.generator_lr, 0.1 * u.generator_lr, step - w, u.generator_steps - w);
     const double loss = model.train_base_step(models::make_sft_batch(pairs, mc.max_seq), static_cast<float>(lr), opt);
     avg = step == 0 ? loss : 0.95 * avg + 0.05 * loss;
     if (hooks.log && ((step + 1) % 250 == 0 || step + 1 == u.generator_steps))

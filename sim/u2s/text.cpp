@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numeric>
 
 #include "datasets/common/error.hpp"
@@ -96,14 +97,23 @@ double cosine(const std::vector<float>& a, const std::vector<float>& b) {
 
 // --- Selection --------------------------------------------------------------------------------
 
-Selector::Selector(const std::vector<PoolExample>& pool, const std::string& mode, int k, int ngram, int dim)
-    : pool_(pool), mode_(mode), k_(std::min(static_cast<size_t>(k), pool.size())) {
+Selector::Selector(const std::vector<PoolExample>& pool, const std::string& mode, int k, int ngram, int dim,
+                   const models::Model* hidden)
+    : pool_(pool), mode_(mode), k_(std::min(static_cast<size_t>(k), pool.size())), hidden_(hidden) {
   if (mode_ != "retrieval") return;
   // Pool examples are embedded by their pair (the text a client sees), idf fitted on them.
   std::vector<std::string> texts;
   for (const auto& e : pool_) texts.push_back(e.instruction + " " + e.response);
+  if (hidden_) {
+    pool_vecs_ = hidden_->embed(texts);
+    return;
+  }
   emb_ = std::make_unique<TfidfEmbedder>(texts, ngram, dim);
   for (const auto& t : texts) pool_vecs_.push_back(emb_->embed(t));
+}
+
+std::vector<float> Selector::embed(const std::string& text) const {
+  return hidden_ ? hidden_->embed({text}).front() : emb_->embed(text);
 }
 
 std::vector<size_t> Selector::select(const std::string& piece, uint64_t rng_key, long exclude) const {
@@ -117,7 +127,7 @@ std::vector<size_t> Selector::select(const std::string& piece, uint64_t rng_key,
     for (size_t i = 0; i < k; ++i) std::swap(idx[i], idx[i + rng.below(idx.size() - i)]);
     return {idx.begin(), idx.begin() + static_cast<long>(k)};
   }
-  const std::vector<float> q = emb_->embed(piece);
+  const std::vector<float> q = embed(piece);
   std::vector<double> score(pool_.size());
   for (size_t i : idx) score[i] = cosine(q, pool_vecs_[i]);
   std::partial_sort(idx.begin(), idx.begin() + static_cast<long>(k), idx.end(),
@@ -131,10 +141,19 @@ std::string format_pair(const std::string& instruction, const std::string& respo
   return "Q:" + instruction + "\nA:" + response;
 }
 
-std::string format_prompt(const std::vector<PoolExample>& pool, const std::vector<size_t>& examples, const std::string& piece) {
+std::string format_prompt(const std::vector<PoolExample>& pool, const std::vector<size_t>& examples, const std::string& piece,
+                          size_t pad_to) {
   std::string p;
   for (size_t i : examples) p += format_pair(pool[i].instruction, pool[i].response) + "\n";
+  if (p.size() < pad_to) p.insert(0, pad_to - p.size(), ' ');
   return p + "T:" + piece + "\n";
+}
+
+size_t examples_width(const std::vector<PoolExample>& pool, size_t k) {
+  std::vector<size_t> len;
+  for (const auto& e : pool) len.push_back(format_pair(e.instruction, e.response).size() + 1);
+  std::sort(len.begin(), len.end(), std::greater<>());
+  return std::accumulate(len.begin(), len.begin() + static_cast<long>(std::min(k, len.size())), size_t{0});
 }
 
 std::string piece_of_prompt(const std::string& prompt) {

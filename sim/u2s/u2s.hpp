@@ -47,22 +47,32 @@ double cosine(const std::vector<float>& a, const std::vector<float>& b);  // of 
 // Example selection: retrieval = the k pool examples of highest cosine similarity with the
 // piece (ties to the lower index); random = k distinct examples from `rng_key`; fixed = the
 // first k of the pool. `exclude` (or -1) is left out (the pool item itself, when training).
+// Retrieval embeds with hashed n-gram TF-IDF, or, given `hidden`, with that model's mean-pooled
+// final hidden states (models::Model::embed; u2s.embedding: hidden).
 class Selector {
  public:
-  Selector(const std::vector<PoolExample>& pool, const std::string& mode, int k, int ngram, int dim);
+  Selector(const std::vector<PoolExample>& pool, const std::string& mode, int k, int ngram, int dim,
+           const models::Model* hidden = nullptr);
   std::vector<size_t> select(const std::string& piece, uint64_t rng_key, long exclude = -1) const;
 
  private:
+  std::vector<float> embed(const std::string& text) const;
   const std::vector<PoolExample>& pool_;
   std::string mode_;
   size_t k_;
   std::unique_ptr<TfidfEmbedder> emb_;
+  const models::Model* hidden_ = nullptr;
   std::vector<std::vector<float>> pool_vecs_;
 };
 
 // Prompt: "Q:<instruction>\nA:<response>\n" per example, then "T:<piece>\n"; the generator
 // answers "Q:<instruction>\nA:<response>".
-std::string format_prompt(const std::vector<PoolExample>& pool, const std::vector<size_t>& examples, const std::string& piece);
+// pad_to > 0 (u2s.prompt_pad: on): the examples are left-padded with spaces to pad_to bytes, so
+// the piece starts at the same position in every prompt.
+std::string format_prompt(const std::vector<PoolExample>& pool, const std::vector<size_t>& examples, const std::string& piece,
+                          size_t pad_to = 0);
+// Bytes of the k longest formatted examples of the pool (the pad that fits any selection).
+size_t examples_width(const std::vector<PoolExample>& pool, size_t k);
 std::string format_pair(const std::string& instruction, const std::string& response);
 std::string piece_of_prompt(const std::string& prompt);  // the text after the last "T:"
 

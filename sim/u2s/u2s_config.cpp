@@ -5,7 +5,7 @@ namespace fedsim::sim {
 void visit_u2s(U2sSection& s, Visitor& v) {
   static const std::vector<std::string> kModes{"off", "on"}, kTrainOn{"generated", "true"};
   static const std::vector<std::string> kCorpus{"synthetic", "file"}, kDomains{"medicine", "knowledge", "math"};
-  static const std::vector<std::string> kSelection{"retrieval", "random", "fixed"}, kEmbedding{"tfidf"};
+  static const std::vector<std::string> kSelection{"retrieval", "random", "fixed"}, kEmbedding{"tfidf", "hidden"};
   static const std::vector<std::string> kBackends{"extractive", "model", "openai"}, kGenerator{"trained", "base"};
   static const std::vector<std::string> kOnOff{"on", "off"}, kJoin{"wait", "cutoff"};
   v.section("u2s", "FedIT-U2S: clients turn their own raw text into instruction data (sim/u2s/README.md)");
@@ -27,19 +27,24 @@ void visit_u2s(U2sSection& s, Visitor& v) {
   v.integer("chunk_overlap", s.chunk_overlap, 0, 100000, "bytes each piece repeats from the previous one (< chunk_size)");
   v.choice("selection", s.selection, kSelection, "few-shot examples: retrieval = top-k cosine; random; fixed = the first k");
   v.integer("k", s.k, 0, 16, "examples per prompt");
-  v.choice("embedding", s.embedding, kEmbedding, "retrieval embedding: hashed character n-gram TF-IDF");
+  v.choice("prompt_pad", s.prompt_pad, kOnOff, "on = left-pad the examples with spaces to the k longest pool examples' length, so the piece starts at the same position in every prompt");
+  v.choice("embedding", s.embedding, kEmbedding, "retrieval embedding: hashed character n-gram TF-IDF, or hidden = mean-pooled final hidden states of the base model");
   v.integer("ngram", s.ngram, 1, 8, "tfidf: character n-gram length");
   v.integer("embed_dim", s.embed_dim, 16, 1 << 20, "tfidf: hashed dimensions");
   v.choice("backend", s.backend, kBackends, "generator: extractive rules, fedsim's model, or an OpenAI-compatible endpoint");
   v.choice("generator", s.generator, kGenerator, "model backend: trained on the pool's demonstrations (cached) or the base");
   v.text("generator_checkpoint", s.generator_checkpoint, "model backend: generator checkpoint; overrides u2s.generator");
   v.text("generator_preset", s.generator_preset, "trained generator: model preset");
+  v.integer("generator_layers", s.generator_layers, 0, 64, "trained generator: layers; 0 = the preset's");
+  v.integer("generator_d_model", s.generator_d_model, 0, 4096, "trained generator: width (MLP 4x); 0 = the preset's");
+  v.integer("generator_heads", s.generator_heads, 0, 64, "trained generator: attention heads (divide the width); 0 = the preset's");
   v.integer("generator_seq_len", s.generator_seq_len, 32, 4096, "trained generator: context length (prompt + pair)");
   v.integer("generator_steps", s.generator_steps, 0, 10000000, "trained generator: full-parameter steps on demonstrations");
   v.integer("generator_demos", s.generator_demos, 0, 10000000,
             "trained generator: server-side facts on other entities to learn from, besides the pool");
   v.integer("generator_batch", s.generator_batch, 1, 4096, "trained generator: batch size");
   v.number("generator_lr", s.generator_lr, 1e-9, 1.0, "trained generator: peak learning rate (cosine to 10%)");
+  v.integer("generator_warmup", s.generator_warmup, 0, 10000000, "trained generator: steps of linear learning-rate warmup");
   v.integer("max_new_tokens", s.max_new_tokens, 1, 4096, "generation limit per piece");
   v.number("temperature", s.temperature, 0.0, 10.0, "0 = greedy");
   v.integer("min_question", s.min_question, 0, 100000, "filter: shortest instruction in bytes");

@@ -30,14 +30,16 @@ struct U2sSection {
   int64_t chunk_size = 64, chunk_overlap = 24;
   std::string selection = "retrieval";  // retrieval | random | fixed
   int64_t k = 2;
-  std::string embedding = "tfidf";  // hashed character n-gram TF-IDF
+  std::string prompt_pad = "off";  // on: left-pad the examples so the piece starts at a fixed position
+  std::string embedding = "tfidf";  // tfidf = hashed character n-gram TF-IDF | hidden = base model's hidden states
   int64_t ngram = 3, embed_dim = 4096;
   // Generator.
   std::string backend = "extractive";  // extractive | model | openai
   std::string generator = "trained";   // model backend: trained (on the pool's demonstrations) | base
   std::string generator_checkpoint = "";  // model backend: a checkpoint instead of either
   std::string generator_preset = "tiny";
-  int64_t generator_seq_len = 192, generator_steps = 1500, generator_batch = 16;
+  int64_t generator_layers = 0, generator_d_model = 0, generator_heads = 0;  // 0 = the preset's
+  int64_t generator_seq_len = 224, generator_steps = 1500, generator_batch = 16, generator_warmup = 100;
   int64_t generator_demos = 4000;  // trained generator: server facts it learns from (besides the pool)
   double generator_lr = 3e-3;
   int64_t max_new_tokens = 48;

@@ -119,6 +119,10 @@ void validate_u2s(const ExperimentConfig& c) {
   if (u.min_answer > u.max_answer) fail(c, "min_answer", std::to_string(u.min_answer) + " > max_answer", "<= max_answer");
   if (u.corpus == "file" && u.corpus_path.empty()) fail(c, "corpus_path", "empty with corpus: file", "an HDF5 data set of kind corpus");
   if (u.pool_source == "file" && u.pool_path.empty()) fail(c, "pool_path", "empty with pool_source: file", "an sft HDF5 data set");
+  const models::ModelConfig g = generator_config(u);
+  if (u.backend == "model" && g.d_model % g.n_heads != 0)
+    fail(c, "generator_heads", std::to_string(g.n_heads) + " does not divide the generator width " + std::to_string(g.d_model),
+         "a divisor of u2s.generator_d_model (or of the preset's width)");
   if (u.backend == "openai" && u.openai_url.empty()) fail(c, "openai_url", "empty", "http://host:port/v1");
   if (c.federation.trainer != "model")
     throw UserError(c.source_path + ": federation.trainer: none with u2s.mode: on; accepted: model (U2S trains on real text)");
@@ -168,7 +172,7 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks) 
     if (pool.empty()) fail(c, "pool_path", u.pool_path + " holds no samples", "an sft data set with samples");
     if (data.test.empty()) data.test = pd.test;
   }
-  for (const auto& e : pool) data.public_split.push_back({e.instruction, e.response, e.response, -1, 1.0f, -1, {}, {}});
+  for (const auto& e : pool) data.public_split.push_back({e.instruction, e.response, e.response, e.domain, 1.0f, -1, {}, {}});
   if (data.test.empty()) fail(c, "corpus_path", "no held-out questions (test split) in the corpus or the pool", "a data set with a test split");
   for (auto& s : data.test)
     if (s.task >= static_cast<int32_t>(data.task_names.size())) s.task = -1;
@@ -194,6 +198,10 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks) 
     PhaseInput in;
     in.corpus = &corpus;
     in.pool = &pool;
+    // u2s.embedding: hidden embeds with the base every client holds (README.md).
+    const Selector sel(pool, u.selection, static_cast<int>(u.k), static_cast<int>(u.ngram), static_cast<int>(u.embed_dim),
+                       u.embedding == "hidden" ? &base : nullptr);
+    in.selector = &sel;
     in.truth = truth.empty() ? nullptr : &truth;
     for (const auto& e : pool) in.download_bytes += static_cast<int64_t>(e.source.size() + e.instruction.size() + e.response.size());
     if (u.backend == "extractive") {
@@ -219,10 +227,14 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks) 
         generator = std::make_unique<models::Model>(models::Model::load(u.generator_checkpoint, lora_config(c)));
         gen = generator.get();
       } else if (u.generator == "trained") {
-        const Selector sel(pool, u.selection, static_cast<int>(u.k), static_cast<int>(u.ngram), static_cast<int>(u.embed_dim));
-        std::vector<PoolExample> demos = pool;
+        std::vector<PoolExample> demos;
         for (const auto& f : world.demos) demos.push_back({f.sentence, f.question, f.answer, f.domain});
-        generator = std::make_unique<models::Model>(trained_generator(c, pool, demos, sel, hooks));
+        std::string embed_key;
+        if (u.embedding == "hidden") {
+          const std::vector<float> w = base.base_weights();
+          embed_key = ";base=" + content_hash(std::string(reinterpret_cast<const char*>(w.data()), w.size() * sizeof(float)));
+        }
+        generator = std::make_unique<models::Model>(trained_generator(c, pool, demos, sel, embed_key, hooks));
         gen = generator.get();
       }
       backend = llm::make_model_backend(*gen, nullptr);

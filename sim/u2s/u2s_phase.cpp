@@ -41,7 +41,8 @@ PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const Run
   EventQueue q;
   const SystemModel sys(system_spec(c), n, seed);
   JobScheduler jobs(q, sys, stream_key(seed, 0, 0, Purpose::generation), true);
-  const Selector sel(*in.pool, u.selection, static_cast<int>(u.k), static_cast<int>(u.ngram), static_cast<int>(u.embed_dim));
+  const Selector& sel = *in.selector;
+  const size_t pad_to = u.prompt_pad == "on" ? examples_width(*in.pool, static_cast<size_t>(u.k)) : 0;
   FilterSpec f;
   f.min_question = static_cast<size_t>(u.min_question);
   f.max_question = static_cast<size_t>(u.max_question);
@@ -76,7 +77,7 @@ PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const Run
       for (size_t p = from; p < to; ++p) {
         llm::Request r;
         r.prompt = format_prompt(*in.pool, sel.select(s.pieces[p], stream_key(seed, static_cast<uint64_t>(ci), p, Purpose::generation)),
-                                 s.pieces[p]);
+                                 s.pieces[p], pad_to);
         r.max_new_tokens = static_cast<int>(u.max_new_tokens);
         r.temperature = u.temperature;
         r.seed = stream_key(seed, static_cast<uint64_t>(ci), p, Purpose::generation);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "datasets/common/rng.hpp"
 #include "sim/config.hpp"
 #include "sim/experiment.hpp"
 #include "sim/jobs.hpp"
@@ -33,6 +34,7 @@ struct ClientReport {
 struct PhaseInput {
   const datasets::FederatedDataset* corpus = nullptr;  // kind corpus
   const std::vector<PoolExample>* pool = nullptr;
+  const Selector* selector = nullptr;  // over *pool
   llm::Backend* backend = nullptr;
   const std::map<std::string, std::string>* truth = nullptr;  // question -> answer, or nullptr
   double flops_per_token = 0.0;  // local generation (prompt and completion tokens); 0 = remote (openai)
@@ -53,10 +55,28 @@ PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const Run
 
 // generator.cpp
 double forward_flops_per_token(const models::ModelConfig& m);
-// Trained on demonstrations: a fact of `demos` (the pool, then the server's other facts) in a
-// piece, with examples selected from `pool` (never the fact itself) as a client would.
+// The trained generator's shape: generator_preset, with generator_seq_len and any of
+// generator_layers / generator_d_model / generator_heads that are not 0.
+models::ModelConfig generator_config(const U2sSection& u);
+// One demonstration of the trained generator: a document of u.facts_per_doc facts of one domain
+// drawn from `demos` (by_domain: their indices per domain), a server filler after a fact with
+// u.filler_prob, cut by chunk(u.chunk_size, u.chunk_overlap); a piece holding a whole fact,
+// drawn uniformly; `fact` = its first whole fact (the target's canonical pair). UserError if
+// chunk_size leaves no piece with a whole fact.
+struct Demo {
+  std::string piece;
+  size_t fact = 0;  // index into demos
+};
+Demo make_demo(const U2sSection& u, const std::vector<std::vector<size_t>>& by_domain, const std::vector<PoolExample>& demos,
+               Rng& rng);
+// Trained on demonstrations: pieces of documents made of the server's own facts (`demos`, none
+// of them in the pool or a client's text), cut by the run's chunker, with examples selected
+// from `pool` as a client selects them; target = the canonical pair of the piece's first
+// complete fact. `embed_key` identifies the retrieval embedder beyond the u2s keys (the base's
+// weights for embedding: hidden) for the cache.
 models::Model trained_generator(const ExperimentConfig& c, const std::vector<PoolExample>& pool,
-                                const std::vector<PoolExample>& demos, const Selector& sel, const RunHooks& hooks);
+                                const std::vector<PoolExample>& demos, const Selector& sel, const std::string& embed_key,
+                                const RunHooks& hooks);
 
 // u2s_experiment.cpp: corpus -> pool -> generation -> federated tuning -> results with /u2s/.
 void validate_u2s(const ExperimentConfig& c);  // UserError naming the u2s key

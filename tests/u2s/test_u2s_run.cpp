@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "datasets/common/h5.hpp"
+#include "datasets/dataset.hpp"
 #include "sim/config.hpp"
 #include "sim/experiment.hpp"
 #include "sim/results.hpp"
@@ -95,6 +96,16 @@ TEST_CASE("u2s extractive: every client generates, trains and the counts add up"
   CHECK(r.jobs_started == r.timeline.size());
 }
 
+TEST_CASE("u2s save_data writes the generated data set, pool with its domains as the public split") {
+  const std::string path = std::string(FEDSIM_TEST_TMP_DIR) + "/u2s-generated.h5";
+  const U2sFile u = run_and_read(short_config({"u2s.save_data=" + path}), "u2s-save");
+  const datasets::FederatedDataset d = datasets::read_dataset(path);
+  REQUIRE(d.clients.size() == 4);
+  for (size_t c = 0; c < 4; ++c) CHECK(static_cast<int64_t>(d.clients[c].samples.size()) == u.kept[c]);
+  REQUIRE(d.public_split.size() == 120);
+  for (const auto& s : d.public_split) CHECK((s.task >= 0 && s.task < 3));
+}
+
 TEST_CASE("u2s with dropouts: failed jobs are retried, and a client that gives up is reported, not lost") {
   const U2sFile u = run_and_read(short_config({"system.dropout_prob=0.6", "u2s.max_attempts=2"}), "u2s-dropouts");
   check_accounting(u);
@@ -162,4 +173,7 @@ TEST_CASE("u2s config errors name the key") {
   CHECK_THROWS_WITH_AS(sim::validate_experiment(short_config({"federation.sampling=fedllm-bench"})),
                        doctest::Contains("sampling"), UserError);
   CHECK_THROWS_WITH_AS(sim::validate_experiment(short_config({"u2s.docs_min=9"})), doctest::Contains("u2s.docs_min"), UserError);
+  CHECK_THROWS_WITH_AS(sim::validate_experiment(short_config({"u2s.backend=model", "u2s.generator_heads=3"})),
+                       doctest::Contains("u2s.generator_heads: 3 does not divide the generator width 64"), UserError);
+  CHECK_THROWS_WITH_AS(sim::validate_experiment(short_config({"u2s.embedding=bert"})), doctest::Contains("u2s.embedding"), UserError);
 }

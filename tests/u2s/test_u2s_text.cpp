@@ -1,6 +1,7 @@
 // U2S pieces: the corpus generator, chunking, TF-IDF retrieval, the extractive rules, filters.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -114,6 +115,17 @@ TEST_CASE("retrieval picks examples of the piece's template; random and fixed ar
   const std::string p = format_prompt(pool, {0, 1}, "Zorvex treats gout.");
   CHECK(piece_of_prompt(p) == "Zorvex treats gout.");
   CHECK(p.rfind("Q:" + pool[0].instruction + "\nA:" + pool[0].response + "\n", 0) == 0);
+  // prompt_pad: the piece starts at the same byte whatever the examples' lengths.
+  const size_t width = examples_width(pool, 2);
+  size_t longest = 0;
+  for (const auto& e : pool) longest = std::max(longest, format_pair(e.instruction, e.response).size() + 1);
+  CHECK(width >= longest);
+  CHECK(width <= 2 * longest);
+  for (const std::vector<size_t>& ex : {std::vector<size_t>{0, 1}, {2, 5}, {7}}) {
+    const std::string q = format_prompt(pool, ex, "Zorvex treats gout.", width);
+    CHECK(q.find("T:Zorvex") == width);
+    CHECK(piece_of_prompt(q) == "Zorvex treats gout.");
+  }
 }
 
 TEST_CASE("filter: each drop reason, and the kept pair") {
