@@ -263,7 +263,24 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks) 
   if (total == 0)  // not an error: the run ends after round 0 and /u2s tells why
     say("u2s: warning: no client kept any generated pair, so no client trains; HINT: check the generator "
         "(u2s.backend) and the filters (u2s.min_question ... u2s.check_truth) against /u2s/drops");
-  if (!u.save_data.empty()) datasets::write_dataset(data, u.save_data);
+  if (!u.save_data.empty()) {
+    // The data format names every sample's task in /tasks. Samples of no domain (a file pool's
+    // pairs, test questions of tasks the corpus does not name) go under one more task, "none".
+    datasets::FederatedDataset out = data;
+    bool none = false;
+    auto place = [&](std::vector<datasets::Sample>& split) {
+      for (auto& s : split)
+        if (s.task < 0) {
+          s.task = static_cast<int32_t>(data.task_names.size());
+          none = true;
+        }
+    };
+    for (auto& cl : out.clients) place(cl.samples);
+    place(out.test);
+    place(out.public_split);
+    if (none) out.task_names.push_back("none");
+    datasets::write_dataset(out, u.save_data);
+  }
   say("u2s: " + std::to_string(total) + " pairs kept over " + std::to_string(n) + " clients");
 
   auto inner = make_model_trainer(c, data, base);

@@ -106,6 +106,28 @@ TEST_CASE("u2s save_data writes the generated data set, pool with its domains as
   for (const auto& s : d.public_split) CHECK((s.task >= 0 && s.task < 3));
 }
 
+TEST_CASE("u2s save_data with a file pool: the pool's pairs, which have no domain, are saved under task 'none'") {
+  const std::string dir = std::string(FEDSIM_TEST_TMP_DIR);
+  datasets::FederatedDataset pool;
+  pool.name = "pool";
+  pool.kind = datasets::DataKind::sft;
+  pool.task_names = {"qa"};
+  pool.public_split = {{"What is the capital of Zorland?", "Mirat", "Mirat", 0, 1.0f, -1, {}, {}},
+                       {"What does Kelvex treat?", "gout", "gout", 0, 1.0f, -1, {}, {}}};
+  pool.clients.push_back({"c0", {{"What is 2 plus 2?", "4", "4", 0, 1.0f, -1, {}, {}}}, {}});
+  datasets::write_dataset(pool, dir + "/u2s-file-pool.h5");
+  const std::string path = dir + "/u2s-generated-file-pool.h5";
+  run_and_read(short_config({"u2s.pool_source=file", "u2s.pool_path=" + dir + "/u2s-file-pool.h5", "u2s.pool_size=2",
+                             "u2s.save_data=" + path}),
+               "u2s-save-file-pool");
+  const datasets::FederatedDataset d = datasets::read_dataset(path);
+  REQUIRE(d.task_names.size() == 4);
+  CHECK(d.task_names.back() == "none");
+  REQUIRE(d.public_split.size() == 2);
+  for (const auto& s : d.public_split) CHECK(s.task == 3);
+  CHECK(d.public_split[1].instruction == "What does Kelvex treat?");
+}
+
 TEST_CASE("u2s with dropouts: failed jobs are retried, and a client that gives up is reported, not lost") {
   const U2sFile u = run_and_read(short_config({"system.dropout_prob=0.6", "u2s.max_attempts=2"}), "u2s-dropouts");
   check_accounting(u);
