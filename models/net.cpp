@@ -186,7 +186,8 @@ void Net<T>::proj_forward(int l, int t, UMat<T> out, UMat<T> inp, UMat<T> wm, UV
   LayerActs<T>& la = a_.layers[l];
   for (size_t i = 0; i < segs_.size(); ++i) {
     const Segment& s = segs_[i];
-    const int64_t n0 = sr_.off[size_t(seg_b0_[i])], n = sr_.off[size_t(seg_b0_[i] + s.seqs)] - n0;
+    const auto [n0, n1] = seg_rows(i);
+    const int64_t n = n1 - n0;
     if (s.row >= 0) {
       T* ad = adapters.data() + int64_t(s.row) * al.total;
       UMat<T> A = as_mat(ad + al.a(l, t), r, al.d_in[t]), Bm = as_mat(ad + al.b(l, t), al.d_out[t], r);
@@ -208,7 +209,8 @@ void Net<T>::proj_backward(int l, int t, UMat<T> dinp, UMat<T> dw, UVec<T> db, U
   LayerActs<T>& la = a_.layers[l];
   for (size_t i = 0; i < segs_.size(); ++i) {
     const Segment& s = segs_[i];
-    const int64_t n0 = sr_.off[size_t(seg_b0_[i])], n = sr_.off[size_t(seg_b0_[i] + s.seqs)] - n0;
+    const auto [n0, n1] = seg_rows(i);
+    const int64_t n = n1 - n0;
     const int64_t off = int64_t(s.row) * al.total;
     if (s.row >= 0) {
       UMat<T> A = as_mat(adapters.data() + off + al.a(l, t), r, din);
@@ -233,9 +235,14 @@ void Net<T>::proj_backward(int l, int t, UMat<T> dinp, UMat<T> dw, UVec<T> db, U
 template <class T>
 DropIndex Net<T>::drop_index(size_t i) const {
   if (!packed_) return {};
-  const int b0 = seg_b0_[i];
-  const auto r = std::make_pair(sr_.off[size_t(b0)], sr_.off[size_t(b0 + segs_[i].seqs)]);
-  return DropIndex{Kokkos::subview(sr_.seq, r), Kokkos::subview(sr_.pos, r), b0, T_};
+  const auto r = seg_rows(i);
+  return DropIndex{Kokkos::subview(sr_.seq, r), Kokkos::subview(sr_.pos, r), seg_b0_[i], T_};
+}
+
+// Rows [first, end) of segment i: its sequences' rows, consecutive.
+template <class T>
+std::pair<int64_t, int64_t> Net<T>::seg_rows(size_t i) const {
+  return {sr_.off[size_t(seg_b0_[i])], sr_.off[size_t(seg_b0_[i] + segs_[i].seqs)]};
 }
 
 template <class T>
@@ -288,7 +295,7 @@ std::vector<double> Net<T>::forward_segments(const std::vector<Segment>& segs, b
   int64_t pos = 0;
   for (size_t i = 0; i < segs_.size(); ++i) {
     double sum = 0;
-    const int64_t end = sr_.off[size_t(seg_b0_[i] + segs_[i].seqs)];
+    const int64_t end = seg_rows(i).second;
     for (; pos < end; ++pos) sum += static_cast<double>(losses[static_cast<size_t>(pos)]);
     out[i] = seg_targets_[i] == 0 ? 0.0 : sum / static_cast<double>(seg_targets_[i]);
   }

@@ -134,6 +134,7 @@ class Net {
   int64_t build_acts(T* mem, int64_t N, int Tc);
   uint64_t target_key(uint64_t step_key, int l, int t) const;
   DropIndex drop_index(size_t segment) const;
+  std::pair<int64_t, int64_t> seg_rows(size_t segment) const;
   void proj_forward(int l, int t, UMat<T> out, UMat<T> inp, UMat<T> wm, UVec<T> b);
   void proj_backward(int l, int t, UMat<T> dinp, UMat<T> dw, UVec<T> db, UMat<T> dout, UMat<T> inp, UMat<T> wm);
 
