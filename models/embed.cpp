@@ -12,47 +12,39 @@ namespace fedsim::models {
 std::vector<std::vector<float>> Model::embed(const std::vector<std::string>& texts) const {
   Net<float>& net = impl_->net;  // buffers only; weights and training state are untouched
   const int T = net.cfg.max_seq, C = net.cfg.d_model;
-  // One text per forward: the dense products' summation order may depend on the number of rows
-  // (BLAS blocking), and a text's embedding must not depend on what it is batched with.
-  constexpr int kChunk = 1;
   std::vector<std::vector<float>> out;
   out.reserve(texts.size());
-  for (size_t from = 0; from < texts.size(); from += kChunk) {
-    const int B = static_cast<int>(std::min(texts.size() - from, static_cast<size_t>(kChunk)));
+  // One text per forward: the dense products' summation order may depend on the number of rows
+  // (BLAS blocking), and a text's embedding must not depend on what it is batched with.
+  for (const std::string& text : texts) {
     // BOS <text bytes>, cut to T, right-padded; no targets (the loss is not needed).
+    std::vector<int32_t> ids = Tokenizer::encode(text);
+    ids.insert(ids.begin(), Tokenizer::BOS);
+    if (static_cast<int>(ids.size()) > T) ids.resize(static_cast<size_t>(T));
     Batch batch;
-    batch.B = B;
+    batch.B = 1;
     batch.T = T;
-    batch.inputs.assign(static_cast<size_t>(B) * T, Tokenizer::PAD);
-    batch.targets.assign(static_cast<size_t>(B) * T, -1);
-    std::vector<int> len(static_cast<size_t>(B));
-    for (int b = 0; b < B; ++b) {
-      std::vector<int32_t> ids = Tokenizer::encode(texts[from + static_cast<size_t>(b)]);
-      ids.insert(ids.begin(), Tokenizer::BOS);
-      if (static_cast<int>(ids.size()) > T) ids.resize(static_cast<size_t>(T));
-      len[static_cast<size_t>(b)] = static_cast<int>(ids.size());
-      std::copy(ids.begin(), ids.end(), batch.inputs.begin() + static_cast<long>(b) * T);
-    }
+    batch.inputs.assign(static_cast<size_t>(T), Tokenizer::PAD);
+    batch.targets.assign(static_cast<size_t>(T), -1);
+    std::copy(ids.begin(), ids.end(), batch.inputs.begin());
     net.set_batch(batch);
     net.forward(-1, false, 0);
-    const auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), net.final_hidden());  // (B*T, C)
-    FEDSIM_ASSERT(static_cast<int64_t>(h.extent(0)) >= static_cast<int64_t>(B) * T && static_cast<int>(h.extent(1)) == C);
-    for (int b = 0; b < B; ++b) {
-      // Positions 1..len-1 are the text's bytes; an empty text has only BOS (position 0).
-      const int first = len[static_cast<size_t>(b)] > 1 ? 1 : 0, n = len[static_cast<size_t>(b)];
-      std::vector<double> sum(static_cast<size_t>(C), 0.0);
-      for (int t = first; t < n; ++t)  // in position order: deterministic on any backend
-        for (int j = 0; j < C; ++j) sum[static_cast<size_t>(j)] += static_cast<double>(h(static_cast<size_t>(b) * T + t, j));
-      double norm2 = 0.0;
-      for (double& s : sum) {
-        s /= static_cast<double>(n - first);
-        norm2 += s * s;
-      }
-      const double inv = norm2 > 0.0 ? 1.0 / std::sqrt(norm2) : 0.0;
-      std::vector<float> e(static_cast<size_t>(C));
-      for (int j = 0; j < C; ++j) e[static_cast<size_t>(j)] = static_cast<float>(sum[static_cast<size_t>(j)] * inv);
-      out.push_back(std::move(e));
+    const auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), net.final_hidden());  // (T, C)
+    FEDSIM_ASSERT(static_cast<int64_t>(h.extent(0)) >= T && static_cast<int>(h.extent(1)) == C);
+    // Positions 1..n-1 are the text's bytes; an empty text has only BOS (position 0).
+    const int n = static_cast<int>(ids.size()), first = n > 1 ? 1 : 0;
+    std::vector<double> sum(static_cast<size_t>(C), 0.0);
+    for (int t = first; t < n; ++t)  // in position order: deterministic on any backend
+      for (int j = 0; j < C; ++j) sum[static_cast<size_t>(j)] += static_cast<double>(h(t, j));
+    double norm2 = 0.0;
+    for (double& x : sum) {
+      x /= static_cast<double>(n - first);
+      norm2 += x * x;
     }
+    const double inv = norm2 > 0.0 ? 1.0 / std::sqrt(norm2) : 0.0;
+    std::vector<float> e(static_cast<size_t>(C));
+    for (int j = 0; j < C; ++j) e[static_cast<size_t>(j)] = static_cast<float>(sum[static_cast<size_t>(j)] * inv);
+    out.push_back(std::move(e));
   }
   return out;
 }
