@@ -1,8 +1,10 @@
 // The `model` backend's generator: fedsim's transformer trained by the server on few-shot
 // demonstrations made from its own facts exactly as a client makes its prompts (documents of
-// one domain, cut by the run's chunker, examples selected from the pool by the run's
-// `selection`), with the canonical pair of the piece's first complete fact as the target. Then
-// cached like the pretrained base. Clients receive it with the pool.
+// one domain, cut by the run's chunker, examples selected from the pool by
+// `generator_selection`, retrieval by default: the U2S method's prompts), with the canonical
+// pair of the piece's first complete fact as the target. Then cached like the pretrained base.
+// Clients receive it with the pool. The clients' own `selection` is not part of its training,
+// so runs that differ only in `selection` (the retrieval-vs-random ablation) share one generator.
 //
 // Entity names are fresh random syllable strings (datasets/u2s_corpus.cpp) and every demo fact
 // is a different entity, so the loss on a name can only fall by copying it from the piece: the
@@ -10,6 +12,7 @@
 // induction heads") rather than memorise names.
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 
 #include "datasets/common/error.hpp"
 #include "datasets/common/rng.hpp"
@@ -75,8 +78,8 @@ models::ModelConfig generator_config(const U2sSection& u) {
 }
 
 models::Model trained_generator(const ExperimentConfig& c, const std::vector<PoolExample>& pool,
-                                const std::vector<PoolExample>& demos, const Selector& sel, const std::string& embed_key,
-                                const RunHooks& hooks) {
+                                const std::vector<PoolExample>& demos, const models::Model* hidden,
+                                const std::string& embed_key, const RunHooks& hooks) {
   const U2sSection& u = c.u2s;
   const models::ModelConfig mc = generator_config(u);
   std::vector<std::vector<size_t>> by_domain;
@@ -90,11 +93,13 @@ models::Model trained_generator(const ExperimentConfig& c, const std::vector<Poo
   if (demos.empty())
     throw UserError(c.source_path + ": u2s.generator_demos: 0 leaves the trained generator nothing to learn from; accepted: 1 "
                     "or more (or u2s.generator: base, u2s.generator_checkpoint)");
+  // "selection" is the demonstrations' selection (before generator_selection existed it was the
+  // run's, which drew the same demonstration stream, so v2 caches stay valid).
   std::string key = "u2s-generator-v2;L=" + std::to_string(mc.n_layers) + ";C=" + std::to_string(mc.d_model) +
                     ";NH=" + std::to_string(mc.n_heads) + ";F=" + std::to_string(mc.d_ff) + ";T=" + std::to_string(mc.max_seq) +
                     ";steps=" + std::to_string(u.generator_steps) + ";batch=" + std::to_string(u.generator_batch) +
                     ";lr=" + std::to_string(u.generator_lr) + ";warmup=" + std::to_string(u.generator_warmup) +
-                    ";selection=" + u.selection + ";k=" + std::to_string(u.k) + ";pad=" + u.prompt_pad + ";embedding=" + u.embedding + embed_key +
+                    ";selection=" + u.generator_selection + ";k=" + std::to_string(u.k) + ";pad=" + u.prompt_pad + ";embedding=" + u.embedding + embed_key +
                     ";ngram=" + std::to_string(u.ngram) + ";dim=" + std::to_string(u.embed_dim) +
                     ";chunk=" + std::to_string(u.chunk_size) + "/" + std::to_string(u.chunk_overlap) +
                     ";facts_per_doc=" + std::to_string(u.facts_per_doc) + ";filler=" + std::to_string(u.filler_prob) +
@@ -117,12 +122,20 @@ models::Model trained_generator(const ExperimentConfig& c, const std::vector<Poo
   models::Model model(mc, lora, stream_key(seed, 1, 0, Purpose::model_init));
   models::OptimConfig opt;
   const size_t pad_to = u.prompt_pad == "on" ? examples_width(pool, static_cast<size_t>(u.k)) : 0;
+  // The demonstrations' selectors: one, or for `mixed` all three, each demonstration drawing one.
+  std::vector<std::string> modes{u.generator_selection};
+  if (u.generator_selection == "mixed") modes = {"retrieval", "random", "fixed"};
+  std::vector<std::unique_ptr<Selector>> sels;
+  for (const std::string& m : modes)
+    sels.push_back(std::make_unique<Selector>(pool, m, static_cast<int>(u.k), static_cast<int>(u.ngram),
+                                              static_cast<int>(u.embed_dim), hidden));
   double avg = 0.0;
   for (int64_t step = 0; step < u.generator_steps; ++step) {
     Rng rng(seed, 1, static_cast<uint64_t>(step), Purpose::pretrain);
     std::vector<std::pair<std::string, std::string>> pairs;
     for (int64_t b = 0; b < u.generator_batch; ++b) {
       const Demo d = make_demo(u, by_domain, demos, rng);
+      const Selector& sel = *sels[sels.size() == 1 ? 0 : rng.below(sels.size())];
       const std::vector<size_t> ex = sel.select(d.piece, rng.next_u64());
       pairs.emplace_back(format_prompt(pool, ex, d.piece, pad_to), format_pair(demos[d.fact].instruction, demos[d.fact].response));
     }

@@ -6,6 +6,7 @@ void visit_u2s(U2sSection& s, Visitor& v) {
   static const std::vector<std::string> kModes{"off", "on"}, kTrainOn{"generated", "true"};
   static const std::vector<std::string> kCorpus{"synthetic", "file"}, kDomains{"medicine", "knowledge", "math"};
   static const std::vector<std::string> kSelection{"retrieval", "random", "fixed"}, kEmbedding{"tfidf", "hidden"};
+  static const std::vector<std::string> kGenSelection{"retrieval", "random", "fixed", "mixed"};
   static const std::vector<std::string> kBackends{"extractive", "model", "openai"}, kGenerator{"trained", "base"};
   static const std::vector<std::string> kOnOff{"on", "off"}, kJoin{"wait", "cutoff"};
   v.section("u2s", "FedIT-U2S: clients turn their own raw text into instruction data (sim/u2s/README.md)");
@@ -34,6 +35,8 @@ void visit_u2s(U2sSection& s, Visitor& v) {
   v.choice("backend", s.backend, kBackends, "generator: extractive rules, fedsim's model, or an OpenAI-compatible endpoint");
   v.choice("generator", s.generator, kGenerator, "model backend: trained on the pool's demonstrations (cached) or the base");
   v.text("generator_checkpoint", s.generator_checkpoint, "model backend: generator checkpoint; overrides u2s.generator");
+  v.choice("generator_selection", s.generator_selection, kGenSelection,
+           "trained generator: how its demonstrations' examples are selected (mixed = each one of the three); independent of u2s.selection");
   v.text("generator_preset", s.generator_preset, "trained generator: model preset");
   v.integer("generator_layers", s.generator_layers, 0, 64, "trained generator: layers; 0 = the preset's");
   v.integer("generator_d_model", s.generator_d_model, 0, 4096, "trained generator: width (MLP 4x); 0 = the preset's");

@@ -37,6 +37,10 @@ struct U2sSection {
   std::string backend = "extractive";  // extractive | model | openai
   std::string generator = "trained";   // model backend: trained (on the pool's demonstrations) | base
   std::string generator_checkpoint = "";  // model backend: a checkpoint instead of either
+  // The prompts the trained generator learns from: its examples selected by retrieval (the U2S
+  // method), random, fixed, or mixed (each demonstration one of the three). Independent of
+  // `selection`, so an ablation over `selection` runs one and the same generator.
+  std::string generator_selection = "retrieval";
   std::string generator_preset = "tiny";
   int64_t generator_layers = 0, generator_d_model = 0, generator_heads = 0;  // 0 = the preset's
   int64_t generator_seq_len = 224, generator_steps = 1500, generator_batch = 16, generator_warmup = 100;

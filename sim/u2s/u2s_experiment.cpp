@@ -234,7 +234,7 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks) 
           const std::vector<float> w = base.base_weights();
           embed_key = ";base=" + content_hash(std::string(reinterpret_cast<const char*>(w.data()), w.size() * sizeof(float)));
         }
-        generator = std::make_unique<models::Model>(trained_generator(c, pool, demos, sel, embed_key, hooks));
+        generator = std::make_unique<models::Model>(trained_generator(c, pool, demos, u.embedding == "hidden" ? &base : nullptr, embed_key, hooks));
         gen = generator.get();
       }
       backend = llm::make_model_backend(*gen, nullptr);

@@ -71,12 +71,13 @@ Demo make_demo(const U2sSection& u, const std::vector<std::vector<size_t>>& by_d
                Rng& rng);
 // Trained on demonstrations: pieces of documents made of the server's own facts (`demos`, none
 // of them in the pool or a client's text), cut by the run's chunker, with examples selected
-// from `pool` as a client selects them; target = the canonical pair of the piece's first
+// from `pool` by u2s.generator_selection (retrieval with the run's embedding; `hidden` = the
+// base for embedding: hidden, else null); target = the canonical pair of the piece's first
 // complete fact. `embed_key` identifies the retrieval embedder beyond the u2s keys (the base's
-// weights for embedding: hidden) for the cache.
+// weights for embedding: hidden) for the cache. Not keyed by u2s.selection.
 models::Model trained_generator(const ExperimentConfig& c, const std::vector<PoolExample>& pool,
-                                const std::vector<PoolExample>& demos, const Selector& sel, const std::string& embed_key,
-                                const RunHooks& hooks);
+                                const std::vector<PoolExample>& demos, const models::Model* hidden,
+                                const std::string& embed_key, const RunHooks& hooks);
 
 // u2s_experiment.cpp: corpus -> pool -> generation -> federated tuning -> results with /u2s/.
 void validate_u2s(const ExperimentConfig& c);  // UserError naming the u2s key

@@ -189,6 +189,35 @@ TEST_CASE("u2s model backend: a (briefly) trained generator runs through the sam
   for (size_t c = 0; c < 4; ++c) CHECK(u.processed[c] == u.pieces[c]);
 }
 
+TEST_CASE("u2s model backend: runs that differ only in the clients' selection share one trained generator") {
+  // The retrieval-vs-random ablation compares example selection with the same generator weights:
+  // u2s.selection is not part of the generator's training or its cache key; generator_selection is.
+  const std::vector<std::string> gen{"u2s.backend=model", "u2s.generator_steps=6", "u2s.generator_preset=nano",
+                                     "u2s.generator_seq_len=160", "u2s.max_new_tokens=8", "u2s.generator_demos=60",
+                                     "federation.rounds=1"};
+  auto trained = [&](std::vector<std::string> extra, const std::string& cache) {
+    std::vector<std::string> sets = gen;
+    sets.insert(sets.end(), extra.begin(), extra.end());
+    sim::ExperimentConfig c = short_config(sets);
+    c.experiment.cache_dir = std::string(FEDSIM_TEST_TMP_DIR) + "/" + cache;
+    bool fresh = false, cached = false;
+    sim::RunHooks hooks;
+    hooks.log = [&](const std::string& line) {
+      fresh = fresh || line.find("u2s: trained generator cached") != std::string::npos;
+      cached = cached || line.find("u2s: cached generator") != std::string::npos;
+    };
+    sim::run_experiment(c, hooks);
+    REQUIRE(fresh != cached);
+    return fresh;
+  };
+  std::filesystem::remove_all(std::string(FEDSIM_TEST_TMP_DIR) + "/cache-gensel");
+  CHECK(trained({"u2s.selection=retrieval"}, "cache-gensel"));
+  CHECK_FALSE(trained({"u2s.selection=random"}, "cache-gensel"));
+  CHECK_FALSE(trained({"u2s.selection=fixed"}, "cache-gensel"));
+  CHECK(trained({"u2s.generator_selection=mixed"}, "cache-gensel"));
+  CHECK_FALSE(trained({"u2s.generator_selection=mixed", "u2s.selection=random"}, "cache-gensel"));
+}
+
 TEST_CASE("u2s config errors name the key") {
   CHECK_THROWS_WITH_AS(sim::validate_experiment(short_config({"u2s.chunk_overlap=64"})), doctest::Contains("u2s.chunk_overlap"),
                        UserError);
