@@ -54,6 +54,12 @@ struct RunControl {
 
 RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control = {});
 
+class LocalTrainer;
+// The federation over clients holding n[i] samples, with `control`'s checkpoints and resume
+// (run_experiment's last stage; the U2S experiment runs it after its generation phase).
+RunResults run_federation(const ExperimentConfig& c, std::vector<int64_t> n, LocalTrainer& trainer, const RunHooks& hooks,
+                          const RunControl& control);
+
 // Cosine learning-rate schedule over rounds (OpenFedLLM; REFERENCE.md section 2):
 // lr_r = lr_min + 0.5 * (lr0 - lr_min) * (1 + cos(pi * r / R)).
 double cosine_lr(double lr0, double lr_min, int64_t round, int64_t rounds);

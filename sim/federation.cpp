@@ -445,7 +445,6 @@ RunResults Federation::run(const std::vector<uint8_t>* resume, const std::string
   return results_;
 }
 
-namespace {
 RunResults run_federation(const ExperimentConfig& c, std::vector<int64_t> n, LocalTrainer& trainer, const RunHooks& hooks,
                           const RunControl& control) {
   Federation fed(c, std::move(n), trainer, hooks);
@@ -460,11 +459,10 @@ RunResults run_federation(const ExperimentConfig& c, std::vector<int64_t> n, Loc
   }
   return fed.run(nullptr, ck);
 }
-}  // namespace
 
 RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control) {
   validate_experiment(c);
-  if (c.u2s.enabled()) return u2s::run_u2s_experiment(c, hooks);  // clients generate their data first
+  if (c.u2s.enabled()) return u2s::run_u2s_experiment(c, hooks, control);  // clients generate their data first
   if (c.federation.trainer == "none") {
     // System-only studies need the clients' data sizes, not a model.
     std::vector<int64_t> n;

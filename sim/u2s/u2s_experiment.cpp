@@ -36,8 +36,8 @@ void fail(const ExperimentConfig& c, const std::string& key, const std::string& 
   throw UserError(c.source_path + ": u2s." + key + ": " + problem + "; accepted: " + accepted);
 }
 
-// Evaluates every test domain apart (the federation reports the pooled test split); keeps the
-// first evaluation (the untuned base: a fresh adapter leaves it unchanged) and the last.
+// Evaluates every test domain apart (the federation reports the pooled test split): the untuned
+// base (the initial adapter, which leaves it unchanged) and the last evaluation.
 class DomainEvalTrainer : public LocalTrainer {
  public:
   DomainEvalTrainer(LocalTrainer& inner, const models::Model& m, const datasets::FederatedDataset& d)
@@ -53,6 +53,9 @@ class DomainEvalTrainer : public LocalTrainer {
       n_.push_back(static_cast<int64_t>(pairs.size()));
       batches_.push_back(std::move(bs));
     }
+    // The base (round 0: the run's initial adapter), computed here so that a resumed run, which
+    // does not evaluate round 0 again, reports it too.
+    per_domain(inner_.initial_adapter(), first_acc_, first_loss_);
   }
   int64_t adapter_params() const override { return inner_.adapter_params(); }
   double flops_per_token() const override { return inner_.flops_per_token(); }
@@ -63,7 +66,17 @@ class DomainEvalTrainer : public LocalTrainer {
     return inner_.train(client, round, steps, adapter, lr, hooks);
   }
   EvalResult evaluate(const std::vector<float>& adapter) const override {
-    std::vector<double> acc, loss;
+    per_domain(adapter, last_acc_, last_loss_);
+    return inner_.evaluate(adapter);
+  }
+  double client_accuracy(const std::vector<float>& adapter, int32_t client) const override {
+    return inner_.client_accuracy(adapter, client);
+  }
+  // Writes the table into `g`; a callable that outlives this trainer.
+  // Exact match (teacher forcing) and mean loss per target token, per domain.
+  void per_domain(const std::vector<float>& adapter, std::vector<double>& acc, std::vector<double>& loss) const {
+    acc.clear();
+    loss.clear();
     for (const auto& bs : batches_) {
       double correct = 0, seqs = 0, l = 0, tok = 0;
       for (const auto& b : bs) {
@@ -78,14 +91,7 @@ class DomainEvalTrainer : public LocalTrainer {
       acc.push_back(seqs > 0 ? correct / seqs : std::numeric_limits<double>::quiet_NaN());
       loss.push_back(tok > 0 ? l / tok : std::numeric_limits<double>::quiet_NaN());
     }
-    if (first_acc_.empty()) first_acc_ = acc, first_loss_ = loss;
-    last_acc_ = acc, last_loss_ = loss;
-    return inner_.evaluate(adapter);
   }
-  double client_accuracy(const std::vector<float>& adapter, int32_t client) const override {
-    return inner_.client_accuracy(adapter, client);
-  }
-  // Writes the table into `g`; a callable that outlives this trainer.
   std::function<void(const h5::Group&)> writer() const {
     return [names = names_, n = n_, ba = first_acc_, fa = last_acc_, bl = first_loss_, fl = last_loss_](const h5::Group& g) {
       g.write_strings("domains", names);
@@ -103,7 +109,8 @@ class DomainEvalTrainer : public LocalTrainer {
   std::vector<std::string> names_;
   std::vector<int64_t> n_;
   std::vector<std::vector<models::Batch>> batches_;
-  mutable std::vector<double> first_acc_, first_loss_, last_acc_, last_loss_;
+  std::vector<double> first_acc_, first_loss_;
+  mutable std::vector<double> last_acc_, last_loss_;
 };
 
 }  // namespace
@@ -139,7 +146,7 @@ void validate_u2s(const ExperimentConfig& c) {
   }
 }
 
-RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks) {
+RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control) {
   const U2sSection& u = c.u2s;
   const auto say = [&](const std::string& s) { if (hooks.log) hooks.log(s); };
   // Corpora, truth and the pool. The synthetic world also supplies the pool for a file corpus.
@@ -287,8 +294,7 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks) 
   DomainEvalTrainer trainer(*inner, base, data);
   RunHooks fh = hooks;
   fh.client_ready_ticks = ready;
-  Federation fed(c, n_samples, trainer, fh);
-  RunResults res = fed.run();
+  RunResults res = run_federation(c, n_samples, trainer, fh, control);
   for (const auto& t : phase.timeline)
     res.timeline.push_back({t.client, static_cast<int32_t>(t.kind), static_cast<int32_t>(t.end), -1, ticks_to_seconds(t.start),
                             ticks_to_seconds(t.stop)});

@@ -81,6 +81,8 @@ models::Model trained_generator(const ExperimentConfig& c, const std::vector<Poo
 
 // u2s_experiment.cpp: corpus -> pool -> generation -> federated tuning -> results with /u2s/.
 void validate_u2s(const ExperimentConfig& c);  // UserError naming the u2s key
-RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks);
+// Resume (`control`): the generation phase is deterministic and its generator cached, so it
+// runs again and the federation continues from the checkpoint.
+RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control = {});
 
 }  // namespace fedsim::sim::u2s

@@ -1,7 +1,7 @@
 // Crash safety: a run killed with SIGKILL at several points (mid-round, in the middle of writing
 // a checkpoint, around async aggregations) or stopped by SIGTERM, then run again, ends with
 // results identical to an uninterrupted run (wall-clock fields aside), for sync, deadline and
-// async modes and FedAvg, SCAFFOLD and FedAdam.
+// async modes and FedAvg, SCAFFOLD and FedAdam, and for a U2S run.
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 
+#include "datasets/common/h5.hpp"
 #include "sim/results.hpp"
 
 using namespace fedsim::sim;
@@ -146,5 +147,64 @@ TEST_CASE("resume: killed or stopped runs continue to the same results") {
       REQUIRE(second.code == 0);
       check_same(read_results(out), want);
     }
+  }
+}
+
+TEST_CASE("resume: a U2S run killed or stopped in its federation continues to the same results") {
+  // The generation phase runs again (deterministic), the federation continues from the
+  // checkpoint, and /u2s/eval still has the base's per-domain numbers of round 0.
+  const std::string cfg = "resume-u2s.yaml";
+  std::ofstream(cfg) << R"(experiment:
+  seed: 2
+  cache_dir: resume-cache
+  checkpoint_every: 1
+model:
+  preset: nano
+  seq_len: 48
+  pretrain_steps: 30
+federation:
+  clients: 5
+  clients_per_round: 2
+  rounds: 4
+  local_steps: 3
+  batch_size: 4
+  lr: 0.01
+system:
+  dropout_prob: 0.1
+u2s:
+  mode: on
+)";
+  auto u2s_eval = [](const std::string& path) {
+    const fedsim::h5::File f = fedsim::h5::File::open_read(path);
+    const fedsim::h5::Group g = f.root().open_group("u2s");
+    const fedsim::h5::Group e = g.open_group("eval");
+    std::vector<double> v = e.read<double>("base_accuracy");
+    for (const char* k : {"final_accuracy", "base_loss", "final_loss"}) {
+      const std::vector<double> x = e.read<double>(k);
+      v.insert(v.end(), x.begin(), x.end());
+    }
+    for (int64_t k : g.read<int64_t>("kept")) v.push_back(static_cast<double>(k));
+    return v;
+  };
+  std::filesystem::remove_all("resume-ref-u2s");
+  REQUIRE(run_fedsim(cfg, "resume-ref-u2s/ref.h5", "").code == 0);
+  const RunResults want = read_results("resume-ref-u2s/ref.h5");
+  const std::vector<double> want_u2s = u2s_eval("resume-ref-u2s/ref.h5");
+  REQUIRE(want_u2s.size() == 3 * 4 + 5);
+  for (const char* fault : {"kill_after_events=9", "term_after_events=15"}) {
+    const std::string fault_name = fault;
+    CAPTURE(fault_name);
+    const std::string out = "resume-u2s.h5";
+    std::filesystem::remove(out);
+    std::filesystem::remove(out + ".ckpt");
+    const Status first = run_fedsim(cfg, out, fault);
+    CHECK(first.killed);
+    CHECK(std::filesystem::exists(out + ".ckpt"));
+    CHECK_FALSE(std::filesystem::exists(out));
+    REQUIRE(run_fedsim(cfg, out, "").code == 0);
+    check_same(read_results(out), want);
+    const std::vector<double> got = u2s_eval(out);
+    REQUIRE(got.size() == want_u2s.size());
+    for (size_t i = 0; i < got.size(); ++i) CHECK(same(got[i], want_u2s[i]));
   }
 }
