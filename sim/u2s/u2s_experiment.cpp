@@ -2,6 +2,7 @@
 // pairs), each client's generation job, then federated instruction tuning on what each client
 // generated, with clients joining when their job is done. Only adapters travel in the
 // federation; the generated pairs stay with the client that made them.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <functional>
@@ -34,6 +35,16 @@ datasets::U2sCorpusSpec corpus_spec(const ExperimentConfig& c) {
 
 void fail(const ExperimentConfig& c, const std::string& key, const std::string& problem, const std::string& accepted) {
   throw UserError(c.source_path + ": u2s." + key + ": " + problem + "; accepted: " + accepted);
+}
+
+// Index `i` of the name list `from` as an index of `to`, the name appended to `to` when missing;
+// -1 (none) and indices `from` does not hold stay -1.
+int32_t rename_index(int32_t i, const std::vector<std::string>& from, std::vector<std::string>& to) {
+  if (i < 0 || static_cast<size_t>(i) >= from.size()) return -1;
+  const auto at = std::find(to.begin(), to.end(), from[static_cast<size_t>(i)]);
+  if (at != to.end()) return static_cast<int32_t>(at - to.begin());
+  to.push_back(from[static_cast<size_t>(i)]);
+  return static_cast<int32_t>(to.size() - 1);
 }
 
 // Evaluates every test domain apart (the federation reports the pooled test split): the untuned
@@ -166,6 +177,7 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, 
   data.name = "u2s";
   data.kind = datasets::DataKind::sft;
   data.task_names = corpus.task_names;
+  data.languages = corpus.languages;
   data.test = corpus.test;
   if (u.pool_source == "synthetic") {
     for (const auto& f : world.pool) pool.push_back({f.sentence, f.question, f.answer, f.domain});
@@ -177,7 +189,14 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, 
     for (const auto& s : src)
       if (pool.size() < static_cast<size_t>(u.pool_size)) pool.push_back({"", s.instruction, s.response, -1});
     if (pool.empty()) fail(c, "pool_path", u.pool_path + " holds no samples", "an sft data set with samples");
-    if (data.test.empty()) data.test = pd.test;
+    if (data.test.empty()) {
+      // Held-out questions from the pool file: its task and language indices, renamed into ours.
+      data.test = pd.test;
+      for (auto& t : data.test) {
+        t.task = rename_index(t.task, pd.task_names, data.task_names);
+        t.language = rename_index(t.language, pd.languages, data.languages);
+      }
+    }
   }
   for (const auto& e : pool) data.public_split.push_back({e.instruction, e.response, e.response, e.domain, 1.0f, -1, {}, {}});
   if (data.test.empty()) fail(c, "corpus_path", "no held-out questions (test split) in the corpus or the pool", "a data set with a test split");

@@ -128,6 +128,57 @@ TEST_CASE("u2s save_data with a file pool: the pool's pairs, which have no domai
   CHECK(d.public_split[1].instruction == "What does Kelvex treat?");
 }
 
+TEST_CASE("u2s with a file corpus and a file pool: the pool's held-out questions keep their task and language names") {
+  // As `fedsim data debian fortunes` text with a pool file that brings the test split: the
+  // indices of either file's name lists are renamed into the generated data set's (a language
+  // index of the pool file used to be taken as one of the corpus's and failed the writer).
+  const std::string dir = std::string(FEDSIM_TEST_TMP_DIR);
+  datasets::FederatedDataset corpus;
+  corpus.name = "texts";
+  corpus.kind = datasets::DataKind::corpus;
+  corpus.task_names = {"fortune"};
+  corpus.languages = {"en", "de"};
+  const char* texts[] = {"Zorvex treats gout. The capital of Belmor is Tiran. Many people agree.",
+                         "Belmor was founded in 1742. 12 plus 7 is 19. A day for firm decisions.",
+                         "The dose of Kavo is 20 mg. Records confirm it. 5 times 6 is 30.",
+                         "The capital of Ardin is Vost. Mirab treats flu. This is widely known."};
+  for (int c = 0; c < 4; ++c)
+    corpus.clients.push_back({"c" + std::to_string(c), {{"", texts[c], "", 0, 1.0f, c % 2, {}, {}}}, {}});
+  datasets::write_dataset(corpus, dir + "/u2s-file-corpus.h5");
+  datasets::FederatedDataset pool;
+  pool.name = "pool";
+  pool.kind = datasets::DataKind::sft;
+  pool.task_names = {"trivia", "arithmetic"};
+  pool.languages = {"fr", "de"};
+  pool.public_split = {{"What is the capital of Zorland?", "Mirat", "Mirat", 0, 1.0f, 0, {}, {}},
+                       {"What is 2 plus 3?", "5", "5", 1, 1.0f, 1, {}, {}}};
+  pool.clients.push_back({"c0", {{"What is 2 plus 2?", "4", "4", 1, 1.0f, 1, {}, {}}}, {}});
+  pool.test = {{"What is the capital of Belmor?", "Tiran", "Tiran", 0, 1.0f, 0, {}, {}},
+               {"What is 12 plus 7?", "19", "19", 1, 1.0f, 1, {}, {}}};
+  datasets::write_dataset(pool, dir + "/u2s-file-pool2.h5");
+  const std::string path = dir + "/u2s-generated-file-corpus.h5";
+  const U2sFile u = run_and_read(short_config({"u2s.corpus=file", "u2s.corpus_path=" + dir + "/u2s-file-corpus.h5",
+                                               "u2s.pool_source=file", "u2s.pool_path=" + dir + "/u2s-file-pool2.h5",
+                                               "u2s.pool_size=2", "u2s.save_data=" + path}),
+                                 "u2s-file-corpus");
+  check_accounting(u);
+  const datasets::FederatedDataset d = datasets::read_dataset(path);
+  CHECK(d.task_names == std::vector<std::string>{"fortune", "trivia", "arithmetic", "none"});
+  CHECK(d.languages == std::vector<std::string>{"en", "de", "fr"});
+  REQUIRE(d.test.size() == 2);
+  CHECK(d.test[0].task == 1);
+  CHECK(d.test[0].language == 2);
+  CHECK(d.test[1].task == 2);
+  CHECK(d.test[1].language == 1);
+  for (const auto& s : d.public_split) CHECK(s.task == 3);
+  // Per-domain evaluation covers the pool's test tasks (one question each); the corpus's own
+  // task has no held-out question.
+  REQUIRE(u.base_acc.size() == 3);
+  CHECK(std::isnan(u.base_acc[0]));
+  CHECK_FALSE(std::isnan(u.base_acc[1]));
+  CHECK_FALSE(std::isnan(u.base_acc[2]));
+}
+
 TEST_CASE("u2s with dropouts: failed jobs are retried, and a client that gives up is reported, not lost") {
   const U2sFile u = run_and_read(short_config({"system.dropout_prob=0.6", "u2s.max_attempts=2"}), "u2s-dropouts");
   check_accounting(u);
