@@ -52,6 +52,9 @@ TEST_CASE("generator shape: the preset, with each generator_* override that is n
   sim::U2sSection u;
   u.generator_preset = "tiny";
   models::ModelConfig m = generator_config(u);
+  CHECK(m.n_heads == 8);  // the default recipe's heads
+  u.generator_heads = 0;
+  m = generator_config(u);
   CHECK(m.n_layers == 2);
   CHECK(m.n_heads == 4);
   CHECK(m.d_model == 64);
