@@ -178,19 +178,28 @@ SweepIndex read_sweep_index(const std::string& path) {
   x.done = g.read<uint8_t>("done");
   const size_t n = x.point_names.size();
   if (x.files.size() != n || x.done.size() != n) throw UserError(g.where() + ": points datasets differ in length");
+  // Every column has one value per point (readers index them by point).
+  auto column = [n](const h5::Group& grp, const std::string& name, auto values) {
+    if (values.size() != n)
+      throw UserError(grp.where(name) + ": " + std::to_string(values.size()) + " values for " + std::to_string(n) +
+                      " points; expected one per point");
+    return values;
+  };
   x.axis_keys = root.open_group("axes").read_strings("keys");
   const h5::Group pg = root.open_group("params");
-  for (const auto& k : x.axis_keys) x.params.push_back(pg.read_strings(k));
+  for (const auto& k : x.axis_keys) x.params.push_back(column(pg, k, pg.read_strings(k)));
   const h5::Group mg = root.open_group("metrics");
-  const auto acc = mg.read<double>("final_eval_accuracy"), loss = mg.read<double>("final_eval_loss");
-  const auto train = mg.read<double>("final_train_loss"), best = mg.read<double>("best_eval_accuracy");
-  const auto cmean = mg.read<double>("client_accuracy_mean"), cp10 = mg.read<double>("client_accuracy_p10");
-  const auto sim = mg.read<double>("sim_time_s"), wall = mg.read<double>("wall_s");
-  const auto rounds = mg.read<int64_t>("rounds"), updates = mg.read<int64_t>("updates_aggregated");
-  const auto stragglers = mg.read<int64_t>("stragglers");
+  auto real = [&](const char* name) { return column(mg, name, mg.read<double>(name)); };
+  auto integer = [&](const char* name) { return column(mg, name, mg.read<int64_t>(name)); };
+  const auto acc = real("final_eval_accuracy"), loss = real("final_eval_loss");
+  const auto train = real("final_train_loss"), best = real("best_eval_accuracy");
+  const auto cmean = real("client_accuracy_mean"), cp10 = real("client_accuracy_p10");
+  const auto sim = real("sim_time_s"), wall = real("wall_s");
+  const auto rounds = integer("rounds"), updates = integer("updates_aggregated");
+  const auto stragglers = integer("stragglers");
   for (size_t i = 0; i < n; ++i)
-    x.metrics.push_back({acc.at(i), loss.at(i), train.at(i), best.at(i), cmean.at(i), cp10.at(i), rounds.at(i),
-                         sim.at(i), wall.at(i), updates.at(i), stragglers.at(i)});
+    x.metrics.push_back({acc[i], loss[i], train[i], best[i], cmean[i], cp10[i], rounds[i], sim[i], wall[i], updates[i],
+                         stragglers[i]});
   return x;
 }
 

@@ -1,13 +1,14 @@
 // HDF5 readers: read_dataset (datasets/dataset_io.cpp), read_results (sim/results.cpp, then
 // final_metrics as `fedsim results summary` does) and Model::load / load_adapters
-// (models/checkpoint.cpp), read_checkpoint (sim/checkpoint.cpp), through datasets/common/h5.cpp.
+// (models/checkpoint.cpp), read_checkpoint (sim/checkpoint.cpp), read_sweep_index (sim/sweep.cpp),
+// through datasets/common/h5.cpp.
 //
 // Raw bytes almost never get past HDF5's signature check, so the input is a small program that
 // edits a valid file written by fedsim's own writer, through the HDF5 API: delete or replace a
 // dataset (any type, rank 0-2, tiny or huge declared shape, NaN/negative/huge values, invalid
 // UTF-8), set or delete attributes (wrong type, non-scalar), replace a dataset by a group, add
 // soft links. The edited file is well-formed HDF5 but hostile to fedsim's readers, which must
-// answer with UserError. Byte 0: bits 0-2 pick the base file (mod 5); bit 7 switches to corrupting the
+// answer with UserError. Byte 0: bits 0-2 pick the base file (mod 6); bit 7 switches to corrupting the
 // file's bytes instead, only with FEDSIM_FUZZ_H5_CORRUPT=1 (HDF5's own parser; README.md).
 #include <hdf5.h>
 
@@ -31,7 +32,7 @@ using namespace fedsim;
 
 namespace {
 
-enum Base { kDataMultiturn, kDataDpo, kResults, kCheckpoint, kSimState, kNumBases };
+enum Base { kDataMultiturn, kDataDpo, kResults, kCheckpoint, kSimState, kSweepIndex, kNumBases };
 
 datasets::FederatedDataset small_dataset(datasets::DataKind kind) {
   datasets::FederatedDataset d;
@@ -138,6 +139,20 @@ void make_bases() {
                              {"steps"}));
   sim::write_checkpoint(dir + "/base_state.h5", {"experiment:\n  name: fuzz\n", 3, {1, 2, 3, 4, 5, 6, 7, 8}});
   g_bases.push_back(describe(dir + "/base_state.h5", {}, {}));
+  {  // a sweep index of two points over two axes (what `fedsim results summary` reads)
+    sim::SweepSpec spec;
+    spec.name = "fuzz";
+    spec.base = "base.yaml";
+    spec.text = "base: base.yaml\n";
+    std::vector<sim::SweepPoint> points(2);
+    for (size_t i = 0; i < 2; ++i) {
+      points[i].name = "p" + std::to_string(i);
+      points[i].params = {{"federation.algorithm", i ? "fedprox" : "fedavg"}, {"data.alpha", i ? "0.1" : "1"}};
+    }
+    sim::FinalMetrics m = sim::final_metrics(small_results());
+    sim::write_sweep_index(spec, points, {1, 0}, {m, m}, dir + "/sweep");
+    g_bases.push_back(describe(sim::index_path(dir + "/sweep"), {}, {}));
+  }
 }
 
 // The fuzz input as a stream of choices; exhausted = zeros.
@@ -313,6 +328,16 @@ void read_back(Base base, const std::string& path) {
       break;
     }
     case kSimState: sim::read_checkpoint(path); break;  // the HDF5 layer; the archive inside is not fuzzed
+    case kSweepIndex: {  // read as `fedsim results summary DIR/index.h5` does, every cell touched
+      const sim::SweepIndex x = sim::read_sweep_index(path);
+      size_t cells = 0;
+      for (size_t i = 0; i < x.point_names.size(); ++i) {
+        for (const auto& column : x.params) cells += column[i].size();
+        cells += x.done[i] + static_cast<size_t>(x.metrics[i].rounds & 1);
+      }
+      (void)cells;
+      break;
+    }
     case kNumBases: break;
   }
 }

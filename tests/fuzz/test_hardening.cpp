@@ -15,6 +15,7 @@
 #include "models/model.hpp"
 #include "sim/config.hpp"
 #include "sim/results.hpp"
+#include "sim/sweep.hpp"
 
 using namespace fedsim;
 namespace fs = std::filesystem;
@@ -58,6 +59,32 @@ struct Edit {
     REQUIRE(H5Awrite(a, H5T_NATIVE_INT64, v.data()) >= 0);
     H5Aclose(a);
     H5Sclose(space);
+  }
+  // A one-dimensional int64 dataset in place of `path`.
+  void int64s(const char* path, const std::vector<int64_t>& v) {
+    REQUIRE(H5Ldelete(f, path, H5P_DEFAULT) >= 0);
+    const hsize_t n = v.size();
+    const hid_t space = H5Screate_simple(1, &n, nullptr);
+    const hid_t ds = H5Dcreate2(f, path, H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(ds >= 0);
+    REQUIRE(H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) >= 0);
+    H5Dclose(ds);
+    H5Sclose(space);
+  }
+  // A one-dimensional dataset of variable-length UTF-8 strings in place of `path`.
+  void strings(const char* path, const std::vector<const char*>& v) {
+    REQUIRE(H5Ldelete(f, path, H5P_DEFAULT) >= 0);
+    const hsize_t n = v.size();
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    const hid_t space = H5Screate_simple(1, &n, nullptr);
+    const hid_t ds = H5Dcreate2(f, path, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(ds >= 0);
+    REQUIRE(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) >= 0);
+    H5Dclose(ds);
+    H5Sclose(space);
+    H5Tclose(type);
   }
   // A dataset of `dims` int32 that stores no data (chunked, never written), or an empty one.
   void unstored_dataset(const char* path, std::vector<hsize_t> dims) {
@@ -118,6 +145,25 @@ TEST_CASE("hdf5: a results participation matrix of 2^40 empty rows is refused") 
   Edit(p).unstored_dataset("/participation", {hsize_t(1) << 40, 0});
   CHECK(user_error([&] { sim::read_results(p); }) ==
         p + ":/participation: has 1099511627776 rows; expected at most 3, one per row of /rounds");
+}
+
+TEST_CASE("hdf5: a sweep index column shorter than its points is refused, not indexed past its end") {
+  // `fedsim results summary DIR/index.h5` indexes every params and metrics column by point.
+  sim::SweepSpec spec;
+  spec.name = "s";
+  std::vector<sim::SweepPoint> points(3);
+  for (size_t i = 0; i < 3; ++i) {
+    points[i].name = "p" + std::to_string(i);
+    points[i].params = {{"data.alpha", std::to_string(i)}};
+  }
+  const std::string dir = scratch("sweep");
+  sim::write_sweep_index(spec, points, {1, 1, 0}, std::vector<sim::FinalMetrics>(3), dir);
+  const std::string p = sim::index_path(dir);
+  Edit(p).strings("/params/data.alpha", {"0"});
+  CHECK(user_error([&] { sim::read_sweep_index(p); }) == p + ":/params/data.alpha: 1 values for 3 points; expected one per point");
+  sim::write_sweep_index(spec, points, {1, 1, 0}, std::vector<sim::FinalMetrics>(3), dir);
+  Edit(p).int64s("/metrics/rounds", {30, 30});
+  CHECK(user_error([&] { sim::read_sweep_index(p); }) == p + ":/metrics/rounds: 2 values for 3 points; expected one per point");
 }
 
 TEST_CASE("hdf5: checkpoint shapes are range-checked before the model is allocated") {
