@@ -31,13 +31,6 @@ std::vector<T> column(const std::vector<Row>& rows, T Row::*field) {
 }
 
 template <class T>
-std::vector<T> read_column(const h5::Group& g, const std::string& name, size_t n) {
-  std::vector<T> v = g.read<T>(name);
-  if (v.size() != n) throw UserError(g.where(name) + ": expected " + std::to_string(n) + " values, got " + std::to_string(v.size()));
-  return v;
-}
-
-template <class T>
 void write_matrix(const h5::Group& g, const std::string& name, const std::vector<std::vector<T>>& rows, T pad) {
   size_t width = 0;
   for (const auto& r : rows) width = std::max(width, r.size());
@@ -153,17 +146,17 @@ RunResults read_results(const std::string& path) {
   const h5::Group g = root.open_group("rounds");
   const auto round = g.read<int64_t>("round");
   const size_t n = round.size();
-  const auto sim_time = read_column<double>(g, "sim_time_s", n);
-  const auto train_loss = read_column<double>(g, "train_loss", n);
-  const auto eval_loss = read_column<double>(g, "eval_loss", n);
-  const auto eval_acc = read_column<double>(g, "eval_accuracy", n);
-  const auto wall = read_column<double>(g, "wall_s", n);
-  const auto selected = read_column<int64_t>(g, "selected", n);
-  const auto completed = read_column<int64_t>(g, "completed", n);
-  const auto stragglers = read_column<int64_t>(g, "stragglers", n);
-  const auto dropouts = read_column<int64_t>(g, "dropouts", n);
-  const auto duration = read_column<double>(g, "duration_s", n);
-  const auto rss = read_column<double>(g, "peak_rss_mb", n);
+  const auto sim_time = h5::read_column<double>(g, "sim_time_s", n);
+  const auto train_loss = h5::read_column<double>(g, "train_loss", n);
+  const auto eval_loss = h5::read_column<double>(g, "eval_loss", n);
+  const auto eval_acc = h5::read_column<double>(g, "eval_accuracy", n);
+  const auto wall = h5::read_column<double>(g, "wall_s", n);
+  const auto selected = h5::read_column<int64_t>(g, "selected", n);
+  const auto completed = h5::read_column<int64_t>(g, "completed", n);
+  const auto stragglers = h5::read_column<int64_t>(g, "stragglers", n);
+  const auto dropouts = h5::read_column<int64_t>(g, "dropouts", n);
+  const auto duration = h5::read_column<double>(g, "duration_s", n);
+  const auto rss = h5::read_column<double>(g, "peak_rss_mb", n);
   for (size_t i = 0; i < n; ++i)
     r.rounds.push_back({round[i], sim_time[i], train_loss[i], eval_loss[i], eval_acc[i], wall[i], selected[i], completed[i],
                         stragglers[i], dropouts[i], duration[i], rss[i]});
@@ -173,24 +166,24 @@ RunResults read_results(const std::string& path) {
   ClientTotals& t = r.clients;
   t.n_samples = c.read<int64_t>("n_samples");
   const size_t nc = t.n_samples.size();
-  t.rounds_joined = read_column<int64_t>(c, "rounds_joined", nc);
-  t.updates_accepted = read_column<int64_t>(c, "updates_accepted", nc);
-  t.tokens_trained = read_column<int64_t>(c, "tokens_trained", nc);
-  t.busy_s = read_column<double>(c, "busy_s", nc);
-  t.idle_s = read_column<double>(c, "idle_s", nc);
-  t.flops_per_s = read_column<double>(c, "flops_per_s", nc);
-  t.bits_per_s = read_column<double>(c, "bits_per_s", nc);
-  if (c.has("local_eval_accuracy")) t.local_eval_accuracy = read_column<double>(c, "local_eval_accuracy", nc);
+  t.rounds_joined = h5::read_column<int64_t>(c, "rounds_joined", nc);
+  t.updates_accepted = h5::read_column<int64_t>(c, "updates_accepted", nc);
+  t.tokens_trained = h5::read_column<int64_t>(c, "tokens_trained", nc);
+  t.busy_s = h5::read_column<double>(c, "busy_s", nc);
+  t.idle_s = h5::read_column<double>(c, "idle_s", nc);
+  t.flops_per_s = h5::read_column<double>(c, "flops_per_s", nc);
+  t.bits_per_s = h5::read_column<double>(c, "bits_per_s", nc);
+  if (c.has("local_eval_accuracy")) t.local_eval_accuracy = h5::read_column<double>(c, "local_eval_accuracy", nc);
   r.client_n_samples = t.n_samples;
 
   const h5::Group tl = root.open_group("timeline");
   const auto client = tl.read<int32_t>("client");
   const size_t nt = client.size();
-  const auto kind = read_column<int32_t>(tl, "kind", nt);
-  const auto end = read_column<int32_t>(tl, "end", nt);
-  const auto tround = read_column<int64_t>(tl, "round", nt);
-  const auto start_s = read_column<double>(tl, "start_s", nt);
-  const auto end_s = read_column<double>(tl, "end_s", nt);
+  const auto kind = h5::read_column<int32_t>(tl, "kind", nt);
+  const auto end = h5::read_column<int32_t>(tl, "end", nt);
+  const auto tround = h5::read_column<int64_t>(tl, "round", nt);
+  const auto start_s = h5::read_column<double>(tl, "start_s", nt);
+  const auto end_s = h5::read_column<double>(tl, "end_s", nt);
   for (size_t i = 0; i < nt; ++i) r.timeline.push_back({client[i], kind[i], end[i], tround[i], start_s[i], end_s[i]});
 
   if (root.has("client_eval")) {

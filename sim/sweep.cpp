@@ -174,23 +174,16 @@ SweepIndex read_sweep_index(const std::string& path) {
   x.base = root.attr_string("base");
   const h5::Group g = root.open_group("points");
   x.point_names = g.read_strings("name");
-  x.files = g.read_strings("file");
-  x.done = g.read<uint8_t>("done");
   const size_t n = x.point_names.size();
-  if (x.files.size() != n || x.done.size() != n) throw UserError(g.where() + ": points datasets differ in length");
-  // Every column has one value per point (readers index them by point).
-  auto column = [n](const h5::Group& grp, const std::string& name, auto values) {
-    if (values.size() != n)
-      throw UserError(grp.where(name) + ": " + std::to_string(values.size()) + " values for " + std::to_string(n) +
-                      " points; expected one per point");
-    return values;
-  };
+  x.files = h5::read_string_column(g, "file", n);
+  x.done = h5::read_column<uint8_t>(g, "done", n);
+  // Every column holds one value per point (readers index them by point).
   x.axis_keys = root.open_group("axes").read_strings("keys");
   const h5::Group pg = root.open_group("params");
-  for (const auto& k : x.axis_keys) x.params.push_back(column(pg, k, pg.read_strings(k)));
+  for (const auto& k : x.axis_keys) x.params.push_back(h5::read_string_column(pg, k, n));
   const h5::Group mg = root.open_group("metrics");
-  auto real = [&](const char* name) { return column(mg, name, mg.read<double>(name)); };
-  auto integer = [&](const char* name) { return column(mg, name, mg.read<int64_t>(name)); };
+  auto real = [&](const char* name) { return h5::read_column<double>(mg, name, n); };
+  auto integer = [&](const char* name) { return h5::read_column<int64_t>(mg, name, n); };
   const auto acc = real("final_eval_accuracy"), loss = real("final_eval_loss");
   const auto train = real("final_train_loss"), best = real("best_eval_accuracy");
   const auto cmean = real("client_accuracy_mean"), cp10 = real("client_accuracy_p10");

@@ -372,9 +372,26 @@ void check_format(const File& f, const std::string& kind, int64_t version) {
                     std::to_string(version) + " (regenerate the file with this fedsim)");
 }
 
+namespace {
+template <class V>
+V column_of(V v, const Group& g, const std::string& name, size_t n) {
+  if (v.size() != n) throw UserError(g.where(name) + ": expected " + std::to_string(n) + " values, got " + std::to_string(v.size()));
+  return v;
+}
+}  // namespace
+
+template <class T>
+std::vector<T> read_column(const Group& g, const std::string& name, size_t n) {
+  return column_of(g.read<T>(name), g, name, n);
+}
+std::vector<std::string> read_string_column(const Group& g, const std::string& name, size_t n) {
+  return column_of(g.read_strings(name), g, name, n);
+}
+
 #define FEDSIM_H5_INSTANTIATE(T)                                                                   \
   template void Group::write<T>(const std::string&, const std::vector<T>&, std::vector<hsize_t>) const; \
-  template std::vector<T> Group::read<T>(const std::string&, std::vector<hsize_t>*) const;
+  template std::vector<T> Group::read<T>(const std::string&, std::vector<hsize_t>*) const;  \
+  template std::vector<T> read_column<T>(const Group&, const std::string&, size_t);
 FEDSIM_H5_INSTANTIATE(float)
 FEDSIM_H5_INSTANTIATE(double)
 FEDSIM_H5_INSTANTIATE(int32_t)

@@ -75,6 +75,12 @@ class Group {
   std::string file_, path_;
 };
 
+// One column of a table (a 1-D dataset with one value per row): `read` / `read_strings` that
+// must hold exactly `n` values; UserError "<file>:<path>: expected <n> values, got <m>" otherwise.
+template <class T>
+std::vector<T> read_column(const Group& g, const std::string& name, size_t n);
+std::vector<std::string> read_string_column(const Group& g, const std::string& name, size_t n);
+
 class File {
  public:
   static File create(const std::string& path);     // truncates

@@ -99,9 +99,10 @@ MasgptResults read_masgpt_results(const std::string& path) {
   r.chosen = root.read_strings("chosen");
   const h5::Group q = root.open_group("queries");
   r.test_queries = q.read_strings("query");
-  r.generated = q.read_strings("mas");
-  r.answers = q.read_strings("answer");
-  r.correct = q.read<uint8_t>("correct");
+  const size_t nq = r.test_queries.size();
+  r.generated = h5::read_string_column(q, "mas", nq);
+  r.answers = h5::read_string_column(q, "answer", nq);
+  r.correct = h5::read_column<uint8_t>(q, "correct", nq);
   return r;
 }
 

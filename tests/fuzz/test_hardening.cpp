@@ -160,10 +160,10 @@ TEST_CASE("hdf5: a sweep index column shorter than its points is refused, not in
   sim::write_sweep_index(spec, points, {1, 1, 0}, std::vector<sim::FinalMetrics>(3), dir);
   const std::string p = sim::index_path(dir);
   Edit(p).strings("/params/data.alpha", {"0"});
-  CHECK(user_error([&] { sim::read_sweep_index(p); }) == p + ":/params/data.alpha: 1 values for 3 points; expected one per point");
+  CHECK(user_error([&] { sim::read_sweep_index(p); }) == p + ":/params/data.alpha: expected 3 values, got 1");
   sim::write_sweep_index(spec, points, {1, 1, 0}, std::vector<sim::FinalMetrics>(3), dir);
   Edit(p).int64s("/metrics/rounds", {30, 30});
-  CHECK(user_error([&] { sim::read_sweep_index(p); }) == p + ":/metrics/rounds: 2 values for 3 points; expected one per point");
+  CHECK(user_error([&] { sim::read_sweep_index(p); }) == p + ":/metrics/rounds: expected 3 values, got 2");
 }
 
 TEST_CASE("hdf5: checkpoint shapes are range-checked before the model is allocated") {
