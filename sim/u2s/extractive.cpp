@@ -17,8 +17,9 @@ std::vector<std::string> words_of(const std::string& s) {
   return w;
 }
 
-// Sentences that are complete inside the piece: they end with '.', '!' or '?' and start with an
-// upper-case letter or a digit (a piece may begin in the middle of one).
+// Statements that are complete inside the piece: they end with '.' or '!' and start with an
+// upper-case letter or a digit (a piece may begin in the middle of one). A question ('?') ends a
+// sentence too but states no fact to ask about, so it is left out.
 std::vector<std::string> complete_sentences(const std::string& piece) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -28,17 +29,18 @@ std::vector<std::string> complete_sentences(const std::string& piece) {
       size_t b = start;
       while (b < i && std::isspace(static_cast<unsigned char>(piece[b]))) ++b;
       if (b < i && (std::isupper(static_cast<unsigned char>(piece[b])) || std::isdigit(static_cast<unsigned char>(piece[b]))))
-        out.push_back(piece.substr(b, i - b));  // without the end mark
+        if (ch != '?') out.push_back(piece.substr(b, i - b));  // without the end mark
       start = i + 1;
     }
   }
   return out;
 }
 
-// A subject that is a pronoun or quantifier does not make a self-contained question.
+// A subject that is a pronoun or quantifier does not make a self-contained question, nor does a
+// sentence that starts with a conjunction (it continues the previous one).
 bool vague_subject(const std::string& first_word) {
   static const char* const kVague[] = {"This", "That", "It", "There", "These", "Those", "More", "Many", "Some", "He",
-                                       "She", "They", "We", "I", "You"};
+                                       "She", "They", "We", "I", "You", "And", "But", "Or", "So", "Yet"};
   for (const char* v : kVague)
     if (first_word == v) return true;
   return false;
@@ -69,10 +71,13 @@ std::string rewrite(const std::string& s) {
     for (size_t i = 2; i < w.size(); ++i) y += (i > 2 ? " " : "") + w[i];
     return format_pair("What does " + w[0] + " " + verb.substr(0, verb.size() - 1) + "?", y);
   }
-  // Cloze: the last word is the answer.
+  // Cloze: the last word is the answer (without trailing punctuation, as in "decisions!!!!").
+  std::string answer = w.back();
+  while (!answer.empty() && std::ispunct(static_cast<unsigned char>(answer.back()))) answer.pop_back();
+  if (answer.empty()) return "";
   std::string q = "Complete: ";
   for (size_t i = 0; i + 1 < w.size(); ++i) q += w[i] + " ";
-  return format_pair(q + "___", w.back());
+  return format_pair(q + "___", answer);
 }
 
 class ExtractiveBackend : public llm::Backend {

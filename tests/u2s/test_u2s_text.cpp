@@ -69,6 +69,9 @@ TEST_CASE("extractive rules turn every fact template into its canonical question
   CHECK(extract_pair("Zorvex treats gout. This is widely known.") == "Q:What does Zorvex treat?\nA:gout");
   CHECK(extract_pair("of Belmor is Tiran. Belmor was founded in 1742.") == "Q:When was Belmor founded?\nA:1742");
   CHECK(extract_pair("This is widely known.") == "");  // vague subject
+  // Fortunes text: a question states no fact, a conjunction continues another sentence.
+  CHECK(extract_pair("A day for firm decisions!!!!!  Or is it?") == "Q:Complete: A day for firm ___\nA:decisions");
+  CHECK(extract_pair("Is it? Or is it not. Zorvex treats gout.") == "Q:What does Zorvex treat?\nA:gout");
   CHECK(extract_pair("Cats sleep all day long!") == "Q:Complete: Cats sleep all day ___\nA:long");
   CHECK(extract_pair("no sentence ends here") == "");
 }
