@@ -83,7 +83,6 @@ class DomainEvalTrainer : public LocalTrainer {
   double client_accuracy(const std::vector<float>& adapter, int32_t client) const override {
     return inner_.client_accuracy(adapter, client);
   }
-  // Writes the table into `g`; a callable that outlives this trainer.
   // Exact match (teacher forcing) and mean loss per target token, per domain.
   void per_domain(const std::vector<float>& adapter, std::vector<double>& acc, std::vector<double>& loss) const {
     acc.clear();
@@ -103,6 +102,7 @@ class DomainEvalTrainer : public LocalTrainer {
       loss.push_back(tok > 0 ? l / tok : std::numeric_limits<double>::quiet_NaN());
     }
   }
+  // Writes the table into `g`; a callable that outlives this trainer.
   std::function<void(const h5::Group&)> writer() const {
     return [names = names_, n = n_, ba = first_acc_, fa = last_acc_, bl = first_loss_, fl = last_loss_](const h5::Group& g) {
       g.write_strings("domains", names);
@@ -225,8 +225,9 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, 
     in.corpus = &corpus;
     in.pool = &pool;
     // u2s.embedding: hidden embeds with the base every client holds (README.md).
+    const models::Model* hidden = u.embedding == "hidden" ? &base : nullptr;
     const Selector sel(pool, u.selection, static_cast<int>(u.k), static_cast<int>(u.ngram), static_cast<int>(u.embed_dim),
-                       u.embedding == "hidden" ? &base : nullptr);
+                       hidden);
     in.selector = &sel;
     in.truth = truth.empty() ? nullptr : &truth;
     for (const auto& e : pool) in.download_bytes += static_cast<int64_t>(e.source.size() + e.instruction.size() + e.response.size());
@@ -256,11 +257,11 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, 
         std::vector<PoolExample> demos;
         for (const auto& f : world.demos) demos.push_back({f.sentence, f.question, f.answer, f.domain});
         std::string embed_key;
-        if (u.embedding == "hidden") {
+        if (hidden) {
           const std::vector<float> w = base.base_weights();
           embed_key = ";base=" + content_hash(std::string(reinterpret_cast<const char*>(w.data()), w.size() * sizeof(float)));
         }
-        generator = std::make_unique<models::Model>(trained_generator(c, pool, demos, u.embedding == "hidden" ? &base : nullptr, embed_key, hooks));
+        generator = std::make_unique<models::Model>(trained_generator(c, pool, demos, hidden, embed_key, hooks));
         gen = generator.get();
       }
       backend = llm::make_model_backend(*gen, nullptr);

@@ -60,30 +60,23 @@ struct Edit {
     H5Aclose(a);
     H5Sclose(space);
   }
-  // A one-dimensional int64 dataset in place of `path`.
-  void int64s(const char* path, const std::vector<int64_t>& v) {
+  // A one-dimensional dataset of `n` values of `type` at `data`, in place of `path`.
+  void dataset_1d(const char* path, hid_t type, hsize_t n, const void* data) {
     REQUIRE(H5Ldelete(f, path, H5P_DEFAULT) >= 0);
-    const hsize_t n = v.size();
-    const hid_t space = H5Screate_simple(1, &n, nullptr);
-    const hid_t ds = H5Dcreate2(f, path, H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    REQUIRE(ds >= 0);
-    REQUIRE(H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) >= 0);
-    H5Dclose(ds);
-    H5Sclose(space);
-  }
-  // A one-dimensional dataset of variable-length UTF-8 strings in place of `path`.
-  void strings(const char* path, const std::vector<const char*>& v) {
-    REQUIRE(H5Ldelete(f, path, H5P_DEFAULT) >= 0);
-    const hsize_t n = v.size();
-    const hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, H5T_VARIABLE);
-    H5Tset_cset(type, H5T_CSET_UTF8);
     const hid_t space = H5Screate_simple(1, &n, nullptr);
     const hid_t ds = H5Dcreate2(f, path, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     REQUIRE(ds >= 0);
-    REQUIRE(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) >= 0);
+    REQUIRE(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0);
     H5Dclose(ds);
     H5Sclose(space);
+  }
+  void int64s(const char* path, const std::vector<int64_t>& v) { dataset_1d(path, H5T_NATIVE_INT64, v.size(), v.data()); }
+  // Variable-length UTF-8 strings.
+  void strings(const char* path, const std::vector<const char*>& v) {
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    dataset_1d(path, type, v.size(), v.data());
     H5Tclose(type);
   }
   // A dataset of `dims` int32 that stores no data (chunked, never written), or an empty one.
