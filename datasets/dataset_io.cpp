@@ -7,8 +7,8 @@
 #include <string>
 #include <unordered_set>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/h5.hpp"
+#include "common/error.hpp"
+#include "common/h5.hpp"
 #include "datasets/dataset.hpp"
 
 namespace fedsim::datasets {

@@ -10,8 +10,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/rng.hpp"
+#include "common/error.hpp"
+#include "common/rng.hpp"
 
 namespace fs = std::filesystem;
 

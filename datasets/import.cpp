@@ -10,7 +10,7 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "datasets/import.hpp"
 
 namespace fedsim::datasets {

@@ -8,8 +8,8 @@
 #include <cmath>
 #include <numeric>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/rng.hpp"
+#include "common/error.hpp"
+#include "common/rng.hpp"
 #include "datasets/dataset.hpp"
 #include "synthetic_tasks.hpp"
 

@@ -15,7 +15,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "datasets/dataset.hpp"
 #include "synthetic_tasks.hpp"
 #include "presets.hpp"

@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <type_traits>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "datasets/dataset.hpp"
 #include "presets.hpp"
 #include "synthetic_tasks.hpp"

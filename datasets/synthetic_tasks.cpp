@@ -8,7 +8,7 @@
 #include <cctype>
 #include <string>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "datasets/dataset.hpp"
 
 namespace fedsim::datasets {

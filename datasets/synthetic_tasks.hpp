@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "datasets/common/rng.hpp"
+#include "common/rng.hpp"
 
 namespace fedsim::datasets::detail {
 

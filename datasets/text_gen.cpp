@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 
 namespace fedsim::datasets::detail {
 namespace {

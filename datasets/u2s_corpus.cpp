@@ -18,8 +18,8 @@
 #include <set>
 #include <sstream>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/rng.hpp"
+#include "common/error.hpp"
+#include "common/rng.hpp"
 #include "datasets/dataset.hpp"
 #include "synthetic_tasks.hpp"
 

@@ -3,7 +3,7 @@
 // written atomically (STYLE.md habit 7).
 #include <sstream>
 
-#include "datasets/common/h5.hpp"
+#include "common/h5.hpp"
 #include "models/model_impl.hpp"
 
 namespace fedsim::models {

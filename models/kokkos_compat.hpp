@@ -51,7 +51,7 @@ using Kokkos::Experimental::tanh;
 #endif
 }  // namespace kmath
 
-// Device copy of fedsim::mix64 (datasets/common/rng.hpp: splitmix64 finaliser, Steele, Lea &
+// Device copy of fedsim::mix64 (common/rng.hpp: splitmix64 finaliser, Steele, Lea &
 // Flood, OOPSLA 2014). rng.hpp's version is plain constexpr, which CUDA only accepts with
 // --expt-relaxed-constexpr; tests check the two agree bit for bit.
 KOKKOS_INLINE_FUNCTION uint64_t dmix64(uint64_t z) {

@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 
 namespace fedsim::models {
 

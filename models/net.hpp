@@ -7,8 +7,8 @@
 #include <cmath>
 #include <vector>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/rng.hpp"
+#include "common/error.hpp"
+#include "common/rng.hpp"
 #include "models/kernels/attention.hpp"
 #include "models/kernels/elementwise.hpp"
 #include "models/kernels/embed_loss.hpp"

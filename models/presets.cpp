@@ -1,7 +1,7 @@
 // Named model sizes. vocab_size is the byte-level tokenizer's (264) in every preset.
 #include <sstream>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "models/model.hpp"
 
 namespace fedsim::models {

@@ -1,7 +1,7 @@
 // Byte-level tokenizer and the SFT batch layout (model.hpp).
 #include <algorithm>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "models/model.hpp"
 
 namespace fedsim::models {

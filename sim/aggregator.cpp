@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 
 namespace fedsim::sim {
 

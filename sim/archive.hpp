@@ -9,7 +9,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 
 namespace fedsim::sim {
 

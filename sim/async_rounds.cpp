@@ -7,8 +7,8 @@
 #include <cmath>
 #include <limits>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/rng.hpp"
+#include "common/error.hpp"
+#include "common/rng.hpp"
 #include "sim/federation.hpp"
 
 namespace fedsim::sim {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/rng.hpp"
+#include "common/error.hpp"
+#include "common/rng.hpp"
 #include "sim/csv.hpp"
 
 namespace fedsim::sim {

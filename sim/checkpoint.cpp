@@ -4,8 +4,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/h5.hpp"
+#include "common/error.hpp"
+#include "common/h5.hpp"
 
 namespace fedsim::sim {
 namespace {

@@ -11,7 +11,7 @@
 #include <limits>
 #include <sstream>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "datasets/dataset.hpp"
 
 namespace fedsim::sim {

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 
 namespace fedsim::sim {
 namespace {

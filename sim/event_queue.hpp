@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "sim/archive.hpp"
 
 namespace fedsim::sim {

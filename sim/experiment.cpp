@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/rng.hpp"
+#include "common/error.hpp"
+#include "common/rng.hpp"
 #include "fedsim_version.hpp"
 #include "sim/u2s/u2s_phase.hpp"
 

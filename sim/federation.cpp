@@ -10,8 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/rng.hpp"
+#include "common/error.hpp"
+#include "common/rng.hpp"
 #include "fedsim_version.hpp"
 #include "sim/sampler.hpp"
 #include "sim/u2s/u2s_phase.hpp"

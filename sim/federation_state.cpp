@@ -1,7 +1,7 @@
 // Federation::save_state / restore_state: everything that changes during a run, in one fixed
 // order. The constructor rebuilds what is derived from the config (system model, rules, sizes),
 // so a restored federation equals the one that was saved.
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "sim/archive.hpp"
 #include "sim/federation.hpp"
 

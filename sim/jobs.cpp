@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/rng.hpp"
+#include "common/error.hpp"
+#include "common/rng.hpp"
 
 namespace fedsim::sim {
 

@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/rng.hpp"
+#include "common/error.hpp"
+#include "common/rng.hpp"
 #include "fedsim_version.hpp"
 #include "sim/experiment.hpp"
 

@@ -2,8 +2,8 @@
 
 #include <filesystem>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/h5.hpp"
+#include "common/error.hpp"
+#include "common/h5.hpp"
 #include "sim/jobs.hpp"
 
 namespace fedsim::sim {

@@ -5,8 +5,8 @@
 #include <numeric>
 #include <unordered_set>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/rng.hpp"
+#include "common/error.hpp"
+#include "common/rng.hpp"
 
 namespace fedsim::sim {
 

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <limits>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/h5.hpp"
+#include "common/error.hpp"
+#include "common/h5.hpp"
 #include "fedsim_version.hpp"
 #include "sim/experiment.hpp"
 

@@ -8,7 +8,7 @@
 #include <set>
 #include <sstream>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "sim/experiment.hpp"
 #include "sim/sweep.hpp"
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "sim/federation.hpp"
 #include "sim/sampler.hpp"
 

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/rng.hpp"
+#include "common/error.hpp"
+#include "common/rng.hpp"
 #include "sim/csv.hpp"
 
 namespace fedsim::sim {

@@ -5,8 +5,8 @@
 #include <limits>
 #include <numeric>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/rng.hpp"
+#include "common/error.hpp"
+#include "common/rng.hpp"
 #include "sim/experiment.hpp"
 
 namespace fedsim::sim {

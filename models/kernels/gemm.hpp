@@ -4,7 +4,7 @@
 // checks it against a host reference on every build.
 #pragma once
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "models/kokkos_compat.hpp"
 
 #ifdef FEDSIM_HAVE_KOKKOSKERNELS

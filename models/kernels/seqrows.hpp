@@ -7,7 +7,7 @@
 
 #include <vector>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "models/kokkos_compat.hpp"
 
 namespace fedsim::models {

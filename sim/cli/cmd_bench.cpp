@@ -12,7 +12,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "models/bench.hpp"
 #include "models/model.hpp"
 #include "sim/cli/commands.hpp"

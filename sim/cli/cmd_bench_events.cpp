@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/config.hpp"
 #include "sim/event_queue.hpp"

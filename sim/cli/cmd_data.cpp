@@ -6,7 +6,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "datasets/dataset.hpp"
 #include "datasets/debian.hpp"
 #include "datasets/import.hpp"

@@ -6,7 +6,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "models/model.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/cli/parse.hpp"

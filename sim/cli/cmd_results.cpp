@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/h5.hpp"
+#include "common/error.hpp"
+#include "common/h5.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/config.hpp"
 #include "sim/results.hpp"

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "fedsim_version.hpp"
 #include "models/model.hpp"
 #include "sim/cli/commands.hpp"

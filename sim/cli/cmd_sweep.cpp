@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "models/model.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/cli/parse.hpp"

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "fedsim_version.hpp"
 #include "models/model.hpp"
 #include "sim/cli/commands.hpp"

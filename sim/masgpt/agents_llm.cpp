@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "datasets/dataset.hpp"
 #include "fedsim_version.hpp"
 #include "sim/experiment.hpp"

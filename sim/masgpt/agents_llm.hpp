@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "datasets/common/rng.hpp"
+#include "common/rng.hpp"
 #include "models/model.hpp"
 #include "sim/config.hpp"
 

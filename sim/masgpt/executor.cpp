@@ -4,8 +4,8 @@
 #include <map>
 #include <optional>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/rng.hpp"
+#include "common/error.hpp"
+#include "common/rng.hpp"
 #include "sim/masgpt/library.hpp"
 
 namespace fedsim::sim::masgpt {

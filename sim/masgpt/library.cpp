@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "sim/masgpt/library.hpp"
 
 namespace fedsim::sim::masgpt {

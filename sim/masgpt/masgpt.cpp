@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <set>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "sim/event_queue.hpp"
 #include "sim/experiment.hpp"
 #include "sim/masgpt/construct.hpp"

@@ -2,8 +2,8 @@
 #include <cstdio>
 #include <sstream>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/h5.hpp"
+#include "common/error.hpp"
+#include "common/h5.hpp"
 #include "fedsim_version.hpp"
 #include "sim/masgpt/masgpt.hpp"
 

@@ -14,8 +14,8 @@
 #include <filesystem>
 #include <memory>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/rng.hpp"
+#include "common/error.hpp"
+#include "common/rng.hpp"
 #include "fedsim_version.hpp"
 #include "sim/experiment.hpp"
 #include "sim/u2s/u2s_phase.hpp"

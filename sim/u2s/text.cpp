@@ -3,8 +3,8 @@
 #include <functional>
 #include <numeric>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/rng.hpp"
+#include "common/error.hpp"
+#include "common/rng.hpp"
 #include "sim/u2s/u2s.hpp"
 
 namespace fedsim::sim::u2s {

@@ -8,8 +8,8 @@
 #include <functional>
 #include <limits>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/h5.hpp"
+#include "common/error.hpp"
+#include "common/h5.hpp"
 #include "sim/federation.hpp"
 #include "sim/u2s/u2s_phase.hpp"
 

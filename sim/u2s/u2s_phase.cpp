@@ -10,8 +10,8 @@
 #include <algorithm>
 #include <set>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/rng.hpp"
+#include "common/error.hpp"
+#include "common/rng.hpp"
 #include "sim/u2s/u2s_phase.hpp"
 #include "sim/experiment.hpp"
 

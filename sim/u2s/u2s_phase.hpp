@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "datasets/common/rng.hpp"
+#include "common/rng.hpp"
 #include "sim/config.hpp"
 #include "sim/experiment.hpp"
 #include "sim/jobs.hpp"

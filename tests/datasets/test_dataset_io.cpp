@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <string>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/h5.hpp"
+#include "common/error.hpp"
+#include "common/h5.hpp"
 #include "datasets/dataset.hpp"
 
 using namespace fedsim::datasets;

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <string>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "datasets/dataset.hpp"
 
 using namespace fedsim::datasets;

@@ -13,7 +13,7 @@
 #include <fstream>
 #include <string>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 
 namespace fedsim::fuzz {
 

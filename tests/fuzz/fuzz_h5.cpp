@@ -1,7 +1,7 @@
 // HDF5 readers: read_dataset (datasets/dataset_io.cpp), read_results (sim/results.cpp, then
 // final_metrics as `fedsim results summary` does) and Model::load / load_adapters
 // (models/checkpoint.cpp), read_checkpoint (sim/checkpoint.cpp), read_sweep_index (sim/sweep.cpp),
-// through datasets/common/h5.cpp.
+// through common/h5.cpp.
 //
 // Raw bytes almost never get past HDF5's signature check, so the input is a small program that
 // edits a valid file written by fedsim's own writer, through the HDF5 API: delete or replace a
@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "datasets/common/h5.hpp"
+#include "common/h5.hpp"
 #include "datasets/dataset.hpp"
 #include "fuzz_common.hpp"
 #include "models/model.hpp"

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "datasets/dataset.hpp"
 #include "datasets/import.hpp"
 #include "models/layout.hpp"

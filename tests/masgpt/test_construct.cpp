@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "datasets/dataset.hpp"
 #include "fake_llm.hpp"
 #include "sim/config.hpp"

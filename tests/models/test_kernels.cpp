@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "datasets/common/rng.hpp"
+#include "common/rng.hpp"
 #include "models/kernels/attention.hpp"
 #include "models/kernels/gemm.hpp"
 #include "models/kernels/linear.hpp"

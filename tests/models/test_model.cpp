@@ -4,8 +4,8 @@
 
 #include <cstdio>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/h5.hpp"
+#include "common/error.hpp"
+#include "common/h5.hpp"
 #include "models/model.hpp"
 
 using namespace fedsim::models;

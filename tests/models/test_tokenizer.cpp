@@ -1,7 +1,7 @@
 // Tokenizer, SFT batch layout, presets and config validation.
 #include <doctest/doctest.h>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "models/layout.hpp"
 #include "models/model.hpp"
 

@@ -2,7 +2,7 @@
 // the formulas in REFERENCE.md section 3).
 #include <doctest/doctest.h>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "sim/aggregator.hpp"
 #include "sim/federation.hpp"
 

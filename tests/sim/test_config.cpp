@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "sim/config.hpp"
 
 using namespace fedsim::sim;

@@ -5,8 +5,8 @@
 #include <limits>
 #include <unistd.h>
 
-#include "datasets/common/error.hpp"
-#include "datasets/common/h5.hpp"
+#include "common/error.hpp"
+#include "common/h5.hpp"
 #include "sim/results.hpp"
 
 using namespace fedsim::sim;

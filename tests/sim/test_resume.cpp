@@ -11,7 +11,7 @@
 #include <fstream>
 #include <string>
 
-#include "datasets/common/h5.hpp"
+#include "common/h5.hpp"
 #include "sim/results.hpp"
 
 using namespace fedsim::sim;

@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "sim/results.hpp"
 #include "sim/sweep.hpp"
 

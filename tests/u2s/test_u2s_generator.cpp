@@ -2,7 +2,7 @@
 // whose target is the canonical pair of their first whole fact, and its shape keys.
 #include <doctest/doctest.h>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "datasets/dataset.hpp"
 #include "sim/u2s/u2s_phase.hpp"
 

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
-#include "datasets/common/h5.hpp"
+#include "common/h5.hpp"
 #include "datasets/dataset.hpp"
 #include "sim/config.hpp"
 #include "sim/experiment.hpp"

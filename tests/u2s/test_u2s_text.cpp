@@ -5,7 +5,7 @@
 #include <map>
 #include <set>
 
-#include "datasets/common/error.hpp"
+#include "common/error.hpp"
 #include "sim/u2s/u2s.hpp"
 
 using namespace fedsim;
