@@ -22,6 +22,10 @@ struct RunHooks {
   // Per client: the simulated tick from which it may be selected (U2S: when its generation job
   // is done; INT64_MAX = never). Empty = every client from the start.
   std::vector<int64_t> client_ready_ticks;
+  // Host measurements: seconds on a monotonic clock, and peak resident memory in MiB; empty =
+  // the real ones. Tests pin them to compare checkpoints byte for byte.
+  std::function<double()> wall_clock;
+  std::function<double()> peak_rss_mb;
 };
 
 // The shapes the config asks for (preset with per-field overrides). UserError on bad shapes.

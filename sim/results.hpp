@@ -31,6 +31,11 @@ struct RoundRow {
   int64_t dropouts = 0;    // went offline or failed mid-task
   double duration_s = 0.0; // simulated length of the round
   double peak_rss_mb = 0.0; // peak resident memory of the process so far (MiB)
+  template <class Ar>
+  void fields(Ar& ar) {
+    ar(round, sim_time_s, train_loss, eval_loss, eval_accuracy, wall_s, selected, completed, stragglers, dropouts,
+       duration_s, peak_rss_mb);
+  }
 };
 
 // Per-client totals over the run.

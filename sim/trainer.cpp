@@ -220,6 +220,16 @@ std::vector<LocalResult> LocalTrainer::train_many(const std::vector<TrainTask>& 
   return out;
 }
 
+int local_steps(const FederationSection& f, int n_clients, int64_t n_i) {
+  if (f.local_steps_mode == "fixed") return static_cast<int>(f.local_steps);
+  const double N = n_clients, m = std::min<double>(static_cast<double>(f.clients_per_round), N);
+  const double R = static_cast<double>(f.rounds), B = static_cast<double>(f.batch_size);
+  const double steps = std::ceil(f.local_epochs * static_cast<double>(n_i) * N / (R * m) / B);
+  return static_cast<int>(std::max(1.0, std::min(steps, 1e6)));
+}
+
+double round_lr(const FederationSection& f, int64_t round) { return cosine_lr(f.lr, f.lr_min, round, f.rounds); }
+
 std::vector<size_t> draw_local_samples(uint64_t seed, int32_t client, int64_t round, size_t n_i, int steps, int batch) {
   FEDSIM_ASSERT(n_i > 0 && steps > 0 && batch > 0);
   const size_t want = static_cast<size_t>(steps) * static_cast<size_t>(batch);

@@ -19,7 +19,6 @@
 #include "sim/cli/parse.hpp"
 #include "sim/config.hpp"
 #include "sim/experiment.hpp"
-#include "sim/federation.hpp"
 #include "sim/trainer.hpp"
 
 namespace po = boost::program_options;
@@ -123,8 +122,7 @@ FlRun run_fl(const sim::ExperimentConfig& base, const std::string& execution, co
   std::vector<int64_t> n;
   for (const auto& cl : data.clients) n.push_back(static_cast<int64_t>(cl.samples.size()));
   const auto t0 = std::chrono::steady_clock::now();
-  sim::Federation fed(c, std::move(n), timed, sim::RunHooks{});
-  fed.run();
+  sim::run_federation(c, std::move(n), timed, sim::RunHooks{}, {});
   FlRun r;
   r.wall_s = seconds_since(t0);
   r.train_s = timed.seconds;

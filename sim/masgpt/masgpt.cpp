@@ -63,11 +63,12 @@ double schedule_jobs(const std::vector<double>& gen_s, const std::vector<double>
                      uint64_t seed, std::vector<TimelineRow>* timeline) {
   EventQueue q;
   SystemModel sys(SystemSpec{}, 1, seed);
-  JobScheduler js(q, sys, seed, true);
+  JobScheduler js(q, sys, true);
+  const uint32_t owner = js.add_owner(seed);
   size_t next = 0;
   auto start_query = [&]() {
     if (next >= gen_s.size()) return;
-    js.start(-1, JobKind::generate, static_cast<int64_t>(next), seconds_to_ticks(gen_s[next]), static_cast<int64_t>(next));
+    js.start(owner, -1, JobKind::generate, static_cast<int64_t>(next), seconds_to_ticks(gen_s[next]), static_cast<int64_t>(next));
     ++next;
   };
   for (int64_t w = 0; w < workers; ++w) start_query();
@@ -77,7 +78,7 @@ double schedule_jobs(const std::vector<double>& gen_s, const std::vector<double>
     const Job j = js.finish(ev, &how);
     FEDSIM_ASSERT(how == JobEnd::done);
     if (j.kind == JobKind::generate)
-      js.start(-1, JobKind::eval, j.round, seconds_to_ticks(exec_s[static_cast<size_t>(j.tag)]), j.tag);
+      js.start(owner, -1, JobKind::eval, j.round, seconds_to_ticks(exec_s[static_cast<size_t>(j.tag)]), j.tag);
     else
       start_query();
   }

@@ -40,7 +40,8 @@ PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const Run
   const Tick cutoff_t = seconds_to_ticks(u.cutoff_s);
   EventQueue q;
   const SystemModel sys(system_spec(c), n, seed);
-  JobScheduler jobs(q, sys, stream_key(seed, 0, 0, Purpose::generation), true);
+  JobScheduler jobs(q, sys, true);
+  const uint32_t owner = jobs.add_owner(stream_key(seed, 0, 0, Purpose::generation));
   const Selector& sel = *in.selector;
   const size_t pad_to = u.prompt_pad == "on" ? examples_width(*in.pool, static_cast<size_t>(u.k)) : 0;
   FilterSpec f;
@@ -109,13 +110,13 @@ PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const Run
     if (++r.attempts > u.max_attempts)
       return give_up(ci, "offline or failed in all " + std::to_string(u.max_attempts) + " attempts");
     if (!st[static_cast<size_t>(ci)].downloaded) {
-      jobs.start(ci, JobKind::download, 0, sys.transfer_time(ci, in.download_bytes), 0);
+      jobs.start(owner, ci, JobKind::download, 0, sys.transfer_time(ci, in.download_bytes), 0);
       return;
     }
     Tick ticks = 0;
     const size_t fit = generate(ci, cutoff ? cutoff_t - q.now() : kNever, &ticks);
     const bool cut = cutoff && fit < st[static_cast<size_t>(ci)].pieces.size();
-    jobs.start(ci, JobKind::generate, 0, cut ? cutoff_t - q.now() : ticks, static_cast<int64_t>(fit));
+    jobs.start(owner, ci, JobKind::generate, 0, cut ? cutoff_t - q.now() : ticks, static_cast<int64_t>(fit));
   };
   auto finish = [&](int ci, size_t fit, Tick began) {
     ClientState& s = st[static_cast<size_t>(ci)];

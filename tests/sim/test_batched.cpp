@@ -88,9 +88,9 @@ Run run(ExperimentConfig c, const std::string& execution) {
   Capture cap(*inner);
   std::vector<int64_t> n;
   for (const auto& cl : data.clients) n.push_back(static_cast<int64_t>(cl.samples.size()));
-  Federation fed(c, n, cap, {});
+
   Run r;
-  r.results = fed.run();
+  r.results = run_federation(c, n, cap, {}, {});
   r.evaluated = cap.evaluated;
   r.batched_calls = cap.batched_calls;
   return r;
