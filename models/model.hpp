@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "models/products.hpp"
+
 namespace fedsim::models {
 
 inline constexpr int64_t kCheckpointFormatVersion = 1;

@@ -41,6 +41,7 @@ std::vector<std::string> data_presets() {
   return p;
 }
 const std::vector<std::string> kDataSources{"synthetic", "file"};
+const std::vector<std::string> kProducts{"blas", "portable"};
 const std::vector<std::string> kPresets{"nano", "tiny", "small", "gpt2-124m"};
 const std::vector<std::string> kLoraTargets{"q", "k", "v", "o", "mlp_up", "mlp_down"};
 
@@ -93,6 +94,9 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.integer("pretrain_batch", c.model.pretrain_batch, 1, 65536, "pretraining batch size");
   v.number("pretrain_lr", c.model.pretrain_lr, 0.0, 10.0, "pretraining learning rate (cosine to 10%)");
   v.text("checkpoint", c.model.checkpoint, "base model checkpoint (HDF5); empty = pretrain and cache");
+  v.choice("products", c.model.products, kProducts,
+           "dense products: blas = fastest, bits depend on the BLAS kernel and product shape; portable = same bits "
+           "for batched/sequential, packed/padded and any BLAS (slower)");
 
   v.section("lora", "adapters trained by the clients (Hu et al., LoRA, 2021)");
   v.integer("rank", c.lora.rank, 1, 4096, "adapter rank r");

@@ -54,6 +54,7 @@ struct ModelSection {
   int64_t pretrain_batch = 16;
   double pretrain_lr = 3e-3;
   std::string checkpoint = "";  // base model checkpoint; "" = pretrain (cached)
+  std::string products = "blas";  // dense products: blas | portable (models/products.hpp)
 };
 
 struct LoraSection {

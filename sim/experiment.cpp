@@ -71,6 +71,10 @@ SystemSpec system_spec(const ExperimentConfig& c) {
   return s;
 }
 
+models::Products products_of(const ExperimentConfig& c) {
+  return c.model.products == "portable" ? models::Products::portable : models::Products::blas;
+}
+
 models::LoraConfig lora_config(const ExperimentConfig& c) {
   models::LoraConfig l;
   l.rank = static_cast<int>(c.lora.rank);

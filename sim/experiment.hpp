@@ -31,6 +31,8 @@ struct RunHooks {
 // The shapes the config asks for (preset with per-field overrides). UserError on bad shapes.
 models::ModelConfig model_config(const ExperimentConfig& c);
 models::LoraConfig lora_config(const ExperimentConfig& c);
+// `model.products` (models/products.hpp); run_experiment holds it for the whole run.
+models::Products products_of(const ExperimentConfig& c);
 // The system model's parameters from the system section.
 SystemSpec system_spec(const ExperimentConfig& c);
 // Checks that need other layers (model shapes, the data generator's parameters, mode and

@@ -176,6 +176,7 @@ RunResults run_federation(const ExperimentConfig& c, std::vector<int64_t> n, Loc
 
 RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control) {
   validate_experiment(c);
+  const models::ProductsScope products(products_of(c));
   if (c.u2s.enabled()) return u2s::run_u2s_experiment(c, hooks, control);  // clients generate their data first
   if (c.federation.trainer == "none") {
     // System-only studies need the clients' data sizes, not a model.

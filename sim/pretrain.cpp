@@ -24,6 +24,9 @@ std::string pretrain_key(const ExperimentConfig& c, const models::ModelConfig& m
   std::string text;
   for (const auto& s : d.public_split) text += s.instruction + '\x1f' + s.response + '\x1e';
   key += "public=" + content_hash(text) + ";format=" + std::to_string(models::kCheckpointFormatVersion) +
+         // The product's rounding (BLAS core, portable) decides the pretrained bits: a base cached
+         // under another OpenBLAS core would make a cached run differ from an uncached one.
+         ";products=" + models::products_identity() +
          ";fedsim=" FEDSIM_VERSION_STRING;
   return key;
 }

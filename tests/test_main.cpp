@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 #include <fenv.h>
 
+#include <cstdio>
+
 #include "models/model.hpp"
 
 int main(int argc, char** argv) {
@@ -12,6 +14,9 @@ int main(int argc, char** argv) {
 #if defined(__GLIBC__)
   feenableexcept(FE_INVALID | FE_DIVBYZERO);
 #endif
+  // Which products the binary runs (with OpenBLAS: the core it selected, which OPENBLAS_CORETYPE
+  // may force), so every test log says which kernels its numbers came from.
+  std::printf("[fedsim tests] %s\n", fedsim::models::Runtime::describe().c_str());
   doctest::Context ctx;
   ctx.applyCommandLine(argc, argv);
   return ctx.run();

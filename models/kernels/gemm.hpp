@@ -1,11 +1,12 @@
 // Dense products C = alpha * op(A) * op(B) + beta * C on row-major device matrices.
-// With Kokkos Kernels this is KokkosBlas::gemm (OpenBLAS sgemm/dgemm on the host, cuBLAS or
-// rocBLAS on GPUs); without it, gemm_tiled below. gemm_tiled is always compiled so the test
-// checks it against a host reference on every build.
+// With Kokkos Kernels and `Products::blas` (models/products.hpp) this is KokkosBlas::gemm
+// (OpenBLAS sgemm/dgemm on the host, cuBLAS or rocBLAS on GPUs); otherwise gemm_tiled below,
+// which is always compiled so the test checks it against a host reference on every build.
 #pragma once
 
 #include "common/error.hpp"
 #include "models/kokkos_compat.hpp"
+#include "models/products.hpp"
 
 #ifdef FEDSIM_HAVE_KOKKOSKERNELS
 #include <KokkosBlas3_gemm.hpp>
@@ -13,8 +14,10 @@
 
 namespace fedsim::models {
 
-// Own kernel: each work item owns a kTile x kTile block of C and walks K in order, so the
-// result does not depend on the backend's scheduling. op(A) (M,K), op(B) (K,N), C (M,N).
+// Own kernel: each work item owns a kTile x kTile block of C and walks K in order. Every
+// element is the same sequence of operations (one product sum over k = 0..K-1 in order, the
+// same code for edge tiles, which clamp their loads), so its bits depend on neither M, N, the
+// tile it falls in, nor the backend's scheduling: Products::portable rests on this. op(A) (M,K), op(B) (K,N), C (M,N).
 template <class T, class AV, class BV, class CV>
 void gemm_tiled(const ExecSpace& exec, char ta, char tb, T alpha, const AV& A, const BV& B, T beta, const CV& C) {
   constexpr int kTile = 4;
@@ -62,6 +65,10 @@ void gemm(const ExecSpace& exec, char ta, char tb, T alpha, const AV& A, const B
     return;
   }
 #ifdef FEDSIM_HAVE_KOKKOSKERNELS
+  if (products() == Products::portable) {  // models/products.hpp: the same bits for any shape
+    gemm_tiled(exec, ta, tb, alpha, A, B, beta, C);
+    return;
+  }
   const char sa[2] = {ta, 0}, sb[2] = {tb, 0};
 #if defined(KOKKOSKERNELS_VERSION) && KOKKOSKERNELS_VERSION >= 40100
   KokkosBlas::gemm(exec, sa, sb, alpha, A, B, beta, C);

@@ -156,6 +156,7 @@ int bench_fl(const std::string& config, int64_t rounds, int repeat, bool json, i
   c.federation.client_eval_every = 0;
   sim::validate_experiment(c);
   models::Runtime rt(argc, argv);
+  models::set_products(sim::products_of(c));
   sim::RunHooks hooks;
   hooks.log = [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); };
   const datasets::FederatedDataset data = sim::prepare_data(c, hooks);

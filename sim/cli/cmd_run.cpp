@@ -106,6 +106,7 @@ int cmd_run(const std::vector<std::string>& args, int& argc, char** argv) {
               << fmt(row.eval_loss) << "  eval_acc " << fmt(row.eval_accuracy, "%.3f") << "  elapsed "
               << fmt(elapsed(), "%.1f") << "s  ETA " << (done > 0 ? fmt(per_round * left, "%.1f") + "s" : "-") << "\n";
   };
+  models::set_products(sim::products_of(c));  // for the banner; run_experiment holds it for the run
   std::cerr << "[fedsim] " << c.experiment.name << ": " << models::Runtime::describe() << "\n";
   sim::install_stop_handlers();
   sim::RunControl control;

@@ -1,8 +1,15 @@
 // Batched local training (Model::train_adapters_batched): every client's result equals its own
 // train_adapter run, whatever clients share the batch, for SFT and DPO, with dropout, FedProx,
 // SCAFFOLD, per-client learning rates and unequal step counts; groups split by the activation
-// budget give the same results. Packed (the default) within 1e-5 and with fewer rows computed
-// than tokens; padded (pack = false) bit for bit.
+// budget give the same results; packing computes fewer rows than tokens.
+//
+// "Equals" is checked bit for bit with Products::portable (models/products.hpp), where every
+// element of a dense product is the same sum whatever the product's shape, so the batched path
+// (clients stacked, padding skipped) must reproduce each client's own run exactly: any
+// difference is a bug in the batched bookkeeping, not rounding. With Products::blas the stacked
+// products have other shapes than the per-client ones, and a BLAS may round those differently
+// (tests/models/test_kernels.cpp bounds that per product); there these tests check that each
+// mode is bit-reproducible and trains, not equality across modes.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -77,7 +84,9 @@ Clients make_clients(const Model& m, int K, bool prox, bool scaffold) {
 }
 int steps_of(int k) { return 1 + (k * 2) % 4; }  // 1, 3, 1, 3, ... and 2-step clients below
 
-void check_sft(const ModelConfig& cfg, const LoraConfig& lora, bool prox, bool scaffold, int64_t mib = 1024) {
+// exact: the current products are portable, so batched (packed or padded) must equal
+// sequential bit for bit; otherwise only each mode's own reproducibility is asserted.
+void check_sft_with(const ModelConfig& cfg, const LoraConfig& lora, bool prox, bool scaffold, int64_t mib, bool exact) {
   Model m(cfg, lora, 5);
   const int K = 5, B = 3, T = cfg.max_seq;
   Clients c = make_clients(m, K, prox, scaffold);
@@ -94,34 +103,35 @@ void check_sft(const ModelConfig& cfg, const LoraConfig& lora, bool prox, bool s
   for (auto& a : bat) ptrs.push_back(&a);
   const std::vector<TrainStats> bat_st = m.train_adapters_batched(ptrs, batches, c.lrs, opt, c.seeds, c.hooks, {true, mib});
   REQUIRE(bat_st.size() == size_t(K));
-  bool bitwise = true;
   for (int k = 0; k < K; ++k) {
     CAPTURE(k);
     CHECK(rel_diff(bat[k], c.start[k]) > 1e-4);  // it trained
-    CHECK(rel_diff(bat[k], seq[k]) <= 1e-5);
-    CHECK(std::fabs(bat_st[k].mean_loss - seq_st[k].mean_loss) <= 1e-5 * std::fabs(seq_st[k].mean_loss));
     CHECK(bat_st[k].steps == seq_st[k].steps);
     CHECK(bat_st[k].tokens == seq_st[k].tokens);
-    bitwise = bitwise && bat[k] == seq[k];
+    if (exact) {
+      CHECK(bat[k] == seq[k]);
+      CHECK(bat_st[k].mean_loss == seq_st[k].mean_loss);
+    }
   }
-  MESSAGE(std::string(bitwise ? "batched == sequential bit for bit" : "batched differs from sequential in the last bits"));
   // Packing skipped the padding (every client has a sequence shorter than the context).
   for (int k = 0; k < K; ++k) {
     CHECK(seq_st[k].rows == seq_st[k].tokens);
     CHECK(bat_st[k].rows > 0);
     CHECK(bat_st[k].rows < seq_st[k].tokens);
   }
-  // Padded rows: exactly the per-client computation.
+  // Padded rows: the per-client computation with the clients stacked.
   std::vector<std::vector<float>> padded = c.start;
   std::vector<std::vector<float>*> pp;
   for (auto& a : padded) pp.push_back(&a);
   const auto pad_st = m.train_adapters_batched(pp, batches, c.lrs, opt, c.seeds, c.hooks, {false, mib});
   for (int k = 0; k < K; ++k) {
-    CHECK(padded[k] == seq[k]);
-    CHECK(pad_st[k].mean_loss == seq_st[k].mean_loss);
     CHECK(pad_st[k].rows == seq_st[k].tokens);
+    if (exact) {
+      CHECK(padded[k] == seq[k]);
+      CHECK(pad_st[k].mean_loss == seq_st[k].mean_loss);
+    }
   }
-  // Bit-reproducible, and independent of the group: client 2 alone and in another company.
+  // Bit-reproducible in every mode, and independent of the group (exactly with portable products).
   std::vector<std::vector<float>> again = c.start;
   std::vector<std::vector<float>*> p2;
   for (auto& a : again) p2.push_back(&a);
@@ -130,8 +140,18 @@ void check_sft(const ModelConfig& cfg, const LoraConfig& lora, bool prox, bool s
   std::vector<float> alone = c.start[2], other = c.start[4];
   m.train_adapters_batched({&other, &alone}, {batches[4], batches[2]}, {c.lrs[4], c.lrs[2]}, opt,
                            {c.seeds[4], c.seeds[2]}, {c.hooks[4], c.hooks[2]});
-  CHECK(rel_diff(alone, seq[2]) <= 1e-5);
-  CHECK(rel_diff(other, seq[4]) <= 1e-5);
+  if (exact) {
+    CHECK(alone == seq[2]);
+    CHECK(other == seq[4]);
+  }
+}
+
+void check_sft(const ModelConfig& cfg, const LoraConfig& lora, bool prox, bool scaffold, int64_t mib = 1024) {
+  for (Products p : {Products::portable, Products::blas}) {
+    CAPTURE(products_identity());
+    const ProductsScope scope(p);
+    check_sft_with(cfg, lora, prox, scaffold, mib, p == Products::portable);
+  }
 }
 }  // namespace
 
@@ -151,33 +171,44 @@ TEST_CASE("batched training: a small activation budget splits clients into group
 }
 
 TEST_CASE("batched DPO training equals per-client DPO training") {
-  Model m(preset_config("nano"), LoraConfig{}, 6);
-  const int K = 3, T = 32;
-  Clients c = make_clients(m, K, true, false);
-  std::vector<std::vector<DpoBatch>> batches(K);
-  for (int k = 0; k < K; ++k)
-    for (int s = 0; s < 1 + k; ++s) batches[k].push_back(client_dpo(k, s, 2 + k % 2, T));
-  OptimConfig opt;
-  std::vector<std::vector<float>> seq = c.start, bat = c.start;
-  std::vector<TrainStats> seq_st;
-  for (int k = 0; k < K; ++k)
-    seq_st.push_back(m.train_adapter_dpo(seq[k], batches[k], c.lrs[k], opt, c.seeds[k], 0.2f, c.hooks[k]));
-  std::vector<std::vector<float>*> ptrs;
-  for (auto& a : bat) ptrs.push_back(&a);
-  const auto bat_st = m.train_adapters_dpo_batched(ptrs, batches, c.lrs, opt, c.seeds, 0.2f, c.hooks);
-  for (int k = 0; k < K; ++k) {
-    CAPTURE(k);
-    CHECK(rel_diff(bat[k], c.start[k]) > 1e-4);
-    CHECK(rel_diff(bat[k], seq[k]) <= 1e-5);
-    CHECK(std::fabs(bat_st[k].mean_loss - seq_st[k].mean_loss) <= 1e-5 * std::fabs(seq_st[k].mean_loss) + 1e-9);
-    CHECK(bat_st[k].tokens == seq_st[k].tokens);
-    CHECK(bat_st[k].rows < seq_st[k].tokens);
+  for (Products p : {Products::portable, Products::blas}) {
+    CAPTURE(products_identity());
+    const ProductsScope scope(p);
+    const bool exact = p == Products::portable;
+    Model m(preset_config("nano"), LoraConfig{}, 6);
+    const int K = 3, T = 32;
+    Clients c = make_clients(m, K, true, false);
+    std::vector<std::vector<DpoBatch>> batches(K);
+    for (int k = 0; k < K; ++k)
+      for (int s = 0; s < 1 + k; ++s) batches[k].push_back(client_dpo(k, s, 2 + k % 2, T));
+    OptimConfig opt;
+    std::vector<std::vector<float>> seq = c.start, bat = c.start, again = c.start;
+    std::vector<TrainStats> seq_st;
+    for (int k = 0; k < K; ++k)
+      seq_st.push_back(m.train_adapter_dpo(seq[k], batches[k], c.lrs[k], opt, c.seeds[k], 0.2f, c.hooks[k]));
+    std::vector<std::vector<float>*> ptrs, p2;
+    for (auto& a : bat) ptrs.push_back(&a);
+    for (auto& a : again) p2.push_back(&a);
+    const auto bat_st = m.train_adapters_dpo_batched(ptrs, batches, c.lrs, opt, c.seeds, 0.2f, c.hooks);
+    m.train_adapters_dpo_batched(p2, batches, c.lrs, opt, c.seeds, 0.2f, c.hooks);
+    for (int k = 0; k < K; ++k) {
+      CAPTURE(k);
+      CHECK(rel_diff(bat[k], c.start[k]) > 1e-4);
+      CHECK(again[k] == bat[k]);
+      CHECK(bat_st[k].tokens == seq_st[k].tokens);
+      CHECK(bat_st[k].rows < seq_st[k].tokens);
+      if (exact) {
+        CHECK(bat[k] == seq[k]);
+        CHECK(bat_st[k].mean_loss == seq_st[k].mean_loss);
+      }
+    }
+    std::vector<std::vector<float>> padded = c.start;
+    std::vector<std::vector<float>*> pp;
+    for (auto& a : padded) pp.push_back(&a);
+    m.train_adapters_dpo_batched(pp, batches, c.lrs, opt, c.seeds, 0.2f, c.hooks, {false, 1024});
+    if (exact)
+      for (int k = 0; k < K; ++k) CHECK(padded[k] == seq[k]);
   }
-  std::vector<std::vector<float>> padded = c.start;
-  std::vector<std::vector<float>*> pp;
-  for (auto& a : padded) pp.push_back(&a);
-  m.train_adapters_dpo_batched(pp, batches, c.lrs, opt, c.seeds, 0.2f, c.hooks, {false, 1024});
-  for (int k = 0; k < K; ++k) CHECK(padded[k] == seq[k]);
 }
 
 TEST_CASE("batched training: mixed contexts and empty step lists fall back to one client at a time") {
