@@ -108,7 +108,6 @@ class AtomicFile {
   File& file() { return *file_; }
   Group root() const { return file_->root(); }
   void commit();
-  const std::string& temp_path() const { return tmp_; }
 
  private:
   std::string final_, tmp_;

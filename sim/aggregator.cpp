@@ -130,10 +130,11 @@ double dp_sigma(double lr, double clip, double total_samples, int n_clients, int
 }
 
 Aggregator::Aggregator(const ExperimentConfig& cfg, const std::vector<int64_t>& n, std::vector<float> initial)
-    : cfg_(cfg), algo_(algorithm_named(cfg.federation.algorithm)), n_(n), global_(std::move(initial)) {
+    : cfg_(cfg), algo_(algorithm_info(cfg.federation.algorithm)), n_(n), global_(std::move(initial)) {
   const FederationSection& f = cfg.federation;
   total_n_ = static_cast<double>(std::accumulate(n_.begin(), n_.end(), int64_t{0}));
-  uniform_weights_ = f.weighting == "uniform" || (f.weighting == "auto" && algo_.weighting == Weighting::uniform);
+  uniform_weights_ = f.weighting == ClientWeights::uniform ||
+                     (f.weighting == ClientWeights::by_algorithm && algo_.weighting == Weighting::uniform);
   rule_ = make_server_rule({algo_.rule, f.server_beta1, f.server_beta2, f.server_eta, f.server_tau});
   if (algo_.scaffold) scaffold_ = std::make_unique<Scaffold>(static_cast<int>(n_.size()), global_.size());
   if (local()) local_.assign(f.local_client >= 0 ? 1 : n_.size(), global_);
@@ -204,7 +205,7 @@ void Aggregator::aggregate(const std::vector<ClientUpdate>& ups, const std::vect
   std::vector<size_t> order(ups.size());
   std::iota(order.begin(), order.end(), size_t{0});
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ups[a].client < ups[b].client; });
-  if (cfg_.privacy.mechanism == "gaussian")
+  if (cfg_.privacy.mechanism == Mechanism::gaussian)
     for (const ClientUpdate& u : ups) privatise(u, round);
   double base_total = 0.0;
   for (const ClientUpdate& u : ups) base_total += base_weight(u.client);

@@ -20,9 +20,33 @@ struct Visitor {
   virtual void integer(const char* key, int64_t& v, int64_t lo, int64_t hi, const char* doc) = 0;
   virtual void number(const char* key, double& v, double lo, double hi, const char* doc) = 0;
   virtual void text(const char* key, std::string& v, const char* doc) = 0;
+  // A name from a list fixed elsewhere (presets of another layer).
   virtual void choice(const char* key, std::string& v, const std::vector<std::string>& accepted, const char* doc) = 0;
+  // One of a fixed set of spellings, held as its index: an enum (option) or on/off (flag).
+  virtual void option(const char* key, int& index, const std::vector<std::string>& names, const char* doc) = 0;
   virtual void list(const char* key, std::vector<std::string>& v, const std::vector<std::string>& accepted,
                     const char* doc) = 0;
+
+  // An enum choice; names(E) (found by argument-dependent lookup) lists its spellings in order.
+  template <class E>
+  void pick(const char* key, E& v, const char* doc) {
+    int i = static_cast<int>(v);
+    option(key, i, names(v), doc);
+    v = static_cast<E>(i);
+  }
+  // on | off (or off | on, as the key lists them), held as a bool.
+  void flag(const char* key, bool& v, const char* doc, bool off_first = false) {
+    static const std::vector<std::string> on_off{"on", "off"}, off_on{"off", "on"};
+    int i = (v != off_first) ? 0 : 1;
+    option(key, i, off_first ? off_on : on_off, doc);
+    v = (i == 0) != off_first;
+  }
 };
+
+// The YAML spelling of an enum value.
+template <class E>
+const std::string& name_of(E e) {
+  return names(e)[static_cast<size_t>(e)];
+}
 
 }  // namespace fedsim::sim

@@ -60,7 +60,6 @@ class EventQueue {
   // Next live event in (time, seq) order; advances now(). False when none is left.
   bool pop(Event& out);
   size_t pending() const { return live_; }
-  uint64_t scheduled_total() const { return next_seq_; }
   // Checkpoints: the whole queue (clock, sequence counter, pending and cancelled events).
   template <class Ar>
   void fields(Ar& ar) { ar(now_, next_seq_, live_, slots_, free_, heap_); }

@@ -33,8 +33,6 @@ models::ModelConfig model_config(const ExperimentConfig& c);
 models::LoraConfig lora_config(const ExperimentConfig& c);
 // `model.products` (models/products.hpp); run_experiment holds it for the whole run.
 models::Products products_of(const ExperimentConfig& c);
-// The system model's parameters from the system section.
-SystemSpec system_spec(const ExperimentConfig& c);
 // Checks that need other layers (model shapes, the data generator's parameters, mode and
 // algorithm combinations); UserError naming the key. Run by validate and before any output.
 void validate_experiment(const ExperimentConfig& c);
@@ -66,7 +64,7 @@ class LocalTrainer;
 RunResults run_federation(const ExperimentConfig& c, std::vector<int64_t> n, LocalTrainer& trainer, const RunHooks& hooks,
                           const RunControl& control);
 
-// Cosine learning-rate schedule over rounds (OpenFedLLM; REFERENCE.md section 2):
+// Cosine learning-rate schedule over rounds (OpenFedLLM's utils/utils.py, cosine_learning_rate):
 // lr_r = lr_min + 0.5 * (lr0 - lr_min) * (1 + cos(pi * r / R)).
 double cosine_lr(double lr0, double lr_min, int64_t round, int64_t rounds);
 

@@ -32,8 +32,8 @@ Federation::Federation(const ExperimentConfig& cfg, std::vector<int64_t> n_sampl
       recorder_(cfg, trainer, agg_, hooks, sim, results_),
       parts_(cfg, n_, trainer, agg_, results_.clients),
       strategy_(make_strategy(*this, cfg)) {
-  FEDSIM_ASSERT_MSG(!(cfg.federation.mode == "async" && !agg_.algorithm().async_ok),
-                    "validate_experiment missed " << cfg.federation.algorithm);
+  FEDSIM_ASSERT_MSG(!(cfg.federation.mode == ServerMode::async && !agg_.algorithm().async_ok),
+                    "validate_experiment missed " << agg_.algorithm().name);
   parts_.set_strategy(*strategy_);
   const uint64_t seed = static_cast<uint64_t>(cfg.experiment.seed);
   sim.add(parts_, 0, seed);  // the participations' jobs draw their failures from the run's seed
@@ -55,11 +55,11 @@ Federation::Federation(const ExperimentConfig& cfg, std::vector<int64_t> n_sampl
                                                                 cfg.federation.async_concurrency)) + 8);
   if (hooks_.log && parts_.batched())
     hooks_.log(std::string("execution: batched: ") +
-               (cfg.federation.mode == "async"
+               (cfg.federation.mode == ServerMode::async
                     ? "clients in flight whose train jobs are due to complete train together, each from the adapter "
                       "it downloaded"
                     : "a round's clients whose train jobs are due to complete train together") +
-               (cfg.federation.deadline_s > 0.0 && cfg.federation.mode != "async"
+               (cfg.federation.deadline_s > 0.0 && cfg.federation.mode != ServerMode::async
                     ? "; train jobs due after the deadline are not computed ahead (they are cut off)"
                     : "") +
                "; results equal sequential execution");
@@ -154,7 +154,7 @@ RunResults Federation::finish() {
 RunResults run_federation(const ExperimentConfig& c, std::vector<int64_t> n, LocalTrainer& trainer, const RunHooks& hooks,
                           const RunControl& control) {
   const int n_clients = static_cast<int>(n.size());
-  Simulation sim(system_spec(c), n_clients, static_cast<uint64_t>(c.experiment.seed));
+  Simulation sim(c.system, n_clients, static_cast<uint64_t>(c.experiment.seed));
   Federation fed(c, std::move(n), trainer, hooks, sim);
   const std::string& ck = control.checkpoint_file;
   sim.set_checkpointing(ck, to_yaml(c));
@@ -178,7 +178,7 @@ RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks, cons
   validate_experiment(c);
   const models::ProductsScope products(products_of(c));
   if (c.u2s.enabled()) return u2s::run_u2s_experiment(c, hooks, control);  // clients generate their data first
-  if (c.federation.trainer == "none") {
+  if (c.federation.trainer == TrainerKind::none) {
     // System-only studies need the clients' data sizes, not a model.
     std::vector<int64_t> n;
     for (const auto& cl : prepare_data(c, hooks).clients) n.push_back(static_cast<int64_t>(cl.samples.size()));

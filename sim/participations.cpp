@@ -10,7 +10,7 @@ Participations::Participations(const ExperimentConfig& cfg, const std::vector<in
                                Aggregator& agg, ClientTotals& totals)
     : cfg_(cfg), n_(n), trainer_(trainer), agg_(agg), totals_(totals) {
   bytes_ = trainer_.adapter_params() * 4;
-  batched_ = cfg.federation.execution == "batched" && cfg.federation.trainer != "none";
+  batched_ = cfg.federation.execution == Execution::batched && cfg.federation.trainer != TrainerKind::none;
 }
 
 int Participations::steps_of(int32_t client) const {

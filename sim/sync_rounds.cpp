@@ -22,7 +22,7 @@ class SyncRounds : public ServerStrategy {
       : ServerStrategy(host),
         f_(cfg.federation),
         seed_(static_cast<uint64_t>(cfg.experiment.seed)),
-        local_(algorithm_named(cfg.federation.algorithm).rule == ServerRuleKind::keep_local) {}
+        local_(algorithm_info(cfg.federation.algorithm).rule == ServerRuleKind::keep_local) {}
   uint32_t n_kinds() const override { return kKinds; }
   void start() override { schedule(0, kRoundStart, -1, 0); }
   void on_event(const Event& ev, uint32_t kind) override {
@@ -80,7 +80,7 @@ std::vector<int32_t> SyncRounds::choose(int64_t round, int m, int k, bool* wait)
     for (int c = 0; c < n; ++c) chosen.push_back(c);
     return chosen;
   }
-  if (f_.sampling == "fedllm-bench")  // exactly the published selection; offline picks drop out at once
+  if (f_.sampling == Sampling::fedllm_bench)  // exactly the published selection; offline picks drop out at once
     return sample_clients("fedllm-bench", seed_, round, n, k);
   // FedScale-style: sample among the clients online now; wait if none is.
   const std::vector<int32_t> online = host_.eligible(nullptr);
@@ -151,7 +151,7 @@ std::unique_ptr<ServerStrategy> make_sync_rounds(StrategyHost& host, const Exper
 }
 
 std::unique_ptr<ServerStrategy> make_strategy(StrategyHost& host, const ExperimentConfig& cfg) {
-  return cfg.federation.mode == "async" ? make_fedbuff(host, cfg) : make_sync_rounds(host, cfg);
+  return cfg.federation.mode == ServerMode::async ? make_fedbuff(host, cfg) : make_sync_rounds(host, cfg);
 }
 
 }  // namespace fedsim::sim

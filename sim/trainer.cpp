@@ -74,13 +74,13 @@ EvalResult eval_on(const models::Model& m, const std::vector<float>& adapter, co
 class ModelTrainer : public LocalTrainer {
  public:
   ModelTrainer(const ExperimentConfig& c, const datasets::FederatedDataset& d, models::Model& m)
-      : c_(c), d_(d), m_(m), T_(m.config().max_seq), dpo_(c.federation.algorithm == "feddpo"),
-        batch_{c.federation.packing == "on", c.federation.batch_memory_mb} {
+      : c_(c), d_(d), m_(m), T_(m.config().max_seq), dpo_(algorithm_info(c.federation.algorithm).dpo),
+        batch_{c.federation.packing, c.federation.batch_memory_mb} {
     if (dpo_ && d.kind != datasets::DataKind::dpo)
       throw UserError(c.source_path + ": federation.algorithm: feddpo needs preference data (kind dpo); the data set is " +
                       datasets::kind_name(d.kind));
     if (!dpo_ && d.kind == datasets::DataKind::dpo)
-      throw UserError(c.source_path + ": federation.algorithm: " + c.federation.algorithm +
+      throw UserError(c.source_path + ": federation.algorithm: " + name_of(c.federation.algorithm) +
                       " trains on instructions, but the data set holds preference pairs; accepted: feddpo");
     if (d.test.empty()) throw UserError(c.source_path + ": data: the data set has no test split to evaluate on");
     first_line_ = answer_is_first_line(d);
@@ -221,7 +221,7 @@ std::vector<LocalResult> LocalTrainer::train_many(const std::vector<TrainTask>& 
 }
 
 int local_steps(const FederationSection& f, int n_clients, int64_t n_i) {
-  if (f.local_steps_mode == "fixed") return static_cast<int>(f.local_steps);
+  if (f.local_steps_mode == StepsMode::fixed) return static_cast<int>(f.local_steps);
   const double N = n_clients, m = std::min<double>(static_cast<double>(f.clients_per_round), N);
   const double R = static_cast<double>(f.rounds), B = static_cast<double>(f.batch_size);
   const double steps = std::ceil(f.local_epochs * static_cast<double>(n_i) * N / (R * m) / B);

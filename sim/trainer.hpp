@@ -67,7 +67,7 @@ int local_steps(const FederationSection& f, int n_clients, int64_t n_i);
 // The round's learning rate: the cosine schedule over rounds (cosine_lr).
 double round_lr(const FederationSection& f, int64_t round);
 
-// OpenFedLLM's local data draw (REFERENCE.md section 2): the client takes
+// OpenFedLLM's local data draw (federated_learning/split_dataset.py, get_dataset_this_round): the client takes
 // min(batch * steps, n_i) of its sample indices in an order seeded by (seed, client, round)
 // and cycles through them; returns steps * batch indices.
 std::vector<size_t> draw_local_samples(uint64_t seed, int32_t client, int64_t round, size_t n_i, int steps, int batch);

@@ -195,11 +195,11 @@ models::Model train_generator(const ExperimentConfig& c, const std::string& agen
                               std::optional<std::vector<float>>* adapter) {
   const auto& m = c.masgpt;
   const models::LoraConfig lora = lora_config(c);
-  const bool full = m.generator_training == "full";
+  const bool full = m.generator_training == GeneratorTraining::full;
   std::string text;
   for (const auto& p : pairs) text += p.first + '\x1f' + p.second + '\x1e';
   char buf[256];
-  std::snprintf(buf, sizeof buf, "masgpt-generator;%s;steps=%lld;batch=%lld;lr=%.17g;", m.generator_training.c_str(),
+  std::snprintf(buf, sizeof buf, "masgpt-generator;%s;steps=%lld;batch=%lld;lr=%.17g;", name_of(m.generator_training).c_str(),
                 static_cast<long long>(m.generator_steps), static_cast<long long>(m.generator_batch), m.generator_lr);
   const std::string path = cache_dir(c) + "/masgpt-generator-" +
                            content_hash(std::string(buf) + agents_path + content_hash(text)) + ".h5";

@@ -15,13 +15,6 @@
 namespace fedsim::sim::masgpt {
 namespace {
 
-// Forward FLOPs per token of the agents' LLM (models/README.md: dense + attn, a multiply-add =
-// 2 FLOPs; no adapter when the base runs alone).
-double forward_flops_per_token(const models::ModelConfig& m) {
-  const double C = m.d_model, F = m.d_ff, L = m.n_layers, V = m.vocab_size, T = m.max_seq;
-  return 2.0 * (L * (4.0 * C * C + 2.0 * C * F) + V * C) + L * 2.0 * C * (T + 1.0);
-}
-
 MasLimits limits_of(const MasgptSection& m) {
   MasLimits l;
   l.max_agents = static_cast<int>(m.max_agents);
@@ -106,7 +99,7 @@ MasgptResults run_masgpt(const ExperimentConfig& c, const Log& log) {
   const models::Model agents = agents_llm(c, sets, log, &agents_path);
   // The agents' LLM: fedsim's model, or the endpoint (the local model then only seeds the generator).
   std::unique_ptr<llm::Backend> model_backend;
-  if (m.backend == "openai") {
+  if (m.backend == AgentsBackend::openai) {
     llm::OpenAIConfig oc;
     oc.url = m.openai_url;
     oc.model = m.openai_model;
@@ -131,14 +124,14 @@ MasgptResults run_masgpt(const ExperimentConfig& c, const Log& log) {
   ExecConfig exec;
   exec.limits = limits_of(m);
   exec.time_limit_s = m.time_limit_s;
-  exec.flops_per_token = forward_flops_per_token(agents.config());
+  exec.flops_per_token = models::forward_flops_per_token(agents.config());
   exec.server_flops = m.server_gflops * 1e9;
   exec.call_latency_s = m.call_latency_ms * 1e-3;
   exec.seed = seed;
 
   // Data construction on pool 0.
   const std::vector<Query> build_q = make_queries(sets, m.train_per_family, seed, 0);
-  ConstructConfig cc{m.base, m.inter, m.intra == "on", seed};
+  ConstructConfig cc{m.base, m.inter, m.intra, seed};
   const MasDataset data = construct(sets, build_q, *backend, exec, cc, log);
   const std::string out = masgpt_results_path(c);
   const std::filesystem::path outp(out);
@@ -184,7 +177,7 @@ MasgptResults run_masgpt(const ExperimentConfig& c, const Log& log) {
     r.answers.push_back(q.answer);
     r.correct.push_back(q.answer == test_q[i].answer ? 1 : 0);
     const double gen_tokens = static_cast<double>(texts[i].size() + 3 + r.generated[i].size() + 1);
-    gen_s.push_back(gen_tokens * forward_flops_per_token(gen.config()) / exec.server_flops + exec.call_latency_s);
+    gen_s.push_back(gen_tokens * models::forward_flops_per_token(gen.config()) / exec.server_flops + exec.call_latency_s);
     exec_s.push_back(q.sim_seconds);
   }
   r.distinct_mas = static_cast<int64_t>(std::set<std::string>(r.generated.begin(), r.generated.end()).size());

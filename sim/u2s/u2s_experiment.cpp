@@ -28,7 +28,7 @@ datasets::U2sCorpusSpec corpus_spec(const ExperimentConfig& c) {
   s.filler_prob = u.filler_prob;
   s.repeat_prob = u.repeat_prob;
   s.pool_size = static_cast<int>(u.pool_size);
-  s.n_demos = u.backend == "model" && u.generator == "trained" && u.generator_checkpoint.empty() ? static_cast<int>(u.generator_demos) : 0;
+  s.n_demos = u.backend == U2sBackend::model && u.generator == GeneratorSource::trained && u.generator_checkpoint.empty() ? static_cast<int>(u.generator_demos) : 0;
   s.seed = static_cast<uint64_t>(c.experiment.seed);
   return s;
 }
@@ -135,20 +135,21 @@ void validate_u2s(const ExperimentConfig& c) {
   if (u.docs_min > u.docs_max) fail(c, "docs_min", std::to_string(u.docs_min) + " > docs_max", "docs_min <= docs_max");
   if (u.min_question > u.max_question) fail(c, "min_question", std::to_string(u.min_question) + " > max_question", "<= max_question");
   if (u.min_answer > u.max_answer) fail(c, "min_answer", std::to_string(u.min_answer) + " > max_answer", "<= max_answer");
-  if (u.corpus == "file" && u.corpus_path.empty()) fail(c, "corpus_path", "empty with corpus: file", "an HDF5 data set of kind corpus");
-  if (u.pool_source == "file" && u.pool_path.empty()) fail(c, "pool_path", "empty with pool_source: file", "an sft HDF5 data set");
+  if (u.corpus == TextSource::file && u.corpus_path.empty()) fail(c, "corpus_path", "empty with corpus: file", "an HDF5 data set of kind corpus");
+  if (u.pool_source == TextSource::file && u.pool_path.empty()) fail(c, "pool_path", "empty with pool_source: file", "an sft HDF5 data set");
   const models::ModelConfig g = generator_config(u);
-  if (u.backend == "model" && g.d_model % g.n_heads != 0)
+  if (u.backend == U2sBackend::model && g.d_model % g.n_heads != 0)
     fail(c, "generator_heads", std::to_string(g.n_heads) + " does not divide the generator width " + std::to_string(g.d_model),
          "a divisor of u2s.generator_d_model (or of the preset's width)");
-  if (u.backend == "openai" && u.openai_url.empty()) fail(c, "openai_url", "empty", "http://host:port/v1");
-  if (c.federation.trainer != "model")
+  if (u.backend == U2sBackend::openai && u.openai_url.empty()) fail(c, "openai_url", "empty", "http://host:port/v1");
+  if (c.federation.trainer != TrainerKind::model)
     throw UserError(c.source_path + ": federation.trainer: none with u2s.mode: on; accepted: model (U2S trains on real text)");
-  if (c.federation.sampling != "uniform" || c.federation.algorithm == "local" || c.federation.algorithm == "feddpo")
+  const AlgorithmInfo& alg = algorithm_info(c.federation.algorithm);
+  if (c.federation.sampling != Sampling::uniform || alg.rule == ServerRuleKind::keep_local || alg.dpo)
     throw UserError(c.source_path + ": federation: U2S clients join when their data is ready, which needs sampling: uniform "
-                    "and an instruction-tuning algorithm; got sampling " + c.federation.sampling + ", algorithm " +
-                    c.federation.algorithm + "; accepted: sampling uniform, any algorithm but local and feddpo");
-  if (u.corpus == "synthetic") {
+                    "and an instruction-tuning algorithm; got sampling " + name_of(c.federation.sampling) + ", algorithm " +
+                    alg.name + "; accepted: sampling uniform, any algorithm but local and feddpo");
+  if (u.corpus == TextSource::synthetic) {
     try {
       datasets::validate_u2s_corpus_spec(corpus_spec(c));
     } catch (const UserError& e) {
@@ -163,7 +164,7 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, 
   // Corpora, truth and the pool. The synthetic world also supplies the pool for a file corpus.
   const datasets::U2sWorld world = datasets::generate_u2s_world(corpus_spec(c));
   datasets::FederatedDataset corpus = world.corpus;
-  if (u.corpus == "file") {
+  if (u.corpus == TextSource::file) {
     corpus = datasets::read_dataset(u.corpus_path);
     if (corpus.kind != datasets::DataKind::corpus)
       fail(c, "corpus_path", u.corpus_path + " holds kind " + datasets::kind_name(corpus.kind), "a data set of kind corpus");
@@ -179,7 +180,7 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, 
   data.task_names = corpus.task_names;
   data.languages = corpus.languages;
   data.test = corpus.test;
-  if (u.pool_source == "synthetic") {
+  if (u.pool_source == TextSource::synthetic) {
     for (const auto& f : world.pool) pool.push_back({f.sentence, f.question, f.answer, f.domain});
   } else {
     const datasets::FederatedDataset pd = datasets::read_dataset(u.pool_path);
@@ -203,14 +204,14 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, 
   for (auto& s : data.test)
     if (s.task >= static_cast<int32_t>(data.task_names.size())) s.task = -1;
   std::map<std::string, std::string> truth;
-  if (u.corpus == "synthetic")
+  if (u.corpus == TextSource::synthetic)
     for (const auto& s : world.corpus.test) truth[s.instruction] = s.answer;
 
   models::Model base = prepare_model(c, data, hooks);
   const int n = static_cast<int>(corpus.clients.size());
   PhaseOutput phase;
   phase.clients.resize(static_cast<size_t>(n));
-  if (u.train_on == "true") {
+  if (u.train_on == U2sTrainOn::true_pairs) {
     for (int i = 0; i < n; ++i) {
       ClientReport& r = phase.clients[static_cast<size_t>(i)];
       r.pairs = world.true_pairs.clients[static_cast<size_t>(i)].samples;
@@ -225,16 +226,16 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, 
     in.corpus = &corpus;
     in.pool = &pool;
     // u2s.embedding: hidden embeds with the base every client holds (README.md).
-    const models::Model* hidden = u.embedding == "hidden" ? &base : nullptr;
+    const models::Model* hidden = u.embedding == Embedding::hidden ? &base : nullptr;
     const Selector sel(pool, u.selection, static_cast<int>(u.k), static_cast<int>(u.ngram), static_cast<int>(u.embed_dim),
                        hidden);
     in.selector = &sel;
     in.truth = truth.empty() ? nullptr : &truth;
     for (const auto& e : pool) in.download_bytes += static_cast<int64_t>(e.source.size() + e.instruction.size() + e.response.size());
-    if (u.backend == "extractive") {
+    if (u.backend == U2sBackend::extractive) {
       backend = make_extractive_backend();
-      in.flops_per_token = forward_flops_per_token(base.config());  // charged as the run's model would cost
-    } else if (u.backend == "openai") {
+      in.flops_per_token = models::forward_flops_per_token(base.config());  // charged as the run's model would cost
+    } else if (u.backend == U2sBackend::openai) {
       llm::OpenAIConfig oc;
       oc.url = u.openai_url;
       oc.model = u.openai_model;
@@ -253,7 +254,7 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, 
       if (!u.generator_checkpoint.empty()) {
         generator = std::make_unique<models::Model>(models::Model::load(u.generator_checkpoint, lora_config(c)));
         gen = generator.get();
-      } else if (u.generator == "trained") {
+      } else if (u.generator == GeneratorSource::trained) {
         std::vector<PoolExample> demos;
         for (const auto& f : world.demos) demos.push_back({f.sentence, f.question, f.answer, f.domain});
         std::string embed_key;
@@ -265,11 +266,11 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, 
         gen = generator.get();
       }
       backend = llm::make_model_backend(*gen, nullptr);
-      in.flops_per_token = forward_flops_per_token(gen->config());
+      in.flops_per_token = models::forward_flops_per_token(gen->config());
       in.download_bytes += gen->n_base_params() * 4;
     }
     in.backend = backend.get();
-    say("u2s: " + std::to_string(n) + " clients generate with the " + u.backend + " backend (" + u.selection +
+    say("u2s: " + std::to_string(n) + " clients generate with the " + name_of(u.backend) + " backend (" + name_of(u.selection) +
         " examples, k = " + std::to_string(u.k) + ")");
     phase = run_phase(c, in, hooks);
   }
@@ -323,7 +324,8 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, 
   auto clients = std::make_shared<std::vector<ClientReport>>(std::move(phase.clients));
   auto messages = std::make_shared<std::vector<std::string>>(std::move(phase.messages));
   auto eval = trainer.writer();
-  const std::string backend_name = u.train_on == "true" ? "true" : u.backend, selection = u.selection;
+  const std::string backend_name = u.train_on == U2sTrainOn::true_pairs ? "true" : name_of(u.backend),
+                    selection = name_of(u.selection);
   res.write_extra = [clients, messages, eval, backend_name, selection](const h5::Group& root) {
     const h5::Group g = root.create_group("u2s");
     g.set_attr("backend", backend_name);

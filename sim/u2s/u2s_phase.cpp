@@ -36,21 +36,21 @@ PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const Run
   const U2sSection& u = c.u2s;
   const auto seed = static_cast<uint64_t>(c.experiment.seed);
   const auto n = static_cast<int>(in.corpus->clients.size());
-  const bool cutoff = u.join == "cutoff";
+  const bool cutoff = u.join == JoinRule::cutoff;
   const Tick cutoff_t = seconds_to_ticks(u.cutoff_s);
   EventQueue q;
-  const SystemModel sys(system_spec(c), n, seed);
+  const SystemModel sys(c.system, n, seed);
   JobScheduler jobs(q, sys, true);
   const uint32_t owner = jobs.add_owner(stream_key(seed, 0, 0, Purpose::generation));
   const Selector& sel = *in.selector;
-  const size_t pad_to = u.prompt_pad == "on" ? examples_width(*in.pool, static_cast<size_t>(u.k)) : 0;
+  const size_t pad_to = u.prompt_pad ? examples_width(*in.pool, static_cast<size_t>(u.k)) : 0;
   FilterSpec f;
   f.min_question = static_cast<size_t>(u.min_question);
   f.max_question = static_cast<size_t>(u.max_question);
   f.min_answer = static_cast<size_t>(u.min_answer);
   f.max_answer = static_cast<size_t>(u.max_answer);
-  f.require_grounded = u.require_grounded == "on";
-  f.truth = u.check_truth == "on" ? in.truth : nullptr;
+  f.require_grounded = u.require_grounded;
+  f.truth = u.check_truth ? in.truth : nullptr;
 
   PhaseOutput out;
   out.clients.resize(static_cast<size_t>(n));

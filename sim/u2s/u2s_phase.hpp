@@ -48,13 +48,11 @@ struct PhaseOutput {
   std::vector<std::string> messages;  // one line per distinct failure kind, with a count
 };
 
-SystemSpec system_spec_of(const ExperimentConfig& c);
 // Runs every client's download -> generate chain on its own event queue and job scheduler with
 // the run's system model (same seed: the same client speeds the federation uses).
 PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const RunHooks& hooks);
 
 // generator.cpp
-double forward_flops_per_token(const models::ModelConfig& m);
 // The trained generator's shape: generator_preset, with generator_seq_len and any of
 // generator_layers / generator_d_model / generator_heads that are not 0.
 models::ModelConfig generator_config(const U2sSection& u);

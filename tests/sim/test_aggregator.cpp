@@ -1,5 +1,5 @@
 // Every server rule on hand-computed cases (expected values computed by hand / in Python from
-// the formulas in REFERENCE.md section 3).
+// the formulas in sim/README.md "Algorithms", which cites each rule's source).
 #include <doctest/doctest.h>
 
 #include "common/error.hpp"
