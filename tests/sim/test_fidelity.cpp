@@ -17,27 +17,14 @@
 #include "sim/federation.hpp"
 #include "sim/sampler.hpp"
 #include "sim/trainer.hpp"
+#include "plus_one_trainer.hpp"
 
 using namespace fedsim::sim;
 namespace ds = fedsim::datasets;
 
 namespace {
 
-// One adapter entry; every participation adds exactly 1 to it and reports `steps` tokens, so
-// tokens_trained counts local steps.
-class PlusOneTrainer : public LocalTrainer {
- public:
-  int64_t adapter_params() const override { return 1; }
-  double flops_per_token() const override { return 1e9; }
-  std::vector<float> initial_adapter() const override { return {0.0f}; }
-  int64_t tokens(int steps) const override { return steps; }
-  LocalResult train(int32_t, int64_t, int steps, std::vector<float>& a, double, const fedsim::models::LocalHooks&) override {
-    a[0] += 1.0f;
-    return {0.5, steps, steps};
-  }
-  EvalResult evaluate(const std::vector<float>& a) const override { return {static_cast<double>(a[0]), 0.0}; }
-  double client_accuracy(const std::vector<float>&, int32_t) const override { return 0.0; }
-};
+using testing::PlusOneTrainer;
 
 std::string source_file(const std::string& rel) {
   const char* src = std::getenv("FEDSIM_SOURCE_DIR");
