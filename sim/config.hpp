@@ -78,6 +78,7 @@ struct FederationSection {
   int64_t clients_per_round = 4;
   int64_t rounds = 10;
   int64_t local_steps = 10;
+  std::string local_draw = "auto";    // auto | fedllm-bench | per-client
   int64_t batch_size = 8;
   double lr = 2e-3;
   double lr_min = 1e-6;
@@ -88,6 +89,7 @@ struct FederationSection {
   int64_t client_eval_samples = 32;
   std::string local_steps_mode = "fixed";  // fixed | proportional
   double local_epochs = 3.0;          // proportional: ceil(epochs * n_i * N / (R * m) / batch)
+  int64_t local_steps_rounds = 0;     // proportional: the R of the formula; 0 = rounds
   double prox_mu = 0.01;
   double server_beta1 = 0.9;
   double server_beta2 = 0.99;
@@ -107,6 +109,7 @@ struct PrivacySection {
   double epsilon = 1.0;
   double delta = 1e-4;
   double clip = 1.0;
+  std::string noise_lr = "initial";  // initial (FedLLM-Bench) | round
 };
 
 struct SystemSection {

@@ -93,10 +93,13 @@ Federation::Federation(const ExperimentConfig& cfg, std::vector<int64_t> n_sampl
 
 int Federation::local_steps(int32_t client) const {
   if (cfg_.federation.local_steps_mode == "fixed") return static_cast<int>(cfg_.federation.local_steps);
-  // FedLLM-Bench's data-proportional steps: every client sees about `local_epochs` passes over
-  // its data during the run, being sampled R*m/N times (REFERENCE.md section 2, Fed-ChatbotPA).
+  // FedLLM-Bench's data-proportional steps (utils/utils.py, get_dynamic_local_step): every client
+  // sees about `local_epochs` passes over its data during the run, being sampled R*m/N times.
+  // R is local_steps_rounds when set, so a run scaled to fewer rounds keeps the published work
+  // per participation.
   const double N = n_clients_, m = std::min<double>(cfg_.federation.clients_per_round, N);
-  const double R = static_cast<double>(cfg_.federation.rounds), B = static_cast<double>(cfg_.federation.batch_size);
+  const int64_t rounds = cfg_.federation.local_steps_rounds > 0 ? cfg_.federation.local_steps_rounds : cfg_.federation.rounds;
+  const double R = static_cast<double>(rounds), B = static_cast<double>(cfg_.federation.batch_size);
   const double steps = std::ceil(cfg_.federation.local_epochs * static_cast<double>(n_[static_cast<size_t>(client)]) * N / (R * m) / B);
   return static_cast<int>(std::max(1.0, std::min(steps, 1e6)));
 }
@@ -264,9 +267,12 @@ void Federation::aggregate(const std::vector<size_t>& slots, const std::vector<d
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return work_[slots[a]].client < work_[slots[b]].client; });
   if (cfg_.privacy.mechanism == "gaussian") {
-    // Real clipping of each update to norm C, which OpenFedLLM omits (REFERENCE.md section 3),
-    // then Gaussian noise on the clipped update.
-    const double sigma = dp_sigma(round_lr(round), cfg_.privacy.clip,
+    // Real clipping of each update to norm C, which the upstream code omits (its C only enters sigma),
+    // then Gaussian noise on the clipped update. FedLLM-Bench's sigma takes the constant initial
+    // learning rate (federated_learning/fed_global.py, gaussian_noise); noise_lr: round scales it
+    // with the round's lr instead.
+    const double noise_lr = cfg_.privacy.noise_lr == "round" ? round_lr(round) : cfg_.federation.lr;
+    const double sigma = dp_sigma(noise_lr, cfg_.privacy.clip,
                                   static_cast<double>(std::accumulate(n_.begin(), n_.end(), int64_t{0})), n_clients_,
                                   static_cast<int>(std::min<int64_t>(cfg_.federation.clients_per_round, n_clients_)),
                                   cfg_.federation.rounds, cfg_.privacy.epsilon, cfg_.privacy.delta);

@@ -33,7 +33,7 @@ class Federation {
   std::vector<uint8_t> save_state() const;
   void restore_state(const std::vector<uint8_t>& bytes);
 
-  // Gaussian DP noise scale (REFERENCE.md section 3, from OpenFedLLM):
+  // Gaussian DP noise scale (FedLLM-Bench federated_learning/fed_global.py, gaussian_noise):
   // sigma = D * sqrt(2 q R ln(1/delta)) / eps with D = 2 lr C / (samples / N), q = m / N.
   static double dp_sigma(double lr, double clip, double total_samples, int n_clients, int m, int64_t rounds, double eps,
                          double delta);
