@@ -108,11 +108,12 @@ void validate_partition_spec(const PartitionSpec& p, const std::string& key_pref
 // Pools every client's samples (in client order) and deals them to p.n_clients new clients.
 FederatedDataset repartition(const FederatedDataset& d, const PartitionSpec& p);
 
-// Table-1-style summary (stats.cpp). Lengths are bytes; for multiturn every exchange counts as a
-// sample (human turn = instruction, gpt turn = response), as FedLLM-Bench counts them.
+// Table-1-style summary (stats.cpp). `samples` and the per-client counts are what n_i counts:
+// for multiturn whole conversations (as FedLLM-Bench's multi-turn loader); lengths, quality and
+// languages are per exchange (human turn = instruction, gpt turn = response).
 struct DatasetStats {
   std::string name, kind;
-  size_t clients = 0, samples = 0, conversations = 0;
+  size_t clients = 0, samples = 0, conversations = 0, exchanges = 0;
   double per_client_mean = 0, per_client_std = 0;
   double instruction_mean = 0, instruction_std = 0;
   double response_mean = 0, response_std = 0;

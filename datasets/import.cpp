@@ -138,6 +138,7 @@ std::string type_of(const Json& j) { return j.type_name(); }
 class SampleReader {
  public:
   SampleReader(FederatedDataset& d) : d_(d) {}
+  ImportReport report;  // turns and conversations dropped so far
 
   Sample read(const Source& src, const Json& j, const Path& at, DataKind kind) {
     if (!j.is_object()) throw error_at(src, at, "expected a sample object, found " + type_of(j));
@@ -187,6 +188,9 @@ class SampleReader {
     return static_cast<int32_t>(it - names.begin());
   }
 
+  // As FedLLM-Bench's multi-turn loader (data_module.py, preprocess): a leading gpt turn is
+  // dropped, then turns must alternate from human; a last human turn (no reply) is kept there
+  // as masked context and dropped here, which trains the same (it follows every target).
   void read_conversation(const Source& src, const Json& j, const Path& at, Sample& s) {
     Path p = at;
     p.push_back({"conversations", 0, true});
@@ -194,25 +198,35 @@ class SampleReader {
     const Json& turns = j["conversations"];
     if (!turns.is_array() || turns.empty())
       throw error_at(src, p, "expected \"conversations\" to be a non-empty list of {\"from\", \"value\"} turns");
+    size_t first = 0;
     for (size_t k = 0; k < turns.size(); ++k) {
       Path tp = p;
       tp.push_back({"", k, false});
       const Json& t = turns[k];
-      const char* want = k % 2 == 0 ? "human" : "gpt";
-      if (!t.is_object() || !t.contains("from") || !t.contains("value") || !t["value"].is_string())
+      if (!t.is_object() || !t.contains("from") || !t.contains("value") || !t["value"].is_string() ||
+          !(t["from"] == "human" || t["from"] == "gpt"))
         throw error_at(src, tp, "expected a turn {\"from\": \"human\"|\"gpt\", \"value\": string}");
+      if (k == 0 && t["from"] == "gpt") {
+        first = 1;
+        ++report.leading_gpt_turns;
+        continue;
+      }
+      const char* want = (k - first) % 2 == 0 ? "human" : "gpt";
       if (t["from"] != want) {
         tp.push_back({"from", 0, true});
-        throw error_at(src, tp, std::string("expected \"from\": \"") + want + "\" (turns alternate, human first), found " +
-                                    t["from"].dump());
+        throw error_at(src, tp, std::string("expected \"from\": \"") + want +
+                                    "\" (turns alternate from the first human turn), found " + t["from"].dump());
       }
       s.turns.push_back(t["value"].get<std::string>());
     }
-    if (s.turns.size() % 2 != 0) throw error_at(src, p, "expected a gpt turn after the last human turn");
+    if (s.turns.size() % 2 != 0) {
+      s.turns.pop_back();
+      ++report.trailing_human_turns;
+    }
+    if (s.turns.empty()) return;  // no exchange left: the caller drops the conversation
     s.instruction = s.turns[s.turns.size() - 2];
     s.response = s.turns.back();
   }
-
   FederatedDataset& d_;
 };
 
@@ -235,9 +249,19 @@ ClientData& client_for(FederatedDataset& d, std::unordered_map<std::string, size
   return d.clients.back();
 }
 
+// A conversation left without an exchange (only a gpt turn, or only a human one) is dropped and
+// counted: it holds no target. Upstream keeps it in n_i with every label masked.
+void add_sample(ClientData& c, Sample s, DataKind kind, SampleReader& reader) {
+  if (kind == DataKind::multiturn && s.turns.empty()) {
+    ++reader.report.empty_conversations;
+    return;
+  }
+  c.samples.push_back(std::move(s));
+}
+
 }  // namespace
 
-FederatedDataset import_fedllm(const std::string& path, const ImportOptions& opt) {
+FederatedDataset import_fedllm(const std::string& path, const ImportOptions& opt, ImportReport* report) {
   FederatedDataset d;
   d.kind = opt.kind;
   d.name = opt.name.empty() ? std::filesystem::path(path).stem().string() : opt.name;
@@ -252,17 +276,26 @@ FederatedDataset import_fedllm(const std::string& path, const ImportOptions& opt
   if (format == "json") {
     const Source src{path, text};
     const Json root = parse_text(src);
-    if (!root.is_object())
-      throw error_at(src, Path{}, "expected an object {\"client key\": [sample, ...]}, found " + type_of(root));
-    for (const auto& [key, samples] : root.items()) {
-      const Path at{{key, 0, true}};
-      if (!samples.is_array()) throw error_at(src, at, "expected a list of samples for client \"" + key + "\", found " + type_of(samples));
-      ClientData& c = client_for(d, index, key);
-      for (size_t i = 0; i < samples.size(); ++i) {
-        Path sp = at;
-        sp.push_back({"", i, false});
-        c.samples.push_back(reader.read(src, samples[i], sp, opt.kind));
+    if (root.is_array()) {  // a local-run file (utils/benchmark_dataset.py): one client, named by the file
+      ClientData& c = client_for(d, index, std::filesystem::path(path).stem().string());
+      for (size_t i = 0; i < root.size(); ++i)
+        add_sample(c, reader.read(src, root[i], Path{{"", i, false}}, opt.kind), opt.kind, reader);
+    } else if (root.is_object()) {
+      for (const auto& [key, samples] : root.items()) {
+        const Path at{{key, 0, true}};
+        if (!samples.is_array())
+          throw error_at(src, at, "expected a list of samples for client \"" + key + "\", found " + type_of(samples));
+        ClientData& c = client_for(d, index, key);
+        for (size_t i = 0; i < samples.size(); ++i) {
+          Path sp = at;
+          sp.push_back({"", i, false});
+          add_sample(c, reader.read(src, samples[i], sp, opt.kind), opt.kind, reader);
+        }
       }
+    } else {
+      throw error_at(src, Path{},
+                     "expected an object {\"client key\": [sample, ...]} or a list of samples (one client), found " +
+                         type_of(root));
     }
   } else {
     std::istringstream lines(text);
@@ -275,9 +308,10 @@ FederatedDataset import_fedllm(const std::string& path, const ImportOptions& opt
       if (!j.contains("client") || !(j["client"].is_string() || j["client"].is_number_integer()))
         throw error_at(src, Path{{"client", 0, true}}, "expected a \"client\" field (string or integer) naming the sample's client");
       const std::string key = j["client"].is_string() ? j["client"].get<std::string>() : j["client"].dump();
-      client_for(d, index, key).samples.push_back(reader.read(src, j, Path{}, opt.kind));
+      add_sample(client_for(d, index, key), reader.read(src, j, Path{}, opt.kind), opt.kind, reader);
     }
   }
+  if (report) *report = reader.report;
   if (d.clients.empty()) throw UserError(path + ": holds no clients; expected at least one client with samples");
   if (d.task_names.empty()) d.task_names.push_back("general");
   if (!opt.test_path.empty()) import_test_set(opt.test_path, d);

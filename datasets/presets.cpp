@@ -25,13 +25,18 @@ namespace fedsim::datasets::detail {
 
 const std::vector<Preset>& presets() {
   static const std::vector<Preset> p = {
-      {"fed-aya", DataKind::sft, 38, {671, 815}, {116, 199}, {225, 411}, {0.63, 0.28},
+      {"fed-aya", DataKind::sft, 38, 25513, {671, 815}, {116, 199}, {225, 411}, {0.63, 0.28},
        {"ar", "en", "es", "fr", "pt", "ru", "te", "zh"}, {1, 1, 1, 1, 1, 1, 1, 1}, true, 1, 160},
-      {"fed-chatbotit", DataKind::sft, 237, {26, 33}, {68, 119}, {211, 176}, {0.67, 0.22}, {"en"}, {1}, false, 1, 50},
-      // 52,703 exchanges in 15,406 conversations: 3.42 exchanges per conversation.
-      {"fed-wildchat", DataKind::multiturn, 100, {527, 477}, {331, 435}, {506, 470}, {0.79, 0.37},
+      {"fed-chatbotit", DataKind::sft, 237, 6166, {26, 33}, {68, 119}, {211, 176}, {0.67, 0.22}, {"en"}, {1}, false, 1, 50},
+      // The single-turn run (100 clients): 52,703 instruction-response samples, Table 1's row.
+      {"fed-wildchat", DataKind::sft, 100, 52703, {527, 477}, {331, 435}, {506, 470}, {0.79, 0.37},
+       {"en", "zh", "ru", "fr", "es", "pt", "de", "it"}, {0.6, 0.15, 0.1, 0.04, 0.04, 0.03, 0.02, 0.02}, true, 1, 50},
+      // The multi-turn run (50 clients): 15,406 whole conversations. Only the total is published;
+      // two assumptions fill the rest: the spread of the single-turn row (std/mean = 477/527) and
+      // 3.42 exchanges per conversation (52,703 / 15,406). Exchange lengths follow Table 1's row.
+      {"fed-wildchat-multiturn", DataKind::multiturn, 50, 15406, {308.1, 278.9}, {331, 435}, {506, 470}, {0.79, 0.37},
        {"en", "zh", "ru", "fr", "es", "pt", "de", "it"}, {0.6, 0.15, 0.1, 0.04, 0.04, 0.03, 0.02, 0.02}, true, 3.42, 50},
-      {"fed-chatbotpa", DataKind::dpo, 747, {13, 21}, {69, 124}, {218, 178}, {0.68, 0.21}, {"en"}, {1}, false, 1, 50},
+      {"fed-chatbotpa", DataKind::dpo, 747, 9508, {13, 21}, {69, 124}, {218, 178}, {0.68, 0.21}, {"en"}, {1}, false, 1, 50},
   };
   return p;
 }
@@ -145,12 +150,14 @@ FederatedDataset generate_preset(const SyntheticSpec& s) {
   split(len.instruction, len.skew_i);
   split(len.response, len.skew_r);
 
-  // Per-client counts (for multiturn: exchanges).
+  // Per-client counts: samples, or conversations for multiturn (what n_i counts upstream).
+  // Calibrated counts add up to Table 1's total exactly (scaled to n_clients when it differs).
   std::vector<int> counts(static_cast<size_t>(n_clients));
   const int min_count = 1;
   if (s.quantity == "calibrated") {
     Rng rng(s.seed, kCountStream, 0, Purpose::data_split);
-    counts = calibrated_counts(n_clients, p.per_client.mean, p.per_client.std, min_count, rng);
+    const int64_t total = std::llround(static_cast<double>(p.total) * n_clients / p.clients);
+    counts = calibrated_counts(n_clients, static_cast<double>(total) / n_clients, p.per_client.std, min_count, rng, total);
   } else {
     for (int c = 0; c < n_clients; ++c) {
       Rng rng(s.seed, static_cast<uint64_t>(c), 0, Purpose::data_split);
@@ -203,7 +210,7 @@ FederatedDataset generate_preset(const SyntheticSpec& s) {
     if (p.kind == DataKind::dpo) client.attributes["preference"] = style_name(style);
 
     uint64_t exchange = 0;  // index of the exchange within the client: drives the length quantiles
-    for (uint64_t i = 0; exchange < static_cast<uint64_t>(counts[c]); ++i) {
+    for (uint64_t i = 0; i < static_cast<uint64_t>(counts[c]); ++i) {
       Rng rng(s.seed, c, i, Purpose::data_generation);
       Sample smp;
       const size_t lang = draw_categorical(rng, lang_mix);
@@ -212,10 +219,9 @@ FederatedDataset generate_preset(const SyntheticSpec& s) {
       const double q = beta(rng, q_mean[c] * qm.kw, (1 - q_mean[c]) * qm.kw);
       smp.quality = static_cast<float>(q);
       uint64_t turns = 1;
-      if (p.kind == DataKind::multiturn) {  // geometric number of exchanges with the table's mean
+      if (p.kind == DataKind::multiturn) {  // geometric number of exchanges with the preset's mean
         const double stop = 1.0 / p.turns_mean;
         while (rng.uniform() >= stop && turns < 20) ++turns;
-        turns = std::min<uint64_t>(turns, static_cast<uint64_t>(counts[c]) - exchange);
       }
       for (uint64_t t = 0; t < turns; ++t, ++exchange) {
         const double e = static_cast<double>(exchange);

@@ -71,8 +71,11 @@ DatasetStats dataset_stats(const FederatedDataset& d) {
       n += exchanges;
       st.conversations += s.turns.empty() ? 0 : 1;
     }
-    per_client.add(static_cast<double>(n));
-    st.samples += n;
+    // A sample is what n_i counts: an instruction-response pair, a preference pair, or a whole
+    // conversation (FedLLM-Bench's multi-turn loader, utils/benchmark_dataset.py).
+    per_client.add(static_cast<double>(c.samples.size()));
+    st.samples += c.samples.size();
+    st.exchanges += n;
   }
   st.per_client_mean = per_client.mean(), st.per_client_std = per_client.std();
   st.instruction_mean = ins.mean(), st.instruction_std = ins.std();
@@ -98,7 +101,7 @@ std::string stats_table(const DatasetStats& s) {
   row("data set", s.name + " (" + s.kind + ")");
   row("clients", std::to_string(s.clients));
   row("samples", std::to_string(s.samples));
-  if (s.conversations > 0) row("conversations", std::to_string(s.conversations));
+  if (s.conversations > 0) row("exchanges", std::to_string(s.exchanges));
   row("samples per client", pm(s.per_client_mean, s.per_client_std, "%.1f"));
   row("instruction length (bytes)", pm(s.instruction_mean, s.instruction_std, "%.1f"));
   row("response length (bytes)", pm(s.response_mean, s.response_std, "%.1f"));
@@ -116,6 +119,7 @@ std::string stats_json(const DatasetStats& s) {
   j["clients"] = s.clients;
   j["samples"] = s.samples;
   j["conversations"] = s.conversations;
+  j["exchanges"] = s.exchanges;
   j["samples_per_client"] = {{"mean", s.per_client_mean}, {"std", s.per_client_std}};
   j["instruction_bytes"] = {{"mean", s.instruction_mean}, {"std", s.instruction_std}};
   j["response_bytes"] = {{"mean", s.response_mean}, {"std", s.response_std}};

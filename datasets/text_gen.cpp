@@ -233,30 +233,50 @@ LogNormal calibrate_floored_lognormal(double mean, double std, double floor) {
   });
 }
 
-std::vector<int> calibrated_counts(int n, double mean, double std, int min_count, Rng& rng) {
+std::vector<int> calibrated_counts(int n, double mean, double std, int min_count, Rng& rng, int64_t total) {
   std::vector<size_t> rank(static_cast<size_t>(n));
   for (size_t i = 0; i < rank.size(); ++i) rank[i] = i;
   for (size_t i = rank.size(); i > 1; --i) std::swap(rank[i - 1], rank[rng.below(i)]);  // Fisher-Yates
   std::vector<double> z(rank.size());
   for (size_t i = 0; i < z.size(); ++i) z[i] = normal_quantile((static_cast<double>(rank[i]) + 0.5) / n);
+  auto value = [&](const LogNormal& p, size_t i) { return std::min(1e9, std::exp(p.mu + p.sigma * z[i])); };
   auto counts_of = [&](const LogNormal& p) {
     std::vector<int> c(z.size());
-    for (size_t i = 0; i < z.size(); ++i)
-      c[i] = std::max(min_count, static_cast<int>(std::llround(std::min(1e9, std::exp(p.mu + p.sigma * z[i])))));
+    for (size_t i = 0; i < z.size(); ++i) c[i] = std::max(min_count, static_cast<int>(std::llround(value(p, i))));
     return c;
   };
-  if (n == 1 || !(std > 0)) return counts_of({std::log(mean), 0.0});
-  const LogNormal p = refine(mean, std, [&](const LogNormal& q, double& m, double& s) {
-    const std::vector<int> c = counts_of(q);
-    double s1 = 0, s2 = 0;
-    for (int v : c) {
-      s1 += v;
-      s2 += static_cast<double>(v) * v;
-    }
-    m = s1 / n;
-    s = std::sqrt(std::max(0.0, s2 / n - m * m));
-  });
-  return counts_of(p);
+  LogNormal p{std::log(mean), 0.0};
+  if (n > 1 && std > 0)
+    p = refine(mean, std, [&](const LogNormal& q, double& m, double& s) {
+      const std::vector<int> c = counts_of(q);
+      double s1 = 0, s2 = 0;
+      for (int v : c) {
+        s1 += v;
+        s2 += static_cast<double>(v) * v;
+      }
+      m = s1 / n;
+      s = std::sqrt(std::max(0.0, s2 / n - m * m));
+    });
+  std::vector<int> c = counts_of(p);
+  if (total <= 0) return c;
+  FEDSIM_ASSERT_MSG(total >= static_cast<int64_t>(n) * min_count, "calibrated_counts: total " << total << " < n * min");
+  int64_t diff = total;
+  for (int v : c) diff -= v;
+  // Residual value - count: the most positive were rounded down the furthest, so they gain
+  // first; the most negative lose first (never below min_count). Ties go to the lower index.
+  std::vector<size_t> order(c.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return value(p, a) - c[a] > value(p, b) - c[b]; });
+  while (diff > 0)
+    for (size_t k = 0; k < order.size() && diff > 0; ++k, --diff) ++c[order[k]];
+  while (diff < 0) {
+    bool moved = false;
+    for (size_t k = order.size(); k-- > 0 && diff < 0;)
+      if (c[order[k]] > min_count) --c[order[k]], ++diff, moved = true;
+    FEDSIM_ASSERT(moved);
+  }
+  return c;
 }
 
 }  // namespace fedsim::datasets::detail

@@ -53,7 +53,9 @@ LogNormal calibrate_floored_lognormal(double mean, double std, double floor);
 
 // n per-client counts with the given mean and std (>= min_count): stratified lognormal
 // quantiles (client i gets quantile (rank_i + 0.5) / n, ranks a seeded permutation), the
-// (mu, sigma) refined so that the rounded counts hit both moments.
-std::vector<int> calibrated_counts(int n, double mean, double std, int min_count, Rng& rng);
+// (mu, sigma) refined so that the rounded counts hit both moments. With total > 0 the rounding
+// is then corrected so that the counts add up to `total` exactly: the clients whose drawn value
+// lies closest to the other rounding direction move by one (largest remainders).
+std::vector<int> calibrated_counts(int n, double mean, double std, int min_count, Rng& rng, int64_t total = 0);
 
 }  // namespace fedsim::datasets::detail

@@ -168,12 +168,15 @@ double Aggregator::base_weight(int32_t client) const {
   return uniform_weights_ ? 1.0 : static_cast<double>(n_[static_cast<size_t>(client)]);
 }
 
-// Clips the update y_i - x_i to L2 norm C, then adds N(0, sigma^2) per entry. OpenFedLLM's C
-// only enters sigma and nothing is clipped (sim/README.md "Differential privacy"); fedsim clips.
+// Clips the update y_i - x_i to L2 norm C, then adds N(0, sigma^2) per entry. Upstream's C only
+// enters sigma and nothing is clipped (sim/README.md "Differential privacy"); fedsim clips.
+// FedLLM-Bench's sigma takes the constant initial learning rate (fed_global.py, gaussian_noise);
+// privacy.noise_lr: round scales it with the round's lr instead.
 void Aggregator::privatise(const ClientUpdate& u, int64_t round) const {
   const FederationSection& f = cfg_.federation;
   const int n_clients = static_cast<int>(n_.size());
-  const double sigma = dp_sigma(cosine_lr(f.lr, f.lr_min, round, f.rounds), cfg_.privacy.clip, total_n_, n_clients,
+  const double noise_lr = cfg_.privacy.noise_lr == NoiseLr::round ? cosine_lr(f.lr, f.lr_min, round, f.rounds) : f.lr;
+  const double sigma = dp_sigma(noise_lr, cfg_.privacy.clip, total_n_, n_clients,
                                 static_cast<int>(std::min<int64_t>(f.clients_per_round, n_clients)), f.rounds,
                                 cfg_.privacy.epsilon, cfg_.privacy.delta);
   std::vector<float>& y = *u.adapter;

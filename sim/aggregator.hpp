@@ -114,7 +114,7 @@ class Scaffold {
   std::vector<std::vector<float>> ci_;  // empty until the client first trains (= zeros)
 };
 
-// Gaussian mechanism's noise scale as OpenFedLLM's utils/utils.py (get_dp_sigma):
+// Gaussian DP noise scale (FedLLM-Bench federated_learning/fed_global.py, gaussian_noise):
 // sigma = D * sqrt(2 q R ln(1/delta)) / eps with D = 2 lr C / (samples / N), q = m / N.
 double dp_sigma(double lr, double clip, double total_samples, int n_clients, int m, int64_t rounds, double eps,
                 double delta);

@@ -114,6 +114,10 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.integer("clients_per_round", c.federation.clients_per_round, 1, 1000000, "clients sampled per round m");
   v.integer("rounds", c.federation.rounds, 1, 1000000, "communication rounds R");
   v.integer("local_steps", c.federation.local_steps, 1, 1000000, "optimizer steps per client per round");
+  v.pick("local_draw", c.federation.local_draw,
+           "a client's samples of the round: fedllm-bench = Python's random.seed(r); random.sample(range(n_i), "
+           "min(batch*steps, n_i)), the same seed for every client; per-client = a (seed, client, round) stream; "
+           "auto = fedllm-bench when sampling is fedllm-bench. Batch order inside the round is fedsim's own");
   v.integer("batch_size", c.federation.batch_size, 1, 65536, "samples per step");
   v.number("lr", c.federation.lr, 0.0, 10.0, "peak learning rate (round 0)");
   v.number("lr_min", c.federation.lr_min, 0.0, 10.0, "cosine floor reached at the last round");
@@ -126,12 +130,17 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.pick("local_steps_mode", c.federation.local_steps_mode,
            "fixed = local_steps; proportional = ceil(local_epochs*n_i*N/(R*m)/batch) (FedLLM-Bench DPO)");
   v.number("local_epochs", c.federation.local_epochs, 1e-6, 1e6, "proportional local steps: epochs over the run");
-  v.number("prox_mu", c.federation.prox_mu, 0.0, 1e6, "FedProx proximal weight mu");
-  v.number("server_beta1", c.federation.server_beta1, 0.0, 0.999999, "FedAvgM / FedYogi / FedAdam momentum");
-  v.number("server_beta2", c.federation.server_beta2, 0.0, 0.999999, "FedYogi / FedAdam second-moment decay");
-  v.number("server_eta", c.federation.server_eta, 0.0, 1e6, "FedOpt server learning rate");
-  v.number("server_tau", c.federation.server_tau, 1e-12, 1e6, "FedOpt adaptivity tau");
-  v.number("dpo_beta", c.federation.dpo_beta, 1e-6, 1e6, "FedDPO: DPO temperature beta");
+  v.integer("local_steps_rounds", c.federation.local_steps_rounds, 0, 1000000,
+            "proportional local steps: the R of the formula; 0 = rounds. A config that runs fewer rounds than "
+            "published sets the published R here to keep the published local work per participation");
+  v.number("prox_mu", c.federation.prox_mu, 0.0, 1e6, "FedProx proximal weight mu; 0.01 in OpenFedLLM and FedLLM-Bench");
+  v.number("server_beta1", c.federation.server_beta1, 0.0, 0.999999,
+           "FedAvgM / FedYogi / FedAdam momentum; default 0.9 = OpenFedLLM's, FedLLM-Bench's is 0.5 (configs/fed-*.yaml)");
+  v.number("server_beta2", c.federation.server_beta2, 0.0, 0.999999,
+           "FedYogi / FedAdam second-moment decay; 0.99 in OpenFedLLM and FedLLM-Bench");
+  v.number("server_eta", c.federation.server_eta, 0.0, 1e6, "FedOpt server learning rate; 1e-3 in OpenFedLLM and FedLLM-Bench");
+  v.number("server_tau", c.federation.server_tau, 1e-12, 1e6, "FedOpt adaptivity tau; 1e-3 in OpenFedLLM and FedLLM-Bench");
+  v.number("dpo_beta", c.federation.dpo_beta, 1e-6, 1e6, "FedDPO: DPO temperature beta; 0.1 in OpenFedLLM and FedLLM-Bench");
   v.number("overcommit", c.federation.overcommit, 1.0, 100.0, "sync: select ceil(overcommit*m) clients, keep the first m");
   v.number("deadline_s", c.federation.deadline_s, 0.0, 1e12, "sync: round deadline in simulated s; 0 = wait for all");
   v.integer("async_concurrency", c.federation.async_concurrency, 1, 1000000, "async: clients training at once");
@@ -156,6 +165,9 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.number("epsilon", c.privacy.epsilon, 1e-6, 1e6, "privacy budget epsilon");
   v.number("delta", c.privacy.delta, 1e-12, 0.5, "privacy delta");
   v.number("clip", c.privacy.clip, 1e-12, 1e12, "L2 norm bound C of each client's update");
+  v.pick("noise_lr", c.privacy.noise_lr,
+           "the lr in sigma's sensitivity 2*lr*C/(samples/N): initial = federation.lr in every round (FedLLM-Bench); "
+           "round = the round's cosine lr (noise shrinks with the steps)");
 
   visit_u2s(c.u2s, v);
   visit_masgpt(c.masgpt, v);
@@ -486,6 +498,8 @@ FEDSIM_NAMES(ServerMode, "sync", "async")
 FEDSIM_NAMES(TrainerKind, "model", "none")
 FEDSIM_NAMES(Execution, "batched", "sequential")
 FEDSIM_NAMES(Sampling, "uniform", "fedllm-bench")
+FEDSIM_NAMES(LocalDraw, "auto", "fedllm-bench", "per-client")
+FEDSIM_NAMES(NoiseLr, "initial", "round")
 FEDSIM_NAMES(ClientWeights, "auto", "data_size", "uniform")
 FEDSIM_NAMES(StepsMode, "fixed", "proportional")
 FEDSIM_NAMES(Mechanism, "none", "gaussian")

@@ -12,6 +12,7 @@
 #include "sim/algorithms.hpp"
 #include "sim/config_schema.hpp"
 #include "sim/masgpt/masgpt_config.hpp"
+#include "sim/sampler.hpp"
 #include "sim/system_model.hpp"
 #include "sim/u2s/u2s_config.hpp"
 
@@ -22,7 +23,6 @@ enum class DataSource : uint8_t { synthetic, file };
 enum class ServerMode : uint8_t { sync, async };
 enum class TrainerKind : uint8_t { model, none };
 enum class Execution : uint8_t { batched, sequential };
-enum class Sampling : uint8_t { uniform, fedllm_bench };
 enum class ClientWeights : uint8_t { by_algorithm, data_size, uniform };
 enum class StepsMode : uint8_t { fixed, proportional };
 enum class Mechanism : uint8_t { none, gaussian };
@@ -30,7 +30,11 @@ const std::vector<std::string>& names(DataSource);
 const std::vector<std::string>& names(ServerMode);
 const std::vector<std::string>& names(TrainerKind);
 const std::vector<std::string>& names(Execution);
+enum class LocalDraw : uint8_t { automatic, fedllm_bench, per_client };  // auto | fedllm-bench | per-client
+enum class NoiseLr : uint8_t { initial, round };
 const std::vector<std::string>& names(Sampling);
+const std::vector<std::string>& names(LocalDraw);
+const std::vector<std::string>& names(NoiseLr);
 const std::vector<std::string>& names(ClientWeights);
 const std::vector<std::string>& names(StepsMode);
 const std::vector<std::string>& names(Mechanism);
@@ -100,6 +104,7 @@ struct FederationSection {
   int64_t clients_per_round = 4;
   int64_t rounds = 10;
   int64_t local_steps = 10;
+  LocalDraw local_draw = LocalDraw::automatic;
   int64_t batch_size = 8;
   double lr = 2e-3;
   double lr_min = 1e-6;
@@ -110,6 +115,7 @@ struct FederationSection {
   int64_t client_eval_samples = 32;
   StepsMode local_steps_mode = StepsMode::fixed;
   double local_epochs = 3.0;          // proportional: ceil(epochs * n_i * N / (R * m) / batch)
+  int64_t local_steps_rounds = 0;     // proportional: the R of the formula; 0 = rounds
   double prox_mu = 0.01;
   double server_beta1 = 0.9;
   double server_beta2 = 0.99;
@@ -129,6 +135,7 @@ struct PrivacySection {
   double epsilon = 1.0;
   double delta = 1e-4;
   double clip = 1.0;
+  NoiseLr noise_lr = NoiseLr::initial;  // initial (FedLLM-Bench) | round
 };
 
 using SystemSection = SystemSpec;  // sim/system_model.hpp: the system model reads its keys directly

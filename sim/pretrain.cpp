@@ -9,6 +9,7 @@
 #include "common/rng.hpp"
 #include "fedsim_version.hpp"
 #include "sim/experiment.hpp"
+#include "sim/trainer.hpp"
 
 namespace fedsim::sim {
 namespace {
@@ -28,6 +29,7 @@ std::string pretrain_key(const ExperimentConfig& c, const models::ModelConfig& m
          // under another OpenBLAS core would make a cached run differ from an uncached one.
          ";products=" + models::products_identity() +
          ";fedsim=" FEDSIM_VERSION_STRING;
+  if (d.kind == datasets::DataKind::multiturn) key += ";layout=conversation";
   return key;
 }
 
@@ -61,15 +63,12 @@ models::Model prepare_model(const ExperimentConfig& c, const datasets::Federated
   double loss_avg = 0.0;
   for (int64_t step = 0; step < steps; ++step) {
     Rng rng(static_cast<uint64_t>(c.experiment.seed), 0, static_cast<uint64_t>(step), Purpose::pretrain);
-    std::vector<std::pair<std::string, std::string>> pairs;
-    pairs.reserve(B);
-    for (size_t j = 0; j < B; ++j) {
-      const auto& s = d.public_split[rng.below(n_pub)];
-      pairs.emplace_back(s.instruction, s.response);
-    }
-    // Cosine decay to 10% of the peak over the pretraining steps.
+    std::vector<size_t> idx(B);
+    for (size_t j = 0; j < B; ++j) idx[j] = rng.below(n_pub);
+    // Cosine decay to 10% of the peak over the pretraining steps. The base learns the layout
+    // the clients train in (multi-turn data: conversations).
     const double lr = cosine_lr(c.model.pretrain_lr, 0.1 * c.model.pretrain_lr, step, steps);
-    const double loss = model.train_base_step(models::make_sft_batch(pairs, mc.max_seq), static_cast<float>(lr), opt);
+    const double loss = model.train_base_step(training_batch(d, d.public_split, idx, mc.max_seq), static_cast<float>(lr), opt);
     loss_avg = step == 0 ? loss : 0.9 * loss_avg + 0.1 * loss;
     if (hooks.log && ((step + 1) % 100 == 0 || step + 1 == steps)) {
       char line[128];

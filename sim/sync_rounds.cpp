@@ -81,7 +81,7 @@ std::vector<int32_t> SyncRounds::choose(int64_t round, int m, int k, bool* wait)
     return chosen;
   }
   if (f_.sampling == Sampling::fedllm_bench)  // exactly the published selection; offline picks drop out at once
-    return sample_clients("fedllm-bench", seed_, round, n, k);
+    return sample_clients(Sampling::fedllm_bench, seed_, round, n, k);
   // FedScale-style: sample among the clients online now; wait if none is.
   const std::vector<int32_t> online = host_.eligible(nullptr);
   if (online.empty()) {
@@ -92,7 +92,7 @@ std::vector<int32_t> SyncRounds::choose(int64_t round, int m, int k, bool* wait)
   }
   (void)m;
   const auto take = static_cast<int32_t>(std::min<size_t>(static_cast<size_t>(k), online.size()));
-  for (int32_t i : sample_clients("uniform", seed_, round, static_cast<int32_t>(online.size()), take))
+  for (int32_t i : sample_clients(Sampling::uniform, seed_, round, static_cast<int32_t>(online.size()), take))
     chosen.push_back(online[static_cast<size_t>(i)]);
   return chosen;
 }

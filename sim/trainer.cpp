@@ -7,7 +7,9 @@
 
 #include "common/error.hpp"
 #include "common/rng.hpp"
+#include "models/conversation.hpp"
 #include "sim/experiment.hpp"
+#include "sim/sampler.hpp"
 
 namespace fedsim::sim {
 namespace {
@@ -17,11 +19,14 @@ constexpr size_t kEvalBatch = 32;
 
 using Pairs = std::vector<std::pair<std::string, std::string>>;
 
-models::Batch sft_batch(const std::vector<datasets::Sample>& s, const std::vector<size_t>& idx, int T) {
-  Pairs pairs;
-  pairs.reserve(idx.size());
-  for (size_t i : idx) pairs.emplace_back(s[i].instruction, s[i].response);
-  return models::make_sft_batch(pairs, T);
+// One layout for training and scoring: single exchanges as BOS INST .. RESP .. EOS, or, for
+// multi-turn data, as one-exchange conversations (the layout the whole conversations train in).
+models::Batch pair_batch(const Pairs& pairs, int T, bool conversation) {
+  if (!conversation) return models::make_sft_batch(pairs, T);
+  std::vector<std::vector<std::string>> convs;
+  convs.reserve(pairs.size());
+  for (const auto& [i, r] : pairs) convs.push_back({i, r});
+  return models::make_conversation_batch(convs, T);
 }
 
 // True when the clients' responses are "<answer>\n<more text>" (the FedLLM-Bench-calibrated
@@ -42,14 +47,15 @@ bool answer_is_first_line(const datasets::FederatedDataset& d) {
 // Test-time batches score the ground truth answer, not a possibly corrupted response. The
 // answer must be followed by the end token, or, where training responses continue after the
 // answer line, by a newline: a sample counts iff greedy decoding writes exactly the answer line.
-std::vector<models::Batch> eval_batches(const std::vector<datasets::Sample>& s, size_t limit, int T, bool first_line) {
+std::vector<models::Batch> eval_batches(const std::vector<datasets::Sample>& s, size_t limit, int T, bool first_line,
+                                        bool conversation) {
   std::vector<models::Batch> out;
   const size_t n = std::min(limit, s.size());
   for (size_t start = 0; start < n; start += kEvalBatch) {
     Pairs pairs;
     for (size_t i = start; i < std::min(start + kEvalBatch, n); ++i)
       pairs.emplace_back(s[i].instruction, s[i].answer.empty() ? s[i].response : s[i].answer);
-    models::Batch b = models::make_sft_batch(pairs, T);
+    models::Batch b = pair_batch(pairs, T, conversation);
     if (first_line)
       for (auto& t : b.targets)
         if (t == models::Tokenizer::EOS) t = '\n';
@@ -84,7 +90,13 @@ class ModelTrainer : public LocalTrainer {
                       " trains on instructions, but the data set holds preference pairs; accepted: feddpo");
     if (d.test.empty()) throw UserError(c.source_path + ": data: the data set has no test split to evaluate on");
     first_line_ = answer_is_first_line(d);
-    test_ = eval_batches(d.test, d.test.size(), T_, first_line_);
+    multiturn_ = d.kind == datasets::DataKind::multiturn;
+    // Upstream's multi-turn path hands the trainer the client's whole conversation set
+    // (main_sft.py passes the data module, not get_dataset_this_round's subset): no subset draw.
+    const LocalDraw draw = c.federation.local_draw;
+    upstream_draw_ = !multiturn_ && (draw == LocalDraw::fedllm_bench ||
+                                     (draw == LocalDraw::automatic && c.federation.sampling == Sampling::fedllm_bench));
+    test_ = eval_batches(d.test, d.test.size(), T_, first_line_, multiturn_);
     opt_.weight_decay = static_cast<float>(c.federation.weight_decay);
     opt_.grad_clip = static_cast<float>(c.federation.grad_clip);
   }
@@ -136,7 +148,8 @@ class ModelTrainer : public LocalTrainer {
   EvalResult evaluate(const std::vector<float>& adapter) const override { return eval_on(m_, adapter, test_); }
   double client_accuracy(const std::vector<float>& adapter, int32_t client) const override {
     const auto& s = d_.clients[static_cast<size_t>(client)].samples;
-    return eval_on(m_, adapter, eval_batches(s, static_cast<size_t>(c_.federation.client_eval_samples), T_, first_line_)).accuracy;
+    return eval_on(m_, adapter, eval_batches(s, static_cast<size_t>(c_.federation.client_eval_samples), T_, first_line_, multiturn_))
+        .accuracy;
   }
 
  private:
@@ -150,7 +163,7 @@ class ModelTrainer : public LocalTrainer {
   std::vector<size_t> draw(int32_t client, int64_t round, int steps) const {
     return draw_local_samples(static_cast<uint64_t>(c_.experiment.seed), client, round,
                               d_.clients[static_cast<size_t>(client)].samples.size(), steps,
-                              static_cast<int>(c_.federation.batch_size));
+                              static_cast<int>(c_.federation.batch_size), upstream_draw_);
   }
   std::vector<models::Batch> sft_batches(int32_t client, int64_t round, int steps) const {
     const auto& samples = d_.clients[static_cast<size_t>(client)].samples;
@@ -158,7 +171,7 @@ class ModelTrainer : public LocalTrainer {
     const std::vector<size_t> idx = draw(client, round, steps);
     std::vector<models::Batch> batches;
     for (int s = 0; s < steps; ++s)
-      batches.push_back(sft_batch(samples, std::vector<size_t>(idx.begin() + s * B, idx.begin() + (s + 1) * B), T_));
+      batches.push_back(training_batch(d_, samples, std::vector<size_t>(idx.begin() + s * B, idx.begin() + (s + 1) * B), T_));
     return batches;
   }
   std::vector<models::DpoBatch> dpo_batches(int32_t client, int64_t round, int steps) const {
@@ -184,6 +197,8 @@ class ModelTrainer : public LocalTrainer {
   bool dpo_;
   models::BatchOptions batch_;
   bool first_line_ = false;
+  bool multiturn_ = false;      // whole conversations (models/conversation.hpp)
+  bool upstream_draw_ = false;  // local_draw fedllm-bench: CPython's per-round subset
   models::OptimConfig opt_;
   std::vector<models::Batch> test_;
 };
@@ -223,24 +238,53 @@ std::vector<LocalResult> LocalTrainer::train_many(const std::vector<TrainTask>& 
 int local_steps(const FederationSection& f, int n_clients, int64_t n_i) {
   if (f.local_steps_mode == StepsMode::fixed) return static_cast<int>(f.local_steps);
   const double N = n_clients, m = std::min<double>(static_cast<double>(f.clients_per_round), N);
-  const double R = static_cast<double>(f.rounds), B = static_cast<double>(f.batch_size);
+  // R is local_steps_rounds when set, so a run scaled to fewer rounds keeps the published work
+  // per participation (FedLLM-Bench's utils/utils.py, get_dynamic_local_step).
+  const double R = static_cast<double>(f.local_steps_rounds > 0 ? f.local_steps_rounds : f.rounds);
+  const double B = static_cast<double>(f.batch_size);
   const double steps = std::ceil(f.local_epochs * static_cast<double>(n_i) * N / (R * m) / B);
   return static_cast<int>(std::max(1.0, std::min(steps, 1e6)));
 }
 
 double round_lr(const FederationSection& f, int64_t round) { return cosine_lr(f.lr, f.lr_min, round, f.rounds); }
 
-std::vector<size_t> draw_local_samples(uint64_t seed, int32_t client, int64_t round, size_t n_i, int steps, int batch) {
+std::vector<size_t> draw_local_samples(uint64_t seed, int32_t client, int64_t round, size_t n_i, int steps, int batch,
+                                       bool upstream_subset) {
   FEDSIM_ASSERT(n_i > 0 && steps > 0 && batch > 0);
   const size_t want = static_cast<size_t>(steps) * static_cast<size_t>(batch);
   const size_t take = std::min(want, n_i);
   std::vector<size_t> order(n_i);
   std::iota(order.begin(), order.end(), size_t{0});
   Rng rng(seed, static_cast<uint64_t>(client), static_cast<uint64_t>(round), Purpose::batch_draw);
-  for (size_t i = 0; i < take; ++i) std::swap(order[i], order[i + rng.below(n_i - i)]);
+  if (upstream_subset) {
+    // federated_learning/split_dataset.py, get_dataset_this_round:
+    //   random.seed(round); random.sample(range(n_i), min(batch * accum * steps, n_i))
+    // then fedsim's own order inside the subset (upstream: the HF Trainer's torch sampler).
+    FEDSIM_ASSERT(n_i <= static_cast<size_t>(std::numeric_limits<int32_t>::max()));
+    const std::vector<int32_t> picked = CPythonRandom(static_cast<uint64_t>(round))
+                                            .sample_range(static_cast<int32_t>(n_i), static_cast<int32_t>(take));
+    for (size_t i = 0; i < take; ++i) order[i] = static_cast<size_t>(picked[i]);
+    for (size_t i = take; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  } else {
+    for (size_t i = 0; i < take; ++i) std::swap(order[i], order[i + rng.below(n_i - i)]);
+  }
   std::vector<size_t> out(want);
   for (size_t k = 0; k < want; ++k) out[k] = order[k % take];
   return out;
+}
+
+models::Batch training_batch(const datasets::FederatedDataset& d, const std::vector<datasets::Sample>& samples,
+                             const std::vector<size_t>& idx, int T) {
+  if (d.kind == datasets::DataKind::multiturn) {
+    std::vector<std::vector<std::string>> convs;
+    convs.reserve(idx.size());
+    for (size_t i : idx) convs.push_back(samples[i].turns);
+    return models::make_conversation_batch(convs, T);
+  }
+  Pairs pairs;
+  pairs.reserve(idx.size());
+  for (size_t i : idx) pairs.emplace_back(samples[i].instruction, samples[i].response);
+  return models::make_sft_batch(pairs, T);
 }
 
 std::unique_ptr<LocalTrainer> make_model_trainer(const ExperimentConfig& c, const datasets::FederatedDataset& data,

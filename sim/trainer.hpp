@@ -67,9 +67,18 @@ int local_steps(const FederationSection& f, int n_clients, int64_t n_i);
 // The round's learning rate: the cosine schedule over rounds (cosine_lr).
 double round_lr(const FederationSection& f, int64_t round);
 
-// OpenFedLLM's local data draw (federated_learning/split_dataset.py, get_dataset_this_round): the client takes
-// min(batch * steps, n_i) of its sample indices in an order seeded by (seed, client, round)
-// and cycles through them; returns steps * batch indices.
-std::vector<size_t> draw_local_samples(uint64_t seed, int32_t client, int64_t round, size_t n_i, int steps, int batch);
+// A client's samples for one round: it takes min(batch * steps, n_i) of its sample indices and
+// cycles through them in an order seeded by (seed, client, round); returns steps * batch
+// indices. Which indices: with `upstream_subset` FedLLM-Bench's draw (get_dataset_this_round:
+// random.seed(round); random.sample(range(n_i), k), CPython bit for bit, the same seed for
+// every client), else the first k of a (seed, client, round) permutation.
+std::vector<size_t> draw_local_samples(uint64_t seed, int32_t client, int64_t round, size_t n_i, int steps, int batch,
+                                       bool upstream_subset = false);
+
+// The training batch of samples[idx]: instruction -> response (models::make_sft_batch), or
+// for multi-turn data the whole conversations, every assistant turn a target
+// (models::make_conversation_batch).
+models::Batch training_batch(const datasets::FederatedDataset& d, const std::vector<datasets::Sample>& samples,
+                             const std::vector<size_t>& idx, int T);
 
 }  // namespace fedsim::sim

@@ -22,11 +22,13 @@ const char* kDataUsage =
     "usage: fedsim data <command> [options]\n"
     "  generate PRESET --out FILE.h5 [--seed S] [--set key=value ...]   calibrated synthetic data\n"
     "  import FILE.json --kind sft|multiturn|dpo --out FILE.h5 [--test TEST.json] [--format json|jsonl]\n"
+    "         (FILE.json: {client: [sample, ...]}, or a list of samples = one client)\n"
     "  stats FILE.h5 [--json]                                            Table-1-style summary\n"
     "  partition FILE.h5 --out FILE.h5 [--clients N] [--scheme iid|dirichlet|shards] [--by task|language|length|quality]\n"
     "            [--alpha A] [--shards K] [--quantity equal|lognormal|powerlaw] [--quantity-param P] [--seed S]\n"
     "  debian freedict|fortunes --out FILE.h5 [--packages a,b,...] [--max-per-client N] [--seed S]\n"
-    "presets: fed-aya, fed-chatbotit, fed-wildchat, fed-chatbotpa (or 'synthetic' for the small-task generator)\n";
+    "presets: fed-aya, fed-chatbotit, fed-wildchat, fed-wildchat-multiturn, fed-chatbotpa (or 'synthetic' for the\n"
+    "small-task generator)\n";
 
 // Parses `args` (after the sub-command) with one positional; returns false after --help.
 bool parse(const std::vector<std::string>& args, po::options_description& desc, const char* positional,
@@ -103,9 +105,13 @@ int data_import(const std::vector<std::string>& args) {
   require_out(out, "import");
   opt.kind = datasets::parse_kind(kind, "--kind");
   const auto t0 = std::chrono::steady_clock::now();
-  const datasets::FederatedDataset d = datasets::import_fedllm(file, opt);
+  datasets::ImportReport dropped;
+  const datasets::FederatedDataset d = datasets::import_fedllm(file, opt, &dropped);
   datasets::write_dataset(d, out);
   report(d, out, since(t0));
+  if (opt.kind == datasets::DataKind::multiturn)
+    std::printf("turns dropped: %zu (%zu leading gpt, %zu last human); conversations without a reply dropped: %zu\n",
+                dropped.turns(), dropped.leading_gpt_turns, dropped.trailing_human_turns, dropped.empty_conversations);
   return 0;
 }
 

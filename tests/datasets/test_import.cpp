@@ -128,16 +128,61 @@ TEST_CASE("malformed input names the file, line, column and what was expected") 
   const std::string type = write("type.json", "{\"a\": [{\"instruction\": 5, \"response\": \"y\"}]}");
   CHECK(import_error(type, DataKind::sft) == type + ":1:24: expected \"instruction\" to be a string, found number");
 
-  const std::string turn = write("turn.json", "{\"a\": [{\"conversations\": [{\"from\": \"gpt\", \"value\": \"x\"}]}]}");
+  // Only one leading gpt turn is dropped (as upstream); a second one breaks the alternation.
+  const std::string turn = write("turn.json", "{\"a\": [{\"conversations\": [{\"from\": \"gpt\", \"value\": \"x\"}, "
+                                              "{\"from\": \"gpt\", \"value\": \"y\"}]}]}");
   CHECK(import_error(turn, DataKind::multiturn) ==
-        turn + ":1:36: expected \"from\": \"human\" (turns alternate, human first), found \"gpt\"");
+        turn + ":1:67: expected \"from\": \"human\" (turns alternate from the first human turn), found \"gpt\"");
+  const std::string role = write("role.json", "{\"a\": [{\"conversations\": [{\"from\": \"system\", \"value\": \"x\"}]}]}");
+  CHECK(import_error(role, DataKind::multiturn) ==
+        role + ":1:27: expected a turn {\"from\": \"human\"|\"gpt\", \"value\": string}");
 
   const std::string root = write("root.json", "[1, 2]");
-  CHECK(import_error(root, DataKind::sft) == root + ":1:1: expected an object {\"client key\": [sample, ...]}, found array");
+  CHECK(import_error(root, DataKind::sft) == root + ":1:2: expected a sample object, found number");
+  const std::string scalar = write("scalar.json", "5");
+  CHECK(import_error(scalar, DataKind::sft) ==
+        scalar + ":1:1: expected an object {\"client key\": [sample, ...]} or a list of samples (one client), found number");
 
   const std::string jl = write("bad.jsonl", "{\"client\": \"a\", \"instruction\": \"i\", \"response\": \"r\"}\n{\"instruction\": \"i\"}\n");
   CHECK(import_error(jl, DataKind::sft) ==
         jl + ":2:1: expected a \"client\" field (string or integer) naming the sample's client");
 
   CHECK(import_error(scratch("nope.json"), DataKind::sft) == scratch("nope.json") + ": cannot open (no such file or not readable)");
+}
+
+TEST_CASE("tolerant as the upstream loader: a local-run list, a leading gpt turn, a last human turn") {
+  // FedLLM-Bench data_module.py (preprocess) drops a conversation's leading gpt turn and keeps a
+  // last human turn with its labels masked; utils/benchmark_dataset.py reads a local-run file
+  // (a JSON list of samples) as one client.
+  const std::string local = R"([
+  {"conversations": [{"from": "gpt", "value": "hello, how can I help?"}, {"from": "human", "value": "q1"},
+                     {"from": "gpt", "value": "a1"}]},
+  {"conversations": [{"from": "human", "value": "q1"}, {"from": "gpt", "value": "a1"}, {"from": "human", "value": "q2"}]},
+  {"conversations": [{"from": "human", "value": "only a question"}]},
+  {"conversations": [{"from": "human", "value": "q1"}, {"from": "gpt", "value": "a1"},
+                     {"from": "human", "value": "q2"}, {"from": "gpt", "value": "a2"}]}
+])";
+  ImportOptions o;
+  o.kind = DataKind::multiturn;
+  ImportReport rep;
+  const FederatedDataset d = round_trip(import_fedllm(write("local_202.json", local), o, &rep), "local.h5");
+  REQUIRE(d.clients.size() == 1);
+  CHECK(d.clients[0].name == "import_local_202");  // the file's stem
+  REQUIRE(d.clients[0].samples.size() == 3);        // the conversation with no reply holds no target
+  CHECK(d.clients[0].samples[0].turns == std::vector<std::string>{"q1", "a1"});
+  CHECK(d.clients[0].samples[1].turns == std::vector<std::string>{"q1", "a1"});
+  CHECK(d.clients[0].samples[1].response == "a1");
+  CHECK(d.clients[0].samples[2].turns.size() == 4);
+  CHECK(rep.leading_gpt_turns == 1);
+  CHECK(rep.trailing_human_turns == 2);
+  CHECK(rep.empty_conversations == 1);
+  CHECK(rep.turns() == 3);
+
+  const std::string sft = R"([{"instruction": "i1", "response": "r1"}, {"instruction": "i2", "response": "r2"}])";
+  ImportReport none;
+  const FederatedDataset s = import_fedllm(write("local_sft.json", sft), ImportOptions{}, &none);
+  REQUIRE(s.clients.size() == 1);
+  CHECK(s.clients[0].samples.size() == 2);
+  CHECK(s.clients[0].samples[1].response == "r2");
+  CHECK(none.turns() == 0);
 }

@@ -22,6 +22,8 @@ const Row kTable1[] = {
     {"fed-aya", 38, 671, 815, 116, 199, 225, 411, 0.63, 0.28},
     {"fed-chatbotit", 237, 26, 33, 68, 119, 211, 176, 0.67, 0.22},
     {"fed-wildchat", 100, 527, 477, 331, 435, 506, 470, 0.79, 0.37},
+    // Conversations: only the total (15,406) is published; the spread is the single-turn row's.
+    {"fed-wildchat-multiturn", 50, 308.1, 278.9, 331, 435, 506, 470, 0.79, 0.37},
     {"fed-chatbotpa", 747, 13, 21, 69, 124, 218, 178, 0.68, 0.21},
 };
 
@@ -56,8 +58,40 @@ TEST_CASE("presets match FedLLM-Bench Table 1 at the default seed (10% on means,
   }
 }
 
+TEST_CASE("every preset's counts add up to Table 1's totals exactly, at every seed") {
+  // Table 1: samples, and for the multi-turn run whole conversations (what n_i counts).
+  const std::pair<const char*, size_t> totals[] = {{"fed-aya", 25513},  {"fed-chatbotit", 6166},
+                                                   {"fed-wildchat", 52703}, {"fed-wildchat-multiturn", 15406},
+                                                   {"fed-chatbotpa", 9508}};
+  for (const auto& [name, total] : totals)
+    for (uint64_t seed : {1, 2, 3}) {
+      CAPTURE(name);
+      CAPTURE(seed);
+      SyntheticSpec spec = preset_spec(name);
+      spec.seed = seed;
+      spec.length_scale = 0.02;  // counts do not depend on the lengths
+      spec.n_public = 0;
+      const FederatedDataset d = generate_synthetic(spec);
+      const DatasetStats s = dataset_stats(d);
+      CHECK(s.clients == static_cast<size_t>(preset_spec(name).n_clients));
+      CHECK(s.samples == total);
+      CHECK(d.n_samples() == total);
+      if (d.kind == DataKind::multiturn) {
+        CHECK(s.conversations == total);
+        CHECK(static_cast<double>(s.exchanges) / static_cast<double>(total) == doctest::Approx(3.42).epsilon(0.05));
+      } else {
+        CHECK(s.exchanges == total);
+      }
+    }
+  // Another client count keeps the per-client mean: 50 single-turn clients hold half the samples.
+  SyntheticSpec half = preset_spec("fed-wildchat");
+  half.n_clients = 50;
+  half.length_scale = 0.02;
+  CHECK(generate_synthetic(half).n_samples() == 26352);  // round(52,703 / 2)
+}
+
 TEST_CASE("preset samples carry ground truth and corruption in proportion to quality") {
-  for (const char* name : {"fed-aya", "fed-chatbotit", "fed-wildchat"}) {
+  for (const char* name : {"fed-aya", "fed-chatbotit", "fed-wildchat", "fed-wildchat-multiturn"}) {
     CAPTURE(name);
     const FederatedDataset d = generate_synthetic(preset_spec(name));
     double n = 0, wrong = 0, one_minus_q = 0;

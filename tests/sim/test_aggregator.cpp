@@ -109,7 +109,7 @@ TEST_CASE("scaffold: control variates on a hand-computed 2-round case with N = 4
   CHECK(d0b[1] == doctest::Approx(0.25).epsilon(1e-5));
 }
 
-TEST_CASE("dp: Gaussian sigma as OpenFedLLM's formula (Fed-ChatbotIT-sized numbers)") {
+TEST_CASE("dp: Gaussian sigma as FedLLM-Bench's formula (fed_global.py) (Fed-ChatbotIT-sized numbers)") {
   // D = 2*lr*C/(samples/N), q = m/N, sigma = D*sqrt(2*q*R*ln(1/delta))/eps
   CHECK(dp_sigma(2e-5, 1.0, 6166, 237, 10, 100, 1.0, 1e-4) ==
         doctest::Approx(1.3554499372124794e-05).epsilon(1e-9));

@@ -92,7 +92,8 @@ TEST_CASE("cli: validate accepts the shipped configs") {
   const char* src = std::getenv("FEDSIM_SOURCE_DIR");
   REQUIRE(src != nullptr);
   for (const char* cfg : {"configs/quickstart.yaml", "configs/reference.yaml", "configs/fed-aya.yaml", "configs/fed-chatbotit.yaml",
-                          "configs/fed-wildchat.yaml", "configs/fed-chatbotpa-dpo.yaml", "experiments/chatbotit-standin.yaml"}) {
+                          "configs/fed-wildchat.yaml", "configs/fed-wildchat-multiturn.yaml", "configs/fed-chatbotpa-dpo.yaml",
+                          "experiments/chatbotit-standin.yaml"}) {
     CAPTURE(cfg);
     const Outcome o = fedsim(std::string("validate ") + src + "/" + cfg);
     CHECK(o.code == 0);
