@@ -169,8 +169,7 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
            "the lr in sigma's sensitivity 2*lr*C/(samples/N): initial = federation.lr in every round (FedLLM-Bench); "
            "round = the round's cosine lr (noise shrinks with the steps)");
 
-  visit_u2s(c.u2s, v);
-  visit_masgpt(c.masgpt, v);
+  for (auto& s : c.features.items) s->visit(v);
 }
 
 std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
@@ -487,6 +486,17 @@ void check_cross_fields(const ExperimentConfig& c, const std::string& source) {
 }
 
 }  // namespace
+
+FeatureSections::FeatureSections() {
+  for (const auto& make : feature_section_factories()) items.push_back(make());
+}
+
+FeatureSections& FeatureSections::operator=(const FeatureSections& o) {
+  if (this == &o) return *this;
+  items.clear();
+  for (const auto& s : o.items) items.push_back(s->clone());
+  return *this;
+}
 
 #define FEDSIM_NAMES(E, ...)                                      \
   const std::vector<std::string>& names(E) {                      \

@@ -11,10 +11,8 @@
 
 #include "sim/algorithms.hpp"
 #include "sim/config_schema.hpp"
-#include "sim/masgpt/masgpt_config.hpp"
 #include "sim/sampler.hpp"
 #include "sim/system_model.hpp"
-#include "sim/u2s/u2s_config.hpp"
 
 namespace fedsim::sim {
 
@@ -149,8 +147,7 @@ struct ExperimentConfig {
   FederationSection federation;
   SystemSection system;
   PrivacySection privacy;
-  U2sSection u2s;
-  MasgptSection masgpt;
+  FeatureSections features;  // u2s, masgpt: u2s_of(c), masgpt_of(c) in their folders
   std::string source_path;  // the YAML file it came from (for messages)
 };
 

@@ -7,7 +7,6 @@
 #include "common/error.hpp"
 #include "common/rng.hpp"
 #include "fedsim_version.hpp"
-#include "sim/u2s/u2s_phase.hpp"
 
 namespace fedsim::sim {
 
@@ -42,7 +41,8 @@ models::ModelConfig model_config(const ExperimentConfig& c) {
 
 void validate_experiment(const ExperimentConfig& c) {
   model_config(c);
-  u2s::validate_u2s(c);
+  for (const ExperimentKind& k : experiment_kinds())
+    if (k.validate) k.validate(c);
   if (c.data.source == DataSource::synthetic) {
     try {
       datasets::validate_synthetic_spec(synthetic_spec(c));

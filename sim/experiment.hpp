@@ -58,6 +58,17 @@ struct RunControl {
 
 RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control = {});
 
+// A generator that runs a whole experiment of its own kind (U2S: each client's generation job,
+// then the federation on what it generated). The list is sim/generators/generators.cpp's, so
+// the core names no feature: run_experiment hands a config to the first kind enabled in it.
+struct ExperimentKind {
+  const char* name;
+  std::function<bool(const ExperimentConfig&)> enabled;
+  std::function<void(const ExperimentConfig&)> validate;  // UserError naming the key; run by validate_experiment
+  std::function<RunResults(const ExperimentConfig&, const RunHooks&, const RunControl&)> run;
+};
+const std::vector<ExperimentKind>& experiment_kinds();
+
 class LocalTrainer;
 // The federation over clients holding n[i] samples, with `control`'s checkpoints and resume
 // (run_experiment's last stage; the U2S experiment runs it after its generation phase).

@@ -7,7 +7,6 @@
 #include "common/error.hpp"
 #include "fedsim_version.hpp"
 #include "sim/checkpoint.hpp"
-#include "sim/u2s/u2s_phase.hpp"
 
 namespace fedsim::sim {
 namespace {
@@ -177,7 +176,8 @@ RunResults run_federation(const ExperimentConfig& c, std::vector<int64_t> n, Loc
 RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control) {
   validate_experiment(c);
   const models::ProductsScope products(products_of(c));
-  if (c.u2s.enabled()) return u2s::run_u2s_experiment(c, hooks, control);  // clients generate their data first
+  for (const ExperimentKind& k : experiment_kinds())
+    if (k.enabled(c)) return k.run(c, hooks, control);  // U2S: clients generate their data first
   if (c.federation.trainer == TrainerKind::none) {
     // System-only studies need the clients' data sizes, not a model.
     std::vector<int64_t> n;

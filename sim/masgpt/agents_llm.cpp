@@ -8,6 +8,7 @@
 #include "datasets/dataset.hpp"
 #include "fedsim_version.hpp"
 #include "sim/experiment.hpp"
+#include "sim/masgpt/masgpt_config.hpp"
 
 namespace fedsim::sim::masgpt {
 namespace {
@@ -154,7 +155,7 @@ models::ModelConfig masgpt_model_config(const ExperimentConfig& c) { return mode
 models::Model agents_llm(const ExperimentConfig& c, const std::vector<QuerySet>& sets, const Log& log,
                          std::string* path) {
   const models::ModelConfig mc = masgpt_model_config(c);
-  const auto& m = c.masgpt;
+  const auto& m = masgpt_of(c);
   char buf[512];
   std::snprintf(buf, sizeof buf, "masgpt-agents;V=%d;T=%d;C=%d;L=%d;NH=%d;F=%d;steps=%lld;batch=%lld;lr=%.17g;seed=%lld;",
                 mc.vocab_size, mc.max_seq, mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff,
@@ -193,7 +194,7 @@ models::Model agents_llm(const ExperimentConfig& c, const std::vector<QuerySet>&
 models::Model train_generator(const ExperimentConfig& c, const std::string& agents_path,
                               const std::vector<std::pair<std::string, std::string>>& pairs, const Log& log,
                               std::optional<std::vector<float>>* adapter) {
-  const auto& m = c.masgpt;
+  const auto& m = masgpt_of(c);
   const models::LoraConfig lora = lora_config(c);
   const bool full = m.generator_training == GeneratorTraining::full;
   std::string text;

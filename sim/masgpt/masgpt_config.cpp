@@ -1,5 +1,7 @@
 #include "sim/masgpt/masgpt_config.hpp"
 
+#include "sim/config.hpp"
+
 namespace fedsim::sim {
 
 #define FEDSIM_NAMES(E, ...)                              \
@@ -48,5 +50,8 @@ void visit_masgpt(MasgptSection& s, Visitor& v) {
   v.integer("workers", s.workers, 1, 100000, "MAS-GPT query jobs the server runs at once");
   v.number("fail_prob", s.fail_prob, 0.0, 1.0, "injected endpoint failure probability per call (fallback test)");
 }
+
+MasgptSection& masgpt_of(ExperimentConfig& c) { return c.features.get<MasgptConfigSection>().value; }
+const MasgptSection& masgpt_of(const ExperimentConfig& c) { return masgpt_of(const_cast<ExperimentConfig&>(c)); }
 
 }  // namespace fedsim::sim

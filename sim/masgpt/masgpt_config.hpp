@@ -57,4 +57,10 @@ struct MasgptSection {
 
 void visit_masgpt(MasgptSection& s, Visitor& v);
 
+struct ExperimentConfig;
+using MasgptConfigSection = SectionOf<MasgptSection, visit_masgpt>;
+// The run's masgpt section (registered in sim/generators/generators.cpp).
+const MasgptSection& masgpt_of(const ExperimentConfig& c);
+MasgptSection& masgpt_of(ExperimentConfig& c);
+
 }  // namespace fedsim::sim

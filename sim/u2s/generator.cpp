@@ -73,7 +73,7 @@ models::ModelConfig generator_config(const U2sSection& u) {
 models::Model trained_generator(const ExperimentConfig& c, const std::vector<PoolExample>& pool,
                                 const std::vector<PoolExample>& demos, const models::Model* hidden,
                                 const std::string& embed_key, const RunHooks& hooks) {
-  const U2sSection& u = c.u2s;
+  const U2sSection& u = u2s_of(c);
   const models::ModelConfig mc = generator_config(u);
   std::vector<std::vector<size_t>> by_domain;
   for (size_t i = 0; i < demos.size(); ++i) {

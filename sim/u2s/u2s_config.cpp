@@ -1,5 +1,7 @@
 #include "sim/u2s/u2s_config.hpp"
 
+#include "sim/config.hpp"
+
 namespace fedsim::sim {
 
 #define FEDSIM_NAMES(E, ...)                              \
@@ -80,5 +82,8 @@ void visit_u2s(U2sSection& s, Visitor& v) {
   v.number("openai_latency_s", s.openai_latency_s, 0.0, 1e6, "simulated: latency per request");
   v.text("save_data", s.save_data, "write the generated data set (kind sft, FORMAT.md) here; \"\" = don't");
 }
+
+U2sSection& u2s_of(ExperimentConfig& c) { return c.features.get<U2sConfigSection>().value; }
+const U2sSection& u2s_of(const ExperimentConfig& c) { return u2s_of(const_cast<ExperimentConfig&>(c)); }
 
 }  // namespace fedsim::sim

@@ -90,4 +90,10 @@ struct U2sSection {
 
 void visit_u2s(U2sSection& s, Visitor& v);
 
+struct ExperimentConfig;
+using U2sConfigSection = SectionOf<U2sSection, visit_u2s>;
+// The run's u2s section (registered in sim/generators/generators.cpp).
+const U2sSection& u2s_of(const ExperimentConfig& c);
+U2sSection& u2s_of(ExperimentConfig& c);
+
 }  // namespace fedsim::sim

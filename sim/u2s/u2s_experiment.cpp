@@ -17,7 +17,7 @@ namespace fedsim::sim::u2s {
 namespace {
 
 datasets::U2sCorpusSpec corpus_spec(const ExperimentConfig& c) {
-  const U2sSection& u = c.u2s;
+  const U2sSection& u = u2s_of(c);
   datasets::U2sCorpusSpec s;
   s.n_clients = static_cast<int>(c.federation.clients);
   s.domains = u.domains;
@@ -127,7 +127,7 @@ class DomainEvalTrainer : public LocalTrainer {
 }  // namespace
 
 void validate_u2s(const ExperimentConfig& c) {
-  const U2sSection& u = c.u2s;
+  const U2sSection& u = u2s_of(c);
   if (!u.enabled()) return;
   if (u.chunk_overlap >= u.chunk_size)
     fail(c, "chunk_overlap", std::to_string(u.chunk_overlap) + " is not below chunk_size " + std::to_string(u.chunk_size),
@@ -159,7 +159,7 @@ void validate_u2s(const ExperimentConfig& c) {
 }
 
 RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control) {
-  const U2sSection& u = c.u2s;
+  const U2sSection& u = u2s_of(c);
   const auto say = [&](const std::string& s) { if (hooks.log) hooks.log(s); };
   // Corpora, truth and the pool. The synthetic world also supplies the pool for a file corpus.
   const datasets::U2sWorld world = datasets::generate_u2s_world(corpus_spec(c));

@@ -33,7 +33,7 @@ struct ClientState {
 
 
 PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const RunHooks& hooks) {
-  const U2sSection& u = c.u2s;
+  const U2sSection& u = u2s_of(c);
   const auto seed = static_cast<uint64_t>(c.experiment.seed);
   const auto n = static_cast<int>(in.corpus->clients.size());
   const bool cutoff = u.join == JoinRule::cutoff;

@@ -134,8 +134,8 @@ TEST_CASE("masgpt config: configs/masgpt.yaml loads and bad keys are named") {
   const char* src = std::getenv("FEDSIM_SOURCE_DIR");
   REQUIRE(src != nullptr);
   const ExperimentConfig c = load_config(std::string(src) + "/configs/masgpt.yaml");
-  CHECK(c.masgpt.mode);
-  CHECK(c.masgpt.base.size() == 7);
+  CHECK(masgpt_of(c).mode);
+  CHECK(masgpt_of(c).base.size() == 7);
   CHECK(c.model.seq_len == 192);
   CHECK_THROWS_WITH_AS(parse_config("masgpt:\n  base: [single, swarm]\n", "t.yaml"),
                        doctest::Contains("masgpt.base"), UserError);
