@@ -498,22 +498,16 @@ FeatureSections& FeatureSections::operator=(const FeatureSections& o) {
   return *this;
 }
 
-#define FEDSIM_NAMES(E, ...)                                      \
-  const std::vector<std::string>& names(E) {                      \
-    static const std::vector<std::string> n{__VA_ARGS__};         \
-    return n;                                                     \
-  }
-FEDSIM_NAMES(DataSource, "synthetic", "file")
-FEDSIM_NAMES(ServerMode, "sync", "async")
-FEDSIM_NAMES(TrainerKind, "model", "none")
-FEDSIM_NAMES(Execution, "batched", "sequential")
-FEDSIM_NAMES(Sampling, "uniform", "fedllm-bench")
-FEDSIM_NAMES(LocalDraw, "auto", "fedllm-bench", "per-client")
-FEDSIM_NAMES(NoiseLr, "initial", "round")
-FEDSIM_NAMES(ClientWeights, "auto", "data_size", "uniform")
-FEDSIM_NAMES(StepsMode, "fixed", "proportional")
-FEDSIM_NAMES(Mechanism, "none", "gaussian")
-#undef FEDSIM_NAMES
+FEDSIM_ENUM_NAMES(DataSource, "synthetic", "file")
+FEDSIM_ENUM_NAMES(ServerMode, "sync", "async")
+FEDSIM_ENUM_NAMES(TrainerKind, "model", "none")
+FEDSIM_ENUM_NAMES(Execution, "batched", "sequential")
+FEDSIM_ENUM_NAMES(Sampling, "uniform", "fedllm-bench")
+FEDSIM_ENUM_NAMES(LocalDraw, "auto", "fedllm-bench", "per-client")
+FEDSIM_ENUM_NAMES(NoiseLr, "initial", "round")
+FEDSIM_ENUM_NAMES(ClientWeights, "auto", "data_size", "uniform")
+FEDSIM_ENUM_NAMES(StepsMode, "fixed", "proportional")
+FEDSIM_ENUM_NAMES(Mechanism, "none", "gaussian")
 const std::vector<std::string>& names(Algorithm) {
   static const std::vector<std::string> n = algorithm_names();
   return n;

@@ -85,6 +85,13 @@ class FeatureSections {
 // (the one list of generators), so the core names no feature.
 const std::vector<std::function<std::unique_ptr<ConfigSection>()>>& feature_section_factories();
 
+// Defines names(E): an enum's YAML spellings in enum order (one table per enum, in a .cpp).
+#define FEDSIM_ENUM_NAMES(E, ...)                           \
+  const std::vector<std::string>& names(E) {                \
+    static const std::vector<std::string> n{__VA_ARGS__};   \
+    return n;                                               \
+  }
+
 // The YAML spelling of an enum value.
 template <class E>
 const std::string& name_of(E e) {

@@ -4,15 +4,9 @@
 
 namespace fedsim::sim {
 
-#define FEDSIM_NAMES(E, ...)                              \
-  const std::vector<std::string>& names(E) {              \
-    static const std::vector<std::string> n{__VA_ARGS__}; \
-    return n;                                             \
-  }
-FEDSIM_NAMES(InterGroups, "family", "set", "query")
-FEDSIM_NAMES(AgentsBackend, "model", "openai")
-FEDSIM_NAMES(GeneratorTraining, "full", "lora")
-#undef FEDSIM_NAMES
+FEDSIM_ENUM_NAMES(InterGroups, "family", "set", "query")
+FEDSIM_ENUM_NAMES(AgentsBackend, "model", "openai")
+FEDSIM_ENUM_NAMES(GeneratorTraining, "full", "lora")
 
 void visit_masgpt(MasgptSection& s, Visitor& v) {
   static const std::vector<std::string> kBase{"single", "cot", "sc", "debate", "refine", "agentverse", "dylan"};

@@ -4,20 +4,14 @@
 
 namespace fedsim::sim {
 
-#define FEDSIM_NAMES(E, ...)                              \
-  const std::vector<std::string>& names(E) {              \
-    static const std::vector<std::string> n{__VA_ARGS__}; \
-    return n;                                             \
-  }
-FEDSIM_NAMES(U2sTrainOn, "generated", "true")
-FEDSIM_NAMES(TextSource, "synthetic", "file")
-FEDSIM_NAMES(Selection, "retrieval", "random", "fixed")
-FEDSIM_NAMES(GeneratorSelection, "retrieval", "random", "fixed", "mixed")
-FEDSIM_NAMES(Embedding, "tfidf", "hidden")
-FEDSIM_NAMES(U2sBackend, "extractive", "model", "openai")
-FEDSIM_NAMES(GeneratorSource, "trained", "base")
-FEDSIM_NAMES(JoinRule, "wait", "cutoff")
-#undef FEDSIM_NAMES
+FEDSIM_ENUM_NAMES(U2sTrainOn, "generated", "true")
+FEDSIM_ENUM_NAMES(TextSource, "synthetic", "file")
+FEDSIM_ENUM_NAMES(Selection, "retrieval", "random", "fixed")
+FEDSIM_ENUM_NAMES(GeneratorSelection, "retrieval", "random", "fixed", "mixed")
+FEDSIM_ENUM_NAMES(Embedding, "tfidf", "hidden")
+FEDSIM_ENUM_NAMES(U2sBackend, "extractive", "model", "openai")
+FEDSIM_ENUM_NAMES(GeneratorSource, "trained", "base")
+FEDSIM_ENUM_NAMES(JoinRule, "wait", "cutoff")
 
 void visit_u2s(U2sSection& s, Visitor& v) {
   static const std::vector<std::string> kDomains{"medicine", "knowledge", "math"};
