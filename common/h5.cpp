@@ -372,6 +372,11 @@ void set_format(const Group& root, const std::string& kind, int64_t version) {
   root.set_attr("format_version", version);
 }
 
+void write_header(const Group& root, const std::string& kind, int64_t version, const std::string& fedsim_version) {
+  set_format(root, kind, version);
+  root.set_attr("fedsim_version", fedsim_version);
+}
+
 void check_format(const File& f, const std::string& kind, int64_t version) {
   const Group r = f.root();
   if (!r.has_attr("format") || r.attr_string("format") != kind)

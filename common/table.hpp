@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,32 @@ template <>
 inline const char* column_type_name<double>() { return "float64"; }
 template <>
 inline const char* column_type_name<uint8_t>() { return "uint8"; }
+template <>
+inline const char* column_type_name<std::string>() { return "string"; }
+
+namespace detail {
+template <class T>
+void write_column(const Group& g, const std::string& name, const std::vector<T>& v) {
+  if constexpr (std::is_same<T, std::string>::value)
+    g.write_strings(name, v);
+  else
+    g.write(name, v);
+}
+template <class T>
+std::vector<T> read_any(const Group& g, const std::string& name) {
+  if constexpr (std::is_same<T, std::string>::value)
+    return g.read_strings(name);
+  else
+    return g.read<T>(name);
+}
+template <class T>
+std::vector<T> read_checked(const Group& g, const std::string& name, size_t n) {
+  if constexpr (std::is_same<T, std::string>::value)
+    return read_string_column(g, name, n);
+  else
+    return read_column<T>(g, name, n);
+}
+}  // namespace detail
 
 template <class Row>
 class RowTable {
@@ -40,13 +67,13 @@ class RowTable {
       std::vector<T> v;
       v.reserve(rows.size());
       for (const Row& r : rows) v.push_back(r.*field);
-      g.write(name, v);
+      detail::write_column(g, name, v);
     });
     read_.push_back([name, field](const Group& g, std::vector<Row>& rows) {
-      const std::vector<T> v = read_column<T>(g, name, rows.size());
+      const std::vector<T> v = detail::read_checked<T>(g, name, rows.size());
       for (size_t i = 0; i < rows.size(); ++i) rows[i].*field = v[i];
     });
-    first_len_.push_back([name](const Group& g) { return g.read<T>(name).size(); });
+    first_len_.push_back([name](const Group& g) { return detail::read_any<T>(g, name).size(); });
     return *this;
   }
   void write(const Group& g, const std::vector<Row>& rows) const {
@@ -75,15 +102,15 @@ class ColumnTable {
   ColumnTable& col(const char* name, std::vector<T> S::*field, const char* unit, const char* doc, bool optional = false) {
     info_.push_back({name, column_type_name<T>(), unit, doc});
     write_.push_back([name, field, optional](const Group& g, const S& s) {
-      if (!optional || !(s.*field).empty()) g.write(name, s.*field);
+      if (!optional || !(s.*field).empty()) detail::write_column(g, name, s.*field);
     });
     read_.push_back([name, field, optional](const Group& g, S& s, size_t& n, bool first) {
       if (optional && !g.has(name)) return;
       if (first) {
-        s.*field = g.read<T>(name);
+        s.*field = detail::read_any<T>(g, name);
         n = (s.*field).size();
       } else {
-        s.*field = read_column<T>(g, name, n);
+        s.*field = detail::read_checked<T>(g, name, n);
       }
     });
     return *this;

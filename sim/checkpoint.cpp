@@ -23,7 +23,7 @@ void write_checkpoint(const std::string& path, const SimCheckpoint& c) {
   if (!parent.empty()) std::filesystem::create_directories(parent);
   h5::AtomicFile out(path);
   const h5::Group root = out.root();
-  h5::set_format(root, kSimStateKind, kSimStateFormatVersion);
+  h5::write_header(root, kSimStateKind, kSimStateFormatVersion);
   root.set_attr("config_yaml", c.config_yaml);
   root.set_attr("completed_rounds", c.completed_rounds);
   if (fault.kill_in_checkpoint == g_checkpoints_written) {

@@ -105,8 +105,7 @@ void write_results(const RunResults& r, const std::string& path) {
   if (!parent.empty()) std::filesystem::create_directories(parent);
   h5::AtomicFile out(path);
   const h5::Group root = out.root();
-  h5::set_format(root, kResultsKind, kResultsFormatVersion);
-  root.set_attr("fedsim_version", r.fedsim_version);
+  h5::write_header(root, kResultsKind, kResultsFormatVersion, r.fedsim_version);
   root.set_attr("config_yaml", r.config_yaml);
   root.set_attr("seed", r.seed);
   root.set_attr("wall_total_s", r.wall_total_s);

@@ -322,39 +322,33 @@ std::function<void(const h5::Group&)> u2s_writer(const U2sSection& u, PhaseOutpu
     const h5::Group g = root.create_group("u2s");
     g.set_attr("backend", backend_name);
     g.set_attr("selection", selection);
-    std::vector<std::string> names, status;
+    std::vector<std::string> names;
     for (size_t d = 0; d < kDropKinds; ++d) names.push_back(drop_name(static_cast<Drop>(d)));
     g.write_strings("drop_names", names);
-    std::vector<int64_t> pieces, processed, kept, drops, ptok, ctok, attempts;
-    std::vector<double> gen_s, ready_s;
-    for (const auto& r : *clients) {
-      pieces.push_back(r.pieces);
-      processed.push_back(r.processed);
-      kept.push_back(r.kept);
-      drops.insert(drops.end(), r.drops.begin(), r.drops.end());
-      ptok.push_back(r.prompt_tokens);
-      ctok.push_back(r.completion_tokens);
-      attempts.push_back(r.attempts);
-      gen_s.push_back(r.gen_time_s);
-      ready_s.push_back(r.ready_s);
-      status.push_back(r.status);
-    }
-    g.write("pieces", pieces);
-    g.write("processed", processed);
-    g.write("kept", kept);
+    u2s_clients_table().write(g, *clients);
+    std::vector<int64_t> drops;  // (clients, drop kinds)
+    for (const auto& r : *clients) drops.insert(drops.end(), r.drops.begin(), r.drops.end());
     g.write("drops", drops, {static_cast<hsize_t>(clients->size()), static_cast<hsize_t>(kDropKinds)});
-    g.write("prompt_tokens", ptok);
-    g.write("completion_tokens", ctok);
-    g.write("attempts", attempts);
-    g.write("generation_s", gen_s);
-    g.write("ready_s", ready_s);
-    g.write_strings("status", status);
     g.write_strings("messages", *messages);
     eval(g.create_group("eval"));
   };
 }
 
 }  // namespace
+
+const h5::RowTable<ClientReport>& u2s_clients_table() {
+  static const h5::RowTable<ClientReport> t = h5::RowTable<ClientReport>()
+      .col("pieces", &ClientReport::pieces, "pieces", "pieces the client's corpus was cut into")
+      .col("processed", &ClientReport::processed, "pieces", "pieces a generator answered for in a finished job")
+      .col("kept", &ClientReport::kept, "pairs", "pairs that passed every filter")
+      .col("prompt_tokens", &ClientReport::prompt_tokens, "tokens", "prompt tokens of the processed pieces")
+      .col("completion_tokens", &ClientReport::completion_tokens, "tokens", "completion tokens of the processed pieces")
+      .col("attempts", &ClientReport::attempts, "jobs", "generate jobs started")
+      .col("generation_s", &ClientReport::gen_time_s, "simulated s", "length of the last generate job")
+      .col("ready_s", &ClientReport::ready_s, "simulated s", "when the client may first train (inf = never)")
+      .col("status", &ClientReport::status, "", "done | cutoff | no pairs | gave up: <why> | true pairs");
+  return t;
+}
 
 void validate_u2s(const ExperimentConfig& c) {
   const U2sSection& u = u2s_of(c);

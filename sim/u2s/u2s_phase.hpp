@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/rng.hpp"
+#include "common/table.hpp"
 #include "sim/config.hpp"
 #include "sim/experiment.hpp"
 #include "sim/jobs.hpp"
@@ -78,6 +79,8 @@ models::Model trained_generator(const ExperimentConfig& c, const std::vector<Poo
                                 const std::string& embed_key, const RunHooks& hooks);
 
 // u2s_experiment.cpp: corpus -> pool -> generation -> federated tuning -> results with /u2s/.
+// The per-client columns of /u2s (besides drops, drop_names and messages).
+const h5::RowTable<ClientReport>& u2s_clients_table();
 void validate_u2s(const ExperimentConfig& c);  // UserError naming the u2s key
 // Resume (`control`): the generation phase is deterministic and its generator cached, so it
 // runs again and the federation continues from the checkpoint.
