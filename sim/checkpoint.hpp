@@ -43,7 +43,7 @@ struct Interrupted {
 };
 
 // Fault injection for the crash tests, from the environment variable FEDSIM_FAULT:
-//   kill_after_events=N   SIGKILL the process after N events of the run
+//   kill_after_events=N   SIGKILL the process after N events of the run (of the simulation that checkpoints)
 //   kill_in_checkpoint=N  SIGKILL it halfway through writing the N-th checkpoint (temp file open)
 //   term_after_events=N   send it SIGTERM after N events (the graceful stop path)
 struct FaultPlan {

@@ -4,8 +4,8 @@
 // engine gives each process its own event kinds and its own job stream, routes every event and
 // every job end to the process that owns it, and checkpoints and restores all of them together
 // (queue, jobs and each process's save/load, in registration order). Fault injection for the
-// crash tests (FEDSIM_FAULT) and the SIGINT/SIGTERM stop live here too, so every process gets
-// them. As ns-3's Simulator, but events are plain data, so the whole queue checkpoints.
+// crash tests (FEDSIM_FAULT, counted in the events of a simulation that checkpoints) and the
+// SIGINT/SIGTERM stop live here too, so every process gets them. As ns-3's Simulator, but events are plain data, so the whole queue checkpoints.
 #pragma once
 
 #include <cstdint>
