@@ -86,6 +86,14 @@ hsize_t checked_count(hid_t ds, const std::vector<hsize_t>& dims, size_t elem_by
   return static_cast<hsize_t>(n);
 }
 
+// Creation properties without modification times: HDF5 stamps every object header with the
+// time it was written by default, so two identical runs would write different bytes.
+Handle no_times(hid_t cls) {
+  Handle p(H5Pcreate(cls), H5Pclose);
+  if (!p.valid() || H5Pset_obj_track_times(p.id(), 0) < 0) throw InternalError("HDF5: cannot make a creation property list");
+  return p;
+}
+
 // Attributes are read into one value: refuse arrays (HDF5 would write past it).
 void check_scalar_attr(hid_t a, const std::string& where) {
   Handle space(H5Aget_space(a), H5Sclose);
@@ -119,7 +127,7 @@ std::string Group::where(const std::string& child) const {
 }
 
 Group Group::create_group(const std::string& name) const {
-  Handle g(H5Gcreate2(id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  Handle g(H5Gcreate2(id(), name.c_str(), H5P_DEFAULT, no_times(H5P_GROUP_CREATE).id(), H5P_DEFAULT), H5Gclose);
   if (!g.valid()) write_fail(where(name), "create group");
   return Group(std::move(g), file_, path_ == "/" ? "/" + name : path_ + "/" + name);
 }
@@ -152,7 +160,8 @@ void Group::write(const std::string& name, const std::vector<T>& data, std::vect
   FEDSIM_ASSERT_MSG(n == data.size(), where(name) << ": shape does not match " << data.size() << " values");
   Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
   if (!space.valid()) write_fail(where(name), "create dataspace for");
-  Handle ds(H5Dcreate2(id(), name.c_str(), mem_type<T>(), space.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+  Handle ds(H5Dcreate2(id(), name.c_str(), mem_type<T>(), space.id(), H5P_DEFAULT, no_times(H5P_DATASET_CREATE).id(),
+                       H5P_DEFAULT),
             H5Dclose);
   if (!ds.valid()) write_fail(where(name), "create dataset");
   if (n > 0 && H5Dwrite(ds.id(), mem_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()) < 0)
@@ -196,7 +205,8 @@ void Group::write_strings(const std::string& name, const std::vector<std::string
   Handle t = string_type();
   hsize_t n = s.size();
   Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
-  Handle ds(H5Dcreate2(id(), name.c_str(), t.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  Handle ds(H5Dcreate2(id(), name.c_str(), t.id(), space.id(), H5P_DEFAULT, no_times(H5P_DATASET_CREATE).id(), H5P_DEFAULT),
+            H5Dclose);
   if (!ds.valid()) write_fail(where(name), "create dataset");
   if (n > 0 && H5Dwrite(ds.id(), t.id(), H5S_ALL, H5S_ALL, string_transfer(n).id(), ptrs.data()) < 0)
     write_fail(where(name), "write dataset");
@@ -291,7 +301,7 @@ File File::create(const std::string& path) {
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   if (!fapl.valid() || H5Pset_fclose_degree(fapl.id(), H5F_CLOSE_STRONG) < 0)
     throw InternalError("HDF5: cannot make a file access property list");
-  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()), H5Fclose);
+  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, no_times(H5P_FILE_CREATE).id(), fapl.id()), H5Fclose);
   if (!f.valid()) throw UserError(path + ": cannot create HDF5 file (check that the folder exists and is writable)");
   return File(std::move(f), path);
 }
@@ -360,6 +370,11 @@ void atomic_write_text(const std::string& path, const std::string& text) {
 void set_format(const Group& root, const std::string& kind, int64_t version) {
   root.set_attr("format", kind);
   root.set_attr("format_version", version);
+}
+
+void write_header(const Group& root, const std::string& kind, int64_t version, const std::string& fedsim_version) {
+  set_format(root, kind, version);
+  root.set_attr("fedsim_version", fedsim_version);
 }
 
 void check_format(const File& f, const std::string& kind, int64_t version) {

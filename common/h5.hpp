@@ -9,6 +9,8 @@
 
 #include <hdf5.h>
 
+#include "fedsim_version.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -108,7 +110,6 @@ class AtomicFile {
   File& file() { return *file_; }
   Group root() const { return file_->root(); }
   void commit();
-  const std::string& temp_path() const { return tmp_; }
 
  private:
   std::string final_, tmp_;
@@ -120,6 +121,10 @@ class AtomicFile {
 // `format_version` must equal `version`. UserError naming the file otherwise.
 void check_format(const File& f, const std::string& kind, int64_t version);
 void set_format(const Group& root, const std::string& kind, int64_t version);
+// The header of a file fedsim writes for users: format, format_version and the fedsim_version
+// that wrote it (results, sweep indexes, MAS-GPT results, checkpoints).
+void write_header(const Group& root, const std::string& kind, int64_t version,
+                  const std::string& fedsim_version = FEDSIM_VERSION_STRING);
 
 // fsync a path's data and then its directory entry (for atomic renames of any file).
 void fsync_path(const std::string& path);

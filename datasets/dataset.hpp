@@ -152,7 +152,7 @@ double task_heterogeneity(const FederatedDataset& d);
 // The same over Sample::language (samples with language -1 are left out).
 double language_heterogeneity(const FederatedDataset& d);
 
-// --- FedIT-U2S corpora (u2s_corpus.cpp; REFERENCE.md section 6) ---------------------------
+// --- FedIT-U2S corpora (u2s_corpus.cpp; FedIT-U2S, Ye et al., 2024) ---------------------------
 // Documents that state facts with known answers in a medicine-like, a knowledge-like and a
 // math-like domain; each client's documents follow its Dirichlet(dirichlet_alpha) domain mix.
 struct U2sCorpusSpec {

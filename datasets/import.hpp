@@ -1,4 +1,4 @@
-// Import of FedLLM-Bench files (REFERENCE.md section 1) and JSONL into a FederatedDataset.
+// Import of FedLLM-Bench files (its released JSON: {client: [sample, ...]}) and JSONL into a FederatedDataset.
 // Layouts and error conventions: FORMAT.md, "Importing".
 #pragma once
 

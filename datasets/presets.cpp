@@ -1,5 +1,5 @@
 // Synthetic stand-ins for the four FedLLM-Bench data sets, calibrated to its Table 1
-// (REFERENCE.md section 1). Lengths are bytes (fedsim's byte tokenizer: one byte = one token);
+// (FedLLM-Bench, Ye et al., NeurIPS 2024 Datasets and Benchmarks, Table 1). Lengths are bytes (fedsim's byte tokenizer: one byte = one token);
 // Table 1 counts tokens of the original tokenizers and we map one such token to one byte, so
 // sequence lengths (and compute) match the benchmark while the text is about 4x shorter.
 //

@@ -1,4 +1,4 @@
-// FedIT-U2S corpora (REFERENCE.md section 6): documents that state facts with known answers in
+// FedIT-U2S corpora (Ye et al., 2024, "Leveraging Unstructured Text Data for Federated Instruction Tuning"): documents that state facts with known answers in
 // three domains, the canonical question of every fact (held-out test), the true pairs (the
 // upper baseline) and a server example pool about other entities.
 //

@@ -25,17 +25,31 @@ int64_t adapter_param_count(const ModelConfig& cfg, const LoraConfig& lora) {
   return make_adapter_layout(cfg, lora).total;
 }
 
+namespace {
 // Per token, counting multiply-adds as 2 FLOPs and leaving out pointwise work (LayerNorm,
-// GELU, softmax, AdamW). See models/README.md.
+// GELU, softmax, AdamW). See models/README.md "FLOPs per token". The one place the formula lives.
+struct ForwardFlops {
+  double dense, attn;
+};
+ForwardFlops forward_flops(const ModelConfig& c) {
+  const double C = c.d_model, F = c.d_ff, V = c.vocab_size, L = c.n_layers, T = c.max_seq;
+  return {2.0 * (L * (4 * C * C + 2 * C * F) + V * C),  // projections + tied head
+          L * 2.0 * C * (T + 1)};                       // q k^T and att v, causal: (T+1)/2 keys on average
+}
+}  // namespace
+
+double forward_flops_per_token(const ModelConfig& c) {
+  const ForwardFlops f = forward_flops(c);
+  return f.dense + f.attn;
+}
+
 double train_flops_per_token(const ModelConfig& c, const LoraConfig& lora_cfg) {
   const AdapterLayout al = make_adapter_layout(c, lora_cfg);
-  const double C = c.d_model, F = c.d_ff, V = c.vocab_size, L = c.n_layers, T = c.max_seq;
-  const double dense = 2.0 * (L * (4 * C * C + 2 * C * F) + V * C);  // projections + tied head
-  const double attn = L * 2.0 * C * (T + 1);                         // q k^T and att v, causal: (T+1)/2 keys on average
+  const auto [dense, attn] = forward_flops(c);
   double lora = 0;
   for (int t = 0; t < kNumTargets; ++t)
     if (al.enabled[t]) lora += 2.0 * al.rank * (al.d_in[t] + al.d_out[t]);
-  lora *= L;
+  lora *= static_cast<double>(c.n_layers);
   // Forward 1x everything. Backward: input gradients of the frozen dense layers (1x, no weight
   // gradients), attention (2x: d scores and dq/dk/dv), adapters (2x: dA, dB and their inputs).
   return (dense + attn + lora) + (dense + 2 * attn + 2 * lora);

@@ -131,6 +131,8 @@ double exact_match(const std::vector<std::string>& generated, const std::vector<
 // Counts the simulator needs without building a model (trainer: none studies).
 int64_t adapter_param_count(const ModelConfig& cfg, const LoraConfig& lora);
 double train_flops_per_token(const ModelConfig& cfg, const LoraConfig& lora);
+// Forward FLOPs per token of the base alone (no adapter): generation and inference costs.
+double forward_flops_per_token(const ModelConfig& cfg);
 
 // Options of batched local training. pack (default): the stacked step computes each sequence
 // only up to its last target token (models/README.md "Packing"), so padding costs nothing; the

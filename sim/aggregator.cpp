@@ -1,8 +1,13 @@
 #include "sim/aggregator.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "common/error.hpp"
+#include "common/rng.hpp"
+#include "sim/config.hpp"
+#include "sim/experiment.hpp"
 
 namespace fedsim::sim {
 
@@ -57,16 +62,15 @@ void FedOptRule::apply(std::vector<float>& x, const std::vector<double>& d) {
 }
 
 std::unique_ptr<ServerRule> make_server_rule(const ServerRuleSpec& s) {
-  if (s.algorithm == "fedavgm") return std::make_unique<FedAvgMRule>(s.beta1);
-  if (s.algorithm == "fedadagrad") return std::make_unique<FedOptRule>(FedOptRule::Kind::adagrad, s);
-  if (s.algorithm == "fedyogi") return std::make_unique<FedOptRule>(FedOptRule::Kind::yogi, s);
-  if (s.algorithm == "fedadam") return std::make_unique<FedOptRule>(FedOptRule::Kind::adam, s);
-  if (s.algorithm == "fedavg" || s.algorithm == "fedprox" || s.algorithm == "scaffold" || s.algorithm == "feddpo" ||
-      s.algorithm == "local")
-    return std::make_unique<AverageRule>();
-  throw UserError("federation.algorithm: '" + s.algorithm +
-                  "' is not accepted; accepted: local, fedavg, fedprox, scaffold, fedavgm, fedadagrad, fedyogi, "
-                  "fedadam, feddpo");
+  switch (s.kind) {
+    case ServerRuleKind::keep_local: return nullptr;
+    case ServerRuleKind::average: return std::make_unique<AverageRule>();
+    case ServerRuleKind::avgm: return std::make_unique<FedAvgMRule>(s.beta1);
+    case ServerRuleKind::adagrad: return std::make_unique<FedOptRule>(FedOptRule::Kind::adagrad, s);
+    case ServerRuleKind::yogi: return std::make_unique<FedOptRule>(FedOptRule::Kind::yogi, s);
+    case ServerRuleKind::adam: return std::make_unique<FedOptRule>(FedOptRule::Kind::adam, s);
+  }
+  FEDSIM_ASSERT_MSG(false, "unknown server rule " << static_cast<int>(s.kind));
 }
 
 std::vector<double> mean_delta(const std::vector<WeightedUpdate>& updates, bool normalise) {
@@ -116,6 +120,108 @@ void Scaffold::server_update(const std::vector<std::vector<float>>& contribution
   for (const auto& d : contributions)
     for (size_t k = 0; k < acc.size(); ++k) acc[k] += d[k];
   for (size_t k = 0; k < acc.size(); ++k) c_[k] = static_cast<float>(c_[k] + acc[k] / static_cast<double>(n_));
+}
+
+double dp_sigma(double lr, double clip, double total_samples, int n_clients, int m, int64_t rounds, double eps,
+                double delta) {
+  const double D = 2.0 * lr * clip / (total_samples / n_clients);
+  const double q = static_cast<double>(m) / n_clients;
+  return D * std::sqrt(2.0 * q * static_cast<double>(rounds) * std::log(1.0 / delta)) / eps;
+}
+
+Aggregator::Aggregator(const ExperimentConfig& cfg, const std::vector<int64_t>& n, std::vector<float> initial)
+    : cfg_(cfg), algo_(algorithm_info(cfg.federation.algorithm)), n_(n), global_(std::move(initial)) {
+  const FederationSection& f = cfg.federation;
+  total_n_ = static_cast<double>(std::accumulate(n_.begin(), n_.end(), int64_t{0}));
+  uniform_weights_ = f.weighting == ClientWeights::uniform ||
+                     (f.weighting == ClientWeights::by_algorithm && algo_.weighting == Weighting::uniform);
+  rule_ = make_server_rule({algo_.rule, f.server_beta1, f.server_beta2, f.server_eta, f.server_tau});
+  if (algo_.scaffold) scaffold_ = std::make_unique<Scaffold>(static_cast<int>(n_.size()), global_.size());
+  if (local()) local_.assign(f.local_client >= 0 ? 1 : n_.size(), global_);
+}
+
+const std::vector<float>& Aggregator::start_adapter(int32_t client) const {
+  if (!local()) return global_;
+  return local_[local_.size() == 1 ? 0 : static_cast<size_t>(client)];
+}
+
+models::LocalHooks Aggregator::hooks(int32_t client, const std::vector<float>& start, std::vector<float>& correction) const {
+  models::LocalHooks h;
+  if (algo_.prox) {
+    h.prox_mu = static_cast<float>(cfg_.federation.prox_mu);
+    h.prox_anchor = &start;
+  }
+  if (scaffold_) {
+    correction = scaffold_->correction(client);
+    h.scaffold_correction = &correction;
+  }
+  return h;
+}
+
+std::vector<float> Aggregator::commit(int32_t client, const std::vector<float>& start, const std::vector<float>& adapter,
+                                      int steps, double lr) {
+  if (!scaffold_) return {};
+  return scaffold_->client_update(client, start, adapter, steps, lr);
+}
+
+double Aggregator::base_weight(int32_t client) const {
+  return uniform_weights_ ? 1.0 : static_cast<double>(n_[static_cast<size_t>(client)]);
+}
+
+// Clips the update y_i - x_i to L2 norm C, then adds N(0, sigma^2) per entry. Upstream's C only
+// enters sigma and nothing is clipped (sim/README.md "Differential privacy"); fedsim clips.
+// FedLLM-Bench's sigma takes the constant initial learning rate (fed_global.py, gaussian_noise);
+// privacy.noise_lr: round scales it with the round's lr instead.
+void Aggregator::privatise(const ClientUpdate& u, int64_t round) const {
+  const FederationSection& f = cfg_.federation;
+  const int n_clients = static_cast<int>(n_.size());
+  const double noise_lr = cfg_.privacy.noise_lr == NoiseLr::round ? cosine_lr(f.lr, f.lr_min, round, f.rounds) : f.lr;
+  const double sigma = dp_sigma(noise_lr, cfg_.privacy.clip, total_n_, n_clients,
+                                static_cast<int>(std::min<int64_t>(f.clients_per_round, n_clients)), f.rounds,
+                                cfg_.privacy.epsilon, cfg_.privacy.delta);
+  std::vector<float>& y = *u.adapter;
+  const std::vector<float>& x = *u.start;
+  double norm2 = 0.0;
+  for (size_t k = 0; k < y.size(); ++k) {
+    const double d = static_cast<double>(y[k]) - x[k];
+    norm2 += d * d;
+  }
+  const double scale = std::min(1.0, cfg_.privacy.clip / (std::sqrt(norm2) + 1e-12));
+  Rng rng(static_cast<uint64_t>(cfg_.experiment.seed), static_cast<uint64_t>(u.client), static_cast<uint64_t>(round),
+          Purpose::dp_noise);
+  for (size_t k = 0; k < y.size(); ++k) {
+    const double d = (static_cast<double>(y[k]) - x[k]) * scale + sigma * rng.normal();
+    y[k] = static_cast<float>(x[k] + d);
+  }
+}
+
+void Aggregator::aggregate(const std::vector<ClientUpdate>& ups, const std::vector<double>& extra, int64_t round,
+                           std::vector<int64_t>& accepted) {
+  if (ups.empty()) return;
+  if (local()) {
+    for (const ClientUpdate& u : ups) {
+      local_[local_.size() == 1 ? 0 : static_cast<size_t>(u.client)] = *u.adapter;
+      ++accepted[static_cast<size_t>(u.client)];
+    }
+    return;
+  }
+  std::vector<size_t> order(ups.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ups[a].client < ups[b].client; });
+  if (cfg_.privacy.mechanism == Mechanism::gaussian)
+    for (const ClientUpdate& u : ups) privatise(u, round);
+  double base_total = 0.0;
+  for (const ClientUpdate& u : ups) base_total += base_weight(u.client);
+  std::vector<WeightedUpdate> weighted;
+  std::vector<std::vector<float>> scaffold_deltas;
+  for (size_t i : order) {
+    const ClientUpdate& u = ups[i];
+    weighted.push_back({base_weight(u.client) / base_total * extra[i], u.adapter, u.start});
+    if (scaffold_) scaffold_deltas.push_back(*u.scaffold_delta);
+    ++accepted[static_cast<size_t>(u.client)];
+  }
+  if (!global_.empty()) rule_->apply(global_, mean_delta(weighted, /*normalise=*/false));
+  if (scaffold_) scaffold_->server_update(scaffold_deltas);
 }
 
 }  // namespace fedsim::sim

@@ -1,6 +1,8 @@
-// Server update rules over flat adapter vectors (REFERENCE.md section 3). Only adapter tensors
-// are aggregated; LoRA A and B entries are averaged separately, never their product
-// (OpenFedLLM, REFERENCE.md section 2).
+// The server's side of a federation over flat adapter vectors: the update rules, SCAFFOLD's
+// control variates, differential privacy as a transform of each update, client weights, and
+// the Aggregator that holds them with the global adapter. Only adapter tensors are aggregated;
+// LoRA A and B entries are averaged separately, never their product (as OpenFedLLM's
+// federated_learning/fed_global.py, global_aggregate). Rules and sources: sim/README.md.
 //
 // Every rule is written on the weighted mean client delta D = sum_i w_i (y_i - x_i), where x_i
 // is the global adapter client i started from (the current one in synchronous rounds) and the
@@ -13,10 +15,15 @@
 #include <string>
 #include <vector>
 
+#include "models/model.hpp"
+#include "sim/algorithms.hpp"
+
 namespace fedsim::sim {
 
+struct ExperimentConfig;
+
 struct ServerRuleSpec {
-  std::string algorithm = "fedavg";
+  ServerRuleKind kind = ServerRuleKind::average;
   double beta1 = 0.9;   // FedAvgM, FedYogi, FedAdam momentum
   double beta2 = 0.99;  // FedYogi, FedAdam second moment
   double eta = 1e-3;    // FedOpt server learning rate
@@ -32,7 +39,7 @@ class ServerRule {
   virtual std::vector<std::pair<std::string, std::vector<double>*>> state() { return {}; }
 };
 
-// FedAvg / FedProx / SCAFFOLD / FedDPO / local: x = x + D.
+// FedAvg / FedProx / SCAFFOLD / FedDPO: x = x + D.
 class AverageRule : public ServerRule {
  public:
   void apply(std::vector<float>& x, const std::vector<double>& delta) override;
@@ -69,6 +76,7 @@ class FedOptRule : public ServerRule {
   std::vector<double> m_, v_;
 };
 
+// The rule of spec.kind (keep_local: none, nullptr).
 std::unique_ptr<ServerRule> make_server_rule(const ServerRuleSpec& spec);
 
 // Weighted delta sum_i w_i (y_i - x_i) in double, accumulated in the order given; with
@@ -80,7 +88,8 @@ struct WeightedUpdate {
 };
 std::vector<double> mean_delta(const std::vector<WeightedUpdate>& updates, bool normalise = true);
 
-// SCAFFOLD control variates (Karimireddy et al., ICML 2020; REFERENCE.md section 3):
+// SCAFFOLD control variates (Karimireddy et al., ICML 2020, Algorithm 1, option II), as
+// OpenFedLLM's federated_learning/fed_scaffold.py:
 // c and every c_i start at 0; the client corrects every step by (c - c_i); afterwards
 // c_i' = (x - y_i)/(K*lr) - (c - c_i) and the server sets c <- c + (1/N) sum_S (c_i' - c_i).
 class Scaffold {
@@ -96,13 +105,75 @@ class Scaffold {
   const std::vector<float>& c() const { return c_; }
   const std::vector<float>& c_i(int client) const;
   // Checkpoints: c and every c_i (an empty c_i means zeros).
-  std::vector<float>& c_mut() { return c_; }
-  std::vector<std::vector<float>>& ci_mut() { return ci_; }
+  template <class Ar>
+  void fields(Ar& ar) { ar(c_, ci_); }
 
  private:
   int n_;
   std::vector<float> c_;
   std::vector<std::vector<float>> ci_;  // empty until the client first trains (= zeros)
 };
+
+// Gaussian DP noise scale (FedLLM-Bench federated_learning/fed_global.py, gaussian_noise):
+// sigma = D * sqrt(2 q R ln(1/delta)) / eps with D = 2 lr C / (samples / N), q = m / N.
+double dp_sigma(double lr, double clip, double total_samples, int n_clients, int m, int64_t rounds, double eps,
+                double delta);
+
+// One client's update as the server sees it: y_i (modified in place by DP), x_i, SCAFFOLD's
+// c_i' - c_i.
+struct ClientUpdate {
+  int32_t client = -1;
+  const std::vector<float>* start = nullptr;
+  std::vector<float>* adapter = nullptr;
+  const std::vector<float>* scaffold_delta = nullptr;
+};
+
+// The global adapter and everything the server rule keeps, for one federation.
+class Aggregator {
+ public:
+  // n: every client's data size n_i (weights and DP); initial: the starting adapter.
+  Aggregator(const ExperimentConfig& cfg, const std::vector<int64_t>& n, std::vector<float> initial);
+  const AlgorithmInfo& algorithm() const { return algo_; }
+  bool local() const { return algo_.rule == ServerRuleKind::keep_local; }
+  const std::vector<float>& global() const { return global_; }
+  const std::vector<std::vector<float>>& local_adapters() const { return local_; }
+  // The adapter a client downloads: the global one, or (local) its own.
+  const std::vector<float>& start_adapter(int32_t client) const;
+  // The client's hooks for local training from `start` (FedProx anchor, SCAFFOLD correction:
+  // `correction` holds c - c_i and must outlive the training).
+  models::LocalHooks hooks(int32_t client, const std::vector<float>& start, std::vector<float>& correction) const;
+  // After a client's training: SCAFFOLD's c_i update, returning c_i' - c_i (else empty).
+  std::vector<float> commit(int32_t client, const std::vector<float>& start, const std::vector<float>& adapter, int steps,
+                            double lr);
+  // Applies the server rule to the updates (taken in client-id order) with weights
+  // base_i / sum(base) * extra_i, extra not normalised (FedBuff's staleness factors), after the
+  // DP transform of each update; counts each in `accepted`. `local`: each client keeps its own.
+  void aggregate(const std::vector<ClientUpdate>& updates, const std::vector<double>& extra, int64_t round,
+                 std::vector<int64_t>& accepted);
+  template <class Ar>
+  void fields(Ar& ar);
+
+ private:
+  double base_weight(int32_t client) const;
+  void privatise(const ClientUpdate& u, int64_t round) const;
+
+  const ExperimentConfig& cfg_;
+  const AlgorithmInfo& algo_;
+  std::vector<int64_t> n_;
+  double total_n_ = 0.0;
+  bool uniform_weights_ = false;
+  std::unique_ptr<ServerRule> rule_;
+  std::unique_ptr<Scaffold> scaffold_;
+  std::vector<float> global_;
+  std::vector<std::vector<float>> local_;  // algorithm local: one adapter per client (or one)
+};
+
+template <class Ar>
+void Aggregator::fields(Ar& ar) {
+  ar(global_, local_);
+  if (rule_)
+    for (const auto& kv : rule_->state()) ar(*kv.second);
+  if (scaffold_) ar(*scaffold_);
+}
 
 }  // namespace fedsim::sim

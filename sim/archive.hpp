@@ -1,8 +1,14 @@
-// Byte archives for simulation checkpoints: typed little-endian values and vectors, written in
-// one order and read back in the same order. The reader checks every length against what is
-// left, so a truncated or foreign blob fails with a UserError instead of reading garbage.
+// Field-by-field archives for simulation checkpoints. A type lists its fields once, in
+//   template <class Ar> void fields(Ar& ar) { ar(a, b, c); }
+// and the same list writes and reads it (no mirrored save/restore code). Values are stored
+// one field at a time as little-endian bytes of their own width, never as raw structs, so no
+// padding byte reaches the file and identical states give identical bytes. The reader checks
+// every length against what is left, every bool against {0, 1} and every enum against its
+// range (`archive_enum_count(E)`, found by argument-dependent lookup), so a truncated, foreign
+// or corrupt blob fails with a UserError instead of loading invalid values.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -13,36 +19,66 @@
 
 namespace fedsim::sim {
 
-// A writer made with count_only stores nothing and only counts bytes: a first pass with it sizes
-// the buffer of the real pass exactly, so a checkpoint of a large state costs one copy of it in
-// memory, not the up to three a growing vector passes through.
-class ByteWriter {
+namespace archive_detail {
+template <class T, class Ar, class = void>
+struct has_fields : std::false_type {};
+template <class T, class Ar>
+struct has_fields<T, Ar, std::void_t<decltype(std::declval<T&>().fields(std::declval<Ar&>()))>> : std::true_type {};
+template <class T>
+inline constexpr bool is_plain = std::is_arithmetic<T>::value && !std::is_same<T, bool>::value;
+}  // namespace archive_detail
+
+// A writer made with CountOnly stores nothing and only counts bytes: a first pass with it sizes
+// the buffer of the real pass exactly, so a checkpoint of a large state costs one copy of it.
+class ArchiveWriter {
  public:
   struct CountOnly {};
-  ByteWriter() = default;
-  explicit ByteWriter(CountOnly) : counting_(true) {}
+  ArchiveWriter() = default;
+  explicit ArchiveWriter(CountOnly) : counting_(true) {}
   void reserve(size_t n) { buf_.reserve(n); }
   size_t size() const { return counting_ ? count_ : buf_.size(); }
-  template <class T>
-  void put(const T& v) {
-    static_assert(std::is_trivially_copyable<T>::value, "plain values only");
-    append(&v, sizeof(T));
-  }
-  template <class T>
-  void put_vec(const std::vector<T>& v) {
-    static_assert(std::is_trivially_copyable<T>::value, "plain values only");
-    put<uint64_t>(v.size());
-    append(v.data(), v.size() * sizeof(T));
-  }
-  void put_bools(const std::vector<bool>& v) {
-    std::vector<uint8_t> b(v.begin(), v.end());
-    put_vec(b);
-  }
-  void put_str(const std::string& s) { put_vec(std::vector<char>(s.begin(), s.end())); }
-  const std::vector<uint8_t>& bytes() const { return buf_; }
   std::vector<uint8_t> take() { return std::move(buf_); }
 
+  template <class... T>
+  void operator()(const T&... v) {
+    (put(v), ...);
+  }
+
  private:
+  template <class T>
+  void put(const T& v) {
+    if constexpr (std::is_same<T, bool>::value) {
+      put(static_cast<uint8_t>(v ? 1 : 0));
+    } else if constexpr (std::is_enum<T>::value) {
+      put(static_cast<std::underlying_type_t<T>>(v));
+    } else if constexpr (archive_detail::is_plain<T>) {
+      append(&v, sizeof(T));
+    } else if constexpr (archive_detail::has_fields<T, ArchiveWriter>::value) {
+      const_cast<T&>(v).fields(*this);  // fields() only reads through a writer
+    } else {
+      static_assert(sizeof(T) == 0, "no archive rule for this type: give it fields(Ar&)");
+    }
+  }
+  template <class T>
+  void put(const std::vector<T>& v) {
+    put(static_cast<uint64_t>(v.size()));
+    if constexpr (archive_detail::is_plain<T>)
+      append(v.data(), v.size() * sizeof(T));
+    else
+      for (const auto& x : v) put(static_cast<const T&>(x));
+  }
+  void put(const std::vector<bool>& v) {
+    put(static_cast<uint64_t>(v.size()));
+    for (bool b : v) put(b);
+  }
+  template <class T, size_t N>
+  void put(const std::array<T, N>& v) {
+    for (const auto& x : v) put(x);
+  }
+  void put(const std::string& s) {
+    put(static_cast<uint64_t>(s.size()));
+    append(s.data(), s.size());
+  }
   void append(const void* p, size_t n) {
     if (counting_) {
       count_ += n;
@@ -56,40 +92,76 @@ class ByteWriter {
   size_t count_ = 0;
 };
 
-class ByteReader {
+class ArchiveReader {
  public:
-  ByteReader(const std::vector<uint8_t>& b, std::string what) : b_(b), what_(std::move(what)) {}
-  template <class T>
-  T get() {
-    need(sizeof(T));
-    T v;
-    std::memcpy(&v, b_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return v;
-  }
-  template <class T>
-  std::vector<T> get_vec() {
-    const auto n = get<uint64_t>();
-    if (n > (b_.size() - pos_) / sizeof(T)) fail();
-    std::vector<T> v(n);
-    if (n) std::memcpy(v.data(), b_.data() + pos_, n * sizeof(T));
-    pos_ += n * sizeof(T);
-    return v;
-  }
-  std::vector<bool> get_bools() {
-    const auto b = get_vec<uint8_t>();
-    return std::vector<bool>(b.begin(), b.end());
-  }
-  std::string get_str() {
-    const auto v = get_vec<char>();
-    return std::string(v.begin(), v.end());
+  ArchiveReader(const std::vector<uint8_t>& b, std::string what) : b_(b), what_(std::move(what)) {}
+  template <class... T>
+  void operator()(T&... v) {
+    (get(v), ...);
   }
   bool done() const { return pos_ == b_.size(); }
   [[noreturn]] void fail() const { throw UserError(what_ + ": truncated or corrupt simulation state"); }
+  // Element counts read from the blob must fit in what is left (each element takes at least one byte).
+  uint64_t count() {
+    uint64_t n = 0;
+    get(n);
+    if (n > b_.size() - pos_) fail();
+    return n;
+  }
 
  private:
-  void need(size_t n) const {
-    if (n > b_.size() - pos_) fail();
+  template <class T>
+  void get(T& v) {
+    if constexpr (std::is_same<T, bool>::value) {
+      uint8_t x = 0;
+      get(x);
+      if (x > 1) fail();
+      v = x != 0;
+    } else if constexpr (std::is_enum<T>::value) {
+      std::underlying_type_t<T> x{};
+      get(x);
+      if (static_cast<uint64_t>(x) >= static_cast<uint64_t>(archive_enum_count(T{}))) fail();
+      v = static_cast<T>(x);
+    } else if constexpr (archive_detail::is_plain<T>) {
+      if (sizeof(T) > b_.size() - pos_) fail();
+      std::memcpy(&v, b_.data() + pos_, sizeof(T));
+      pos_ += sizeof(T);
+    } else if constexpr (archive_detail::has_fields<T, ArchiveReader>::value) {
+      v.fields(*this);
+    } else {
+      static_assert(sizeof(T) == 0, "no archive rule for this type: give it fields(Ar&)");
+    }
+  }
+  template <class T>
+  void get(std::vector<T>& v) {
+    const uint64_t n = count();
+    if constexpr (archive_detail::is_plain<T>) {
+      if (n > (b_.size() - pos_) / sizeof(T)) fail();
+      v.resize(n);
+      if (n) std::memcpy(v.data(), b_.data() + pos_, n * sizeof(T));
+      pos_ += n * sizeof(T);
+    } else {
+      v.assign(n, T{});
+      for (auto& x : v) get(x);
+    }
+  }
+  void get(std::vector<bool>& v) {
+    const uint64_t n = count();
+    v.assign(n, false);
+    for (uint64_t i = 0; i < n; ++i) {
+      bool b = false;
+      get(b);
+      v[i] = b;
+    }
+  }
+  template <class T, size_t N>
+  void get(std::array<T, N>& v) {
+    for (auto& x : v) get(x);
+  }
+  void get(std::string& s) {
+    const uint64_t n = count();
+    s.assign(reinterpret_cast<const char*>(b_.data() + pos_), n);
+    pos_ += n;
   }
   const std::vector<uint8_t>& b_;
   std::string what_;

@@ -1,6 +1,6 @@
 // When each client is online. FedScale models availability from traces of devices that are
 // available while charging; it checks availability only at the end of a task, so a client that
-// drops mid-task is missed (REFERENCE.md section 4). Here a task's whole interval is checked:
+// drops mid-task is missed (Lai et al., "FedScale", ICML 2022; its device traces). Here a task's whole interval is checked:
 // the scheduler asks offline_at() when the task starts and fails it at that time.
 #pragma once
 
@@ -35,7 +35,6 @@ class Availability {
   Tick offline_at(int client, Tick t) const;
   // Earliest t' >= t at which the client is online; kNever if never again.
   Tick next_online(int client, Tick t) const;
-  bool always_on() const { return always_; }
 
  private:
   bool always_ = true;

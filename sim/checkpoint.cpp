@@ -23,7 +23,7 @@ void write_checkpoint(const std::string& path, const SimCheckpoint& c) {
   if (!parent.empty()) std::filesystem::create_directories(parent);
   h5::AtomicFile out(path);
   const h5::Group root = out.root();
-  h5::set_format(root, kSimStateKind, kSimStateFormatVersion);
+  h5::write_header(root, kSimStateKind, kSimStateFormatVersion);
   root.set_attr("config_yaml", c.config_yaml);
   root.set_attr("completed_rounds", c.completed_rounds);
   if (fault.kill_in_checkpoint == g_checkpoints_written) {
@@ -37,8 +37,15 @@ void write_checkpoint(const std::string& path, const SimCheckpoint& c) {
 
 SimCheckpoint read_checkpoint(const std::string& path) {
   const h5::File f = h5::File::open_read(path);
-  h5::check_format(f, kSimStateKind, kSimStateFormatVersion);
   const h5::Group root = f.root();
+  if (root.has_attr("format") && root.attr_string("format") == kSimStateKind && root.has_attr("format_version")) {
+    const int64_t v = root.attr_int("format_version");
+    if (v != kSimStateFormatVersion)
+      throw UserError(path + ": checkpoint format_version " + std::to_string(v) + " is not supported; this fedsim reads version " +
+                      std::to_string(kSimStateFormatVersion) + "; HINT: rerun with --fresh to start the run over (the "
+                      "checkpoint is replaced)");
+  }
+  h5::check_format(f, kSimStateKind, kSimStateFormatVersion);
   SimCheckpoint c;
   c.config_yaml = root.attr_string("config_yaml");
   c.completed_rounds = root.attr_int("completed_rounds");

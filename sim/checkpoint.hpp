@@ -5,7 +5,9 @@
 //
 // File: HDF5 at <results>.ckpt, written atomically (the previous checkpoint stays until the new
 // one is complete); root attributes format = fedsim-sim-state, format_version, config_yaml,
-// completed_rounds; dataset `state` (uint8) holds the archive.
+// completed_rounds; dataset `state` (uint8) holds the archive (sim/archive.hpp: field by field,
+// so identical runs write identical files). Version 2: the Simulation's processes, fields
+// archived one by one (version 1 held raw structs); a version-1 file is refused.
 #pragma once
 
 #include <csignal>
@@ -15,7 +17,7 @@
 
 namespace fedsim::sim {
 
-inline constexpr int64_t kSimStateFormatVersion = 1;
+inline constexpr int64_t kSimStateFormatVersion = 2;
 inline constexpr const char* kSimStateKind = "fedsim-sim-state";
 
 struct SimCheckpoint {
@@ -26,6 +28,7 @@ struct SimCheckpoint {
 
 std::string checkpoint_path(const std::string& results_path);
 void write_checkpoint(const std::string& path, const SimCheckpoint& c);
+// UserError naming the file and both versions (HINT: --fresh) for a checkpoint of another version.
 SimCheckpoint read_checkpoint(const std::string& path);
 
 // SIGINT / SIGTERM ask a running simulation to checkpoint after the current event and stop
@@ -40,7 +43,7 @@ struct Interrupted {
 };
 
 // Fault injection for the crash tests, from the environment variable FEDSIM_FAULT:
-//   kill_after_events=N   SIGKILL the process after N events of the run
+//   kill_after_events=N   SIGKILL the process after N events of the run (of the simulation that checkpoints)
 //   kill_in_checkpoint=N  SIGKILL it halfway through writing the N-th checkpoint (temp file open)
 //   term_after_events=N   send it SIGTERM after N events (the graceful stop path)
 struct FaultPlan {

@@ -20,19 +20,6 @@ namespace {
 constexpr int64_t kMaxInt = kConfigMaxInt;
 constexpr double kHuge = kConfigHuge;
 
-const std::vector<std::string> kAlgorithms{"local",   "fedavg",     "fedprox", "scaffold", "fedavgm",
-                                           "fedadagrad", "fedyogi", "fedadam",  "feddpo"};
-const std::vector<std::string> kModes{"sync", "async"};
-const std::vector<std::string> kTrainers{"model", "none"};
-const std::vector<std::string> kExecution{"batched", "sequential"};
-const std::vector<std::string> kOnOff{"on", "off"};
-const std::vector<std::string> kSampling{"uniform", "fedllm-bench"};
-const std::vector<std::string> kLocalDraw{"auto", "fedllm-bench", "per-client"};
-const std::vector<std::string> kNoiseLr{"initial", "round"};
-const std::vector<std::string> kWeighting{"auto", "data_size", "uniform"};
-const std::vector<std::string> kStepsModes{"fixed", "proportional"};
-const std::vector<std::string> kAvailability{"always", "diurnal", "trace"};
-const std::vector<std::string> kMechanisms{"none", "gaussian"};
 const std::vector<std::string> kQuantity{"calibrated", "lognormal", "powerlaw", "equal"};
 const std::vector<std::string> kPartition{"natural", "iid", "dirichlet", "shards"};
 const std::vector<std::string> kPartitionBy{"task", "language", "length", "quality"};
@@ -42,7 +29,6 @@ std::vector<std::string> data_presets() {
   for (const auto& n : datasets::preset_names()) p.push_back(n);
   return p;
 }
-const std::vector<std::string> kDataSources{"synthetic", "file"};
 const std::vector<std::string> kProducts{"blas", "portable"};
 const std::vector<std::string> kPresets{"nano", "tiny", "small", "gpt2-124m"};
 const std::vector<std::string> kLoraTargets{"q", "k", "v", "o", "mlp_up", "mlp_down"};
@@ -59,7 +45,7 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
             "write the whole simulation state to <out>.ckpt every k rounds (and on SIGINT/SIGTERM); 0 = only on signals");
 
   v.section("data", "federated data set");
-  v.choice("source", c.data.source, kDataSources, "synthetic = generate (cached by parameters); file = read data.path");
+  v.pick("source", c.data.source, "synthetic = generate (cached by parameters); file = read data.path");
   v.text("path", c.data.path, "fedsim-dataset HDF5 file, for source: file");
   v.choice("preset", c.data.preset, data_presets(),
            "synthetic: \"\" = short task families; else a generator calibrated to FedLLM-Bench Table 1");
@@ -107,28 +93,28 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.list("targets", c.lora.targets, kLoraTargets, "projections that carry adapters");
 
   v.section("federation", "rounds, clients and the server's rule");
-  v.choice("algorithm", c.federation.algorithm, kAlgorithms, "training and server rule (REFERENCE.md section 3)");
-  v.choice("mode", c.federation.mode, kModes, "sync rounds, or async FedBuff");
-  v.choice("trainer", c.federation.trainer, kTrainers, "model = real LoRA training; none = simulate the system only");
-  v.choice("execution", c.federation.execution, kExecution,
+  v.pick("algorithm", c.federation.algorithm, "training and server rule (sim/README.md \"Algorithms\")");
+  v.pick("mode", c.federation.mode, "sync rounds, or async FedBuff");
+  v.pick("trainer", c.federation.trainer, "model = real LoRA training; none = simulate the system only");
+  v.pick("execution", c.federation.execution,
            "wall time only: batched = clients due to finish training train together (one base product for all); "
            "sequential = one after another");
-  v.choice("packing", c.federation.packing, kOnOff,
+  v.flag("packing", c.federation.packing,
            "batched only: on = each sequence computed up to its last target token, no padding rows (same losses and "
            "gradients up to float rounding); off = padded rows too, bit for bit the sequential results");
   v.integer("batch_memory_mb", c.federation.batch_memory_mb, 1, 1 << 30,
             "batched only: activation memory (MiB) of one stacked step; clients beyond it train in the next group "
             "(wall time and memory only)");
-  v.choice("sampling", c.federation.sampling, kSampling,
+  v.pick("sampling", c.federation.sampling,
            "uniform = seeded per round among online clients; fedllm-bench = Python's random.seed(r); random.sample");
-  v.choice("weighting", c.federation.weighting, kWeighting,
+  v.pick("weighting", c.federation.weighting,
            "client weights; auto = data size for FedAvg-like rules, uniform for FedOpt (as OpenFedLLM)");
   v.integer("local_client", c.federation.local_client, -1, 1000000, "algorithm local: the client that trains; -1 = each client separately");
   v.integer("clients", c.federation.clients, 1, 1000000, "number of clients N");
   v.integer("clients_per_round", c.federation.clients_per_round, 1, 1000000, "clients sampled per round m");
   v.integer("rounds", c.federation.rounds, 1, 1000000, "communication rounds R");
   v.integer("local_steps", c.federation.local_steps, 1, 1000000, "optimizer steps per client per round");
-  v.choice("local_draw", c.federation.local_draw, kLocalDraw,
+  v.pick("local_draw", c.federation.local_draw,
            "a client's samples of the round: fedllm-bench = Python's random.seed(r); random.sample(range(n_i), "
            "min(batch*steps, n_i)), the same seed for every client; per-client = a (seed, client, round) stream; "
            "auto = fedllm-bench when sampling is fedllm-bench. Batch order inside the round is fedsim's own");
@@ -141,7 +127,7 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.integer("client_eval_every", c.federation.client_eval_every, 0, 1000000,
             "evaluate the global adapter on every client's own data every k rounds (fairness); 0 = off");
   v.integer("client_eval_samples", c.federation.client_eval_samples, 1, 1000000, "samples per client in client eval");
-  v.choice("local_steps_mode", c.federation.local_steps_mode, kStepsModes,
+  v.pick("local_steps_mode", c.federation.local_steps_mode,
            "fixed = local_steps; proportional = ceil(local_epochs*n_i*N/(R*m)/batch) (FedLLM-Bench DPO)");
   v.number("local_epochs", c.federation.local_epochs, 1e-6, 1e6, "proportional local steps: epochs over the run");
   v.integer("local_steps_rounds", c.federation.local_steps_rounds, 0, 1000000,
@@ -169,22 +155,21 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.number("bandwidth_sigma", c.system.bandwidth_sigma, 0.0, 5.0, "lognormal sigma of client bandwidth");
   v.number("latency_ms", c.system.latency_ms, 0.0, 1e9, "latency added to every transfer, ms");
   v.text("trace", c.system.trace, "CSV with header client,gflops,mbps; replaces the draws (sim/TRACES.md)");
-  v.choice("availability", c.system.availability, kAvailability, "when clients are online");
+  v.pick("availability", c.system.availability, "when clients are online");
   v.text("availability_trace", c.system.availability_trace, "CSV with header client,start_s,end_s (sim/TRACES.md)");
   v.number("online_hours", c.system.online_hours, 0.01, 24.0, "diurnal: mean online hours per day");
   v.number("dropout_prob", c.system.dropout_prob, 0.0, 1.0, "probability that a task fails at a uniform time inside it");
 
   v.section("privacy", "differential privacy on client updates");
-  v.choice("mechanism", c.privacy.mechanism, kMechanisms, "gaussian = clip each update to clip, add N(0, sigma^2)");
+  v.pick("mechanism", c.privacy.mechanism, "gaussian = clip each update to clip, add N(0, sigma^2)");
   v.number("epsilon", c.privacy.epsilon, 1e-6, 1e6, "privacy budget epsilon");
   v.number("delta", c.privacy.delta, 1e-12, 0.5, "privacy delta");
   v.number("clip", c.privacy.clip, 1e-12, 1e12, "L2 norm bound C of each client's update");
-  v.choice("noise_lr", c.privacy.noise_lr, kNoiseLr,
+  v.pick("noise_lr", c.privacy.noise_lr,
            "the lr in sigma's sensitivity 2*lr*C/(samples/N): initial = federation.lr in every round (FedLLM-Bench); "
            "round = the round's cosine lr (noise shrinks with the steps)");
 
-  visit_u2s(c.u2s, v);
-  visit_masgpt(c.masgpt, v);
+  for (auto& s : c.features.items) s->visit(v);
 }
 
 std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
@@ -292,6 +277,7 @@ class KeyLister : public Visitor {
   void number(const char* k, double&, double, double, const char*) override { add(k); }
   void text(const char* k, std::string&, const char*) override { add(k); }
   void choice(const char* k, std::string&, const std::vector<std::string>&, const char*) override { add(k); }
+  void option(const char* k, int&, const std::vector<std::string>&, const char*) override { add(k); }
   void list(const char* k, std::vector<std::string>&, const std::vector<std::string>&, const char*) override { add(k); }
 };
 
@@ -351,6 +337,11 @@ class Loader : public Visitor {
       fail(k, "'" + s + "' is not accepted; accepted: " + join(accepted));
     v = s;
   }
+  void option(const char* k, int& v, const std::vector<std::string>& names, const char* doc) override {
+    std::string s = names[static_cast<size_t>(v)];
+    choice(k, s, names, doc);
+    v = static_cast<int>(std::find(names.begin(), names.end(), s) - names.begin());
+  }
   void list(const char* k, std::vector<std::string>& v, const std::vector<std::string>& accepted, const char*) override {
     const YAML::Node n = get(k);
     if (!n) return;
@@ -408,6 +399,10 @@ class Emitter : public Visitor {
     std::vector<std::string> shown;
     for (const auto& x : a) shown.push_back(x.empty() ? "\"\"" : x);
     line(k, v.empty() ? "\"\"" : v, doc, join(shown, " | "));
+  }
+  void option(const char* k, int& v, const std::vector<std::string>& names, const char* doc) override {
+    std::string s = names[static_cast<size_t>(v)];
+    choice(k, s, names, doc);
   }
   void list(const char* k, std::vector<std::string>& v, const std::vector<std::string>& a, const char* doc) override {
     std::vector<std::string> q;
@@ -472,18 +467,18 @@ void check_cross_fields(const ExperimentConfig& c, const std::string& source) {
     throw UserError(source + ": federation.lr_min: " + format_double(c.federation.lr_min) +
                     " is above federation.lr (" + format_double(c.federation.lr) + "); accepted: 0 to " +
                     format_double(c.federation.lr));
-  if (c.data.source == "file" && c.data.path.empty())
+  if (c.data.source == DataSource::file && c.data.path.empty())
     throw UserError(source + ": data.path: empty; data.source: file needs the path of a fedsim-dataset HDF5 file");
-  if (c.data.source == "file" && !std::filesystem::exists(c.data.path))
+  if (c.data.source == DataSource::file && !std::filesystem::exists(c.data.path))
     throw UserError(source + ": data.path: " + c.data.path + ": no such file");
   auto check_file = [&](const std::string& key, const std::string& path) {
     if (!path.empty() && !std::filesystem::exists(path)) throw UserError(source + ": " + key + ": " + path + ": no such file");
   };
   check_file("system.trace", c.system.trace);
   check_file("system.availability_trace", c.system.availability_trace);
-  if (c.system.availability == "trace" && c.system.availability_trace.empty())
+  if (c.system.availability == AvailabilityKind::trace && c.system.availability_trace.empty())
     throw UserError(source + ": system.availability_trace: empty; system.availability: trace needs a CSV file");
-  if (c.federation.algorithm == "local" && c.federation.local_client >= c.federation.clients)
+  if (c.federation.algorithm == Algorithm::local && c.federation.local_client >= c.federation.clients)
     throw UserError(source + ": federation.local_client: " + std::to_string(c.federation.local_client) +
                     " is not a client; accepted: -1 to " + std::to_string(c.federation.clients - 1));
   if (!c.model.checkpoint.empty() && !std::filesystem::exists(c.model.checkpoint))
@@ -491,6 +486,32 @@ void check_cross_fields(const ExperimentConfig& c, const std::string& source) {
 }
 
 }  // namespace
+
+FeatureSections::FeatureSections() {
+  for (const auto& make : feature_section_factories()) items.push_back(make());
+}
+
+FeatureSections& FeatureSections::operator=(const FeatureSections& o) {
+  if (this == &o) return *this;
+  items.clear();
+  for (const auto& s : o.items) items.push_back(s->clone());
+  return *this;
+}
+
+FEDSIM_ENUM_NAMES(DataSource, "synthetic", "file")
+FEDSIM_ENUM_NAMES(ServerMode, "sync", "async")
+FEDSIM_ENUM_NAMES(TrainerKind, "model", "none")
+FEDSIM_ENUM_NAMES(Execution, "batched", "sequential")
+FEDSIM_ENUM_NAMES(Sampling, "uniform", "fedllm-bench")
+FEDSIM_ENUM_NAMES(LocalDraw, "auto", "fedllm-bench", "per-client")
+FEDSIM_ENUM_NAMES(NoiseLr, "initial", "round")
+FEDSIM_ENUM_NAMES(ClientWeights, "auto", "data_size", "uniform")
+FEDSIM_ENUM_NAMES(StepsMode, "fixed", "proportional")
+FEDSIM_ENUM_NAMES(Mechanism, "none", "gaussian")
+const std::vector<std::string>& names(Algorithm) {
+  static const std::vector<std::string> n = algorithm_names();
+  return n;
+}
 
 ExperimentConfig parse_config(const std::string& yaml_text, const std::string& source,
                               const std::vector<std::string>& overrides) {

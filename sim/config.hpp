@@ -9,10 +9,34 @@
 #include <string>
 #include <vector>
 
-#include "sim/masgpt/masgpt_config.hpp"
-#include "sim/u2s/u2s_config.hpp"
+#include "sim/algorithms.hpp"
+#include "sim/config_schema.hpp"
+#include "sim/sampler.hpp"
+#include "sim/system_model.hpp"
 
 namespace fedsim::sim {
+
+// Choices of the schema, each with names() listing its YAML spellings in enum order.
+enum class DataSource : uint8_t { synthetic, file };
+enum class ServerMode : uint8_t { sync, async };
+enum class TrainerKind : uint8_t { model, none };
+enum class Execution : uint8_t { batched, sequential };
+enum class ClientWeights : uint8_t { by_algorithm, data_size, uniform };
+enum class StepsMode : uint8_t { fixed, proportional };
+enum class Mechanism : uint8_t { none, gaussian };
+const std::vector<std::string>& names(DataSource);
+const std::vector<std::string>& names(ServerMode);
+const std::vector<std::string>& names(TrainerKind);
+const std::vector<std::string>& names(Execution);
+enum class LocalDraw : uint8_t { automatic, fedllm_bench, per_client };  // auto | fedllm-bench | per-client
+enum class NoiseLr : uint8_t { initial, round };
+const std::vector<std::string>& names(Sampling);
+const std::vector<std::string>& names(LocalDraw);
+const std::vector<std::string>& names(NoiseLr);
+const std::vector<std::string>& names(ClientWeights);
+const std::vector<std::string>& names(StepsMode);
+const std::vector<std::string>& names(Mechanism);
+const std::vector<std::string>& names(Algorithm);
 
 struct ExperimentSection {
   std::string name = "experiment";
@@ -23,7 +47,7 @@ struct ExperimentSection {
 };
 
 struct DataSection {
-  std::string source = "synthetic";  // synthetic | file
+  DataSource source = DataSource::synthetic;
   std::string path = "";             // HDF5 data set (source: file)
   double samples_mean = 60.0;
   double samples_sigma = 0.6;
@@ -65,20 +89,20 @@ struct LoraSection {
 };
 
 struct FederationSection {
-  std::string algorithm = "fedavg";
-  std::string mode = "sync";          // sync | async (FedBuff)
-  std::string trainer = "model";      // model | none (system only)
-  std::string execution = "batched";  // batched | sequential local training (wall time only)
-  std::string packing = "on";         // batched steps skip padding rows (on) or compute them (off)
+  Algorithm algorithm = Algorithm::fedavg;
+  ServerMode mode = ServerMode::sync;       // sync rounds | async (FedBuff)
+  TrainerKind trainer = TrainerKind::model;  // real training | none (system only)
+  Execution execution = Execution::batched;  // local training batched or one by one (wall time only)
+  bool packing = true;                // batched steps skip padding rows (on) or compute them (off)
   int64_t batch_memory_mb = 1024;     // batched: activation budget of one stacked step
-  std::string sampling = "uniform";   // uniform | fedllm-bench
-  std::string weighting = "auto";     // auto | data_size | uniform
+  Sampling sampling = Sampling::uniform;
+  ClientWeights weighting = ClientWeights::by_algorithm;  // auto | data_size | uniform
   int64_t local_client = -1;          // algorithm local: -1 = every client separately
   int64_t clients = 20;
   int64_t clients_per_round = 4;
   int64_t rounds = 10;
   int64_t local_steps = 10;
-  std::string local_draw = "auto";    // auto | fedllm-bench | per-client
+  LocalDraw local_draw = LocalDraw::automatic;
   int64_t batch_size = 8;
   double lr = 2e-3;
   double lr_min = 1e-6;
@@ -87,7 +111,7 @@ struct FederationSection {
   int64_t eval_every = 1;
   int64_t client_eval_every = 0;      // 0 = off
   int64_t client_eval_samples = 32;
-  std::string local_steps_mode = "fixed";  // fixed | proportional
+  StepsMode local_steps_mode = StepsMode::fixed;
   double local_epochs = 3.0;          // proportional: ceil(epochs * n_i * N / (R * m) / batch)
   int64_t local_steps_rounds = 0;     // proportional: the R of the formula; 0 = rounds
   double prox_mu = 0.01;
@@ -105,25 +129,15 @@ struct FederationSection {
 };
 
 struct PrivacySection {
-  std::string mechanism = "none";  // none | gaussian
+  Mechanism mechanism = Mechanism::none;
   double epsilon = 1.0;
   double delta = 1e-4;
   double clip = 1.0;
-  std::string noise_lr = "initial";  // initial (FedLLM-Bench) | round
+  NoiseLr noise_lr = NoiseLr::initial;  // initial (FedLLM-Bench) | round
 };
 
-struct SystemSection {
-  double compute_gflops = 50.0;  // mean client training throughput (GFLOP/s)
-  double compute_sigma = 0.5;    // lognormal sigma of speed across clients
-  double bandwidth_mbps = 6.0;   // median client bandwidth (FedScale MobiPerf traces, about 6 Mbps)
-  double bandwidth_sigma = 0.7;  // lognormal sigma of bandwidth across clients
-  double latency_ms = 50.0;      // per transfer
-  std::string trace = "";        // CSV client,gflops,mbps (overrides the draws)
-  std::string availability = "always";  // always | diurnal | trace
-  std::string availability_trace = "";  // CSV client,start_s,end_s
-  double online_hours = 8.0;     // diurnal: mean online hours per day
-  double dropout_prob = 0.0;     // per task: fails at a uniform time inside it
-};
+using SystemSection = SystemSpec;  // sim/system_model.hpp: the system model reads its keys directly
+
 
 struct ExperimentConfig {
   ExperimentSection experiment;
@@ -133,8 +147,7 @@ struct ExperimentConfig {
   FederationSection federation;
   SystemSection system;
   PrivacySection privacy;
-  U2sSection u2s;
-  MasgptSection masgpt;
+  FeatureSections features;  // u2s, masgpt: u2s_of(c), masgpt_of(c) in their folders
   std::string source_path;  // the YAML file it came from (for messages)
 };
 

@@ -56,27 +56,13 @@ bool EventQueue::pop(Event& out) {
   return false;
 }
 
-void EventQueue::save(ByteWriter& w) const {
-  w.put(now_);
-  w.put(next_seq_);
-  w.put<uint64_t>(live_);
-  w.put_vec(slots_);
-  w.put_vec(free_);
-  w.put_vec(heap_);
-}
-
-void EventQueue::load(ByteReader& r) {
-  now_ = r.get<Tick>();
-  next_seq_ = r.get<uint64_t>();
-  live_ = r.get<uint64_t>();
-  slots_ = r.get_vec<Slot>();
-  free_ = r.get_vec<uint32_t>();
-  heap_ = r.get_vec<HeapEntry>();
+void EventQueue::check_loaded() const {
   size_t live = 0;
   for (const auto& s : slots_) live += s.live ? 1 : 0;
-  for (const auto& h : heap_)
-    if (h.slot >= slots_.size()) r.fail();
-  if (live != live_) r.fail();
+  bool ok = live == live_ && heap_.size() >= live_;
+  for (const auto& h : heap_) ok = ok && h.slot < slots_.size() && h.time >= now_;
+  for (uint32_t f : free_) ok = ok && f < slots_.size();
+  if (!ok) throw UserError("checkpoint: the event queue is inconsistent (corrupt simulation state)");
 }
 
 void EventQueue::sift_up(size_t i) {

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "common/error.hpp"
-#include "sim/archive.hpp"
 
 namespace fedsim::sim {
 
@@ -26,15 +25,19 @@ inline double ticks_to_seconds(Tick t) { return static_cast<double>(t) / static_
 struct Event {
   Tick time = 0;
   uint64_t seq = 0;      // global scheduling order; breaks ties
-  uint32_t kind = 0;     // what happens (meaning is the owner's)
+  uint32_t kind = 0;     // what happens (the Simulation routes kinds to their process)
   int32_t client = -1;   // who it concerns (-1 = server)
   int64_t payload = 0;   // owner-defined (round number, job id, ...)
+  template <class Ar>
+  void fields(Ar& ar) { ar(time, seq, kind, client, payload); }
 };
 
 // Handle to a scheduled event, for cancellation.
 struct EventId {
   uint32_t slot = UINT32_MAX;
   uint64_t seq = 0;
+  template <class Ar>
+  void fields(Ar& ar) { ar(slot, seq); }
 };
 
 class EventQueue {
@@ -57,20 +60,24 @@ class EventQueue {
   // Next live event in (time, seq) order; advances now(). False when none is left.
   bool pop(Event& out);
   size_t pending() const { return live_; }
-  uint64_t scheduled_total() const { return next_seq_; }
   // Checkpoints: the whole queue (clock, sequence counter, pending and cancelled events).
-  void save(ByteWriter& w) const;
-  void load(ByteReader& r);
+  template <class Ar>
+  void fields(Ar& ar) { ar(now_, next_seq_, live_, slots_, free_, heap_); }
+  void check_loaded() const;  // after reading: UserError if the state is inconsistent
 
  private:
   struct Slot {
     Event ev;
     bool live = false;
+    template <class Ar>
+    void fields(Ar& ar) { ar(ev, live); }
   };
   struct HeapEntry {
-    Tick time;
-    uint64_t seq;
-    uint32_t slot;
+    Tick time = 0;
+    uint64_t seq = 0;
+    uint32_t slot = 0;
+    template <class Ar>
+    void fields(Ar& ar) { ar(time, seq, slot); }
   };
   static bool later(const HeapEntry& a, const HeapEntry& b) {
     return a.time != b.time ? a.time > b.time : a.seq > b.seq;
@@ -83,7 +90,7 @@ class EventQueue {
   std::vector<HeapEntry> heap_;
   Tick now_ = 0;
   uint64_t next_seq_ = 0;
-  size_t live_ = 0;
+  uint64_t live_ = 0;
 };
 
 }  // namespace fedsim::sim

@@ -7,7 +7,6 @@
 #include "common/error.hpp"
 #include "common/rng.hpp"
 #include "fedsim_version.hpp"
-#include "sim/u2s/u2s_phase.hpp"
 
 namespace fedsim::sim {
 
@@ -42,33 +41,23 @@ models::ModelConfig model_config(const ExperimentConfig& c) {
 
 void validate_experiment(const ExperimentConfig& c) {
   model_config(c);
-  u2s::validate_u2s(c);
-  if (c.data.source == "synthetic") {
+  for (const ExperimentKind& k : experiment_kinds())
+    if (k.validate) k.validate(c);
+  if (c.data.source == DataSource::synthetic) {
     try {
       datasets::validate_synthetic_spec(synthetic_spec(c));
     } catch (const UserError& e) {
       throw UserError(c.source_path + ": " + e.what());
     }
   }
-  const std::string& a = c.federation.algorithm;
-  if (c.federation.mode == "async" && (a == "local" || a == "scaffold"))
-    throw UserError(c.source_path + ": federation.mode: async does not support algorithm " + a +
-                    "; accepted with async: fedavg, fedprox, fedavgm, fedadagrad, fedyogi, fedadam, feddpo");
-}
-
-SystemSpec system_spec(const ExperimentConfig& c) {
-  SystemSpec s;
-  s.compute_gflops = c.system.compute_gflops;
-  s.compute_sigma = c.system.compute_sigma;
-  s.bandwidth_mbps = c.system.bandwidth_mbps;
-  s.bandwidth_sigma = c.system.bandwidth_sigma;
-  s.latency_ms = c.system.latency_ms;
-  s.trace = c.system.trace;
-  s.availability = c.system.availability;
-  s.availability_trace = c.system.availability_trace;
-  s.online_hours = c.system.online_hours;
-  s.dropout_prob = c.system.dropout_prob;
-  return s;
+  const AlgorithmInfo& a = algorithm_info(c.federation.algorithm);
+  if (c.federation.mode == ServerMode::async && !a.async_ok) {
+    std::string ok;
+    for (const AlgorithmInfo& x : algorithm_table())
+      if (x.async_ok) ok += (ok.empty() ? "" : ", ") + std::string(x.name);
+    throw UserError(c.source_path + ": federation.mode: async does not support algorithm " + a.name +
+                    "; accepted with async: " + ok);
+  }
 }
 
 models::Products products_of(const ExperimentConfig& c) {
@@ -119,7 +108,7 @@ datasets::SyntheticSpec synthetic_spec(const ExperimentConfig& c) {
 }
 
 datasets::FederatedDataset prepare_data(const ExperimentConfig& c, const RunHooks& hooks) {
-  if (c.data.source == "file") {
+  if (c.data.source == DataSource::file) {
     datasets::FederatedDataset d = datasets::read_dataset(c.data.path);
     const auto n = static_cast<size_t>(c.federation.clients);
     if (d.clients.size() < n)

@@ -22,6 +22,10 @@ struct RunHooks {
   // Per client: the simulated tick from which it may be selected (U2S: when its generation job
   // is done; INT64_MAX = never). Empty = every client from the start.
   std::vector<int64_t> client_ready_ticks;
+  // Host measurements: seconds on a monotonic clock, and peak resident memory in MiB; empty =
+  // the real ones. Tests pin them to compare checkpoints byte for byte.
+  std::function<double()> wall_clock;
+  std::function<double()> peak_rss_mb;
 };
 
 // The shapes the config asks for (preset with per-field overrides). UserError on bad shapes.
@@ -29,8 +33,6 @@ models::ModelConfig model_config(const ExperimentConfig& c);
 models::LoraConfig lora_config(const ExperimentConfig& c);
 // `model.products` (models/products.hpp); run_experiment holds it for the whole run.
 models::Products products_of(const ExperimentConfig& c);
-// The system model's parameters from the system section.
-SystemSpec system_spec(const ExperimentConfig& c);
 // Checks that need other layers (model shapes, the data generator's parameters, mode and
 // algorithm combinations); UserError naming the key. Run by validate and before any output.
 void validate_experiment(const ExperimentConfig& c);
@@ -56,13 +58,24 @@ struct RunControl {
 
 RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control = {});
 
+// A generator that runs a whole experiment of its own kind (U2S: each client's generation job,
+// then the federation on what it generated). The list is sim/generators/generators.cpp's, so
+// the core names no feature: run_experiment hands a config to the first kind enabled in it.
+struct ExperimentKind {
+  const char* name;
+  std::function<bool(const ExperimentConfig&)> enabled;
+  std::function<void(const ExperimentConfig&)> validate;  // UserError naming the key; run by validate_experiment
+  std::function<RunResults(const ExperimentConfig&, const RunHooks&, const RunControl&)> run;
+};
+const std::vector<ExperimentKind>& experiment_kinds();
+
 class LocalTrainer;
 // The federation over clients holding n[i] samples, with `control`'s checkpoints and resume
 // (run_experiment's last stage; the U2S experiment runs it after its generation phase).
 RunResults run_federation(const ExperimentConfig& c, std::vector<int64_t> n, LocalTrainer& trainer, const RunHooks& hooks,
                           const RunControl& control);
 
-// Cosine learning-rate schedule over rounds (OpenFedLLM; REFERENCE.md section 2):
+// Cosine learning-rate schedule over rounds (OpenFedLLM's utils/utils.py, cosine_learning_rate):
 // lr_r = lr_min + 0.5 * (lr0 - lr_min) * (1 + cos(pi * r / R)).
 double cosine_lr(double lr0, double lr_min, int64_t round, int64_t rounds);
 

@@ -28,11 +28,23 @@ const char* job_end_name(JobEnd e) {
   return "?";
 }
 
-JobScheduler::JobScheduler(EventQueue& q, const SystemModel& sys, uint64_t seed, bool record_timeline)
-    : q_(q), sys_(sys), seed_(seed), record_(record_timeline) {}
+JobScheduler::JobScheduler(EventQueue& q, const SystemModel& sys, bool record_timeline)
+    : q_(q), sys_(sys), record_(record_timeline) {}
 
-uint32_t JobScheduler::start(int32_t client, JobKind kind, int64_t round, Tick duration, int64_t tag) {
-  FEDSIM_ASSERT(duration >= 0);
+uint32_t JobScheduler::add_owner(uint64_t seed) {
+  seeds_.push_back(seed);
+  started_.push_back(0);
+  return static_cast<uint32_t>(seeds_.size() - 1);
+}
+
+uint64_t JobScheduler::started() const {
+  uint64_t n = 0;
+  for (uint64_t s : started_) n += s;
+  return n;
+}
+
+uint32_t JobScheduler::start(uint32_t owner, int32_t client, JobKind kind, int64_t round, Tick duration, int64_t tag) {
+  FEDSIM_ASSERT(duration >= 0 && owner < seeds_.size());
   uint32_t id;
   if (!free_.empty()) {
     id = free_.back();
@@ -43,7 +55,7 @@ uint32_t JobScheduler::start(int32_t client, JobKind kind, int64_t round, Tick d
   }
   Job& j = jobs_[id];
   const Tick now = q_.now();
-  j = Job{client, kind, round, tag, now, now + duration, {}, true};
+  j = Job{client, kind, round, tag, now, now + duration, {}, true, owner};
   uint32_t how = kJobDone;
   Tick at = j.end;
   if (client >= 0) {
@@ -55,7 +67,7 @@ uint32_t JobScheduler::start(int32_t client, JobKind kind, int64_t round, Tick d
     }
     if (sys_.dropout_prob() > 0.0) {
       // One stream per started job, keyed by (client, job number): deterministic for a config.
-      Rng rng(seed_, static_cast<uint64_t>(client), started_, Purpose::task_failure);
+      Rng rng(seeds_[owner], static_cast<uint64_t>(client), started_[owner], Purpose::task_failure);
       if (rng.uniform() < sys_.dropout_prob()) {
         const Tick fail = now + static_cast<Tick>(rng.uniform() * static_cast<double>(duration));
         if (fail < at) {
@@ -65,7 +77,7 @@ uint32_t JobScheduler::start(int32_t client, JobKind kind, int64_t round, Tick d
       }
     }
   }
-  ++started_;
+  ++started_[owner];
   j.event = q_.schedule(at, how, client, id);
   return id;
 }
@@ -81,20 +93,11 @@ Job JobScheduler::finish(const Event& ev, JobEnd* how) {
   return j;
 }
 
-void JobScheduler::save(ByteWriter& w) const {
-  w.put_vec(jobs_);
-  w.put_vec(free_);
-  w.put_vec(timeline_);
-  w.put(started_);
-}
-
-void JobScheduler::load(ByteReader& r) {
-  jobs_ = r.get_vec<Job>();
-  free_ = r.get_vec<uint32_t>();
-  timeline_ = r.get_vec<TimelineRow>();
-  started_ = r.get<uint64_t>();
-  for (uint32_t id : free_)
-    if (id >= jobs_.size()) r.fail();
+void JobScheduler::check_loaded() const {
+  bool ok = started_.size() == seeds_.size();
+  for (uint32_t id : free_) ok = ok && id < jobs_.size() && !jobs_[id].active;
+  for (const Job& j : jobs_) ok = ok && j.owner < seeds_.size();
+  if (!ok) throw UserError("checkpoint: the job table is inconsistent (corrupt simulation state)");
 }
 
 void JobScheduler::cancel(uint32_t id) {

@@ -21,15 +21,6 @@ void ClientTotals::resize(size_t n) {
 
 namespace {
 
-// Columns of a table of structs, written or read one dataset per field.
-template <class Row, class T>
-std::vector<T> column(const std::vector<Row>& rows, T Row::*field) {
-  std::vector<T> out;
-  out.reserve(rows.size());
-  for (const auto& r : rows) out.push_back(r.*field);
-  return out;
-}
-
 template <class T>
 void write_matrix(const h5::Group& g, const std::string& name, const std::vector<std::vector<T>>& rows, T pad) {
   size_t width = 0;
@@ -66,13 +57,55 @@ std::vector<std::vector<T>> read_matrix(const h5::Group& g, const std::string& n
 
 }  // namespace
 
+const h5::RowTable<RoundRow>& rounds_table() {
+  static const h5::RowTable<RoundRow> t = h5::RowTable<RoundRow>()
+      .col("round", &RoundRow::round, "rounds", "completed rounds k")
+      .col("sim_time_s", &RoundRow::sim_time_s, "simulated s", "simulated time when round k ended")
+      .col("train_loss", &RoundRow::train_loss, "nats/token", "mean local training loss of round k's aggregated clients, weighted by n_i")
+      .col("eval_loss", &RoundRow::eval_loss, "nats/token", "mean cross-entropy of the global model on the test split")
+      .col("eval_accuracy", &RoundRow::eval_accuracy, "fraction", "exact-match accuracy on the test split")
+      .col("wall_s", &RoundRow::wall_s, "wall s", "wall s since the rounds started")
+      .col("selected", &RoundRow::selected, "clients", "clients that started work for round k")
+      .col("completed", &RoundRow::completed, "updates", "updates aggregated in round k")
+      .col("stragglers", &RoundRow::stragglers, "clients", "cut off by the deadline or over-commitment; async: too stale")
+      .col("dropouts", &RoundRow::dropouts, "clients", "went offline or failed mid-task")
+      .col("duration_s", &RoundRow::duration_s, "simulated s", "simulated length of round k")
+      .col("peak_rss_mb", &RoundRow::peak_rss_mb, "MiB", "peak resident memory of the process so far");
+  return t;
+}
+
+const h5::ColumnTable<ClientTotals>& clients_table() {
+  static const h5::ColumnTable<ClientTotals> t = h5::ColumnTable<ClientTotals>()
+      .col("n_samples", &ClientTotals::n_samples, "samples", "each client's number of training samples n_i")
+      .col("rounds_joined", &ClientTotals::rounds_joined, "rounds", "participations started")
+      .col("updates_accepted", &ClientTotals::updates_accepted, "updates", "updates aggregated")
+      .col("tokens_trained", &ClientTotals::tokens_trained, "tokens", "tokens of completed local training")
+      .col("busy_s", &ClientTotals::busy_s, "simulated s", "time in jobs, cut-off ones included")
+      .col("idle_s", &ClientTotals::idle_s, "simulated s", "run length minus busy_s")
+      .col("flops_per_s", &ClientTotals::flops_per_s, "FLOP/s", "the client's training throughput")
+      .col("bits_per_s", &ClientTotals::bits_per_s, "bit/s", "the client's bandwidth (up and down)")
+      .col("local_eval_accuracy", &ClientTotals::local_eval_accuracy, "fraction",
+           "algorithm local: each client's own adapter on the test split", /*optional=*/true);
+  return t;
+}
+
+const h5::RowTable<TimelineEntry>& timeline_table() {
+  static const h5::RowTable<TimelineEntry> t = h5::RowTable<TimelineEntry>()
+      .col("client", &TimelineEntry::client, "", "the job's client (-1 = the server)")
+      .col("kind", &TimelineEntry::kind, "", "index into kind_names")
+      .col("end", &TimelineEntry::end, "", "index into end_names")
+      .col("round", &TimelineEntry::round, "rounds", "the round the job belongs to")
+      .col("start_s", &TimelineEntry::start_s, "simulated s", "when it started")
+      .col("end_s", &TimelineEntry::end_s, "simulated s", "when it ended");
+  return t;
+}
+
 void write_results(const RunResults& r, const std::string& path) {
   const auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent);
   h5::AtomicFile out(path);
   const h5::Group root = out.root();
-  h5::set_format(root, kResultsKind, kResultsFormatVersion);
-  root.set_attr("fedsim_version", r.fedsim_version);
+  h5::write_header(root, kResultsKind, kResultsFormatVersion, r.fedsim_version);
   root.set_attr("config_yaml", r.config_yaml);
   root.set_attr("seed", r.seed);
   root.set_attr("wall_total_s", r.wall_total_s);
@@ -80,33 +113,11 @@ void write_results(const RunResults& r, const std::string& path) {
   root.set_attr("events", static_cast<int64_t>(r.events));
   root.set_attr("jobs_started", static_cast<int64_t>(r.jobs_started));
 
-  const h5::Group g = root.create_group("rounds");
-  g.write("round", column(r.rounds, &RoundRow::round));
-  g.write("sim_time_s", column(r.rounds, &RoundRow::sim_time_s));
-  g.write("train_loss", column(r.rounds, &RoundRow::train_loss));
-  g.write("eval_loss", column(r.rounds, &RoundRow::eval_loss));
-  g.write("eval_accuracy", column(r.rounds, &RoundRow::eval_accuracy));
-  g.write("wall_s", column(r.rounds, &RoundRow::wall_s));
-  g.write("selected", column(r.rounds, &RoundRow::selected));
-  g.write("completed", column(r.rounds, &RoundRow::completed));
-  g.write("stragglers", column(r.rounds, &RoundRow::stragglers));
-  g.write("dropouts", column(r.rounds, &RoundRow::dropouts));
-  g.write("duration_s", column(r.rounds, &RoundRow::duration_s));
-  g.write("peak_rss_mb", column(r.rounds, &RoundRow::peak_rss_mb));
+  rounds_table().write(root.create_group("rounds"), r.rounds);
 
   write_matrix<int32_t>(root, "participation", r.participation, -1);
 
-  const h5::Group c = root.create_group("clients");
-  const ClientTotals& t = r.clients;
-  c.write("n_samples", t.n_samples);
-  c.write("rounds_joined", t.rounds_joined);
-  c.write("updates_accepted", t.updates_accepted);
-  c.write("tokens_trained", t.tokens_trained);
-  c.write("busy_s", t.busy_s);
-  c.write("idle_s", t.idle_s);
-  c.write("flops_per_s", t.flops_per_s);
-  c.write("bits_per_s", t.bits_per_s);
-  if (!t.local_eval_accuracy.empty()) c.write("local_eval_accuracy", t.local_eval_accuracy);
+  clients_table().write(root.create_group("clients"), r.clients);
 
   const h5::Group tl = root.create_group("timeline");
   std::vector<std::string> kinds, ends;
@@ -114,12 +125,7 @@ void write_results(const RunResults& r, const std::string& path) {
   for (int e = 0; e <= static_cast<int>(JobEnd::cancelled); ++e) ends.push_back(job_end_name(static_cast<JobEnd>(e)));
   tl.write_strings("kind_names", kinds);
   tl.write_strings("end_names", ends);
-  tl.write("client", column(r.timeline, &TimelineEntry::client));
-  tl.write("kind", column(r.timeline, &TimelineEntry::kind));
-  tl.write("end", column(r.timeline, &TimelineEntry::end));
-  tl.write("round", column(r.timeline, &TimelineEntry::round));
-  tl.write("start_s", column(r.timeline, &TimelineEntry::start_s));
-  tl.write("end_s", column(r.timeline, &TimelineEntry::end_s));
+  timeline_table().write(tl, r.timeline);
 
   if (!r.client_eval_round.empty()) {
     const h5::Group ce = root.create_group("client_eval");
@@ -143,48 +149,14 @@ RunResults read_results(const std::string& path) {
   r.events = static_cast<uint64_t>(root.attr_int("events"));
   r.jobs_started = static_cast<uint64_t>(root.attr_int("jobs_started"));
 
-  const h5::Group g = root.open_group("rounds");
-  const auto round = g.read<int64_t>("round");
-  const size_t n = round.size();
-  const auto sim_time = h5::read_column<double>(g, "sim_time_s", n);
-  const auto train_loss = h5::read_column<double>(g, "train_loss", n);
-  const auto eval_loss = h5::read_column<double>(g, "eval_loss", n);
-  const auto eval_acc = h5::read_column<double>(g, "eval_accuracy", n);
-  const auto wall = h5::read_column<double>(g, "wall_s", n);
-  const auto selected = h5::read_column<int64_t>(g, "selected", n);
-  const auto completed = h5::read_column<int64_t>(g, "completed", n);
-  const auto stragglers = h5::read_column<int64_t>(g, "stragglers", n);
-  const auto dropouts = h5::read_column<int64_t>(g, "dropouts", n);
-  const auto duration = h5::read_column<double>(g, "duration_s", n);
-  const auto rss = h5::read_column<double>(g, "peak_rss_mb", n);
-  for (size_t i = 0; i < n; ++i)
-    r.rounds.push_back({round[i], sim_time[i], train_loss[i], eval_loss[i], eval_acc[i], wall[i], selected[i], completed[i],
-                        stragglers[i], dropouts[i], duration[i], rss[i]});
+  r.rounds = rounds_table().read(root.open_group("rounds"));
+  const size_t n = r.rounds.size();
   r.participation = read_matrix<int32_t>(root, "participation", -1, true, n, "row of /rounds");
 
-  const h5::Group c = root.open_group("clients");
-  ClientTotals& t = r.clients;
-  t.n_samples = c.read<int64_t>("n_samples");
-  const size_t nc = t.n_samples.size();
-  t.rounds_joined = h5::read_column<int64_t>(c, "rounds_joined", nc);
-  t.updates_accepted = h5::read_column<int64_t>(c, "updates_accepted", nc);
-  t.tokens_trained = h5::read_column<int64_t>(c, "tokens_trained", nc);
-  t.busy_s = h5::read_column<double>(c, "busy_s", nc);
-  t.idle_s = h5::read_column<double>(c, "idle_s", nc);
-  t.flops_per_s = h5::read_column<double>(c, "flops_per_s", nc);
-  t.bits_per_s = h5::read_column<double>(c, "bits_per_s", nc);
-  if (c.has("local_eval_accuracy")) t.local_eval_accuracy = h5::read_column<double>(c, "local_eval_accuracy", nc);
-  r.client_n_samples = t.n_samples;
+  clients_table().read(root.open_group("clients"), r.clients);
+  r.client_n_samples = r.clients.n_samples;
 
-  const h5::Group tl = root.open_group("timeline");
-  const auto client = tl.read<int32_t>("client");
-  const size_t nt = client.size();
-  const auto kind = h5::read_column<int32_t>(tl, "kind", nt);
-  const auto end = h5::read_column<int32_t>(tl, "end", nt);
-  const auto tround = h5::read_column<int64_t>(tl, "round", nt);
-  const auto start_s = h5::read_column<double>(tl, "start_s", nt);
-  const auto end_s = h5::read_column<double>(tl, "end_s", nt);
-  for (size_t i = 0; i < nt; ++i) r.timeline.push_back({client[i], kind[i], end[i], tround[i], start_s[i], end_s[i]});
+  r.timeline = timeline_table().read(root.open_group("timeline"));
 
   if (root.has("client_eval")) {
     const h5::Group ce = root.open_group("client_eval");

@@ -7,9 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace fedsim::h5 {
-class Group;
-}
+#include "common/table.hpp"
 
 namespace fedsim::sim {
 
@@ -31,6 +29,11 @@ struct RoundRow {
   int64_t dropouts = 0;    // went offline or failed mid-task
   double duration_s = 0.0; // simulated length of the round
   double peak_rss_mb = 0.0; // peak resident memory of the process so far (MiB)
+  template <class Ar>
+  void fields(Ar& ar) {
+    ar(round, sim_time_s, train_loss, eval_loss, eval_accuracy, wall_s, selected, completed, stragglers, dropouts,
+       duration_s, peak_rss_mb);
+  }
 };
 
 // Per-client totals over the run.
@@ -47,11 +50,11 @@ struct ClientTotals {
 };
 
 struct TimelineEntry {
-  int32_t client;
-  int32_t kind;  // job_kind_name
-  int32_t end;   // job_end_name
-  int64_t round;
-  double start_s, end_s;
+  int32_t client = -1;
+  int32_t kind = 0;  // job_kind_name
+  int32_t end = 0;   // job_end_name
+  int64_t round = 0;
+  double start_s = 0.0, end_s = 0.0;
 };
 
 struct RunResults {
@@ -72,6 +75,12 @@ struct RunResults {
   // Optional: writes a feature's own groups (U2S: /u2s) into the root before the commit.
   std::function<void(const h5::Group& root)> write_extra;
 };
+
+// The tables of the results file, one descriptor per column (experiments/RESULTS.md lists them;
+// tests/sim/test_results.cpp checks that it lists exactly these).
+const h5::RowTable<RoundRow>& rounds_table();         // /rounds
+const h5::ColumnTable<ClientTotals>& clients_table();  // /clients
+const h5::RowTable<TimelineEntry>& timeline_table();  // /timeline (besides kind_names, end_names)
 
 void write_results(const RunResults& r, const std::string& path);
 RunResults read_results(const std::string& path);

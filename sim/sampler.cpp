@@ -118,7 +118,7 @@ std::vector<int32_t> CPythonRandom::sample_range(int32_t n, int32_t k) {
   return result;
 }
 
-std::vector<int32_t> sample_clients(const std::string& method, uint64_t seed, int64_t round, int32_t n_clients,
+std::vector<int32_t> sample_clients(Sampling method, uint64_t seed, int64_t round, int32_t n_clients,
                                     int32_t m) {
   std::vector<int32_t> ids;
   if (m >= n_clients) {  // FedLLM-Bench: if N < m all clients train
@@ -126,11 +126,10 @@ std::vector<int32_t> sample_clients(const std::string& method, uint64_t seed, in
     std::iota(ids.begin(), ids.end(), 0);
     return ids;
   }
-  if (method == "fedllm-bench") {
+  if (method == Sampling::fedllm_bench) {
     CPythonRandom py(static_cast<uint64_t>(round));
     ids = py.sample_range(n_clients, m);
   } else {
-    FEDSIM_ASSERT_MSG(method == "uniform", "unknown sampling " << method);
     ids.resize(static_cast<size_t>(n_clients));
     std::iota(ids.begin(), ids.end(), 0);
     Rng rng(seed, 0, static_cast<uint64_t>(round), Purpose::client_sampling);

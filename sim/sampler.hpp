@@ -12,6 +12,8 @@
 
 namespace fedsim::sim {
 
+enum class Sampling : uint8_t { uniform, fedllm_bench };  // config spellings: uniform | fedllm-bench
+
 // MT19937 (Matsumoto & Nishimura, ACM TOMACS 8(1), 1998) as CPython's _random module uses it.
 class CPythonRandom {
  public:
@@ -30,7 +32,7 @@ class CPythonRandom {
 };
 
 // Sorted ids of the clients sampled in `round` (0-based).
-std::vector<int32_t> sample_clients(const std::string& method, uint64_t seed, int64_t round, int32_t n_clients,
+std::vector<int32_t> sample_clients(Sampling method, uint64_t seed, int64_t round, int32_t n_clients,
                                     int32_t m);
 
 }  // namespace fedsim::sim

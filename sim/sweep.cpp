@@ -111,8 +111,7 @@ void write_sweep_index(const SweepSpec& s, const std::vector<SweepPoint>& points
   {  // every group handle must close before commit: HDF5 keeps a file open while any object is
      // open, so the rename would otherwise publish a file that is not yet flushed and closed
     const h5::Group root = out.root();
-    h5::set_format(root, kSweepIndexKind, kSweepIndexFormatVersion);
-    root.set_attr("fedsim_version", FEDSIM_VERSION_STRING);
+    h5::write_header(root, kSweepIndexKind, kSweepIndexFormatVersion);
     root.set_attr("name", s.name);
     root.set_attr("base", s.base);
     root.set_attr("spec_yaml", s.text);

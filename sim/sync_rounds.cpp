@@ -1,98 +1,157 @@
-// Synchronous rounds with over-commitment and an optional deadline (REFERENCE.md section 4,
-// FedScale): select ceil(f*m) clients, keep the first m updates to arrive, cut off the rest;
-// with a deadline the round closes then with whatever has arrived.
+// Synchronous rounds with over-commitment and an optional deadline, as FedScale's aggregator
+// (Lai et al., "FedScale", ICML 2022, section 3: select 1.3x the target, keep the first
+// finishers): round r selects ceil(f*m) clients, keeps the first m updates to arrive and cuts
+// off the rest; with a deadline the round closes then with whatever has arrived.
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "common/error.hpp"
-#include "sim/federation.hpp"
+#include "sim/algorithms.hpp"
+#include "sim/config.hpp"
 #include "sim/sampler.hpp"
+#include "sim/strategy.hpp"
 
 namespace fedsim::sim {
+namespace {
 
-void Federation::sync_round_start(int64_t round) {
-  round_ = round;
-  round_started_ = queue_.now();
-  const int m = static_cast<int>(std::min<int64_t>(cfg_.federation.clients_per_round, n_clients_));
-  const int k = std::min(n_clients_, static_cast<int>(std::ceil(cfg_.federation.overcommit * m - 1e-9)));
+class SyncRounds : public ServerStrategy {
+ public:
+  enum Kind : uint32_t { kRoundStart, kDeadline, kKinds };
+
+  SyncRounds(StrategyHost& host, const ExperimentConfig& cfg)
+      : ServerStrategy(host),
+        f_(cfg.federation),
+        seed_(static_cast<uint64_t>(cfg.experiment.seed)),
+        local_(algorithm_info(cfg.federation.algorithm).rule == ServerRuleKind::keep_local) {}
+  uint32_t n_kinds() const override { return kKinds; }
+  void start() override { schedule(0, kRoundStart, -1, 0); }
+  void on_event(const Event& ev, uint32_t kind) override {
+    if (kind == kRoundStart) {
+      round_start(ev.payload);
+    } else {
+      deadline_pending_ = false;
+      close_round();
+    }
+  }
+  void on_delivered(size_t slot) override {
+    arrived_.push_back(slot);
+    if (arrived_.size() >= target_ || arrived_.size() + dropped_ == selected_) close_round();
+  }
+  void on_dropped(size_t, int32_t) override {
+    ++dropped_;
+    if (arrived_.size() + dropped_ == selected_) close_round();
+  }
+  Tick precompute_cutoff() const override {
+    return deadline_pending_ ? round_started_ + seconds_to_ticks(f_.deadline_s) : kNever;
+  }
+  void save(ArchiveWriter& ar) const override { const_cast<SyncRounds*>(this)->fields(ar); }
+  void load(ArchiveReader& ar) override {
+    fields(ar);
+    for (const auto* v : {&arrived_, &in_round_})
+      for (uint64_t s : *v)
+        if (s > (1u << 24)) ar.fail();
+  }
+
+ private:
+  template <class Ar>
+  void fields(Ar& ar) {
+    ar(round_, round_started_, target_, selected_, dropped_, arrived_, in_round_, deadline_event_, deadline_pending_);
+  }
+  std::vector<int32_t> choose(int64_t round, int m, int k, bool* wait);
+  void round_start(int64_t round);
+  void close_round();
+
+  const FederationSection& f_;
+  uint64_t seed_;
+  bool local_;
+  int64_t round_ = 0;
+  Tick round_started_ = 0;
+  uint64_t target_ = 0, selected_ = 0, dropped_ = 0;
+  std::vector<uint64_t> arrived_, in_round_;  // slots
+  EventId deadline_event_;
+  bool deadline_pending_ = false;
+};
+
+std::vector<int32_t> SyncRounds::choose(int64_t round, int m, int k, bool* wait) {
+  const int n = host_.n_clients();
   std::vector<int32_t> chosen;
   if (local_) {
-    if (cfg_.federation.local_client >= 0) {
-      chosen = {static_cast<int32_t>(cfg_.federation.local_client)};
-    } else {
-      chosen.resize(static_cast<size_t>(n_clients_));
-      for (int c = 0; c < n_clients_; ++c) chosen[static_cast<size_t>(c)] = c;
-    }
-  } else if (cfg_.federation.sampling == "fedllm-bench") {
-    // Exactly the published selection; clients that are offline drop out at once.
-    chosen = sample_clients("fedllm-bench", seed_, round, n_clients_, k);
-  } else {
-    // FedScale-style: sample among the clients online now; wait if none is.
-    const std::vector<int32_t> online = online_clients(nullptr);
-    if (online.empty()) {
-      const Tick t = next_online_any(nullptr);
-      if (t != kNever) queue_.schedule(t, kRoundStart, -1, round);
-      return;
-    }
-    const auto take = static_cast<int32_t>(std::min<size_t>(static_cast<size_t>(k), online.size()));
-    for (int32_t i : sample_clients("uniform", seed_, round, static_cast<int32_t>(online.size()), take))
-      chosen.push_back(online[static_cast<size_t>(i)]);
+    if (f_.local_client >= 0) return {static_cast<int32_t>(f_.local_client)};
+    for (int c = 0; c < n; ++c) chosen.push_back(c);
+    return chosen;
   }
-  results_.participation.push_back(chosen);
+  if (f_.sampling == Sampling::fedllm_bench)  // exactly the published selection; offline picks drop out at once
+    return sample_clients(Sampling::fedllm_bench, seed_, round, n, k);
+  // FedScale-style: sample among the clients online now; wait if none is.
+  const std::vector<int32_t> online = host_.eligible(nullptr);
+  if (online.empty()) {
+    const Tick t = host_.next_eligible(nullptr);
+    if (t != kNever) schedule(t, kRoundStart, -1, round);
+    *wait = true;
+    return {};
+  }
+  (void)m;
+  const auto take = static_cast<int32_t>(std::min<size_t>(static_cast<size_t>(k), online.size()));
+  for (int32_t i : sample_clients(Sampling::uniform, seed_, round, static_cast<int32_t>(online.size()), take))
+    chosen.push_back(online[static_cast<size_t>(i)]);
+  return chosen;
+}
+
+void SyncRounds::round_start(int64_t round) {
+  round_ = round;
+  round_started_ = now();
+  const int n = host_.n_clients();
+  const int m = static_cast<int>(std::min<int64_t>(f_.clients_per_round, n));
+  const int k = std::min(n, static_cast<int>(std::ceil(f_.overcommit * m - 1e-9)));
+  bool wait = false;
+  const std::vector<int32_t> chosen = choose(round, m, k, &wait);
+  if (wait) return;
+  host_.record_participation(chosen);
   selected_ = chosen.size();
   target_ = local_ ? chosen.size() : std::min(static_cast<size_t>(m), chosen.size());
   dropped_ = 0;
   arrived_.clear();
   in_round_.clear();
-  for (int32_t c : chosen) in_round_.push_back(launch(c, round));
-  if (cfg_.federation.deadline_s > 0.0) {
-    deadline_event_ = queue_.schedule_in(seconds_to_ticks(cfg_.federation.deadline_s), kDeadline, -1, round);
+  for (int32_t c : chosen) in_round_.push_back(host_.launch(c, round));
+  if (f_.deadline_s > 0.0) {
+    deadline_event_ = schedule_in(seconds_to_ticks(f_.deadline_s), kDeadline, -1, round);
     deadline_pending_ = true;
   }
 }
 
-void Federation::sync_delivered(size_t slot) {
-  work_[slot].active = false;
-  arrived_.push_back(slot);
-  if (arrived_.size() >= target_ || arrived_.size() + dropped_ == selected_) sync_close_round();
-}
-
-void Federation::sync_dropped(size_t) {
-  ++dropped_;
-  if (arrived_.size() + dropped_ == selected_) sync_close_round();
-}
-
-void Federation::sync_close_round() {
+void SyncRounds::close_round() {
   if (deadline_pending_) {
-    queue_.cancel(deadline_event_);
+    sim().queue().cancel(deadline_event_);
     deadline_pending_ = false;
   }
-  size_t stragglers = 0;
-  for (size_t s : in_round_) stragglers += work_[s].active ? 1 : 0;
-  cancel_active();  // late updates are discarded
+  int64_t stragglers = 0;
+  for (uint64_t s : in_round_) stragglers += host_.active(s) ? 1 : 0;
+  host_.cancel_active();  // late updates are discarded
   RoundRow row;
   row.round = round_ + 1;
   row.selected = static_cast<int64_t>(selected_);
   row.completed = static_cast<int64_t>(arrived_.size());
-  row.stragglers = static_cast<int64_t>(stragglers);
+  row.stragglers = stragglers;
   row.dropouts = static_cast<int64_t>(dropped_);
-  row.duration_s = ticks_to_seconds(queue_.now() - round_started_);
-  row.train_loss = mean_train_loss(arrived_);
-  if (local_) {
-    for (size_t s : arrived_) {
-      const Work& w = work_[s];
-      local_adapters_[local_adapters_.size() == 1 ? 0 : static_cast<size_t>(w.client)] = w.adapter;
-      ++results_.clients.updates_accepted[static_cast<size_t>(w.client)];
-    }
-  } else {
-    aggregate(arrived_, std::vector<double>(arrived_.size(), 1.0), round_);
-  }
-  for (size_t s : arrived_) free_work_.push_back(s);
+  row.duration_s = ticks_to_seconds(now() - round_started_);
+  const std::vector<size_t> arrived(arrived_.begin(), arrived_.end());
+  row.train_loss = host_.mean_train_loss(arrived);
+  host_.aggregate(arrived, std::vector<double>(arrived.size(), 1.0), round_);
+  for (size_t s : arrived) host_.release(s);
   arrived_.clear();
   in_round_.clear();
-  record_row(row);
-  if (round_ + 1 < cfg_.federation.rounds) queue_.schedule_in(0, kRoundStart, -1, round_ + 1);
+  host_.record(row);
+  if (round_ + 1 < f_.rounds) schedule_in(0, kRoundStart, -1, round_ + 1);
+}
+
+}  // namespace
+
+std::unique_ptr<ServerStrategy> make_sync_rounds(StrategyHost& host, const ExperimentConfig& cfg) {
+  return std::make_unique<SyncRounds>(host, cfg);
+}
+
+std::unique_ptr<ServerStrategy> make_strategy(StrategyHost& host, const ExperimentConfig& cfg) {
+  return cfg.federation.mode == ServerMode::async ? make_fedbuff(host, cfg) : make_sync_rounds(host, cfg);
 }
 
 }  // namespace fedsim::sim

@@ -8,6 +8,11 @@
 
 namespace fedsim::sim {
 
+const std::vector<std::string>& names(AvailabilityKind) {
+  static const std::vector<std::string> n{"always", "diurnal", "trace"};
+  return n;
+}
+
 SystemModel::SystemModel(const SystemSpec& spec, int n_clients, uint64_t seed)
     : spec_(spec), avail_(Availability::always(n_clients)) {
   clients_.resize(static_cast<size_t>(n_clients));
@@ -34,9 +39,9 @@ SystemModel::SystemModel(const SystemSpec& spec, int n_clients, uint64_t seed)
       clients_[static_cast<size_t>(i)].bits_per_s = spec.bandwidth_mbps * 1e6 * std::exp(spec.bandwidth_sigma * zb);
     }
   }
-  if (spec.availability == "diurnal")
+  if (spec.availability == AvailabilityKind::diurnal)
     avail_ = Availability::diurnal(n_clients, spec.online_hours, spec.diurnal_days, seed);
-  else if (spec.availability == "trace")
+  else if (spec.availability == AvailabilityKind::trace)
     avail_ = Availability::from_trace(spec.availability_trace, n_clients);
 }
 

@@ -1,6 +1,7 @@
 // Client systems: compute speed, network bandwidth, availability and task failures, and the
-// time a task takes. Costs follow FLOPs and bytes (REFERENCE.md section 4: for an LLM, compute
-// scales with tokens and FLOPs, transfer with adapter bytes), never wall time.
+// time a task takes. FedScale (Lai et al., ICML 2022) models a device by its inference speed and
+// bandwidth with a fixed model size; for an LLM fedsim charges compute by FLOPs per token and
+// transfer by adapter bytes, never wall time.
 #pragma once
 
 #include <cstdint>
@@ -12,16 +13,22 @@
 
 namespace fedsim::sim {
 
+enum class AvailabilityKind : uint8_t { always, diurnal, trace };
+const std::vector<std::string>& names(AvailabilityKind);  // always, diurnal, trace
+
+// The config's `system` section (sim/config.cpp declares its keys on these fields).
 struct SystemSpec {
-  double compute_gflops = 50.0, compute_sigma = 0.5;
-  double bandwidth_mbps = 6.0, bandwidth_sigma = 0.7;
-  double latency_ms = 50.0;
-  std::string trace;                     // CSV client,gflops,mbps; replaces the draws
-  std::string availability = "always";   // always | diurnal | trace
-  std::string availability_trace;        // CSV client,start_s,end_s
-  double online_hours = 8.0;
-  int diurnal_days = 400;
-  double dropout_prob = 0.0;
+  double compute_gflops = 50.0;  // median client training throughput (GFLOP/s)
+  double compute_sigma = 0.5;    // lognormal sigma of speed across clients
+  double bandwidth_mbps = 6.0;   // median client bandwidth (FedScale's MobiPerf traces: about 6 Mbps)
+  double bandwidth_sigma = 0.7;  // lognormal sigma of bandwidth across clients
+  double latency_ms = 50.0;      // per transfer
+  std::string trace = "";        // CSV client,gflops,mbps; replaces the draws
+  AvailabilityKind availability = AvailabilityKind::always;
+  std::string availability_trace = "";  // CSV client,start_s,end_s
+  double online_hours = 8.0;     // diurnal: mean online hours per day
+  double dropout_prob = 0.0;     // per task: fails at a uniform time inside it
+  int diurnal_days = 400;        // diurnal: days drawn (not a config key)
 };
 
 struct ClientSystem {

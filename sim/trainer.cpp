@@ -80,21 +80,22 @@ EvalResult eval_on(const models::Model& m, const std::vector<float>& adapter, co
 class ModelTrainer : public LocalTrainer {
  public:
   ModelTrainer(const ExperimentConfig& c, const datasets::FederatedDataset& d, models::Model& m)
-      : c_(c), d_(d), m_(m), T_(m.config().max_seq), dpo_(c.federation.algorithm == "feddpo"),
-        batch_{c.federation.packing == "on", c.federation.batch_memory_mb} {
+      : c_(c), d_(d), m_(m), T_(m.config().max_seq), dpo_(algorithm_info(c.federation.algorithm).dpo),
+        batch_{c.federation.packing, c.federation.batch_memory_mb} {
     if (dpo_ && d.kind != datasets::DataKind::dpo)
       throw UserError(c.source_path + ": federation.algorithm: feddpo needs preference data (kind dpo); the data set is " +
                       datasets::kind_name(d.kind));
     if (!dpo_ && d.kind == datasets::DataKind::dpo)
-      throw UserError(c.source_path + ": federation.algorithm: " + c.federation.algorithm +
+      throw UserError(c.source_path + ": federation.algorithm: " + name_of(c.federation.algorithm) +
                       " trains on instructions, but the data set holds preference pairs; accepted: feddpo");
     if (d.test.empty()) throw UserError(c.source_path + ": data: the data set has no test split to evaluate on");
     first_line_ = answer_is_first_line(d);
     multiturn_ = d.kind == datasets::DataKind::multiturn;
     // Upstream's multi-turn path hands the trainer the client's whole conversation set
     // (main_sft.py passes the data module, not get_dataset_this_round's subset): no subset draw.
-    const std::string& draw = c.federation.local_draw;
-    upstream_draw_ = !multiturn_ && (draw == "fedllm-bench" || (draw == "auto" && c.federation.sampling == "fedllm-bench"));
+    const LocalDraw draw = c.federation.local_draw;
+    upstream_draw_ = !multiturn_ && (draw == LocalDraw::fedllm_bench ||
+                                     (draw == LocalDraw::automatic && c.federation.sampling == Sampling::fedllm_bench));
     test_ = eval_batches(d.test, d.test.size(), T_, first_line_, multiturn_);
     opt_.weight_decay = static_cast<float>(c.federation.weight_decay);
     opt_.grad_clip = static_cast<float>(c.federation.grad_clip);
@@ -233,6 +234,19 @@ std::vector<LocalResult> LocalTrainer::train_many(const std::vector<TrainTask>& 
   for (const TrainTask& t : tasks) out.push_back(train(t.client, t.round, t.steps, *t.adapter, t.lr, t.hooks));
   return out;
 }
+
+int local_steps(const FederationSection& f, int n_clients, int64_t n_i) {
+  if (f.local_steps_mode == StepsMode::fixed) return static_cast<int>(f.local_steps);
+  const double N = n_clients, m = std::min<double>(static_cast<double>(f.clients_per_round), N);
+  // R is local_steps_rounds when set, so a run scaled to fewer rounds keeps the published work
+  // per participation (FedLLM-Bench's utils/utils.py, get_dynamic_local_step).
+  const double R = static_cast<double>(f.local_steps_rounds > 0 ? f.local_steps_rounds : f.rounds);
+  const double B = static_cast<double>(f.batch_size);
+  const double steps = std::ceil(f.local_epochs * static_cast<double>(n_i) * N / (R * m) / B);
+  return static_cast<int>(std::max(1.0, std::min(steps, 1e6)));
+}
+
+double round_lr(const FederationSection& f, int64_t round) { return cosine_lr(f.lr, f.lr_min, round, f.rounds); }
 
 std::vector<size_t> draw_local_samples(uint64_t seed, int32_t client, int64_t round, size_t n_i, int steps, int batch,
                                        bool upstream_subset) {

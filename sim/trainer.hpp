@@ -18,6 +18,8 @@ struct LocalResult {
   int steps = 0;
   int64_t tokens = 0;
   int64_t rows = 0;  // activation rows computed: tokens less the padding a packed batched step skips
+  template <class Ar>
+  void fields(Ar& ar) { ar(loss, steps, tokens, rows); }
 };
 
 struct EvalResult {
@@ -55,6 +57,15 @@ class LocalTrainer {
 std::unique_ptr<LocalTrainer> make_model_trainer(const ExperimentConfig& c, const datasets::FederatedDataset& data,
                                                  models::Model& model);
 std::unique_ptr<LocalTrainer> make_null_trainer(const ExperimentConfig& c);
+
+// Optimizer steps of a participation by a client holding n_i samples in a federation of
+// n_clients: federation.local_steps, or with local_steps_mode: proportional FedLLM-Bench's
+// ceil(local_epochs * n_i * N / (R * m) / batch) (every client sees about local_epochs passes
+// over its data during the run, being sampled R*m/N times; the DPO run's setting in
+// FedLLM-Bench's training scripts).
+int local_steps(const FederationSection& f, int n_clients, int64_t n_i);
+// The round's learning rate: the cosine schedule over rounds (cosine_lr).
+double round_lr(const FederationSection& f, int64_t round);
 
 // A client's samples for one round: it takes min(batch * steps, n_i) of its sample indices and
 // cycles through them in an order seeded by (seed, client, round); returns steps * batch

@@ -19,7 +19,6 @@
 #include "sim/cli/parse.hpp"
 #include "sim/config.hpp"
 #include "sim/experiment.hpp"
-#include "sim/federation.hpp"
 #include "sim/trainer.hpp"
 
 namespace po = boost::program_options;
@@ -113,7 +112,7 @@ struct FlRun {
   std::vector<float> final_adapter;
 };
 
-FlRun run_fl(const sim::ExperimentConfig& base, const std::string& execution, const std::string& packing,
+FlRun run_fl(const sim::ExperimentConfig& base, sim::Execution execution, bool packing,
              const datasets::FederatedDataset& data, models::Model& model) {
   sim::ExperimentConfig c = base;
   c.federation.execution = execution;
@@ -123,8 +122,7 @@ FlRun run_fl(const sim::ExperimentConfig& base, const std::string& execution, co
   std::vector<int64_t> n;
   for (const auto& cl : data.clients) n.push_back(static_cast<int64_t>(cl.samples.size()));
   const auto t0 = std::chrono::steady_clock::now();
-  sim::Federation fed(c, std::move(n), timed, sim::RunHooks{});
-  fed.run();
+  sim::run_federation(c, std::move(n), timed, sim::RunHooks{}, {});
   FlRun r;
   r.wall_s = seconds_since(t0);
   r.train_s = timed.seconds;
@@ -151,8 +149,8 @@ int bench_fl(const std::string& config, int64_t rounds, int repeat, bool json, i
   sim::ExperimentConfig c = config.empty() ? sim::parse_config(kBenchFlYaml, "bench fl (built-in fed-chatbotit)")
                                            : sim::load_config(config);
   if (rounds > 0) c.federation.rounds = rounds;
-  if (c.federation.trainer != "model")
-    throw UserError(c.source_path + ": federation.trainer: " + c.federation.trainer +
+  if (c.federation.trainer != sim::TrainerKind::model)
+    throw UserError(c.source_path + ": federation.trainer: " + sim::name_of(c.federation.trainer) +
                     " trains nothing; bench fl needs model");
   c.federation.eval_every = c.federation.rounds;  // evaluate the start and the end only
   c.federation.client_eval_every = 0;
@@ -169,9 +167,9 @@ int bench_fl(const std::string& config, int64_t rounds, int repeat, bool json, i
   std::vector<double> seq_rate, pad_rate, bat_rate;
   FlRun seq, pad, bat;
   for (int i = 0; i < repeat; ++i) {
-    seq = run_fl(c, "sequential", "on", data, model);
-    pad = run_fl(c, "batched", "off", data, model);
-    bat = run_fl(c, "batched", "on", data, model);
+    seq = run_fl(c, sim::Execution::sequential, true, data, model);
+    pad = run_fl(c, sim::Execution::batched, false, data, model);
+    bat = run_fl(c, sim::Execution::batched, true, data, model);
     seq_rate.push_back(static_cast<double>(seq.tokens) / seq.train_s);
     pad_rate.push_back(static_cast<double>(pad.tokens) / pad.train_s);
     bat_rate.push_back(static_cast<double>(bat.tokens) / bat.train_s);
@@ -185,7 +183,7 @@ int bench_fl(const std::string& config, int64_t rounds, int repeat, bool json, i
   const double diff = rel_diff(bat.final_adapter, seq.final_adapter), diff_pad = rel_diff(pad.final_adapter, seq.final_adapter);
   std::printf("%s\n", models::Runtime::describe().c_str());
   std::printf("%s: preset %s, %s, %lld rounds x %lld clients, %lld local steps of %lld sequences\n",
-              c.source_path.c_str(), c.model.preset.c_str(), c.federation.algorithm.c_str(),
+              c.source_path.c_str(), c.model.preset.c_str(), sim::name_of(c.federation.algorithm).c_str(),
               static_cast<long long>(c.federation.rounds), static_cast<long long>(c.federation.clients_per_round),
               static_cast<long long>(c.federation.local_steps), static_cast<long long>(c.federation.batch_size));
   auto line = [](const char* name, const FlRun& r, double rate) {

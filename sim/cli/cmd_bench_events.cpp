@@ -13,7 +13,6 @@
 #include "sim/config.hpp"
 #include "sim/event_queue.hpp"
 #include "sim/experiment.hpp"
-#include "sim/federation.hpp"
 #include "sim/trainer.hpp"
 
 namespace po = boost::program_options;
@@ -67,8 +66,7 @@ SimTiming time_system_sim(const std::string& mode_lines) {
   for (const auto& cl : d.clients) n.push_back(static_cast<int64_t>(cl.samples.size()));
   auto trainer = sim::make_null_trainer(c);
   const auto t0 = std::chrono::steady_clock::now();
-  sim::Federation fed(c, n, *trainer, {});
-  const sim::RunResults r = fed.run();
+  const sim::RunResults r = sim::run_federation(c, n, *trainer, {}, {});
   SimTiming t;
   t.seconds = seconds_since(t0);
   t.events = r.events;

@@ -13,6 +13,7 @@
 #include "sim/config.hpp"
 #include "sim/experiment.hpp"
 #include "sim/masgpt/masgpt.hpp"
+#include "sim/masgpt/masgpt_config.hpp"
 
 namespace po = boost::program_options;
 
@@ -76,7 +77,7 @@ int check(const Args& a) {
   std::stringstream ss;
   ss << in.rdbuf();
   sim::MasgptSection m;
-  if (!a.config.empty()) m = sim::load_config(a.config, a.sets).masgpt;
+  if (!a.config.empty()) m = sim::masgpt_of(sim::load_config(a.config, a.sets));
   sim::masgpt::MasLimits l;
   l.max_agents = static_cast<int>(m.max_agents);
   l.max_calls = static_cast<int>(m.max_calls);

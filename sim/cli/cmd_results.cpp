@@ -39,7 +39,7 @@ void summarize_file(const std::string& path, const std::string& name) {
   const sim::RunResults r = sim::read_results(path);
   std::string algorithm = "?";
   try {
-    algorithm = sim::parse_config(r.config_yaml, path).federation.algorithm;
+    algorithm = sim::name_of(sim::parse_config(r.config_yaml, path).federation.algorithm);
   } catch (const UserError&) {
     // a config this fedsim no longer accepts: the numbers are still worth showing
   }

@@ -71,7 +71,7 @@ int cmd_validate(const std::vector<std::string>& args) {
   const sim::ExperimentConfig c = sim::load_config(a.config, a.sets);
   sim::validate_experiment(c);
   std::cout << a.config << ": ok (" << c.federation.clients << " clients, " << c.federation.rounds << " rounds, "
-            << c.federation.algorithm << ", model " << c.model.preset << ")\n";
+            << sim::name_of(c.federation.algorithm) << ", model " << c.model.preset << ")\n";
   return 0;
 }
 
@@ -127,7 +127,7 @@ int cmd_run(const std::vector<std::string>& args, int& argc, char** argv) {
   const sim::RoundRow& first = r.rounds.front();
   const sim::RoundRow& last = r.rounds.back();
   std::printf("fedsim %s: %s (seed %lld, %s, %lld clients, %lld per round)\n", FEDSIM_VERSION_STRING,
-              c.experiment.name.c_str(), static_cast<long long>(c.experiment.seed), c.federation.algorithm.c_str(),
+              c.experiment.name.c_str(), static_cast<long long>(c.experiment.seed), sim::name_of(c.federation.algorithm).c_str(),
               static_cast<long long>(c.federation.clients), static_cast<long long>(c.federation.clients_per_round));
   std::printf("  %-8s %6s %12s %11s %10s %9s\n", "", "round", "sim_time", "train_loss", "eval_loss", "eval_acc");
   std::printf("  %-8s %6lld %12s %11s %10s %9s\n", "first", static_cast<long long>(first.round), hms(first.sim_time_s).c_str(),

@@ -8,6 +8,7 @@
 #include "datasets/dataset.hpp"
 #include "fedsim_version.hpp"
 #include "sim/experiment.hpp"
+#include "sim/masgpt/masgpt_config.hpp"
 
 namespace fedsim::sim::masgpt {
 namespace {
@@ -154,7 +155,7 @@ models::ModelConfig masgpt_model_config(const ExperimentConfig& c) { return mode
 models::Model agents_llm(const ExperimentConfig& c, const std::vector<QuerySet>& sets, const Log& log,
                          std::string* path) {
   const models::ModelConfig mc = masgpt_model_config(c);
-  const auto& m = c.masgpt;
+  const auto& m = masgpt_of(c);
   char buf[512];
   std::snprintf(buf, sizeof buf, "masgpt-agents;V=%d;T=%d;C=%d;L=%d;NH=%d;F=%d;steps=%lld;batch=%lld;lr=%.17g;seed=%lld;",
                 mc.vocab_size, mc.max_seq, mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff,
@@ -193,13 +194,13 @@ models::Model agents_llm(const ExperimentConfig& c, const std::vector<QuerySet>&
 models::Model train_generator(const ExperimentConfig& c, const std::string& agents_path,
                               const std::vector<std::pair<std::string, std::string>>& pairs, const Log& log,
                               std::optional<std::vector<float>>* adapter) {
-  const auto& m = c.masgpt;
+  const auto& m = masgpt_of(c);
   const models::LoraConfig lora = lora_config(c);
-  const bool full = m.generator_training == "full";
+  const bool full = m.generator_training == GeneratorTraining::full;
   std::string text;
   for (const auto& p : pairs) text += p.first + '\x1f' + p.second + '\x1e';
   char buf[256];
-  std::snprintf(buf, sizeof buf, "masgpt-generator;%s;steps=%lld;batch=%lld;lr=%.17g;", m.generator_training.c_str(),
+  std::snprintf(buf, sizeof buf, "masgpt-generator;%s;steps=%lld;batch=%lld;lr=%.17g;", name_of(m.generator_training).c_str(),
                 static_cast<long long>(m.generator_steps), static_cast<long long>(m.generator_batch), m.generator_lr);
   const std::string path = cache_dir(c) + "/masgpt-generator-" +
                            content_hash(std::string(buf) + agents_path + content_hash(text)) + ".h5";

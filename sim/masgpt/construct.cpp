@@ -15,9 +15,9 @@ std::vector<std::string> texts_of(const std::vector<Query>& q) {
   return t;
 }
 
-std::string group_key(const Query& q, size_t i, const std::string& inter) {
-  if (inter == "family") return "f" + std::to_string(q.family);
-  if (inter == "set") return "s" + std::to_string(q.set);
+std::string group_key(const Query& q, size_t i, InterGroups inter) {
+  if (inter == InterGroups::family) return "f" + std::to_string(q.family);
+  if (inter == InterGroups::set) return "s" + std::to_string(q.set);
   return "q" + std::to_string(i);
 }
 

@@ -1,4 +1,4 @@
-// Consistency-oriented data construction (MAS-GPT, REFERENCE.md section 5): every base MAS runs
+// Consistency-oriented data construction (MAS-GPT, Ye et al., ICML 2025: its consistency-oriented data construction): every base MAS runs
 // on every query of the construction pool and is scored 0/1; inter-consistency gives every
 // query of a group (task family, query set, or the query alone) the MAS with the best summed
 // score over the group (ties: fewer calls, then library order); intra-consistency adjusts the
@@ -13,6 +13,7 @@
 #include "sim/llm/backend.hpp"
 #include "sim/masgpt/agents_llm.hpp"
 #include "sim/masgpt/executor.hpp"
+#include "sim/masgpt/masgpt_config.hpp"
 
 namespace fedsim::sim::masgpt {
 
@@ -31,7 +32,7 @@ struct MasDataset {
 
 struct ConstructConfig {
   std::vector<std::string> base;    // base MAS names
-  std::string inter = "family";     // family | set | query
+  InterGroups inter = InterGroups::family;
   bool intra = true;
   uint64_t seed = 1;
 };

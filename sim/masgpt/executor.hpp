@@ -1,7 +1,7 @@
 // Runs MAS on queries against an LLM backend, with call and token accounting, a per-query limit
 // in simulated time and the published fallback: a MAS that cannot be parsed, exceeds the limits,
 // meets a failing endpoint or runs out of time is counted and the query is retried once with
-// Self-Consistency (REFERENCE.md section 5).
+// Self-Consistency MAS (5 chain-of-thought agents and a decision agent), as MAS-GPT (Ye et al., ICML 2025) does.
 //
 // Queries are executed together: step s runs agent s of every query's MAS as one backend call
 // list, so the model backend batches prompts across queries (and MAS).

@@ -1,4 +1,4 @@
-// The base MAS library (REFERENCE.md section 5: base systems re-expressed as executable MAS)
+// The base MAS library (MAS-GPT, Ye et al., ICML 2025: base systems such as CoT, Self-Consistency, LLM-Debate, Self-Refine, AgentVerse and DyLAN re-expressed as executable MAS)
 // and the query-level adjustments of intra-consistency. Instructions are the roles the agents'
 // LLM is trained to follow (agents_llm.hpp): solve, think, check, fix, pick.
 #pragma once

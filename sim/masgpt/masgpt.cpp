@@ -6,7 +6,7 @@
 #include <set>
 
 #include "common/error.hpp"
-#include "sim/event_queue.hpp"
+#include "sim/simulation.hpp"
 #include "sim/experiment.hpp"
 #include "sim/masgpt/construct.hpp"
 #include "sim/masgpt/library.hpp"
@@ -14,13 +14,6 @@
 
 namespace fedsim::sim::masgpt {
 namespace {
-
-// Forward FLOPs per token of the agents' LLM (models/README.md: dense + attn, a multiply-add =
-// 2 FLOPs; no adapter when the base runs alone).
-double forward_flops_per_token(const models::ModelConfig& m) {
-  const double C = m.d_model, F = m.d_ff, L = m.n_layers, V = m.vocab_size, T = m.max_seq;
-  return 2.0 * (L * (4.0 * C * C + 2.0 * C * F) + V * C) + L * 2.0 * C * (T + 1.0);
-}
 
 MasLimits limits_of(const MasgptSection& m) {
   MasLimits l;
@@ -56,44 +49,55 @@ MethodRow score_row(const std::string& name, const std::vector<Query>& qs, const
   return row;
 }
 
-// MAS-GPT's queries as server jobs: per query a generate job (the MAS) then an eval job (its
-// execution), at most `workers` queries at once. The model work was done batched beforehand;
-// server jobs cannot go offline or drop out, so replaying their costs loses nothing.
-double schedule_jobs(const std::vector<double>& gen_s, const std::vector<double>& exec_s, int64_t workers,
-                     uint64_t seed, std::vector<TimelineRow>* timeline) {
-  EventQueue q;
-  SystemModel sys(SystemSpec{}, 1, seed);
-  JobScheduler js(q, sys, seed, true);
-  size_t next = 0;
-  auto start_query = [&]() {
-    if (next >= gen_s.size()) return;
-    js.start(-1, JobKind::generate, static_cast<int64_t>(next), seconds_to_ticks(gen_s[next]), static_cast<int64_t>(next));
-    ++next;
-  };
-  for (int64_t w = 0; w < workers; ++w) start_query();
-  Event ev;
-  while (q.pop(ev)) {
-    JobEnd how;
-    const Job j = js.finish(ev, &how);
+// MAS-GPT's queries as server jobs, a process on the Simulation: per query a generate job (the
+// MAS) then an eval job (its execution), at most `workers` queries at once. The model work was
+// done batched beforehand; server jobs cannot go offline or drop out, so replaying their costs
+// on the engine's timeline loses nothing.
+class QueryJobs : public Process {
+ public:
+  QueryJobs(const std::vector<double>& gen_s, const std::vector<double>& exec_s) : gen_s_(gen_s), exec_s_(exec_s) {}
+  void start_query() {
+    if (next_ >= gen_s_.size()) return;
+    start_job(-1, JobKind::generate, static_cast<int64_t>(next_), seconds_to_ticks(gen_s_[next_]),
+              static_cast<int64_t>(next_));
+    ++next_;
+  }
+  void on_job_end(const Job& j, JobEnd how, const Event&) override {
     FEDSIM_ASSERT(how == JobEnd::done);
     if (j.kind == JobKind::generate)
-      js.start(-1, JobKind::eval, j.round, seconds_to_ticks(exec_s[static_cast<size_t>(j.tag)]), j.tag);
+      start_job(-1, JobKind::eval, j.round, seconds_to_ticks(exec_s_[static_cast<size_t>(j.tag)]), j.tag);
     else
       start_query();
   }
-  *timeline = js.timeline();
-  return ticks_to_seconds(q.now());
+  void save(ArchiveWriter& ar) const override { ar(next_); }
+  void load(ArchiveReader& ar) override { ar(next_); }
+
+ private:
+  const std::vector<double>& gen_s_;
+  const std::vector<double>& exec_s_;
+  uint64_t next_ = 0;
+};
+
+double schedule_jobs(const std::vector<double>& gen_s, const std::vector<double>& exec_s, int64_t workers,
+                     uint64_t seed, std::vector<TimelineRow>* timeline) {
+  Simulation sim(SystemSpec{}, 1, seed);
+  QueryJobs jobs(gen_s, exec_s);
+  sim.add(jobs, 0, seed);
+  for (int64_t w = 0; w < workers; ++w) jobs.start_query();
+  sim.run();
+  *timeline = sim.jobs().timeline();
+  return ticks_to_seconds(sim.now());
 }
 
 }  // namespace
 
 std::string masgpt_results_path(const ExperimentConfig& c) {
-  return c.masgpt.out.empty() ? "results/" + c.experiment.name + "-masgpt.h5" : c.masgpt.out;
+  return masgpt_of(c).out.empty() ? "results/" + c.experiment.name + "-masgpt.h5" : masgpt_of(c).out;
 }
 
 MasgptResults run_masgpt(const ExperimentConfig& c, const Log& log) {
   const auto wall0 = std::chrono::steady_clock::now();
-  const MasgptSection& m = c.masgpt;
+  const MasgptSection& m = masgpt_of(c);
   const std::vector<QuerySet> sets = parse_query_sets(m.query_sets);
   for (const std::string& b : m.base) base_mas(b, "masgpt.base");
   const auto seed = static_cast<uint64_t>(c.experiment.seed);
@@ -105,7 +109,7 @@ MasgptResults run_masgpt(const ExperimentConfig& c, const Log& log) {
   const models::Model agents = agents_llm(c, sets, log, &agents_path);
   // The agents' LLM: fedsim's model, or the endpoint (the local model then only seeds the generator).
   std::unique_ptr<llm::Backend> model_backend;
-  if (m.backend == "openai") {
+  if (m.backend == AgentsBackend::openai) {
     llm::OpenAIConfig oc;
     oc.url = m.openai_url;
     oc.model = m.openai_model;
@@ -130,14 +134,14 @@ MasgptResults run_masgpt(const ExperimentConfig& c, const Log& log) {
   ExecConfig exec;
   exec.limits = limits_of(m);
   exec.time_limit_s = m.time_limit_s;
-  exec.flops_per_token = forward_flops_per_token(agents.config());
+  exec.flops_per_token = models::forward_flops_per_token(agents.config());
   exec.server_flops = m.server_gflops * 1e9;
   exec.call_latency_s = m.call_latency_ms * 1e-3;
   exec.seed = seed;
 
   // Data construction on pool 0.
   const std::vector<Query> build_q = make_queries(sets, m.train_per_family, seed, 0);
-  ConstructConfig cc{m.base, m.inter, m.intra == "on", seed};
+  ConstructConfig cc{m.base, m.inter, m.intra, seed};
   const MasDataset data = construct(sets, build_q, *backend, exec, cc, log);
   const std::string out = masgpt_results_path(c);
   const std::filesystem::path outp(out);
@@ -183,7 +187,7 @@ MasgptResults run_masgpt(const ExperimentConfig& c, const Log& log) {
     r.answers.push_back(q.answer);
     r.correct.push_back(q.answer == test_q[i].answer ? 1 : 0);
     const double gen_tokens = static_cast<double>(texts[i].size() + 3 + r.generated[i].size() + 1);
-    gen_s.push_back(gen_tokens * forward_flops_per_token(gen.config()) / exec.server_flops + exec.call_latency_s);
+    gen_s.push_back(gen_tokens * models::forward_flops_per_token(gen.config()) / exec.server_flops + exec.call_latency_s);
     exec_s.push_back(q.sim_seconds);
   }
   r.distinct_mas = static_cast<int64_t>(std::set<std::string>(r.generated.begin(), r.generated.end()).size());

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/table.hpp"
 #include "sim/config.hpp"
 #include "sim/jobs.hpp"
 #include "sim/masgpt/agents_llm.hpp"
@@ -48,6 +49,8 @@ struct MasgptResults {
 MasgptResults run_masgpt(const ExperimentConfig& c, const Log& log);
 
 std::string masgpt_results_path(const ExperimentConfig& c);
+// /queries of the results file, one descriptor per column.
+const h5::ColumnTable<MasgptResults>& queries_table();
 // Atomic; read checks kind and version.
 void write_masgpt_results(const MasgptResults& r, const std::string& path);
 MasgptResults read_masgpt_results(const std::string& path);

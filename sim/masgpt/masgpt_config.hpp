@@ -10,9 +10,16 @@
 
 namespace fedsim::sim {
 
+enum class InterGroups : uint8_t { family, set, query };  // queries of one group share the best MAS
+enum class AgentsBackend : uint8_t { model, openai };
+enum class GeneratorTraining : uint8_t { full, lora };
+const std::vector<std::string>& names(InterGroups);
+const std::vector<std::string>& names(AgentsBackend);
+const std::vector<std::string>& names(GeneratorTraining);
+
 struct MasgptSection {
-  bool enabled() const { return mode != "off"; }
-  std::string mode = "off";  // off | on
+  bool enabled() const { return mode; }
+  bool mode = false;  // off | on
   std::string out = "";      // results file; "" = results/<experiment.name>-masgpt.h5
   // Query pool: benchmark-like sets of synthetic task families, "name=family+family".
   std::vector<std::string> query_sets{"letters=first+last", "case=upper+twice", "order=reverse+sort",
@@ -20,11 +27,11 @@ struct MasgptSection {
   int64_t train_per_family = 60;  // queries per family for data construction
   int64_t test_per_family = 50;   // held-out queries per family for the table
   std::vector<std::string> base{"single", "cot", "sc", "debate", "refine", "agentverse", "dylan"};
-  std::string inter = "family";   // family | set | query: groups sharing the best MAS
-  std::string intra = "on";       // on | off: per-query adjustments kept if the score does not drop
+  InterGroups inter = InterGroups::family;
+  bool intra = true;  // per-query adjustments kept if the score does not drop
   // The agents' LLM: fedsim's model (model.* shapes) trained on the task families in the roles
   // the base MAS use (solve, think, check, fix, pick).
-  std::string backend = "model";  // model | openai
+  AgentsBackend backend = AgentsBackend::model;
   std::string openai_url = "http://127.0.0.1:8080/v1";
   std::string openai_model = "default";
   std::string openai_api_key_env = "";  // environment variable holding a bearer token; "" = none
@@ -33,7 +40,7 @@ struct MasgptSection {
   int64_t agents_batch = 32;
   double agents_lr = 3e-3;
   // The MAS-GPT generator: the agents' LLM further trained on (query, MAS) pairs.
-  std::string generator_training = "full";  // full | lora
+  GeneratorTraining generator_training = GeneratorTraining::full;
   int64_t generator_steps = 400;
   int64_t generator_batch = 16;
   double generator_lr = 1e-3;
@@ -49,5 +56,11 @@ struct MasgptSection {
 };
 
 void visit_masgpt(MasgptSection& s, Visitor& v);
+
+struct ExperimentConfig;
+using MasgptConfigSection = SectionOf<MasgptSection, visit_masgpt>;
+// The run's masgpt section (registered in sim/generators/generators.cpp).
+const MasgptSection& masgpt_of(const ExperimentConfig& c);
+MasgptSection& masgpt_of(ExperimentConfig& c);
 
 }  // namespace fedsim::sim

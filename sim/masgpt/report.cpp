@@ -9,11 +9,19 @@
 
 namespace fedsim::sim::masgpt {
 
+const h5::ColumnTable<MasgptResults>& queries_table() {
+  static const h5::ColumnTable<MasgptResults> t = h5::ColumnTable<MasgptResults>()
+      .col("query", &MasgptResults::test_queries, "", "the held-out query")
+      .col("mas", &MasgptResults::generated, "", "the MAS text MAS-GPT generated for it")
+      .col("answer", &MasgptResults::answers, "", "the executed MAS's answer")
+      .col("correct", &MasgptResults::correct, "", "1 = the answer equals the reference");
+  return t;
+}
+
 void write_masgpt_results(const MasgptResults& r, const std::string& path) {
   h5::AtomicFile out(path);
   const h5::Group root = out.root();
-  h5::set_format(root, kResultsFormatKind, kResultsFormatVersion);
-  root.set_attr("fedsim_version", FEDSIM_VERSION_STRING);
+  h5::write_header(root, kResultsFormatKind, kResultsFormatVersion);
   root.set_attr("config_yaml", r.config_yaml);
   root.set_attr("data_path", r.data_path);
   root.set_attr("queries", r.queries);
@@ -44,11 +52,7 @@ void write_masgpt_results(const MasgptResults& r, const std::string& path) {
   root.write_strings("outcome_names", on);
   root.write("outcomes", std::vector<int64_t>(r.outcomes.begin(), r.outcomes.end()));
   root.write_strings("chosen", r.chosen);
-  const h5::Group q = root.create_group("queries");
-  q.write_strings("query", r.test_queries);
-  q.write_strings("mas", r.generated);
-  q.write_strings("answer", r.answers);
-  q.write("correct", r.correct);
+  queries_table().write(root.create_group("queries"), r);
   const h5::Group tl = root.create_group("timeline");
   std::vector<int32_t> kind, client;
   std::vector<int64_t> round, start, stop;
@@ -97,12 +101,7 @@ MasgptResults read_masgpt_results(const std::string& path) {
   if (oc.size() != static_cast<size_t>(kOutcomes)) throw UserError(path + ": /outcomes must have " + std::to_string(kOutcomes) + " entries");
   for (int i = 0; i < kOutcomes; ++i) r.outcomes[static_cast<size_t>(i)] = oc[static_cast<size_t>(i)];
   r.chosen = root.read_strings("chosen");
-  const h5::Group q = root.open_group("queries");
-  r.test_queries = q.read_strings("query");
-  const size_t nq = r.test_queries.size();
-  r.generated = h5::read_string_column(q, "mas", nq);
-  r.answers = h5::read_string_column(q, "answer", nq);
-  r.correct = h5::read_column<uint8_t>(q, "correct", nq);
+  queries_table().read(root.open_group("queries"), r);
   return r;
 }
 

@@ -61,13 +61,6 @@ Demo make_demo(const U2sSection& u, const std::vector<std::vector<size_t>>& by_d
                   "generator has no demonstration; accepted: a chunk_size above the longest sentence (about 40 bytes)");
 }
 
-double forward_flops_per_token(const models::ModelConfig& m) {
-  // models/README.md "FLOPs per token": forward = dense + attn (+ lora, left out: the
-  // generator runs without an adapter); dense = 2 (L (4C^2 + 2CF) + VC), attn = L 2C (T+1).
-  const double C = m.d_model, L = m.n_layers, F = m.d_ff, V = m.vocab_size, T = m.max_seq;
-  return 2.0 * (L * (4.0 * C * C + 2.0 * C * F) + V * C) + L * 2.0 * C * (T + 1.0);
-}
-
 models::ModelConfig generator_config(const U2sSection& u) {
   models::ModelConfig mc = models::preset_config(u.generator_preset);
   mc.max_seq = static_cast<int>(u.generator_seq_len);
@@ -80,7 +73,7 @@ models::ModelConfig generator_config(const U2sSection& u) {
 models::Model trained_generator(const ExperimentConfig& c, const std::vector<PoolExample>& pool,
                                 const std::vector<PoolExample>& demos, const models::Model* hidden,
                                 const std::string& embed_key, const RunHooks& hooks) {
-  const U2sSection& u = c.u2s;
+  const U2sSection& u = u2s_of(c);
   const models::ModelConfig mc = generator_config(u);
   std::vector<std::vector<size_t>> by_domain;
   for (size_t i = 0; i < demos.size(); ++i) {
@@ -99,7 +92,8 @@ models::Model trained_generator(const ExperimentConfig& c, const std::vector<Poo
                     ";NH=" + std::to_string(mc.n_heads) + ";F=" + std::to_string(mc.d_ff) + ";T=" + std::to_string(mc.max_seq) +
                     ";steps=" + std::to_string(u.generator_steps) + ";batch=" + std::to_string(u.generator_batch) +
                     ";lr=" + std::to_string(u.generator_lr) + ";warmup=" + std::to_string(u.generator_warmup) +
-                    ";selection=" + u.generator_selection + ";k=" + std::to_string(u.k) + ";pad=" + u.prompt_pad + ";embedding=" + u.embedding + embed_key +
+                    ";selection=" + name_of(u.generator_selection) + ";k=" + std::to_string(u.k) + ";pad=" + (u.prompt_pad ? "on" : "off") +
+                    ";embedding=" + name_of(u.embedding) + embed_key +
                     ";ngram=" + std::to_string(u.ngram) + ";dim=" + std::to_string(u.embed_dim) +
                     ";chunk=" + std::to_string(u.chunk_size) + "/" + std::to_string(u.chunk_overlap) +
                     ";facts_per_doc=" + std::to_string(u.facts_per_doc) + ";filler=" + std::to_string(u.filler_prob) +
@@ -121,12 +115,12 @@ models::Model trained_generator(const ExperimentConfig& c, const std::vector<Poo
   const auto seed = static_cast<uint64_t>(c.experiment.seed);
   models::Model model(mc, lora, stream_key(seed, 1, 0, Purpose::model_init));
   models::OptimConfig opt;
-  const size_t pad_to = u.prompt_pad == "on" ? examples_width(pool, static_cast<size_t>(u.k)) : 0;
+  const size_t pad_to = u.prompt_pad ? examples_width(pool, static_cast<size_t>(u.k)) : 0;
   // The demonstrations' selectors: one, or for `mixed` all three, each demonstration drawing one.
-  std::vector<std::string> modes{u.generator_selection};
-  if (u.generator_selection == "mixed") modes = {"retrieval", "random", "fixed"};
+  std::vector<Selection> modes{static_cast<Selection>(u.generator_selection)};
+  if (u.generator_selection == GeneratorSelection::mixed) modes = {Selection::retrieval, Selection::random, Selection::fixed};
   std::vector<std::unique_ptr<Selector>> sels;
-  for (const std::string& m : modes)
+  for (const Selection m : modes)
     sels.push_back(std::make_unique<Selector>(pool, m, static_cast<int>(u.k), static_cast<int>(u.ngram),
                                               static_cast<int>(u.embed_dim), hidden));
   double avg = 0.0;

@@ -97,10 +97,10 @@ double cosine(const std::vector<float>& a, const std::vector<float>& b) {
 
 // --- Selection --------------------------------------------------------------------------------
 
-Selector::Selector(const std::vector<PoolExample>& pool, const std::string& mode, int k, int ngram, int dim,
+Selector::Selector(const std::vector<PoolExample>& pool, Selection mode, int k, int ngram, int dim,
                    const models::Model* hidden)
     : pool_(pool), mode_(mode), k_(std::min(static_cast<size_t>(k), pool.size())), hidden_(hidden) {
-  if (mode_ != "retrieval") return;
+  if (mode_ != Selection::retrieval) return;
   // Pool examples are embedded by their pair (the text a client sees), idf fitted on them.
   std::vector<std::string> texts;
   for (const auto& e : pool_) texts.push_back(e.instruction + " " + e.response);
@@ -121,8 +121,8 @@ std::vector<size_t> Selector::select(const std::string& piece, uint64_t rng_key,
   std::iota(idx.begin(), idx.end(), size_t{0});
   if (exclude >= 0) idx.erase(idx.begin() + exclude);
   const size_t k = std::min(k_, idx.size());
-  if (mode_ == "fixed") return {idx.begin(), idx.begin() + static_cast<long>(k)};
-  if (mode_ == "random") {
+  if (mode_ == Selection::fixed) return {idx.begin(), idx.begin() + static_cast<long>(k)};
+  if (mode_ == Selection::random) {
     Rng rng(rng_key);
     for (size_t i = 0; i < k; ++i) std::swap(idx[i], idx[i + rng.below(idx.size() - i)]);
     return {idx.begin(), idx.begin() + static_cast<long>(k)};

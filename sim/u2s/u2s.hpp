@@ -1,4 +1,4 @@
-// FedIT-U2S (REFERENCE.md section 6): each client cuts its raw text into pieces, picks k
+// FedIT-U2S (Ye et al., 2024, "Leveraging Unstructured Text Data for Federated Instruction Tuning"): each client cuts its raw text into pieces, picks k
 // examples from the server's pool by similarity, prompts a generator for one
 // instruction-response pair per piece and keeps the pairs that pass the filters. The pieces
 // (text.cpp), the rule-based generator (extractive.cpp), the filters (filter.cpp), the job
@@ -14,6 +14,7 @@
 
 #include "datasets/dataset.hpp"
 #include "sim/llm/backend.hpp"
+#include "sim/u2s/u2s_config.hpp"
 
 namespace fedsim::sim::u2s {
 
@@ -51,14 +52,14 @@ double cosine(const std::vector<float>& a, const std::vector<float>& b);  // of 
 // final hidden states (models::Model::embed; u2s.embedding: hidden).
 class Selector {
  public:
-  Selector(const std::vector<PoolExample>& pool, const std::string& mode, int k, int ngram, int dim,
+  Selector(const std::vector<PoolExample>& pool, Selection mode, int k, int ngram, int dim,
            const models::Model* hidden = nullptr);
   std::vector<size_t> select(const std::string& piece, uint64_t rng_key, long exclude = -1) const;
 
  private:
   std::vector<float> embed(const std::string& text) const;
   const std::vector<PoolExample>& pool_;
-  std::string mode_;
+  Selection mode_;
   size_t k_;
   std::unique_ptr<TfidfEmbedder> emb_;
   const models::Model* hidden_ = nullptr;

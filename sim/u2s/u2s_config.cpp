@@ -1,18 +1,24 @@
 #include "sim/u2s/u2s_config.hpp"
 
+#include "sim/config.hpp"
+
 namespace fedsim::sim {
 
+FEDSIM_ENUM_NAMES(U2sTrainOn, "generated", "true")
+FEDSIM_ENUM_NAMES(TextSource, "synthetic", "file")
+FEDSIM_ENUM_NAMES(Selection, "retrieval", "random", "fixed")
+FEDSIM_ENUM_NAMES(GeneratorSelection, "retrieval", "random", "fixed", "mixed")
+FEDSIM_ENUM_NAMES(Embedding, "tfidf", "hidden")
+FEDSIM_ENUM_NAMES(U2sBackend, "extractive", "model", "openai")
+FEDSIM_ENUM_NAMES(GeneratorSource, "trained", "base")
+FEDSIM_ENUM_NAMES(JoinRule, "wait", "cutoff")
+
 void visit_u2s(U2sSection& s, Visitor& v) {
-  static const std::vector<std::string> kModes{"off", "on"}, kTrainOn{"generated", "true"};
-  static const std::vector<std::string> kCorpus{"synthetic", "file"}, kDomains{"medicine", "knowledge", "math"};
-  static const std::vector<std::string> kSelection{"retrieval", "random", "fixed"}, kEmbedding{"tfidf", "hidden"};
-  static const std::vector<std::string> kGenSelection{"retrieval", "random", "fixed", "mixed"};
-  static const std::vector<std::string> kBackends{"extractive", "model", "openai"}, kGenerator{"trained", "base"};
-  static const std::vector<std::string> kOnOff{"on", "off"}, kJoin{"wait", "cutoff"};
+  static const std::vector<std::string> kDomains{"medicine", "knowledge", "math"};
   v.section("u2s", "FedIT-U2S: clients turn their own raw text into instruction data (sim/u2s/README.md)");
-  v.choice("mode", s.mode, kModes, "on = every client runs a U2S generation job before training");
-  v.choice("train_on", s.train_on, kTrainOn, "generated = U2S pairs; true = the true pairs of the clients' facts (baseline)");
-  v.choice("corpus", s.corpus, kCorpus, "synthetic = documents stating facts with known answers; file = u2s.corpus_path");
+  v.flag("mode", s.mode, "on = every client runs a U2S generation job before training", /*off_first=*/true);
+  v.pick("train_on", s.train_on, "generated = U2S pairs; true = the true pairs of the clients' facts (baseline)");
+  v.pick("corpus", s.corpus, "synthetic = documents stating facts with known answers; file = u2s.corpus_path");
   v.text("corpus_path", s.corpus_path, "HDF5 data set of kind corpus (e.g. fedsim data debian fortunes)");
   v.list("domains", s.domains, kDomains, "synthetic corpus domains; [] = all");
   v.integer("docs_min", s.docs_min, 1, 10000, "synthetic: fewest documents per client");
@@ -21,21 +27,21 @@ void visit_u2s(U2sSection& s, Visitor& v) {
   v.number("domain_alpha", s.domain_alpha, 1e-6, 1e6, "synthetic: Dirichlet concentration of each client's domain mix");
   v.number("filler_prob", s.filler_prob, 0.0, 1.0, "synthetic: chance of a fact-free sentence after a fact");
   v.number("repeat_prob", s.repeat_prob, 0.0, 1.0, "synthetic: chance that a fact is restated from an earlier document");
-  v.choice("pool_source", s.pool_source, kCorpus, "server example pool: synthetic (other entities) or u2s.pool_path");
+  v.pick("pool_source", s.pool_source, "server example pool: synthetic (other entities) or u2s.pool_path");
   v.text("pool_path", s.pool_path, "sft HDF5 pool: its public split, else all its client samples");
   v.integer("pool_size", s.pool_size, 1, 1000000, "examples in the server pool");
   v.integer("chunk_size", s.chunk_size, 16, 100000, "piece length in bytes (cut at a sentence end or space)");
   v.integer("chunk_overlap", s.chunk_overlap, 0, 100000, "bytes each piece repeats from the previous one (< chunk_size)");
-  v.choice("selection", s.selection, kSelection, "few-shot examples: retrieval = top-k cosine; random; fixed = the first k");
+  v.pick("selection", s.selection, "few-shot examples: retrieval = top-k cosine; random; fixed = the first k");
   v.integer("k", s.k, 0, 16, "examples per prompt");
-  v.choice("prompt_pad", s.prompt_pad, kOnOff, "on = left-pad the examples with spaces to the k longest pool examples' length, so the piece starts at the same position in every prompt");
-  v.choice("embedding", s.embedding, kEmbedding, "retrieval embedding: hashed character n-gram TF-IDF, or hidden = mean-pooled final hidden states of the base model");
+  v.flag("prompt_pad", s.prompt_pad, "on = left-pad the examples with spaces to the k longest pool examples' length, so the piece starts at the same position in every prompt");
+  v.pick("embedding", s.embedding, "retrieval embedding: hashed character n-gram TF-IDF, or hidden = mean-pooled final hidden states of the base model");
   v.integer("ngram", s.ngram, 1, 8, "tfidf: character n-gram length");
   v.integer("embed_dim", s.embed_dim, 16, 1 << 20, "tfidf: hashed dimensions");
-  v.choice("backend", s.backend, kBackends, "generator: extractive rules, fedsim's model, or an OpenAI-compatible endpoint");
-  v.choice("generator", s.generator, kGenerator, "model backend: trained on the pool's demonstrations (cached) or the base");
+  v.pick("backend", s.backend, "generator: extractive rules, fedsim's model, or an OpenAI-compatible endpoint");
+  v.pick("generator", s.generator, "model backend: trained on the pool's demonstrations (cached) or the base");
   v.text("generator_checkpoint", s.generator_checkpoint, "model backend: generator checkpoint; overrides u2s.generator");
-  v.choice("generator_selection", s.generator_selection, kGenSelection,
+  v.pick("generator_selection", s.generator_selection,
            "trained generator: how its demonstrations' examples are selected (mixed = each one of the three); independent of u2s.selection");
   v.text("generator_preset", s.generator_preset, "trained generator: model preset");
   v.integer("generator_layers", s.generator_layers, 0, 64, "trained generator: layers; 0 = the preset's");
@@ -54,9 +60,9 @@ void visit_u2s(U2sSection& s, Visitor& v) {
   v.integer("max_question", s.max_question, 1, 100000, "filter: longest instruction in bytes");
   v.integer("min_answer", s.min_answer, 0, 100000, "filter: shortest response in bytes");
   v.integer("max_answer", s.max_answer, 1, 100000, "filter: longest response in bytes");
-  v.choice("require_grounded", s.require_grounded, kOnOff, "filter: the response must occur in the piece");
-  v.choice("check_truth", s.check_truth, kOnOff, "filter: with ground truth (synthetic corpus), drop wrong or unknown questions");
-  v.choice("join", s.join, kJoin, "wait = a client trains once its U2S job is done; cutoff = all at cutoff_s with what they have");
+  v.flag("require_grounded", s.require_grounded, "filter: the response must occur in the piece");
+  v.flag("check_truth", s.check_truth, "filter: with ground truth (synthetic corpus), drop wrong or unknown questions");
+  v.pick("join", s.join, "wait = a client trains once its U2S job is done; cutoff = all at cutoff_s with what they have");
   v.number("cutoff_s", s.cutoff_s, 0.0, 1e12, "join cutoff: simulated seconds of generation before training starts");
   v.integer("max_attempts", s.max_attempts, 1, 1000, "U2S job attempts per client (offline or failed jobs are retried)");
   v.text("openai_url", s.openai_url, "OpenAI-compatible base URL; POST <url>/chat/completions");
@@ -70,5 +76,8 @@ void visit_u2s(U2sSection& s, Visitor& v) {
   v.number("openai_latency_s", s.openai_latency_s, 0.0, 1e6, "simulated: latency per request");
   v.text("save_data", s.save_data, "write the generated data set (kind sft, FORMAT.md) here; \"\" = don't");
 }
+
+U2sSection& u2s_of(ExperimentConfig& c) { return c.features.get<U2sConfigSection>().value; }
+const U2sSection& u2s_of(const ExperimentConfig& c) { return u2s_of(const_cast<ExperimentConfig&>(c)); }
 
 }  // namespace fedsim::sim

@@ -1,5 +1,5 @@
 // Config section `u2s` (FedIT-U2S generator job; sim/u2s/README.md). Keys are declared in
-// visit_u2s (u2s_config.cpp), with their defaults and docs; REFERENCE.md section 6 leaves chunk
+// visit_u2s (u2s_config.cpp), with their defaults and docs; the FedIT-U2S paper (Ye et al., 2024) leaves chunk
 // size, embedder, k and filtering open, so each is a key here.
 #pragma once
 
@@ -11,36 +11,53 @@
 
 namespace fedsim::sim {
 
+enum class U2sTrainOn : uint8_t { generated, true_pairs };         // generated | true
+enum class TextSource : uint8_t { synthetic, file };
+enum class Selection : uint8_t { retrieval, random, fixed };
+enum class GeneratorSelection : uint8_t { retrieval, random, fixed, mixed };  // the first three as Selection
+enum class Embedding : uint8_t { tfidf, hidden };
+enum class U2sBackend : uint8_t { extractive, model, openai };
+enum class GeneratorSource : uint8_t { trained, base };
+enum class JoinRule : uint8_t { wait, cutoff };
+const std::vector<std::string>& names(U2sTrainOn);
+const std::vector<std::string>& names(TextSource);
+const std::vector<std::string>& names(Selection);
+const std::vector<std::string>& names(GeneratorSelection);
+const std::vector<std::string>& names(Embedding);
+const std::vector<std::string>& names(U2sBackend);
+const std::vector<std::string>& names(GeneratorSource);
+const std::vector<std::string>& names(JoinRule);
+
 struct U2sSection {
-  bool enabled() const { return mode != "off"; }
-  std::string mode = "off";  // off | on
+  bool enabled() const { return mode; }
+  bool mode = false;  // off | on
   // What the clients train on: U2S-generated pairs, or the true pairs of their facts (baseline).
-  std::string train_on = "generated";  // generated | true
+  U2sTrainOn train_on = U2sTrainOn::generated;
   // Client corpora.
-  std::string corpus = "synthetic";  // synthetic | file
+  TextSource corpus = TextSource::synthetic;
   std::string corpus_path = "";      // kind corpus HDF5 (for example `fedsim data debian fortunes`)
   std::vector<std::string> domains{};  // synthetic: medicine, knowledge, math; empty = all
   int64_t docs_min = 3, docs_max = 5, facts_per_doc = 4;
   double domain_alpha = 0.5, filler_prob = 0.3, repeat_prob = 0.1;
   // Server example pool.
-  std::string pool_source = "synthetic";  // synthetic (facts about other entities) | file
+  TextSource pool_source = TextSource::synthetic;  // synthetic (facts about other entities) | file
   std::string pool_path = "";             // sft HDF5: its public split, else its clients' samples
   int64_t pool_size = 120;
   // Chunking (bytes) and example selection.
   int64_t chunk_size = 64, chunk_overlap = 24;
-  std::string selection = "retrieval";  // retrieval | random | fixed
+  Selection selection = Selection::retrieval;
   int64_t k = 2;
-  std::string prompt_pad = "off";  // on: left-pad the examples so the piece starts at a fixed position
-  std::string embedding = "tfidf";  // tfidf = hashed character n-gram TF-IDF | hidden = base model's hidden states
+  bool prompt_pad = false;  // on: left-pad the examples so the piece starts at a fixed position
+  Embedding embedding = Embedding::tfidf;  // tfidf = hashed character n-gram TF-IDF | hidden = base model's hidden states
   int64_t ngram = 3, embed_dim = 4096;
   // Generator.
-  std::string backend = "extractive";  // extractive | model | openai
-  std::string generator = "trained";   // model backend: trained (on the pool's demonstrations) | base
+  U2sBackend backend = U2sBackend::extractive;
+  GeneratorSource generator = GeneratorSource::trained;  // model backend: trained (on the pool's demonstrations) | base
   std::string generator_checkpoint = "";  // model backend: a checkpoint instead of either
   // The prompts the trained generator learns from: its examples selected by retrieval (the U2S
   // method), random, fixed, or mixed (each demonstration one of the three). Independent of
   // `selection`, so an ablation over `selection` runs one and the same generator.
-  std::string generator_selection = "retrieval";
+  GeneratorSelection generator_selection = GeneratorSelection::retrieval;
   std::string generator_preset = "tiny";
   // Defaults: the recipe measured to form copy heads (experiments/RESULTS.md "FedIT-U2S"): the
   // tiny preset's 4 heads of width 16 never did; 8 heads of width 8 do within 8000 steps.
@@ -52,10 +69,10 @@ struct U2sSection {
   double temperature = 0.0;
   // Filtering of generated pairs.
   int64_t min_question = 8, max_question = 64, min_answer = 1, max_answer = 24;
-  std::string require_grounded = "on";  // on: the answer must occur in the piece
-  std::string check_truth = "on";       // on: where the corpus has ground truth, the pair must match it
+  bool require_grounded = true;  // on: the answer must occur in the piece
+  bool check_truth = true;       // on: where the corpus has ground truth, the pair must match it
   // Scheduling.
-  std::string join = "wait";  // wait: a client trains once its job is done; cutoff: at cutoff_s with what it has
+  JoinRule join = JoinRule::wait;  // wait: a client trains once its job is done; cutoff: at cutoff_s with what it has
   double cutoff_s = 600.0;
   int64_t max_attempts = 3;  // a U2S job that goes offline or fails is retried when the client is back
   // openai backend.
@@ -72,5 +89,11 @@ struct U2sSection {
 };
 
 void visit_u2s(U2sSection& s, Visitor& v);
+
+struct ExperimentConfig;
+using U2sConfigSection = SectionOf<U2sSection, visit_u2s>;
+// The run's u2s section (registered in sim/generators/generators.cpp).
+const U2sSection& u2s_of(const ExperimentConfig& c);
+U2sSection& u2s_of(ExperimentConfig& c);
 
 }  // namespace fedsim::sim

@@ -17,7 +17,7 @@ namespace fedsim::sim::u2s {
 namespace {
 
 datasets::U2sCorpusSpec corpus_spec(const ExperimentConfig& c) {
-  const U2sSection& u = c.u2s;
+  const U2sSection& u = u2s_of(c);
   datasets::U2sCorpusSpec s;
   s.n_clients = static_cast<int>(c.federation.clients);
   s.domains = u.domains;
@@ -28,7 +28,7 @@ datasets::U2sCorpusSpec corpus_spec(const ExperimentConfig& c) {
   s.filler_prob = u.filler_prob;
   s.repeat_prob = u.repeat_prob;
   s.pool_size = static_cast<int>(u.pool_size);
-  s.n_demos = u.backend == "model" && u.generator == "trained" && u.generator_checkpoint.empty() ? static_cast<int>(u.generator_demos) : 0;
+  s.n_demos = u.backend == U2sBackend::model && u.generator == GeneratorSource::trained && u.generator_checkpoint.empty() ? static_cast<int>(u.generator_demos) : 0;
   s.seed = static_cast<uint64_t>(c.experiment.seed);
   return s;
 }
@@ -124,46 +124,24 @@ class DomainEvalTrainer : public LocalTrainer {
   mutable std::vector<double> last_acc_, last_loss_;
 };
 
-}  // namespace
+// Corpora, truth and the pool; `data` is what the clients will train on (its clients are
+// added once they have generated). The synthetic world also supplies the pool for a file corpus.
+struct U2sInputs {
+  datasets::U2sWorld world;
+  datasets::FederatedDataset corpus, data;
+  std::vector<PoolExample> pool;
+  std::map<std::string, std::string> truth;  // question -> answer (synthetic corpus)
+};
 
-void validate_u2s(const ExperimentConfig& c) {
-  const U2sSection& u = c.u2s;
-  if (!u.enabled()) return;
-  if (u.chunk_overlap >= u.chunk_size)
-    fail(c, "chunk_overlap", std::to_string(u.chunk_overlap) + " is not below chunk_size " + std::to_string(u.chunk_size),
-         "0 to chunk_size - 1");
-  if (u.docs_min > u.docs_max) fail(c, "docs_min", std::to_string(u.docs_min) + " > docs_max", "docs_min <= docs_max");
-  if (u.min_question > u.max_question) fail(c, "min_question", std::to_string(u.min_question) + " > max_question", "<= max_question");
-  if (u.min_answer > u.max_answer) fail(c, "min_answer", std::to_string(u.min_answer) + " > max_answer", "<= max_answer");
-  if (u.corpus == "file" && u.corpus_path.empty()) fail(c, "corpus_path", "empty with corpus: file", "an HDF5 data set of kind corpus");
-  if (u.pool_source == "file" && u.pool_path.empty()) fail(c, "pool_path", "empty with pool_source: file", "an sft HDF5 data set");
-  const models::ModelConfig g = generator_config(u);
-  if (u.backend == "model" && g.d_model % g.n_heads != 0)
-    fail(c, "generator_heads", std::to_string(g.n_heads) + " does not divide the generator width " + std::to_string(g.d_model),
-         "a divisor of u2s.generator_d_model (or of the preset's width)");
-  if (u.backend == "openai" && u.openai_url.empty()) fail(c, "openai_url", "empty", "http://host:port/v1");
-  if (c.federation.trainer != "model")
-    throw UserError(c.source_path + ": federation.trainer: none with u2s.mode: on; accepted: model (U2S trains on real text)");
-  if (c.federation.sampling != "uniform" || c.federation.algorithm == "local" || c.federation.algorithm == "feddpo")
-    throw UserError(c.source_path + ": federation: U2S clients join when their data is ready, which needs sampling: uniform "
-                    "and an instruction-tuning algorithm; got sampling " + c.federation.sampling + ", algorithm " +
-                    c.federation.algorithm + "; accepted: sampling uniform, any algorithm but local and feddpo");
-  if (u.corpus == "synthetic") {
-    try {
-      datasets::validate_u2s_corpus_spec(corpus_spec(c));
-    } catch (const UserError& e) {
-      throw UserError(c.source_path + ": " + e.what());
-    }
-  }
-}
-
-RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control) {
-  const U2sSection& u = c.u2s;
-  const auto say = [&](const std::string& s) { if (hooks.log) hooks.log(s); };
-  // Corpora, truth and the pool. The synthetic world also supplies the pool for a file corpus.
-  const datasets::U2sWorld world = datasets::generate_u2s_world(corpus_spec(c));
-  datasets::FederatedDataset corpus = world.corpus;
-  if (u.corpus == "file") {
+U2sInputs load_inputs(const ExperimentConfig& c) {
+  const U2sSection& u = u2s_of(c);
+  U2sInputs in{datasets::generate_u2s_world(corpus_spec(c)), {}, {}, {}, {}};
+  const datasets::U2sWorld& world = in.world;
+  datasets::FederatedDataset& corpus = in.corpus;
+  datasets::FederatedDataset& data = in.data;
+  std::vector<PoolExample>& pool = in.pool;
+  corpus = world.corpus;
+  if (u.corpus == TextSource::file) {
     corpus = datasets::read_dataset(u.corpus_path);
     if (corpus.kind != datasets::DataKind::corpus)
       fail(c, "corpus_path", u.corpus_path + " holds kind " + datasets::kind_name(corpus.kind), "a data set of kind corpus");
@@ -172,14 +150,12 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, 
                       std::to_string(corpus.clients.size()) + " clients in " + u.corpus_path);
     corpus.clients.resize(static_cast<size_t>(c.federation.clients));
   }
-  std::vector<PoolExample> pool;
-  datasets::FederatedDataset data;  // what the clients will train on
   data.name = "u2s";
   data.kind = datasets::DataKind::sft;
   data.task_names = corpus.task_names;
   data.languages = corpus.languages;
   data.test = corpus.test;
-  if (u.pool_source == "synthetic") {
+  if (u.pool_source == TextSource::synthetic) {
     for (const auto& f : world.pool) pool.push_back({f.sentence, f.question, f.answer, f.domain});
   } else {
     const datasets::FederatedDataset pd = datasets::read_dataset(u.pool_path);
@@ -202,15 +178,25 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, 
   if (data.test.empty()) fail(c, "corpus_path", "no held-out questions (test split) in the corpus or the pool", "a data set with a test split");
   for (auto& s : data.test)
     if (s.task >= static_cast<int32_t>(data.task_names.size())) s.task = -1;
-  std::map<std::string, std::string> truth;
-  if (u.corpus == "synthetic")
-    for (const auto& s : world.corpus.test) truth[s.instruction] = s.answer;
+  if (u.corpus == TextSource::synthetic)
+    for (const auto& s : world.corpus.test) in.truth[s.instruction] = s.answer;
 
-  models::Model base = prepare_model(c, data, hooks);
-  const int n = static_cast<int>(corpus.clients.size());
+  return in;
+}
+
+// Every client's generation: the true pairs (train_on: true), or a generate job per client with
+// the configured backend (run_phase).
+PhaseOutput generate_pairs(const ExperimentConfig& c, const U2sInputs& inputs, const models::Model& base,
+                           const RunHooks& hooks) {
+  const U2sSection& u = u2s_of(c);
+  const auto say = [&](const std::string& s) { if (hooks.log) hooks.log(s); };
+  const datasets::U2sWorld& world = inputs.world;
+  const std::vector<PoolExample>& pool = inputs.pool;
+  const std::map<std::string, std::string>& truth = inputs.truth;
+  const int n = static_cast<int>(inputs.corpus.clients.size());
   PhaseOutput phase;
   phase.clients.resize(static_cast<size_t>(n));
-  if (u.train_on == "true") {
+  if (u.train_on == U2sTrainOn::true_pairs) {
     for (int i = 0; i < n; ++i) {
       ClientReport& r = phase.clients[static_cast<size_t>(i)];
       r.pairs = world.true_pairs.clients[static_cast<size_t>(i)].samples;
@@ -222,19 +208,19 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, 
     std::unique_ptr<llm::Backend> backend;
     std::unique_ptr<models::Model> generator;
     PhaseInput in;
-    in.corpus = &corpus;
+    in.corpus = &inputs.corpus;
     in.pool = &pool;
     // u2s.embedding: hidden embeds with the base every client holds (README.md).
-    const models::Model* hidden = u.embedding == "hidden" ? &base : nullptr;
+    const models::Model* hidden = u.embedding == Embedding::hidden ? &base : nullptr;
     const Selector sel(pool, u.selection, static_cast<int>(u.k), static_cast<int>(u.ngram), static_cast<int>(u.embed_dim),
                        hidden);
     in.selector = &sel;
     in.truth = truth.empty() ? nullptr : &truth;
     for (const auto& e : pool) in.download_bytes += static_cast<int64_t>(e.source.size() + e.instruction.size() + e.response.size());
-    if (u.backend == "extractive") {
+    if (u.backend == U2sBackend::extractive) {
       backend = make_extractive_backend();
-      in.flops_per_token = forward_flops_per_token(base.config());  // charged as the run's model would cost
-    } else if (u.backend == "openai") {
+      in.flops_per_token = models::forward_flops_per_token(base.config());  // charged as the run's model would cost
+    } else if (u.backend == U2sBackend::openai) {
       llm::OpenAIConfig oc;
       oc.url = u.openai_url;
       oc.model = u.openai_model;
@@ -253,7 +239,7 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, 
       if (!u.generator_checkpoint.empty()) {
         generator = std::make_unique<models::Model>(models::Model::load(u.generator_checkpoint, lora_config(c)));
         gen = generator.get();
-      } else if (u.generator == "trained") {
+      } else if (u.generator == GeneratorSource::trained) {
         std::vector<PoolExample> demos;
         for (const auto& f : world.demos) demos.push_back({f.sentence, f.question, f.answer, f.domain});
         std::string embed_key;
@@ -265,21 +251,32 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, 
         gen = generator.get();
       }
       backend = llm::make_model_backend(*gen, nullptr);
-      in.flops_per_token = forward_flops_per_token(gen->config());
+      in.flops_per_token = models::forward_flops_per_token(gen->config());
       in.download_bytes += gen->n_base_params() * 4;
     }
     in.backend = backend.get();
-    say("u2s: " + std::to_string(n) + " clients generate with the " + u.backend + " backend (" + u.selection +
+    say("u2s: " + std::to_string(n) + " clients generate with the " + name_of(u.backend) + " backend (" + name_of(u.selection) +
         " examples, k = " + std::to_string(u.k) + ")");
     phase = run_phase(c, in, hooks);
   }
 
-  std::vector<int64_t> ready(static_cast<size_t>(n), kNever);
+  return phase;
+}
+
+// The clients' training data from what they generated: a client joins at its ready tick (never
+// without pairs; one pool pair keeps the data set valid). Returns every client's n_i.
+std::vector<int64_t> attach_clients(const ExperimentConfig& c, const PhaseOutput& phase, U2sInputs& inputs,
+                                    std::vector<int64_t>& ready, const RunHooks& hooks) {
+  const U2sSection& u = u2s_of(c);
+  const auto say = [&](const std::string& s) { if (hooks.log) hooks.log(s); };
+  datasets::FederatedDataset& data = inputs.data;
+  const int n = static_cast<int>(inputs.corpus.clients.size());
+  ready.assign(static_cast<size_t>(n), kNever);
   std::vector<int64_t> n_samples;
   int64_t total = 0;
   for (int i = 0; i < n; ++i) {
-    ClientReport& r = phase.clients[static_cast<size_t>(i)];
-    datasets::ClientData cd{corpus.clients[static_cast<size_t>(i)].name, r.pairs, {}};
+    const ClientReport& r = phase.clients[static_cast<size_t>(i)];
+    datasets::ClientData cd{inputs.corpus.clients[static_cast<size_t>(i)].name, r.pairs, {}};
     if (std::isfinite(r.ready_s)) ready[static_cast<size_t>(i)] = seconds_to_ticks(r.ready_s);
     // A client without pairs never trains (ready never); one pool pair keeps the data set valid.
     if (cd.samples.empty()) cd.samples.push_back(data.public_split.front());
@@ -310,8 +307,89 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, 
   }
   say("u2s: " + std::to_string(total) + " pairs kept over " + std::to_string(n) + " clients");
 
-  auto inner = make_model_trainer(c, data, base);
-  DomainEvalTrainer trainer(*inner, base, data);
+  return n_samples;
+}
+
+// /u2s: per-client generation report and the per-domain evaluation (experiments/RESULTS.md); a
+// callable that outlives the run's objects.
+std::function<void(const h5::Group&)> u2s_writer(const U2sSection& u, PhaseOutput phase,
+                                                 std::function<void(const h5::Group&)> eval) {
+  auto clients = std::make_shared<std::vector<ClientReport>>(std::move(phase.clients));
+  auto messages = std::make_shared<std::vector<std::string>>(std::move(phase.messages));
+  const std::string backend_name = u.train_on == U2sTrainOn::true_pairs ? "true" : name_of(u.backend),
+                    selection = name_of(u.selection);
+  return [clients, messages, eval, backend_name, selection](const h5::Group& root) {
+    const h5::Group g = root.create_group("u2s");
+    g.set_attr("backend", backend_name);
+    g.set_attr("selection", selection);
+    std::vector<std::string> names;
+    for (size_t d = 0; d < kDropKinds; ++d) names.push_back(drop_name(static_cast<Drop>(d)));
+    g.write_strings("drop_names", names);
+    u2s_clients_table().write(g, *clients);
+    std::vector<int64_t> drops;  // (clients, drop kinds)
+    for (const auto& r : *clients) drops.insert(drops.end(), r.drops.begin(), r.drops.end());
+    g.write("drops", drops, {static_cast<hsize_t>(clients->size()), static_cast<hsize_t>(kDropKinds)});
+    g.write_strings("messages", *messages);
+    eval(g.create_group("eval"));
+  };
+}
+
+}  // namespace
+
+const h5::RowTable<ClientReport>& u2s_clients_table() {
+  static const h5::RowTable<ClientReport> t = h5::RowTable<ClientReport>()
+      .col("pieces", &ClientReport::pieces, "pieces", "pieces the client's corpus was cut into")
+      .col("processed", &ClientReport::processed, "pieces", "pieces a generator answered for in a finished job")
+      .col("kept", &ClientReport::kept, "pairs", "pairs that passed every filter")
+      .col("prompt_tokens", &ClientReport::prompt_tokens, "tokens", "prompt tokens of the processed pieces")
+      .col("completion_tokens", &ClientReport::completion_tokens, "tokens", "completion tokens of the processed pieces")
+      .col("attempts", &ClientReport::attempts, "jobs", "generate jobs started")
+      .col("generation_s", &ClientReport::gen_time_s, "simulated s", "length of the last generate job")
+      .col("ready_s", &ClientReport::ready_s, "simulated s", "when the client may first train (inf = never)")
+      .col("status", &ClientReport::status, "", "done | cutoff | no pairs | gave up: <why> | true pairs");
+  return t;
+}
+
+void validate_u2s(const ExperimentConfig& c) {
+  const U2sSection& u = u2s_of(c);
+  if (!u.enabled()) return;
+  if (u.chunk_overlap >= u.chunk_size)
+    fail(c, "chunk_overlap", std::to_string(u.chunk_overlap) + " is not below chunk_size " + std::to_string(u.chunk_size),
+         "0 to chunk_size - 1");
+  if (u.docs_min > u.docs_max) fail(c, "docs_min", std::to_string(u.docs_min) + " > docs_max", "docs_min <= docs_max");
+  if (u.min_question > u.max_question) fail(c, "min_question", std::to_string(u.min_question) + " > max_question", "<= max_question");
+  if (u.min_answer > u.max_answer) fail(c, "min_answer", std::to_string(u.min_answer) + " > max_answer", "<= max_answer");
+  if (u.corpus == TextSource::file && u.corpus_path.empty()) fail(c, "corpus_path", "empty with corpus: file", "an HDF5 data set of kind corpus");
+  if (u.pool_source == TextSource::file && u.pool_path.empty()) fail(c, "pool_path", "empty with pool_source: file", "an sft HDF5 data set");
+  const models::ModelConfig g = generator_config(u);
+  if (u.backend == U2sBackend::model && g.d_model % g.n_heads != 0)
+    fail(c, "generator_heads", std::to_string(g.n_heads) + " does not divide the generator width " + std::to_string(g.d_model),
+         "a divisor of u2s.generator_d_model (or of the preset's width)");
+  if (u.backend == U2sBackend::openai && u.openai_url.empty()) fail(c, "openai_url", "empty", "http://host:port/v1");
+  if (c.federation.trainer != TrainerKind::model)
+    throw UserError(c.source_path + ": federation.trainer: none with u2s.mode: on; accepted: model (U2S trains on real text)");
+  const AlgorithmInfo& alg = algorithm_info(c.federation.algorithm);
+  if (c.federation.sampling != Sampling::uniform || alg.rule == ServerRuleKind::keep_local || alg.dpo)
+    throw UserError(c.source_path + ": federation: U2S clients join when their data is ready, which needs sampling: uniform "
+                    "and an instruction-tuning algorithm; got sampling " + name_of(c.federation.sampling) + ", algorithm " +
+                    alg.name + "; accepted: sampling uniform, any algorithm but local and feddpo");
+  if (u.corpus == TextSource::synthetic) {
+    try {
+      datasets::validate_u2s_corpus_spec(corpus_spec(c));
+    } catch (const UserError& e) {
+      throw UserError(c.source_path + ": " + e.what());
+    }
+  }
+}
+
+RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control) {
+  U2sInputs inputs = load_inputs(c);
+  models::Model base = prepare_model(c, inputs.data, hooks);
+  PhaseOutput phase = generate_pairs(c, inputs, base, hooks);
+  std::vector<int64_t> ready;
+  const std::vector<int64_t> n_samples = attach_clients(c, phase, inputs, ready, hooks);
+  auto inner = make_model_trainer(c, inputs.data, base);
+  DomainEvalTrainer trainer(*inner, base, inputs.data);
   RunHooks fh = hooks;
   fh.client_ready_ticks = ready;
   RunResults res = run_federation(c, n_samples, trainer, fh, control);
@@ -319,45 +397,7 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, 
     res.timeline.push_back({t.client, static_cast<int32_t>(t.kind), static_cast<int32_t>(t.end), -1, ticks_to_seconds(t.start),
                             ticks_to_seconds(t.stop)});
   res.jobs_started += phase.jobs_started;
-  // /u2s: per-client generation report and the per-domain evaluation (experiments/RESULTS.md).
-  auto clients = std::make_shared<std::vector<ClientReport>>(std::move(phase.clients));
-  auto messages = std::make_shared<std::vector<std::string>>(std::move(phase.messages));
-  auto eval = trainer.writer();
-  const std::string backend_name = u.train_on == "true" ? "true" : u.backend, selection = u.selection;
-  res.write_extra = [clients, messages, eval, backend_name, selection](const h5::Group& root) {
-    const h5::Group g = root.create_group("u2s");
-    g.set_attr("backend", backend_name);
-    g.set_attr("selection", selection);
-    std::vector<std::string> names, status;
-    for (size_t d = 0; d < kDropKinds; ++d) names.push_back(drop_name(static_cast<Drop>(d)));
-    g.write_strings("drop_names", names);
-    std::vector<int64_t> pieces, processed, kept, drops, ptok, ctok, attempts;
-    std::vector<double> gen_s, ready_s;
-    for (const auto& r : *clients) {
-      pieces.push_back(r.pieces);
-      processed.push_back(r.processed);
-      kept.push_back(r.kept);
-      drops.insert(drops.end(), r.drops.begin(), r.drops.end());
-      ptok.push_back(r.prompt_tokens);
-      ctok.push_back(r.completion_tokens);
-      attempts.push_back(r.attempts);
-      gen_s.push_back(r.gen_time_s);
-      ready_s.push_back(r.ready_s);
-      status.push_back(r.status);
-    }
-    g.write("pieces", pieces);
-    g.write("processed", processed);
-    g.write("kept", kept);
-    g.write("drops", drops, {static_cast<hsize_t>(clients->size()), static_cast<hsize_t>(kDropKinds)});
-    g.write("prompt_tokens", ptok);
-    g.write("completion_tokens", ctok);
-    g.write("attempts", attempts);
-    g.write("generation_s", gen_s);
-    g.write("ready_s", ready_s);
-    g.write_strings("status", status);
-    g.write_strings("messages", *messages);
-    eval(g.create_group("eval"));
-  };
+  res.write_extra = u2s_writer(u2s_of(c), std::move(phase), trainer.writer());
   return res;
 }
 

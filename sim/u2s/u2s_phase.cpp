@@ -8,18 +8,34 @@
 // the same bits). With join: cutoff, generation stops at cutoff_s and pieces past it are not
 // generated at all.
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include "common/error.hpp"
 #include "common/rng.hpp"
 #include "sim/u2s/u2s_phase.hpp"
 #include "sim/experiment.hpp"
+#include "sim/simulation.hpp"
 
 namespace fedsim::sim::u2s {
 namespace {
 
-constexpr uint32_t kStart = JobScheduler::kOwnerKinds;
 constexpr size_t kGenBatch = 32;  // pieces per backend call
+
+// The phase's events as a process on its own Simulation (the engine's loop): a client's (re)start
+// event, and the ends of its download and generate jobs. The phase runs before the federation
+// and is not checkpointed: a resumed U2S run generates again, deterministically.
+class PhaseProcess : public Process {
+ public:
+  std::function<void(int client)> on_start;
+  std::function<void(const Job& job, JobEnd how)> on_end;
+  void on_event(const Event& ev, uint32_t) override { on_start(ev.client); }
+  void on_job_end(const Job& job, JobEnd how, const Event&) override { on_end(job, how); }
+  void save(ArchiveWriter&) const override { FEDSIM_ASSERT_MSG(false, "the U2S phase is not checkpointed"); }
+  void load(ArchiveReader&) override { FEDSIM_ASSERT_MSG(false, "the U2S phase is not checkpointed"); }
+  using Process::schedule;
+  using Process::start_job;
+};
 
 struct ClientState {
   std::vector<std::string> pieces;
@@ -33,23 +49,24 @@ struct ClientState {
 
 
 PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const RunHooks& hooks) {
-  const U2sSection& u = c.u2s;
+  const U2sSection& u = u2s_of(c);
   const auto seed = static_cast<uint64_t>(c.experiment.seed);
   const auto n = static_cast<int>(in.corpus->clients.size());
-  const bool cutoff = u.join == "cutoff";
+  const bool cutoff = u.join == JoinRule::cutoff;
   const Tick cutoff_t = seconds_to_ticks(u.cutoff_s);
-  EventQueue q;
-  const SystemModel sys(system_spec(c), n, seed);
-  JobScheduler jobs(q, sys, stream_key(seed, 0, 0, Purpose::generation), true);
+  Simulation sim(c.system, n, seed);
+  PhaseProcess proc;
+  sim.add(proc, 1, stream_key(seed, 0, 0, Purpose::generation));
+  const SystemModel& sys = sim.system();
   const Selector& sel = *in.selector;
-  const size_t pad_to = u.prompt_pad == "on" ? examples_width(*in.pool, static_cast<size_t>(u.k)) : 0;
+  const size_t pad_to = u.prompt_pad ? examples_width(*in.pool, static_cast<size_t>(u.k)) : 0;
   FilterSpec f;
   f.min_question = static_cast<size_t>(u.min_question);
   f.max_question = static_cast<size_t>(u.max_question);
   f.min_answer = static_cast<size_t>(u.min_answer);
   f.max_answer = static_cast<size_t>(u.max_answer);
-  f.require_grounded = u.require_grounded == "on";
-  f.truth = u.check_truth == "on" ? in.truth : nullptr;
+  f.require_grounded = u.require_grounded;
+  f.truth = u.check_truth ? in.truth : nullptr;
 
   PhaseOutput out;
   out.clients.resize(static_cast<size_t>(n));
@@ -105,17 +122,17 @@ PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const Run
   };
   auto start = [&](int ci) {
     ClientReport& r = out.clients[static_cast<size_t>(ci)];
-    if (cutoff && q.now() >= cutoff_t) return give_up(ci, "no job finished before the cutoff");
+    if (cutoff && sim.now() >= cutoff_t) return give_up(ci, "no job finished before the cutoff");
     if (++r.attempts > u.max_attempts)
       return give_up(ci, "offline or failed in all " + std::to_string(u.max_attempts) + " attempts");
     if (!st[static_cast<size_t>(ci)].downloaded) {
-      jobs.start(ci, JobKind::download, 0, sys.transfer_time(ci, in.download_bytes), 0);
+      proc.start_job(ci, JobKind::download, 0, sys.transfer_time(ci, in.download_bytes), 0);
       return;
     }
     Tick ticks = 0;
-    const size_t fit = generate(ci, cutoff ? cutoff_t - q.now() : kNever, &ticks);
+    const size_t fit = generate(ci, cutoff ? cutoff_t - sim.now() : kNever, &ticks);
     const bool cut = cutoff && fit < st[static_cast<size_t>(ci)].pieces.size();
-    jobs.start(ci, JobKind::generate, 0, cut ? cutoff_t - q.now() : ticks, static_cast<int64_t>(fit));
+    proc.start_job(ci, JobKind::generate, 0, cut ? cutoff_t - sim.now() : ticks, static_cast<int64_t>(fit));
   };
   auto finish = [&](int ci, size_t fit, Tick began) {
     ClientState& s = st[static_cast<size_t>(ci)];
@@ -139,14 +156,14 @@ PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const Run
     }
     r.processed = static_cast<int64_t>(fit);
     r.kept = static_cast<int64_t>(r.pairs.size());
-    r.gen_time_s = ticks_to_seconds(q.now() - began);
+    r.gen_time_s = ticks_to_seconds(sim.now() - began);
     r.status = fit < s.pieces.size() ? "cutoff" : "done";
     if (r.pairs.empty()) {
       r.status = "no pairs";
       out.messages.push_back("u2s: client " + std::to_string(ci) + " kept no pair from " + std::to_string(fit) +
                              " pieces; it will not train");
     } else {
-      r.ready_s = ticks_to_seconds(cutoff ? std::max(q.now(), cutoff_t) : q.now());
+      r.ready_s = ticks_to_seconds(cutoff ? std::max(sim.now(), cutoff_t) : sim.now());
     }
   };
 
@@ -155,17 +172,11 @@ PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const Run
     if (t == kNever) {
       give_up(ci, "never online");
     } else {
-      q.schedule(t, kStart, ci, 0);
+      proc.schedule(t, 0, ci, 0);
     }
   }
-  Event ev;
-  while (q.pop(ev)) {
-    if (ev.kind == kStart) {
-      start(ev.client);
-      continue;
-    }
-    JobEnd how;
-    const Job j = jobs.finish(ev, &how);
+  proc.on_start = start;
+  proc.on_end = [&](const Job& j, JobEnd how) {
     if (how == JobEnd::done && j.kind == JobKind::download) {
       st[static_cast<size_t>(j.client)].downloaded = true;
       --out.clients[static_cast<size_t>(j.client)].attempts;  // the download is not a generate attempt
@@ -173,13 +184,14 @@ PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const Run
     } else if (how == JobEnd::done) {
       finish(j.client, static_cast<size_t>(j.tag), j.start);
     } else {
-      const Tick back = sys.availability().next_online(j.client, q.now() + 1);
+      const Tick back = sys.availability().next_online(j.client, sim.now() + 1);
       if (back == kNever)
         give_up(j.client, std::string("went ") + job_end_name(how) + " and never came back online");
       else
-        q.schedule(back, kStart, j.client, 0);
+        proc.schedule(back, 0, j.client, 0);
     }
-  }
+  };
+  sim.run();
   // One line per kind of backend failure, with a count and the first message.
   std::map<Drop, std::pair<int64_t, std::string>> failures;
   for (size_t ci = 0; ci < st.size(); ++ci)
@@ -202,8 +214,8 @@ PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const Run
       hooks.log("u2s: example: '" + esc(st[0].pieces[p]) + "' -> '" +
                 esc(st[0].results[p].ok ? st[0].results[p].text : "error: " + st[0].results[p].error) + "'");
   }
-  out.timeline = jobs.timeline();
-  out.jobs_started = jobs.started();
+  out.timeline = sim.jobs().timeline();
+  out.jobs_started = sim.jobs().started();
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/rng.hpp"
+#include "common/table.hpp"
 #include "sim/config.hpp"
 #include "sim/experiment.hpp"
 #include "sim/jobs.hpp"
@@ -48,13 +49,11 @@ struct PhaseOutput {
   std::vector<std::string> messages;  // one line per distinct failure kind, with a count
 };
 
-SystemSpec system_spec_of(const ExperimentConfig& c);
 // Runs every client's download -> generate chain on its own event queue and job scheduler with
 // the run's system model (same seed: the same client speeds the federation uses).
 PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const RunHooks& hooks);
 
 // generator.cpp
-double forward_flops_per_token(const models::ModelConfig& m);
 // The trained generator's shape: generator_preset, with generator_seq_len and any of
 // generator_layers / generator_d_model / generator_heads that are not 0.
 models::ModelConfig generator_config(const U2sSection& u);
@@ -80,6 +79,8 @@ models::Model trained_generator(const ExperimentConfig& c, const std::vector<Poo
                                 const std::string& embed_key, const RunHooks& hooks);
 
 // u2s_experiment.cpp: corpus -> pool -> generation -> federated tuning -> results with /u2s/.
+// The per-client columns of /u2s (besides drops, drop_names and messages).
+const h5::RowTable<ClientReport>& u2s_clients_table();
 void validate_u2s(const ExperimentConfig& c);  // UserError naming the u2s key
 // Resume (`control`): the generation phase is deterministic and its generator cached, so it
 // runs again and the federation continues from the checkpoint.

@@ -234,7 +234,7 @@ TEST_CASE("FedLLM-Bench sized data generates, writes and reads back (timings are
     int clients;
     double mean, sigma;
   };
-  // Fed-ChatbotPA (747 x 13 +- 21) and Fed-ChatbotIT (237 x 26 +- 33), REFERENCE.md section 1.
+  // Fed-ChatbotPA (747 x 13 +- 21) and Fed-ChatbotIT (237 x 26 +- 33), FedLLM-Bench Table 1.
   for (const Shape shape : {Shape{747, 13.0, 1.13}, Shape{237, 26.0, 0.97}}) {
     SyntheticSpec spec;
     spec.n_clients = shape.clients;

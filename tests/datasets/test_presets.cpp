@@ -13,7 +13,7 @@ using namespace fedsim::datasets;
 
 namespace {
 
-struct Row {  // REFERENCE.md section 1, Table 1 (lengths: tokens there, bytes here)
+struct Row {  // FedLLM-Bench (Ye et al., 2024), Table 1 (lengths: tokens there, bytes here)
   const char* preset;
   size_t clients;
   double spc, spc_sd, ins, ins_sd, res, res_sd, q, q_sd;

@@ -82,7 +82,7 @@ TEST_CASE("masgpt construction: inter-consistency picks the best MAS per family;
   const std::vector<Query> q = make_queries(sets, 10, 1, 0);
   ExecConfig exec;
   exec.flops_per_token = 1.0;
-  ConstructConfig cc{base_names(), "family", true, 9};
+  ConstructConfig cc{base_names(), fedsim::sim::InterGroups::family, true, 9};
   const MasDataset d = construct(sets, q, llm, exec, cc, nullptr);
   REQUIRE(d.chosen.size() == 20);
   // upper: every MAS ties, single is among the cheapest and first; sort: cot (1 call) is right
@@ -134,8 +134,8 @@ TEST_CASE("masgpt config: configs/masgpt.yaml loads and bad keys are named") {
   const char* src = std::getenv("FEDSIM_SOURCE_DIR");
   REQUIRE(src != nullptr);
   const ExperimentConfig c = load_config(std::string(src) + "/configs/masgpt.yaml");
-  CHECK(c.masgpt.mode == "on");
-  CHECK(c.masgpt.base.size() == 7);
+  CHECK(masgpt_of(c).mode);
+  CHECK(masgpt_of(c).base.size() == 7);
   CHECK(c.model.seq_len == 192);
   CHECK_THROWS_WITH_AS(parse_config("masgpt:\n  base: [single, swarm]\n", "t.yaml"),
                        doctest::Contains("masgpt.base"), UserError);

@@ -1,5 +1,5 @@
 // Every server rule on hand-computed cases (expected values computed by hand / in Python from
-// the formulas in REFERENCE.md section 3).
+// the formulas in sim/README.md "Algorithms", which cites each rule's source).
 #include <doctest/doctest.h>
 
 #include "common/error.hpp"
@@ -12,7 +12,7 @@ namespace {
 std::vector<double> d(std::initializer_list<double> v) { return v; }
 ServerRuleSpec spec(const char* alg, double eta, double tau, double b1 = 0.9, double b2 = 0.99) {
   ServerRuleSpec s;
-  s.algorithm = alg;
+  s.kind = algorithm_named(alg).rule;
   s.eta = eta;
   s.tau = tau;
   s.beta1 = b1;
@@ -111,7 +111,7 @@ TEST_CASE("scaffold: control variates on a hand-computed 2-round case with N = 4
 
 TEST_CASE("dp: Gaussian sigma as FedLLM-Bench's formula (fed_global.py) (Fed-ChatbotIT-sized numbers)") {
   // D = 2*lr*C/(samples/N), q = m/N, sigma = D*sqrt(2*q*R*ln(1/delta))/eps
-  CHECK(Federation::dp_sigma(2e-5, 1.0, 6166, 237, 10, 100, 1.0, 1e-4) ==
+  CHECK(dp_sigma(2e-5, 1.0, 6166, 237, 10, 100, 1.0, 1e-4) ==
         doctest::Approx(1.3554499372124794e-05).epsilon(1e-9));
 }
 

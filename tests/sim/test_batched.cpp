@@ -82,7 +82,7 @@ struct Run {
   int batched_calls = 0;
 };
 
-Run run(ExperimentConfig c, const std::string& execution) {
+Run run(ExperimentConfig c, Execution execution) {
   c.federation.execution = execution;
   validate_experiment(c);
   const fedsim::models::ProductsScope products(products_of(c));  // as run_experiment does
@@ -92,9 +92,9 @@ Run run(ExperimentConfig c, const std::string& execution) {
   Capture cap(*inner);
   std::vector<int64_t> n;
   for (const auto& cl : data.clients) n.push_back(static_cast<int64_t>(cl.samples.size()));
-  Federation fed(c, n, cap, {});
+
   Run r;
-  r.results = fed.run();
+  r.results = run_federation(c, n, cap, {}, {});
   r.evaluated = cap.evaluated;
   r.batched_calls = cap.batched_calls;
   return r;
@@ -168,8 +168,8 @@ TEST_CASE("batched and sequential execution: same simulation, same bits with por
     portable.emplace_back("model.products=portable");
     const ExperimentConfig cp = parse_config(kBase, "batched.yaml", portable);
     const ExperimentConfig cb = parse_config(kBase, "batched.yaml", v);
-    const Run seq = run(cp, "sequential"), bat = run(cp, "batched");
-    const Run blas = run(cb, "batched"), blas2 = run(cb, "batched");
+    const Run seq = run(cp, Execution::sequential), bat = run(cp, Execution::batched);
+    const Run blas = run(cb, Execution::batched), blas2 = run(cb, Execution::batched);
     CHECK(seq.batched_calls == 0);
     batched_somewhere += bat.batched_calls > 0;
     check_same_simulation(bat, seq);
@@ -184,7 +184,7 @@ TEST_CASE("batched and sequential execution: same simulation, same bits with por
 
 TEST_CASE("sequential execution is bit-reproducible") {
   const ExperimentConfig c = parse_config(kBase, "batched.yaml", {"federation.algorithm=scaffold"});
-  const Run a = run(c, "sequential"), b = run(c, "sequential");
+  const Run a = run(c, Execution::sequential), b = run(c, Execution::sequential);
   CHECK(a.evaluated == b.evaluated);
 }
 
@@ -198,7 +198,7 @@ TEST_CASE("federation.packing: off computes the padded rows, bit for bit the seq
                             "federation.local_steps_mode=fixed", "federation.local_steps=2"})
         set.emplace_back(s);
     const ExperimentConfig c = parse_config(kBase, "batched.yaml", set);
-    const Run seq = run(c, "sequential"), pad = run(c, "batched");
+    const Run seq = run(c, Execution::sequential), pad = run(c, Execution::batched);
     CHECK(pad.batched_calls > 0);
     check_same_simulation(pad, seq);
     check_same_numbers(pad, seq);

@@ -40,8 +40,7 @@ TEST_CASE("sync deadline: a client slower than the deadline never contributes") 
   ExperimentConfig c = config(
       "  clients: 4\n  clients_per_round: 4\n  rounds: 3\n  deadline_s: 5\nsystem:\n  trace: trace.csv\n  latency_ms: 0\n");
   PlusOneTrainer t;
-  Federation f(c, {10, 10, 10, 10}, t, {});
-  const RunResults r = f.run();
+  const RunResults r = run_federation(c, {10, 10, 10, 10}, t, {}, {});
   REQUIRE(r.rounds.size() == 4);
   for (size_t k = 1; k < r.rounds.size(); ++k) {
     CHECK(r.rounds[k].selected == 4);
@@ -61,7 +60,7 @@ TEST_CASE("sync over-commitment keeps the first m updates and cuts the rest") {
   ExperimentConfig c = config(
       "  clients: 4\n  clients_per_round: 2\n  overcommit: 2\n  rounds: 2\nsystem:\n  trace: trace_oc.csv\n  latency_ms: 0\n");
   PlusOneTrainer tr;
-  const RunResults r = Federation(c, {5, 5, 5, 5}, tr, {}).run();
+  const RunResults r = run_federation(c, {5, 5, 5, 5}, tr, {}, {});
   for (size_t k = 1; k < r.rounds.size(); ++k) {
     CHECK(r.rounds[k].selected == 4);
     CHECK(r.rounds[k].completed == 2);
@@ -81,7 +80,7 @@ TEST_CASE("availability: a client that goes offline mid-task drops out at that s
       "  clients: 2\n  clients_per_round: 2\n  rounds: 1\nsystem:\n  trace: trace.csv\n  latency_ms: 0\n"
       "  availability: trace\n  availability_trace: avail.csv\n");
   PlusOneTrainer t;
-  const RunResults r = Federation(c, {1, 1}, t, {}).run();
+  const RunResults r = run_federation(c, {1, 1}, t, {}, {});
   REQUIRE(r.rounds.size() == 2);
   CHECK(r.rounds[1].completed == 1);
   CHECK(r.rounds[1].dropouts == 1);
@@ -100,7 +99,7 @@ TEST_CASE("dropout_prob = 1: every task fails at a time inside its interval") {
   uniform_trace(3);
   ExperimentConfig c = config("  clients: 3\n  clients_per_round: 3\n  rounds: 2\nsystem:\n  trace: trace.csv\n  dropout_prob: 1\n");
   PlusOneTrainer t;
-  const RunResults r = Federation(c, {1, 1, 1}, t, {}).run();
+  const RunResults r = run_federation(c, {1, 1, 1}, t, {}, {});
   CHECK(t.calls == 0);
   for (size_t k = 1; k < r.rounds.size(); ++k) {
     CHECK(r.rounds[k].dropouts == 3);
@@ -124,7 +123,7 @@ TEST_CASE("async FedBuff: staleness weights 1/sqrt(1+s) on identical clients") {
       "  clients: 4\n  mode: async\n  async_concurrency: 4\n  async_buffer: 2\n  rounds: 2\n  weighting: uniform\n"
       "system:\n  trace: trace.csv\n  latency_ms: 0\n");
   PlusOneTrainer t;
-  const RunResults r = Federation(c, {3, 3, 3, 3}, t, {}).run();
+  const RunResults r = run_federation(c, {3, 3, 3, 3}, t, {}, {});
   REQUIRE(r.rounds.size() == 3);
   CHECK(r.rounds[1].eval_loss == doctest::Approx(1.0));
   CHECK(r.rounds[2].eval_loss == doctest::Approx(1.0 + 1.0 / std::sqrt(2.0)).epsilon(1e-6));
@@ -142,7 +141,7 @@ TEST_CASE("async: updates staler than max_staleness are dropped") {
       "  clients: 4\n  mode: async\n  async_concurrency: 4\n  async_buffer: 2\n  rounds: 3\n  max_staleness: 0\n"
       "system:\n  trace: trace.csv\n  latency_ms: 0\n");
   PlusOneTrainer t;
-  const RunResults r = Federation(c, {3, 3, 3, 3}, t, {}).run();
+  const RunResults r = run_federation(c, {3, 3, 3, 3}, t, {}, {});
   REQUIRE(r.rounds.size() == 4);
   // At t=T: a (buffered, a' from version 0), b (version 1), c and d stale (replaced from
   // version 1). At 2T: a' is stale, b' and c' make version 2: three stale updates in between.
@@ -181,7 +180,7 @@ TEST_CASE("proportional local steps: ceil(epochs * n_i * N / (R * m) / batch) (F
       "  clients: 4\n  clients_per_round: 4\n  rounds: 2\n  local_steps_mode: proportional\n  local_epochs: 3\n"
       "system:\n  trace: trace.csv\n");
   PlusOneTrainer t;
-  const RunResults r = Federation(c, {1, 2, 5, 10}, t, {}).run();
+  const RunResults r = run_federation(c, {1, 2, 5, 10}, t, {}, {});
   // steps_i = ceil(3 * n_i * 4 / (2 * 4) / 1) = ceil(1.5 n_i) = 2, 3, 8, 15; one token per step, two rounds.
   CHECK(r.clients.tokens_trained == std::vector<int64_t>{4, 6, 16, 30});
 }
@@ -190,22 +189,22 @@ TEST_CASE("traces: malformed CSV files are rejected naming the file, line and fi
   write_file("bad_trace.csv", "client,gflops,mbps\n0,1,8\n1,fast,8\n");
   ExperimentConfig c = config("  clients: 2\n  clients_per_round: 2\n  rounds: 1\nsystem:\n  trace: bad_trace.csv\n");
   PlusOneTrainer t;
-  CHECK_THROWS_WITH_AS(Federation(c, {1, 1}, t, {}), "bad_trace.csv:3: gflops: expected a finite number, got 'fast'",
+  CHECK_THROWS_WITH_AS(run_federation(c, {1, 1}, t, {}, {}), "bad_trace.csv:3: gflops: expected a finite number, got 'fast'",
                        fedsim::UserError);
   write_file("short_trace.csv", "client,gflops,mbps\n0,1,8\n");
   c = config("  clients: 2\n  clients_per_round: 2\n  rounds: 1\nsystem:\n  trace: short_trace.csv\n");
-  CHECK_THROWS_WITH_AS(Federation(c, {1, 1}, t, {}),
+  CHECK_THROWS_WITH_AS(run_federation(c, {1, 1}, t, {}, {}),
                        "short_trace.csv: client 1 has no row; the trace must cover clients 0 to 1", fedsim::UserError);
   write_file("bad_avail.csv", "client,start,end\n0,0,1\n");
   c = config("  clients: 2\n  clients_per_round: 2\n  rounds: 1\nsystem:\n  availability: trace\n"
              "  availability_trace: bad_avail.csv\n");
-  CHECK_THROWS_WITH_AS(Federation(c, {1, 1}, t, {}),
+  CHECK_THROWS_WITH_AS(run_federation(c, {1, 1}, t, {}, {}),
                        "bad_avail.csv:1: expected the header 'client,start_s,end_s', got 'client,start,end'",
                        fedsim::UserError);
   write_file("range_avail.csv", "client,start_s,end_s\n5,0,1\n");
   c = config("  clients: 2\n  clients_per_round: 2\n  rounds: 1\nsystem:\n  availability: trace\n"
              "  availability_trace: range_avail.csv\n");
-  CHECK_THROWS_WITH_AS(Federation(c, {1, 1}, t, {}), "range_avail.csv:2: client: 5 is out of range; accepted: 0 to 1",
+  CHECK_THROWS_WITH_AS(run_federation(c, {1, 1}, t, {}, {}), "range_avail.csv:2: client: 5 is out of range; accepted: 0 to 1",
                        fedsim::UserError);
 }
 

@@ -39,7 +39,7 @@ std::string source_file(const std::string& rel) {
 // Mean local steps per participation of a run over `n`, with PlusOneTrainer.
 double mean_steps(const ExperimentConfig& c, const std::vector<int64_t>& n) {
   PlusOneTrainer t;
-  const RunResults r = Federation(c, n, t, {}).run();
+  const RunResults r = run_federation(c, n, t, {}, {});
   const double steps = static_cast<double>(std::accumulate(r.clients.tokens_trained.begin(), r.clients.tokens_trained.end(), int64_t{0}));
   const double joined = static_cast<double>(std::accumulate(r.clients.rounds_joined.begin(), r.clients.rounds_joined.end(), int64_t{0}));
   return steps / joined;
@@ -69,7 +69,7 @@ TEST_CASE("proportional steps: local_steps_rounds keeps Fed-ChatbotPA's publishe
   // ceil(3 * n_i * 747 / (200 * 10) / 8) steps.
   double want = 0;
   for (int64_t r = 0; r < 20; ++r)
-    for (int32_t i : sample_clients("fedllm-bench", 1, r, 747, 10))
+    for (int32_t i : sample_clients(Sampling::fedllm_bench, 1, r, 747, 10))
       want += std::ceil(3.0 * static_cast<double>(n[static_cast<size_t>(i)]) * 747 / 2000 / 8) / 200;
   CHECK(scaled == doctest::Approx(want).epsilon(1e-12));
   CHECK(unpinned > 8 * scaled);  // about ten times the published work per participation
@@ -82,12 +82,12 @@ TEST_CASE("DP: sigma takes the constant initial lr (FedLLM-Bench); noise_lr: rou
   const std::string base =
       "federation:\n  trainer: none\n  clients: 1\n  clients_per_round: 1\n  rounds: 4\n  local_steps: 1\n"
       "  batch_size: 1\n  lr: 0.5\n  lr_min: 0.001\nprivacy:\n  mechanism: gaussian\n  clip: 1\n";
-  const double sigma0 = Federation::dp_sigma(0.5, 1.0, 10, 1, 1, 4, 1.0, 1e-4);
+  const double sigma0 = dp_sigma(0.5, 1.0, 10, 1, 1, 4, 1.0, 1e-4);
   CHECK(sigma0 == doctest::Approx(0.1 * std::sqrt(8 * std::log(1e4))).epsilon(1e-12));
   for (const char* mode : {"initial", "round"}) {
     CAPTURE(mode);
     PlusOneTrainer t;
-    const RunResults r = Federation(parse_config(base + "  noise_lr: " + mode + "\n", "dp.yaml"), {10}, t, {}).run();
+    const RunResults r = run_federation(parse_config(base + "  noise_lr: " + mode + "\n", "dp.yaml"), {10}, t, {}, {});
     REQUIRE(r.rounds.size() == 5);
     for (int64_t k = 0; k < 4; ++k) {
       fedsim::Rng rng(1, 0, static_cast<uint64_t>(k), fedsim::Purpose::dp_noise);
@@ -179,8 +179,8 @@ TEST_CASE("shipped FedLLM-Bench configs: paper defaults, published R, and every 
     const ExperimentConfig c = parse_config(text, f.file);
     CHECK(c.federation.server_beta1 == 0.5);  // FedLLM-Bench config.py fedopt_beta1
     CHECK(c.federation.local_steps_rounds == f.published_rounds);
-    CHECK(c.federation.sampling == "fedllm-bench");
-    CHECK(c.privacy.noise_lr == "initial");
+    CHECK(c.federation.sampling == Sampling::fedllm_bench);
+    CHECK(c.privacy.noise_lr == NoiseLr::initial);
     // Each of model, context, rank, batch, lr, rounds, steps and metric is on a line that
     // states the published value: the keys by section, the metric in a comment.
     const std::pair<const char*, const char*> keys[] = {{"model", "preset"},       {"model", "seq_len"},

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <unistd.h>
 
@@ -112,4 +114,40 @@ TEST_CASE("results: a foreign or truncated file is rejected with a clear error")
   std::filesystem::remove("foreign.h5");
   std::filesystem::remove("newer.h5");
   std::filesystem::remove("truncated.h5");
+}
+
+namespace {
+// The names in the first column of the table under `heading` in a Markdown file (backticked).
+std::vector<std::string> documented(const std::string& md, const std::string& heading) {
+  std::vector<std::string> names;
+  size_t at = md.find("\n" + heading);
+  REQUIRE(at != std::string::npos);
+  at = md.find("\n|", at);
+  at = md.find('\n', at + 1);  // the header row
+  at = md.find('\n', at + 1);  // the |---| row
+  while (at != std::string::npos && at + 1 < md.size() && md[at + 1] == '|') {
+    const size_t b = md.find('`', at), e = md.find('`', b + 1);
+    names.push_back(md.substr(b + 1, e - b - 1));
+    at = md.find('\n', at + 1);
+  }
+  return names;
+}
+template <class Table>
+std::vector<std::string> names_of(const Table& t) {
+  std::vector<std::string> out;
+  for (const auto& c : t.columns()) out.push_back(c.name);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("results: experiments/RESULTS.md lists exactly the columns of /rounds, /clients and /timeline") {
+  const char* src = std::getenv("FEDSIM_SOURCE_DIR");
+  REQUIRE(src != nullptr);
+  std::ifstream in(std::string(src) + "/experiments/RESULTS.md");
+  const std::string md((std::istreambuf_iterator<char>(in)), {});
+  CHECK(documented(md, "### `/rounds`") == names_of(rounds_table()));
+  CHECK(documented(md, "### `/clients`") == names_of(clients_table()));
+  std::vector<std::string> timeline{"kind_names", "end_names"};
+  for (const auto& n : names_of(timeline_table())) timeline.push_back(n);
+  CHECK(documented(md, "### `/timeline`") == timeline);
 }

@@ -30,10 +30,10 @@ TEST_CASE("fedllm-bench sampler reproduces CPython's random.seed(r); random.samp
     CAPTURE(c.n);
     CAPTURE(c.m);
     CAPTURE(c.r);
-    CHECK(sample_clients("fedllm-bench", 999, c.r, c.n, c.m) == c.want);
+    CHECK(sample_clients(Sampling::fedllm_bench, 999, c.r, c.n, c.m) == c.want);
   }
   // A large draw through the set-based branch: 200 of 747 with r = 1.
-  const auto big = sample_clients("fedllm-bench", 0, 1, 747, 200);
+  const auto big = sample_clients(Sampling::fedllm_bench, 0, 1, 747, 200);
   REQUIRE(big.size() == 200);
   CHECK(big.front() == 1);
   CHECK(big[100] == 392);
@@ -49,11 +49,11 @@ TEST_CASE("CPython Mersenne Twister: getrandbits(32) after random.seed(12345)") 
 }
 
 TEST_CASE("uniform sampler: m distinct sorted clients, reproducible per round, all when m >= N") {
-  const auto a = sample_clients("uniform", 3, 5, 100, 10);
-  CHECK(a == sample_clients("uniform", 3, 5, 100, 10));
-  CHECK(a != sample_clients("uniform", 3, 6, 100, 10));
-  CHECK(a != sample_clients("uniform", 4, 5, 100, 10));
+  const auto a = sample_clients(Sampling::uniform, 3, 5, 100, 10);
+  CHECK(a == sample_clients(Sampling::uniform, 3, 5, 100, 10));
+  CHECK(a != sample_clients(Sampling::uniform, 3, 6, 100, 10));
+  CHECK(a != sample_clients(Sampling::uniform, 4, 5, 100, 10));
   REQUIRE(a.size() == 10);
   for (size_t i = 1; i < a.size(); ++i) CHECK(a[i - 1] < a[i]);
-  CHECK(sample_clients("uniform", 3, 0, 4, 9) == std::vector<int32_t>{0, 1, 2, 3});
+  CHECK(sample_clients(Sampling::uniform, 3, 0, 4, 9) == std::vector<int32_t>{0, 1, 2, 3});
 }

@@ -9,6 +9,7 @@
 
 using namespace fedsim;
 using namespace fedsim::sim::u2s;
+using fedsim::sim::Selection;
 
 namespace {
 
@@ -57,7 +58,7 @@ TEST_CASE("retrieval by hidden states picks examples of the piece's domain above
   std::vector<PoolExample> pool;
   for (const auto& f : w.pool) pool.push_back({f.sentence, f.question, f.answer, f.domain});
   const models::Model base = pool_base(pool);
-  const Selector ret(pool, "retrieval", 2, 3, 4096, &base);
+  const Selector ret(pool, Selection::retrieval, 2, 3, 4096, &base);
   size_t same = 0, n = 0;
   for (const auto& t : w.corpus.test) {
     const auto a = ret.select(t.instruction, 7);

@@ -10,6 +10,7 @@
 
 using namespace fedsim;
 using namespace fedsim::sim::u2s;
+using fedsim::sim::Selection;
 
 namespace {
 
@@ -96,7 +97,8 @@ TEST_CASE("retrieval picks examples of the piece's template; random and fixed ar
   const datasets::U2sWorld w = small_world();
   std::vector<PoolExample> pool;
   for (const auto& f : w.pool) pool.push_back({f.sentence, f.question, f.answer, f.domain});
-  const Selector ret(pool, "retrieval", 2, 3, 4096), rnd(pool, "random", 2, 3, 4096), fix(pool, "fixed", 2, 3, 4096);
+  const Selector ret(pool, Selection::retrieval, 2, 3, 4096), rnd(pool, Selection::random, 2, 3, 4096),
+      fix(pool, Selection::fixed, 2, 3, 4096);
   // Over the held-out facts' sentences: how often the top example has the same domain.
   size_t same_ret = 0, same_rnd = 0, n = 0;
   const std::vector<std::string> doms = datasets::u2s_domain_names();
