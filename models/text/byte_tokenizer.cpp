@@ -1,10 +1,26 @@
-// The built-in byte-level tokenizer (models/model.hpp's Tokenizer) as a TextTokenizer.
+// The built-in byte-level tokenizer: models/model.hpp's Tokenizer, and the same as a TextTokenizer.
 #include <array>
 
 #include "models/model.hpp"
 #include "models/text/tokenizer.hpp"
 
 namespace fedsim::models {
+
+std::vector<int32_t> Tokenizer::encode(const std::string& text) {
+  std::vector<int32_t> ids;
+  ids.reserve(text.size());
+  for (unsigned char c : text) ids.push_back(static_cast<int32_t>(c));
+  return ids;
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids) {
+  std::string s;
+  s.reserve(ids.size());
+  for (int32_t id : ids)
+    if (id >= 0 && id < 256) s.push_back(static_cast<char>(static_cast<unsigned char>(id)));
+  return s;
+}
+
 namespace {
 
 using Tok = Tokenizer;
@@ -35,14 +51,9 @@ class ByteTokenizer final : public TextTokenizer {
   const std::vector<int32_t>& special_suffix() const override { return suffix_; }
 
   std::string decode(const std::vector<int32_t>& ids, bool skip_special) const override {
+    if (skip_special) return Tok::decode(ids);
     std::string s;
-    s.reserve(ids.size());
-    for (int32_t id : ids) {
-      if (id >= 0 && id < 256)
-        s.push_back(static_cast<char>(static_cast<unsigned char>(id)));
-      else if (!skip_special && id >= 256 && id < Tok::vocab_size)
-        s += kSpecialNames[static_cast<size_t>(id - 256)];
-    }
+    for (int32_t id : ids) s += id_to_token(id);
     return s;
   }
 
