@@ -48,26 +48,28 @@ int32_t Bpe::find(std::string_view token) const {
 
 void Bpe::tokenize(std::string_view piece, const std::vector<uint32_t>& units, std::vector<BpeToken>& out) const {
   if (piece.empty()) return;
-  if (opt_.ignore_merges)
-    if (const int32_t id = find(piece); id >= 0) {
-      out.push_back({id, 0, static_cast<uint32_t>(units.size() - 2)});
-      return;
-    }
   const bool cacheable = piece.size() < 256;
+  std::string key;
   if (cacheable) {
+    key.assign(piece);
     std::lock_guard<std::mutex> lock(cache_mutex_);
-    const auto it = cache_.find(std::string(piece));
+    const auto it = cache_.find(key);
     if (it != cache_.end()) {
       out.insert(out.end(), it->second.begin(), it->second.end());
       return;
     }
   }
   std::vector<BpeToken> tokens;
-  merge_word(piece, units, tokens);
+  const int32_t whole = opt_.ignore_merges ? find(piece) : -1;
+  if (whole >= 0) {
+    tokens.push_back({whole, 0, static_cast<uint32_t>(units.size() - 2)});
+  } else {
+    merge_word(piece, units, tokens);
+  }
   out.insert(out.end(), tokens.begin(), tokens.end());
   if (cacheable) {
     std::lock_guard<std::mutex> lock(cache_mutex_);
-    if (cache_.size() < kCacheCapacity) cache_.emplace(std::string(piece), std::move(tokens));
+    if (cache_.size() < kCacheCapacity) cache_.emplace(std::move(key), std::move(tokens));
   }
 }
 

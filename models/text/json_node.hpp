@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 
 #include "common/error.hpp"
@@ -57,11 +56,15 @@ struct Node {
 };
 
 inline std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw UserError(path + ": cannot open the file");
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
+  const std::streamoff size = in.tellg();
+  if (size < 0) throw UserError(path + ": cannot read the file");
+  std::string s(static_cast<size_t>(size), '\0');
+  in.seekg(0);
+  in.read(s.data(), static_cast<std::streamsize>(s.size()));
+  if (!in) throw UserError(path + ": cannot read the file");
+  return s;
 }
 
 inline nlohmann::json parse_json_file(const std::string& path) {

@@ -74,6 +74,8 @@ void read_bpe_model(const Node& root, HfConfig& c) {
     if (m.has(k) && !m.at(k).str().empty()) m.at(k).unsupported(m.at(k).str(), "null or \"\"");
   const Node vocab = m.at("vocab");
   if (!vocab.j.is_object()) vocab.fail("expected an object {token: id}");
+  c.vocab.reserve(vocab.j.size());
+  c.tokens.reserve(vocab.j.size());
   for (auto it = vocab.j.begin(); it != vocab.j.end(); ++it) {
     const Node v{it.value(), vocab.key + "." + it.key(), c.path};
     const int64_t id = v.integer();

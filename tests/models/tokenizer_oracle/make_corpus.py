@@ -11,6 +11,8 @@ split at '%' lines; dict-freedict-*: dictd files, one sample per entry). Writes,
   OUT_DIR/corpus.jsonl    Debian samples + generated lines; ids and decode(encode(x)) == x
   OUT_DIR/specials.jsonl  lines with added-token strings and U+2581 written in the text, for
                           the ids only (Llama-2's decoder does not give these back unchanged)
+  OUT_DIR/chats.jsonl     conversations {"system", "turns"} of corpus samples (1-3 exchanges and
+                          a last user turn), for the chat template check
 Deterministic: the same packages give the same files.
 """
 import gzip
@@ -21,6 +23,7 @@ import sys
 
 PER_PACKAGE = 260   # samples taken from each package, evenly spaced
 MAX_BYTES = 1500    # longer samples are skipped
+CHATS = 300         # conversations for the chat template check
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
@@ -130,6 +133,12 @@ def main():
     with open(os.path.join(out_dir, "specials.jsonl"), "w", encoding="utf-8") as f:
         for s in SPECIALS:
             f.write(json.dumps(s, ensure_ascii=False) + "\n")
+    rng = random.Random(18)
+    with open(os.path.join(out_dir, "chats.jsonl"), "w", encoding="utf-8") as f:
+        for _ in range(CHATS):
+            system = rng.choice(samples) if rng.random() < 0.3 else ""
+            turns = [rng.choice(samples + gen) for _ in range(2 * rng.randint(0, 2) + 1)]
+            f.write(json.dumps({"system": system, "turns": turns}, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":
