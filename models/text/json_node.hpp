@@ -28,7 +28,10 @@ struct Node {
     return Node{*it, sub(k), file};
   }
   bool has(const char* k) const { return j.is_object() && j.contains(k) && !j.at(k).is_null(); }
-  Node item(size_t i) const { return Node{j.at(i), key + "[" + std::to_string(i) + "]", file}; }
+  Node item(size_t i) const {
+    if (!j.is_array() || i >= j.size()) fail("expected an array of at least " + std::to_string(i + 1) + " items");
+    return Node{j[i], key + "[" + std::to_string(i) + "]", file};
+  }
   std::string sub(const char* k) const { return key.empty() ? k : key + "." + k; }
   std::string str() const {
     if (!j.is_string()) fail("expected a string, found " + j.dump().substr(0, 60));

@@ -156,9 +156,10 @@ void read_added_tokens(const Node& list, HfConfig& c) {
   for (size_t i = 0; i < list.array().size(); ++i) {
     const Node a = list.item(i);
     AddedToken t;
-    t.id = static_cast<int32_t>(a.at("id").integer());
+    const int64_t id = a.at("id").integer();
+    t.id = id < 0 || id > (1 << 30) ? -1 : static_cast<int32_t>(id);
     t.content = a.at("content").str();
-    if (t.id < 0) a.at("id").fail("negative id " + std::to_string(t.id));
+    if (t.id < 0) a.at("id").fail("id " + std::to_string(id) + " out of range");
     if (t.content.empty()) a.at("content").fail("empty token");
     t.special = a.flag("special", false);
     t.lstrip = a.flag("lstrip", false);
