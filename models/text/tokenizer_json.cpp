@@ -8,6 +8,12 @@
 namespace fedsim::models::text {
 namespace {
 
+// A Sequence's parts, in order.
+template <class F>
+void for_each_item(const Node& list, F read) {
+  for (size_t i = 0; i < list.array().size(); ++i) read(list.item(i));
+}
+
 uint32_t single_char(const Node& n) {
   const std::string s = n.str();
   size_t i = 0;
@@ -33,8 +39,7 @@ PrependScheme prepend_scheme(const Node& n) {
 void read_normalizer(const Node& n, HfConfig& c) {
   const std::string t = n.type();
   if (t == "Sequence") {
-    const Node list = n.at("normalizers");
-    for (size_t i = 0; i < list.array().size(); ++i) read_normalizer(list.item(i), c);
+    for_each_item(n.at("normalizers"), [&c](const Node& item) { read_normalizer(item, c); });
   } else if (t == "NFC") {
     c.normalizers.push_back({NormalizerStep::nfc, "", ""});
   } else if (t == "Prepend") {
@@ -52,8 +57,7 @@ void read_pre_tokenizer(const Node& n, HfConfig& c) {
   const std::string t = n.type();
   PreTokenizerStep s{};
   if (t == "Sequence") {
-    const Node list = n.at("pretokenizers");
-    for (size_t i = 0; i < list.array().size(); ++i) read_pre_tokenizer(list.item(i), c);
+    for_each_item(n.at("pretokenizers"), [&c](const Node& item) { read_pre_tokenizer(item, c); });
     return;
   } else if (t == "Split") {
     s.kind = PreTokenizerStep::split;
@@ -84,8 +88,7 @@ void read_decoder(const Node& n, HfConfig& c) {
   const std::string t = n.type();
   DecoderStep d{};
   if (t == "Sequence") {
-    const Node list = n.at("decoders");
-    for (size_t i = 0; i < list.array().size(); ++i) read_decoder(list.item(i), c);
+    for_each_item(n.at("decoders"), [&c](const Node& item) { read_decoder(item, c); });
     return;
   } else if (t == "ByteLevel") {
     d.kind = DecoderStep::byte_level;
@@ -125,8 +128,7 @@ int32_t named_id(const Node& n, const std::string& name, const HfConfig& c) {
 void read_post_processor(const Node& n, HfConfig& c) {
   const std::string t = n.type();
   if (t == "Sequence") {
-    const Node list = n.at("processors");
-    for (size_t i = 0; i < list.array().size(); ++i) read_post_processor(list.item(i), c);
+    for_each_item(n.at("processors"), [&c](const Node& item) { read_post_processor(item, c); });
   } else if (t == "ByteLevel") {
     // Offsets only.
   } else if (t == "TemplateProcessing") {
