@@ -144,19 +144,21 @@ Pieces render_chatml(const ChatTemplate& t, const Conversation& c, bool prompt) 
   return p;
 }
 
-// fedsim's byte layout: BOS [system] then per exchange INST user RESP answer EOS (the layout of
-// make_sft_batch since the first release; a conversation's exchanges follow one another).
-Pieces render_fedsim_bytes(const ChatTemplate&, const Conversation& c, bool prompt) {
+// fedsim's byte layouts: "fedsim-bytes" is make_sft_batch's BOS INST user RESP answer EOS (one
+// exchange); "fedsim-bytes-chat" is make_conversation_batch's BOS, then USER user or ASSISTANT
+// answer EOS per turn (the multi-turn layout, FedLLM-Bench's multi-turn run in bytes).
+Pieces render_fedsim_bytes(const ChatTemplate& t, const Conversation& c, bool prompt) {
+  const bool chat = t.name == "fedsim-bytes-chat";
+  const char* answer_marker = chat ? "<assistant>" : "<resp>";
   Pieces p{{ChatPiece::bos, "", false}};
-  if (!c.system.empty()) p.push_back(text(c.system));
   for (const Turn& turn : c.turns) {
     if (turn.role == Role::user) {
-      p.insert(p.end(), {token("<inst>"), text(turn.text)});
+      p.insert(p.end(), {token(chat ? "<user>" : "<inst>"), text(turn.text)});
     } else {
-      p.insert(p.end(), {token("<resp>"), text(turn.text, true), eos()});
+      p.insert(p.end(), {token(answer_marker), text(turn.text, true), eos()});
     }
   }
-  if (prompt) p.push_back(token("<resp>"));
+  if (prompt) p.push_back(token(answer_marker));
   return p;
 }
 
@@ -182,7 +184,9 @@ std::vector<ChatTemplate> make_templates() {
   for (const char* n : {"chatml", "qwen2.5", "qwen3"})
     out.push_back({n, "Qwen tokenizer_config.json", false, true, true, Truncation::hf, render_chatml});
   out.push_back({"plain", "trl DPOTrainer layout", true, true, true, Truncation::hf, render_plain});
-  out.push_back({"fedsim-bytes", "fedsim", false, true, true, Truncation::next_token, render_fedsim_bytes});
+  out.push_back({"fedsim-bytes", "fedsim make_sft_batch", false, false, false, Truncation::next_token, render_fedsim_bytes});
+  out.push_back({"fedsim-bytes-chat", "fedsim make_conversation_batch", false, true, false, Truncation::next_token,
+                 render_fedsim_bytes});
   return out;
 }
 
@@ -217,7 +221,7 @@ void check_conversation(const ChatTemplate& t, const Conversation& c) {
   if (!t.multi_turn && c.turns.size() > 2)
     throw UserError("chat template '" + t.name + "' formats one exchange (instruction, response); this conversation has " +
                     std::to_string(c.turns.size()) + " turns: use a multi-turn template (vicuna_v1.1, llama-3, chatml, "
-                    "qwen2.5, qwen3, plain, fedsim-bytes)");
+                    "qwen2.5, qwen3, plain, fedsim-bytes-chat)");
   if (!t.system && !c.system.empty())
     throw UserError("chat template '" + t.name + "' has a fixed preamble and takes no system text");
 }

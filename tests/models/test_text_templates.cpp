@@ -74,6 +74,50 @@ Batch legacy_sft_batch(const std::vector<std::pair<std::string, std::string>>& p
   return b;
 }
 
+// make_conversation_batch (models/conversation.cpp on main, FedLLM-Bench fidelity work): the
+// reference "fedsim-bytes-chat" must reproduce bit for bit.
+Batch legacy_conversation_batch(const std::vector<std::vector<std::string>>& conversations, int T) {
+  using Tok = Tokenizer;
+  Batch b;
+  b.B = static_cast<int>(conversations.size());
+  b.T = T;
+  b.inputs.assign(static_cast<size_t>(b.B) * T, Tok::PAD);
+  b.targets.assign(static_cast<size_t>(b.B) * T, -1);
+  std::vector<int32_t> seq;
+  std::vector<char> is_target;
+  for (int i = 0; i < b.B; ++i) {
+    const std::vector<std::string>& turns = conversations[static_cast<size_t>(i)];
+    seq.assign(1, Tok::BOS);
+    is_target.assign(1, 0);
+    for (size_t k = 0; k < turns.size() && seq.size() <= static_cast<size_t>(T); ++k) {
+      const bool gpt = k % 2 == 1;
+      seq.push_back(gpt ? Tok::ASSISTANT : Tok::USER);
+      is_target.push_back(0);
+      for (unsigned char c : turns[k]) {
+        seq.push_back(c);
+        is_target.push_back(gpt);
+      }
+      if (gpt) {
+        seq.push_back(Tok::EOS);
+        is_target.push_back(1);
+      }
+    }
+    const size_t n = std::min(seq.size(), static_cast<size_t>(T));
+    for (size_t t = 0; t < n; ++t) {
+      b.inputs[static_cast<size_t>(i) * T + t] = seq[t];
+      if (t + 1 < seq.size() && is_target[t + 1]) b.targets[static_cast<size_t>(i) * T + t] = seq[t + 1];
+    }
+  }
+  return b;
+}
+
+std::string random_text(Rng& rng) {
+  static const std::string alphabet = "ab \n\xC3\xA9\xF0\x9F\x9A\x80xyz<inst>";
+  std::string s;
+  for (uint64_t k = rng.next_u64() % 12; k > 0; --k) s += alphabet[rng.next_u64() % alphabet.size()];
+  return s;
+}
+
 }  // namespace
 
 TEST_CASE("single-turn templates of FedLLM-Bench: exact text, loss on ' ' + response + EOS") {
@@ -134,8 +178,9 @@ TEST_CASE("multi-turn templates: every assistant turn a target, user turns and s
         "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n⟦Hello!<|im_end|>⟧\n"
         "<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n⟦4<|im_end|>⟧\n");
   CHECK(render("plain", two_exchanges()) == "Hi⟦Hello!</s>⟧2+2?⟦\n4</s>⟧");
-  CHECK(render("fedsim-bytes", two_exchanges("sys"), byte_tokenizer()) ==
-        "<bos>sys<inst>Hi<resp>⟦Hello!<eos>⟧<inst>2+2?<resp>⟦\n4<eos>⟧");
+  CHECK(render("fedsim-bytes-chat", two_exchanges(), byte_tokenizer()) ==
+        "<bos><user>Hi<assistant>⟦Hello!<eos>⟧<user>2+2?<assistant>⟦\n4<eos>⟧");
+  CHECK(render("fedsim-bytes", exchange("Hi", "Hello!"), byte_tokenizer()) == "<bos><inst>Hi<resp>⟦Hello!<eos>⟧");
 }
 
 TEST_CASE("the loss mask follows characters: a token running from the prompt into the answer is trained") {
@@ -175,17 +220,21 @@ TEST_CASE("batches: right padding with the tokenizer's PAD, targets shifted, tru
   CHECK(d.rejected.targets == V{'n', 'o', 1001, -1, -1, -1});
 }
 
-TEST_CASE("fedsim-bytes reproduces make_sft_batch's first implementation bit for bit") {
+TEST_CASE("fedsim-bytes and fedsim-bytes-chat reproduce make_sft_batch and make_conversation_batch bit for bit") {
   Rng rng(7);
-  const std::string alphabet = "ab \n\xC3\xA9\xF0\x9F\x9A\x80xyz<inst>";
   for (int trial = 0; trial < 200; ++trial) {
     std::vector<std::pair<std::string, std::string>> pairs;
+    std::vector<std::vector<std::string>> turns;
+    std::vector<Conversation> convs;
     const int B = 1 + static_cast<int>(rng.next_u64() % 4);
     for (int i = 0; i < B; ++i) {
-      std::string a, r;
-      for (uint64_t k = rng.next_u64() % 12; k > 0; --k) a += alphabet[rng.next_u64() % alphabet.size()];
-      for (uint64_t k = rng.next_u64() % 12; k > 0; --k) r += alphabet[rng.next_u64() % alphabet.size()];
-      pairs.emplace_back(a, r);
+      pairs.emplace_back(random_text(rng), random_text(rng));
+      turns.emplace_back();
+      convs.emplace_back();
+      for (uint64_t k = 1 + rng.next_u64() % 5; k > 0; --k) {
+        turns.back().push_back(random_text(rng));
+        convs.back().turns.push_back({convs.back().turns.size() % 2 ? Role::assistant : Role::user, turns.back().back()});
+      }
     }
     const int T = 2 + static_cast<int>(rng.next_u64() % 30);
     const Batch want = legacy_sft_batch(pairs, T), got = make_sft_batch(pairs, T);
@@ -193,6 +242,10 @@ TEST_CASE("fedsim-bytes reproduces make_sft_batch's first implementation bit for
     REQUIRE(got.T == want.T);
     CHECK(got.inputs == want.inputs);
     CHECK(got.targets == want.targets);
+    const Batch want_c = legacy_conversation_batch(turns, T);
+    const Batch got_c = make_sft_batch(*byte_tokenizer(), chat_template("fedsim-bytes-chat"), convs, T);
+    CHECK(got_c.inputs == want_c.inputs);
+    CHECK(got_c.targets == want_c.targets);
   }
 }
 
@@ -218,13 +271,13 @@ TEST_CASE("template and conversation errors name what is accepted") {
   CHECK_THROWS_WITH_AS(chat_template("nope"),
                        "chat template 'nope' is unknown; accepted: alpaca, arabic_alpaca, chinese_alpaca, "
                        "portuguese_alpaca, telugu_alpaca, russian_alpaca, french_alpaca, spanish_alpaca, vicuna, "
-                       "medquad, vicuna_v1.1, llama-3, chatml, qwen2.5, qwen3, plain, fedsim-bytes",
+                       "medquad, vicuna_v1.1, llama-3, chatml, qwen2.5, qwen3, plain, fedsim-bytes, fedsim-bytes-chat",
                        UserError);
   const auto tok = byte_hf();
   CHECK_THROWS_WITH_AS(make_sft_batch(*tok, chat_template("alpaca"), {exchange("a", "b"), two_exchanges()}, 8),
                        "sample 1: chat template 'alpaca' formats one exchange (instruction, response); this "
                        "conversation has 4 turns: use a multi-turn template (vicuna_v1.1, llama-3, chatml, qwen2.5, "
-                       "qwen3, plain, fedsim-bytes)",
+                       "qwen3, plain, fedsim-bytes-chat)",
                        UserError);
   CHECK_THROWS_WITH_AS(tokenize_conversation(*tok, chat_template("chatml"), Conversation{"", {{Role::assistant, "x"}}}),
                        "conversation turn 0 is assistant; turns alternate user, assistant, ... starting with user",

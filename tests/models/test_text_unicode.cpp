@@ -49,7 +49,7 @@ TEST_CASE("UTF-8: code points, invalid bytes as raw bytes that round-trip, lossy
   CHECK(cps_of("\xC0\x80") == std::vector<uint32_t>{kRawByteBase + 0xC0, kRawByteBase + 0x80});
   CHECK(cps_of("\xED\xA0\x80").size() == 3);
   CHECK(cps_of("\xE2\x82") == std::vector<uint32_t>{kRawByteBase + 0xE2, kRawByteBase + 0x82});
-  for (const std::string s : {std::string("\xC0\x80\xFFok\xE2\x82"), std::string("\x80")}) {
+  for (const std::string& s : {std::string("\xC0\x80\xFFok\xE2\x82"), std::string("\x80")}) {
     std::string back;
     for (uint32_t c : cps_of(s)) utf8_append(back, c);
     CHECK(back == s);
