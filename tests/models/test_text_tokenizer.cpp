@@ -118,6 +118,10 @@ TEST_CASE("Metaspace pre-tokenizer and decoder (prepend_scheme first), NFC norma
   CHECK(t->decode({264, 259, 262}, true) == "ab c");
   // "first": only a section at the start of the text gets the '▁'.
   CHECK(t->encode("<s>ab", false) == V{1, 260, 261});
+  // A leading space becomes the '▁' (no second one is prepended), which the decoder drops from
+  // the first token: " ab" comes back as "ab", as with Hugging Face.
+  CHECK(t->encode(" ab", false) == V{264});
+  CHECK(t->decode(t->encode(" ab", false), true) == "ab");
   j["pre_tokenizer"]["split"] = true;  // pieces start at each '▁': no merge across them
   CHECK(load_json("ms2/tokenizer.json", j)->encode("ab c", false) == V{264, 259, 262});
 
