@@ -17,21 +17,23 @@ Model& Model::operator=(Model&&) noexcept = default;
 
 const ModelConfig& Model::config() const { return impl_->net.cfg; }
 const LoraConfig& Model::lora() const { return impl_->lora; }
-int64_t Model::n_base_params() const { return impl_->net.bl.total; }
+int64_t Model::n_base_params() const { return impl_->net.bl.total + impl_->net.bl.total_half; }
 int64_t Model::n_adapter_params() const { return impl_->net.al.total; }
-std::vector<float> Model::base_weights() const { return impl_->net.get(impl_->net.base); }
+std::vector<float> Model::base_weights() const { return impl_->net.base_host(); }
 
 int64_t adapter_param_count(const ModelConfig& cfg, const LoraConfig& lora) {
   return make_adapter_layout(cfg, lora).total;
 }
 
-// Per token, counting multiply-adds as 2 FLOPs and leaving out pointwise work (LayerNorm,
-// GELU, softmax, AdamW). See models/README.md.
+// Per token, counting multiply-adds as 2 FLOPs and leaving out pointwise work (norms, GELU /
+// SwiGLU, RoPE, softmax, AdamW). See models/README.md.
 double train_flops_per_token(const ModelConfig& c, const LoraConfig& lora_cfg) {
   const AdapterLayout al = make_adapter_layout(c, lora_cfg);
   const double C = c.d_model, F = c.d_ff, V = c.vocab_size, L = c.n_layers, T = c.max_seq;
-  const double dense = 2.0 * (L * (4 * C * C + 2 * C * F) + V * C);  // projections + tied head
-  const double attn = L * 2.0 * C * (T + 1);                         // q k^T and att v, causal: (T+1)/2 keys on average
+  const double Q = c.llama() ? c.q_dim() : C, KV = c.llama() ? c.kv_dim() : C, mlp = c.llama() ? 3 : 2;
+  // q, k, v, o projections + MLP matrices, + the head (tied or not: V x C either way).
+  const double dense = 2.0 * (L * (2 * C * Q + 2 * C * KV + mlp * C * F) + V * C);
+  const double attn = L * 2.0 * Q * (T + 1);  // q k^T and att v, causal: (T+1)/2 keys on average
   double lora = 0;
   for (int t = 0; t < kNumTargets; ++t)
     if (al.enabled[t]) lora += 2.0 * al.rank * (al.d_in[t] + al.d_out[t]);
@@ -79,6 +81,8 @@ void Model::Impl::adamw_step(UVec<float> params, UVec<float> m, UVec<float> v, U
 double Model::train_base_step(const Batch& batch, float lr, const OptimConfig& opt) {
   Impl& im = *impl_;
   Net<float>& net = im.net;
+  if (net.bl.total_half > 0)
+    throw UserError("model.base_dtype: bf16 stores a frozen base; full-parameter training needs fp32");
   net.enable_base_grad();
   if (im.base_m.extent(0) == 0) {
     im.base_m = Vec<float>(Kokkos::view_alloc(net.exec, "fedsim::models::base_adam_m"), net.bl.total);

@@ -18,15 +18,56 @@ namespace fedsim::models {
 inline constexpr int64_t kCheckpointFormatVersion = 1;
 inline constexpr const char* kCheckpointKind = "fedsim-checkpoint";
 
-// Shapes of the transformer. vocab_size is fixed by the tokenizer.
+// Decoder families. gpt2: fedsim's byte-level GPT presets (LayerNorm, learned positions, GELU
+// MLP, tied head). The others are the Llama family as Hugging Face's transformers defines them
+// (RMSNorm, rotary positions, SwiGLU MLP, grouped-query attention), chosen from config.json's
+// `architectures` (models/README.md "Llama family").
+enum class Arch { gpt2, llama, mistral, qwen2, qwen3 };
+const char* arch_name(Arch a);  // "gpt2", "llama", "mistral", "qwen2", "qwen3"
+// How the frozen base is stored: fp32, or bf16 (half the memory; every product still
+// accumulates in fp32, models/README.md "bf16 base").
+enum class BaseDtype { fp32, bf16 };
+
+// Rotary position embedding (Su et al. 2021, "RoFormer", eq. 34) with transformers'
+// rope_scaling rules (modeling_rope_utils.py): default, linear (inv_freq / factor), llama3
+// (_compute_llama3_parameters).
+struct RopeConfig {
+  double theta = 10000.0;
+  std::string type = "default";  // default | linear | llama3
+  double factor = 1.0, low_freq_factor = 1.0, high_freq_factor = 4.0;
+  int original_max_positions = 8192;
+};
+
+// Shapes of the transformer. GPT presets set the first block only; a Hugging Face folder
+// (hf_config_from_json) sets the rest too.
 struct ModelConfig {
   std::string preset = "tiny";
-  int vocab_size = 264;
-  int max_seq = 64;  // context length T
-  int d_model = 64;  // C
-  int n_layers = 2;  // L
-  int n_heads = 4;   // NH (d_model % n_heads == 0)
-  int d_ff = 256;    // MLP hidden width (4*C by default)
+  int vocab_size = 264;  // GPT presets: fixed by the byte-level tokenizer
+  int max_seq = 64;      // context length T
+  int d_model = 64;      // C
+  int n_layers = 2;      // L
+  int n_heads = 4;       // NH
+  int d_ff = 256;        // MLP hidden width (4*C by default)
+  // Llama family only (arch != gpt2).
+  Arch arch = Arch::gpt2;
+  int n_kv_heads = 0;      // grouped-query attention; 0: n_heads
+  int head_dim = 0;        // 0: d_model / n_heads (Qwen3 sets its own)
+  double norm_eps = 1e-5;  // RMSNorm epsilon (rms_norm_eps)
+  RopeConfig rope;
+  bool qkv_bias = false;  // Qwen2; Llama's attention_bias sets it and o_bias
+  bool o_bias = false;
+  bool mlp_bias = false;      // Llama's mlp_bias: gate, up and down
+  bool qk_norm = false;       // Qwen3: RMSNorm of each head of q and k before RoPE
+  bool tie_embeddings = true;  // output head = token embedding (tie_word_embeddings)
+  int sliding_window = 0;      // Mistral: each position attends to the last W; 0 = all
+  int max_positions = 0;       // max_position_embeddings; 0 = max_seq
+  BaseDtype base_dtype = BaseDtype::fp32;
+
+  bool llama() const { return arch != Arch::gpt2; }
+  int kv_heads() const { return n_kv_heads > 0 ? n_kv_heads : n_heads; }
+  int hd() const { return head_dim > 0 ? head_dim : d_model / n_heads; }
+  int q_dim() const { return n_heads * hd(); }     // width of q and of the attention output
+  int kv_dim() const { return kv_heads() * hd(); }  // width of k and v
 };
 std::vector<std::string> preset_names();
 ModelConfig preset_config(const std::string& name);  // UserError naming accepted presets
