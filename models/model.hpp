@@ -61,6 +61,7 @@ struct ModelConfig {
   bool tie_embeddings = true;  // output head = token embedding (tie_word_embeddings)
   int sliding_window = 0;      // Mistral: each position attends to the last W; 0 = all
   int max_positions = 0;       // max_position_embeddings; 0 = max_seq
+  double init_std = 0.02;      // initializer_range: random init of a Llama-family base
   BaseDtype base_dtype = BaseDtype::fp32;
 
   bool llama() const { return arch != Arch::gpt2; }

@@ -35,12 +35,12 @@ Net<T>::Net(const ModelConfig& c, const LoraConfig& lora, int n_clients)
 }
 
 template <class T>
-void Net<T>::init_base(uint64_t seed, double std) {
+void Net<T>::init_base(uint64_t seed) {
   if (cfg.llama()) {
     for (const Slot* s : bl.slots())
       fill_tensor(*s, [&](auto* dst) {
         std::vector<double> v(static_cast<size_t>(s->size()));
-        init_tensor_values(*s, seed, std, 0.0, v.data());
+        init_tensor_values(*s, seed, cfg.init_std, 0.0, v.data());
         for (size_t i = 0; i < v.size(); ++i) store(dst + i, v[i]);
       });
     return;

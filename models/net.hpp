@@ -92,9 +92,9 @@ class Net {
   // Random base: GPT-2 initialisation (Radford et al. 2019, sec. 2.3; as in nanoGPT) for GPT:
   // weights N(0, 0.02), residual projections (o, mlp_down) N(0, 0.02/sqrt(2L)), biases 0,
   // LayerNorm gain 1. Llama family: as transformers' _init_weights with initializer_range
-  // `std` (matrices and embedding N(0, std), biases 0, RMSNorm gains 1), each tensor from its
-  // own stream (init_tensor_values), so `fedsim model init` writes the same numbers.
-  void init_base(uint64_t seed, double std = 0.02);
+  // cfg.init_std (matrices and embedding N(0, std), biases 0, RMSNorm gains 1), each tensor
+  // from its own stream (init_tensor_values), so `fedsim model init` writes the same numbers.
+  void init_base(uint64_t seed);
   void enable_base_grad();
   // Uploads a batch and sizes the buffers (they grow to the largest batch seen, never shrink).
   // pack: each sequence keeps only its rows up to its last target token (models/README.md
