@@ -73,6 +73,14 @@ struct ModelConfig {
 std::vector<std::string> preset_names();
 ModelConfig preset_config(const std::string& name);  // UserError naming accepted presets
 
+// Loading a Hugging Face model folder (models/hf/, models/README.md "Hugging Face folders").
+// max_seq 0: min(kHfDefaultSeq, max_position_embeddings).
+inline constexpr int kHfDefaultSeq = 1024;
+struct HfOptions {
+  int max_seq = 0;
+  BaseDtype base_dtype = BaseDtype::fp32;
+};
+
 struct LoraConfig {
   int rank = 8;
   float alpha = 16.0f;    // scale = alpha / rank (Hu et al., "LoRA", 2021, sec. 4.1)
@@ -274,6 +282,14 @@ class Model {
 
   // Host copy of the flat base weights (layout in models/README.md); for tests and tools.
   std::vector<float> base_weights() const;
+  // Bytes of the frozen base as stored (a bf16 base: 2 per matrix element, 4 per vector one).
+  int64_t base_bytes() const;
+
+  // A Llama-family model from a Hugging Face folder (config.json, model.safetensors or shards
+  // with model.safetensors.index.json; F32, BF16, F16). The files are memory-mapped and each
+  // tensor is converted once into the base (no second copy is ever held). UserError naming the
+  // file, the tensor and what was expected for any missing, malformed or mismatched tensor.
+  static Model load_hf(const std::string& dir, const LoraConfig& lora, const HfOptions& opt = HfOptions());
 
  private:
   struct Impl;

@@ -3,36 +3,15 @@
 // so a bf16 matrix is widened to float panel by panel (a bounded scratch of `panel` floats:
 // the largest per-layer matrix) and each panel goes through the same gemm; products therefore
 // accumulate in fp32 exactly as with an fp32 base holding the same (bf16-representable) values.
-// bfloat16: the upper 16 bits of an IEEE binary32 (Kalamkar et al. 2019, "A Study of BFLOAT16
-// for Deep Learning Training", sec. 2); float -> bf16 rounds to nearest even, as torch does.
 #pragma once
 
 #include "models/kernels/gemm.hpp"
+#include "models/hf/half.hpp"  // after Kokkos: the conversions are device functions too
 
 namespace fedsim::models {
 
-using Bf16 = uint16_t;
 template <class T>
 using UMat16 = Kokkos::View<T**, Kokkos::LayoutRight, MemSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
-
-KOKKOS_INLINE_FUNCTION float bf16_to_float(Bf16 h) {
-  union {
-    uint32_t u;
-    float f;
-  } x;
-  x.u = static_cast<uint32_t>(h) << 16;
-  return x.f;
-}
-KOKKOS_INLINE_FUNCTION Bf16 float_to_bf16(float f) {
-  union {
-    uint32_t u;
-    float f;
-  } x;
-  x.f = f;
-  if ((x.u & 0x7f800000u) == 0x7f800000u && (x.u & 0x007fffffu) != 0) return static_cast<Bf16>((x.u >> 16) | 0x40u);
-  const uint32_t round = 0x7fffu + ((x.u >> 16) & 1u);  // to nearest, ties to even
-  return static_cast<Bf16>((x.u + round) >> 16);
-}
 
 // A base matrix (rows, cols): `f` in precision T, or `h` in bf16 with `panel` as the widening
 // scratch. Exactly one of f / h has data (both none: an absent tensor or a gradient that is
