@@ -127,4 +127,29 @@ EvalStats Model::evaluate(const std::vector<float>* adapter, const Batch& batch)
   return es;
 }
 
+std::vector<float> Model::logits(const std::vector<float>* adapter, const std::vector<int32_t>& tokens) const {
+  Net<float>& net = impl_->net;
+  const int T = static_cast<int>(tokens.size());
+  if (T < 1 || T > net.cfg.max_seq)
+    throw UserError("logits: " + std::to_string(T) + " tokens; accepted: 1 to max_seq (" + std::to_string(net.cfg.max_seq) + ")");
+  for (int32_t t : tokens)
+    if (t < 0 || t >= net.cfg.vocab_size)
+      throw UserError("logits: token id " + std::to_string(t) + " is invalid; accepted: 0 to " +
+                      std::to_string(net.cfg.vocab_size - 1));
+  Batch b;
+  b.B = 1;
+  b.T = T;
+  b.inputs = tokens;
+  b.targets.assign(tokens.size(), -1);
+  net.set_batch(b);
+  int client = -1;
+  if (adapter != nullptr) {
+    FEDSIM_ASSERT(static_cast<int64_t>(adapter->size()) == net.al.total);
+    net.set_row(net.adapters, kEvalRow, *adapter);
+    client = kEvalRow;
+  }
+  net.forward(client, false, 0);
+  return net.logits_host();
+}
+
 }  // namespace fedsim::models

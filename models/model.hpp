@@ -258,6 +258,10 @@ class Model {
   // equals greedy exact match without generating. adapter == nullptr: base model alone.
   EvalStats evaluate(const std::vector<float>* adapter, const Batch& batch) const;
 
+  // Logits (tokens.size(), vocab_size), row-major, of one sequence of token ids (at most
+  // max_seq) under the base, or with `adapter` (no dropout). For checks against references.
+  std::vector<float> logits(const std::vector<float>* adapter, const std::vector<int32_t>& tokens) const;
+
   // Responses to instructions: feeds BOS INST <prompt> RESP (prompt cut to max_seq - 4 bytes)
   // and decodes with a KV cache, batched over prompts, until EOS, max_new_tokens, or the
   // context (max_seq) is full. Returns the response bytes (special tokens skipped).

@@ -42,7 +42,9 @@ std::vector<std::string> data_presets() {
 }
 const std::vector<std::string> kDataSources{"synthetic", "file"};
 const std::vector<std::string> kPresets{"nano", "tiny", "small", "gpt2-124m"};
-const std::vector<std::string> kLoraTargets{"q", "k", "v", "o", "mlp_up", "mlp_down"};
+const std::vector<std::string> kLoraTargets{"q",      "k",      "v",      "o",      "mlp_up",    "mlp_down",
+                                            "mlp_gate", "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                            "up_proj", "down_proj"};
 
 // The whole schema. Order here is the order of reference.yaml and of the resolved config.
 void visit_config(ExperimentConfig& c, Visitor& v) {
@@ -82,6 +84,10 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.integer("shards_per_client", c.data.shards_per_client, 1, 1000, "shards partition: shards per client");
 
   v.section("model", "base transformer (byte-level tokens)");
+  v.choice("source", c.model.source, {"preset", "hf"},
+           "preset: fedsim's GPT (preset, pretrained here); hf: a Hugging Face folder (model.path)");
+  v.text("path", c.model.path, "source hf: model folder (config.json, model.safetensors or shards)");
+  v.choice("base_dtype", c.model.base_dtype, {"fp32", "bf16"}, "source hf: storage of the frozen base (bf16: half)");
   v.choice("preset", c.model.preset, kPresets, "shape preset");
   v.integer("seq_len", c.model.seq_len, 0, 65536, "context length; 0 = preset's");
   v.integer("d_model", c.model.d_model, 0, 65536, "0 = preset's");
@@ -98,7 +104,8 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.integer("rank", c.lora.rank, 1, 4096, "adapter rank r");
   v.number("alpha", c.lora.alpha, 0.0, 1e6, "scale alpha/r");
   v.number("dropout", c.lora.dropout, 0.0, 0.99, "dropout on the adapter input");
-  v.list("targets", c.lora.targets, kLoraTargets, "projections that carry adapters");
+  v.list("targets", c.lora.targets, kLoraTargets, "projections that carry adapters (mlp_gate and PEFT names: hf)");
+  v.text("export_dir", c.lora.export_dir, "source hf: write the final global adapter here in PEFT's format");
 
   v.section("federation", "rounds, clients and the server's rule");
   v.choice("algorithm", c.federation.algorithm, kAlgorithms, "training and server rule (REFERENCE.md section 3)");
@@ -470,6 +477,12 @@ void check_cross_fields(const ExperimentConfig& c, const std::string& source) {
                     " is not a client; accepted: -1 to " + std::to_string(c.federation.clients - 1));
   if (!c.model.checkpoint.empty() && !std::filesystem::exists(c.model.checkpoint))
     throw UserError(source + ": model.checkpoint: " + c.model.checkpoint + ": no such file");
+  if (c.model.source == "hf" && !std::filesystem::is_directory(c.model.path))
+    throw UserError(source + ": model.path: '" + c.model.path + "' is not a folder; model.source: hf needs a Hugging Face "
+                    "model folder\nHINT: `fedsim model init --arch llama ... --out DIR` writes one");
+  if (c.model.source != "hf" && !c.lora.export_dir.empty())
+    throw UserError(source + ": lora.export_dir: PEFT adapters need model.source: hf (fedsim's GPT presets are not "
+                    "transformers models)");
 }
 
 }  // namespace

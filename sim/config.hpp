@@ -47,6 +47,9 @@ struct DataSection {
 };
 
 struct ModelSection {
+  std::string source = "preset";  // preset (fedsim's GPT) | hf (a Hugging Face folder at path)
+  std::string path = "";          // source hf: the model folder (config.json, *.safetensors)
+  std::string base_dtype = "fp32";  // fp32 | bf16 storage of the frozen base (source hf)
   std::string preset = "tiny";
   int64_t seq_len = 0;  // 0 = preset's context
   int64_t d_model = 0, n_layers = 0, n_heads = 0, d_ff = 0;  // 0 = preset's
@@ -61,6 +64,7 @@ struct LoraSection {
   double alpha = 16.0;
   double dropout = 0.05;
   std::vector<std::string> targets{"q", "v"};
+  std::string export_dir = "";  // source hf: write the final global adapter here in PEFT's format
 };
 
 struct FederationSection {

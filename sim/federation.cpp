@@ -13,6 +13,7 @@
 #include "common/error.hpp"
 #include "common/rng.hpp"
 #include "fedsim_version.hpp"
+#include "models/hf/hf.hpp"
 #include "sim/sampler.hpp"
 #include "sim/u2s/u2s_phase.hpp"
 
@@ -438,6 +439,7 @@ RunResults Federation::run(const std::vector<uint8_t>* resume, const std::string
   results_.sim_total_s = end_s;
   results_.events = events_;
   results_.jobs_started = jobs_.started();
+  results_.global_adapter = global_;
   results_.wall_total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
   if (static_cast<int64_t>(results_.rounds.size()) != cfg_.federation.rounds + 1 && hooks_.log)
     hooks_.log("warning: the run ended after " + std::to_string(results_.rounds.size() - 1) + " of " +
@@ -475,7 +477,12 @@ RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks, cons
   auto trainer = make_model_trainer(c, data, model);
   std::vector<int64_t> n;
   for (const auto& cl : data.clients) n.push_back(static_cast<int64_t>(cl.samples.size()));
-  return run_federation(c, std::move(n), *trainer, hooks, control);
+  RunResults r = run_federation(c, std::move(n), *trainer, hooks, control);
+  if (!c.lora.export_dir.empty() && !r.global_adapter.empty()) {
+    models::write_peft_adapter(model.config(), lora_config(c), r.global_adapter, c.model.path, c.lora.export_dir);
+    if (hooks.log) hooks.log("adapter: PEFT folder " + c.lora.export_dir);
+  }
+  return r;
 }
 
 }  // namespace fedsim::sim

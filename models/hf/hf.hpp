@@ -53,6 +53,9 @@ std::string byte_level_tokenizer_json();
 // so A and B are written as they are.
 void write_peft_adapter(const ModelConfig& cfg, const LoraConfig& lora, const std::vector<float>& adapter,
                         const std::string& base_model, const std::string& dir);
+// rank (r), alpha (lora_alpha), dropout and targets (target_modules) of a PEFT folder's
+// adapter_config.json; UserError for anything missing or not LoRA.
+LoraConfig read_peft_config(const std::string& dir);
 // The inverse, for tests and tools: the adapter vector (layout of make_adapter_layout) of a
 // PEFT folder written for cfg and lora; UserError for missing or misshaped tensors.
 std::vector<float> read_peft_adapter(const ModelConfig& cfg, const LoraConfig& lora, const std::string& dir);

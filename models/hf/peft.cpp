@@ -84,6 +84,34 @@ void write_peft_adapter(const ModelConfig& cfg, const LoraConfig& lora, const st
   if (ec) throw UserError(path + ": cannot rename from " + tmp + " (" + ec.message() + ")");
 }
 
+LoraConfig read_peft_config(const std::string& dir) {
+  const std::string path = dir + "/adapter_config.json";
+  std::ifstream f(path);
+  if (!f) throw UserError(path + ": cannot open");
+  const nlohmann::json j = nlohmann::json::parse(f, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw UserError(path + ": not valid JSON");
+  auto need = [&](const char* key, bool ok) {
+    if (!j.contains(key) || !ok) throw UserError(path + ": " + key + ": missing or of the wrong type");
+  };
+  need("peft_type", j.contains("peft_type") && j["peft_type"].is_string());
+  if (j["peft_type"] != "LORA") throw UserError(path + ": peft_type: " + j["peft_type"].dump() + "; accepted: \"LORA\"");
+  need("r", j.contains("r") && j["r"].is_number_integer());
+  need("lora_alpha", j.contains("lora_alpha") && j["lora_alpha"].is_number());
+  need("target_modules", j.contains("target_modules") && j["target_modules"].is_array());
+  if (j.value("use_rslora", false) || j.value("use_dora", false))
+    throw UserError(path + ": use_rslora / use_dora: true is not supported; accepted: plain LoRA");
+  LoraConfig l;
+  l.rank = j["r"].get<int>();
+  l.alpha = j["lora_alpha"].get<float>();
+  l.dropout = j.contains("lora_dropout") && j["lora_dropout"].is_number() ? j["lora_dropout"].get<float>() : 0.0f;
+  l.targets.clear();
+  for (const auto& t : j["target_modules"]) {
+    if (!t.is_string()) throw UserError(path + ": target_modules: expected module names");
+    l.targets.push_back(t.get<std::string>());
+  }
+  return l;
+}
+
 std::vector<float> read_peft_adapter(const ModelConfig& cfg, const LoraConfig& lora, const std::string& dir) {
   const AdapterLayout al = make_adapter_layout(cfg, lora);
   const SafetensorsFile f(dir + "/adapter_model.safetensors");
