@@ -76,6 +76,7 @@ void time_steps(Model& m, const Batch& batch, double min_seconds, int sgemm_n, B
   r.sgemm_gflops = measure_sgemm_gflops(sgemm_n, std::min(1.0, min_seconds));
   r.ratio = r.sgemm_gflops > 0 ? r.gflops / r.sgemm_gflops : 0.0;
   r.base_mb = double(m.base_bytes()) / (1 << 20);
+  r.activations_mb = double(m.activation_bytes(batch.B, batch.T)) / (1 << 20);
   r.peak_rss_mb = peak_rss_mb();
 }
 

@@ -18,6 +18,7 @@ struct BenchResult {
   double sgemm_gflops = 0;  // 2 n^3 / median time of an n x n x n product through the same gemm path
   double ratio = 0;         // gflops / sgemm_gflops
   double base_mb = 0;       // the frozen base as stored (Model::base_bytes)
+  double activations_mb = 0;  // one step's activations and scratch (Model::activation_bytes)
   double peak_rss_mb = 0;   // peak resident memory of the process (VmHWM)
 };
 

@@ -288,6 +288,8 @@ class Model {
   std::vector<float> base_weights() const;
   // Bytes of the frozen base as stored (a bf16 base: 2 per matrix element, 4 per vector one).
   int64_t base_bytes() const;
+  // Bytes of the activations (and backward scratch) of one padded step of B sequences of T tokens.
+  int64_t activation_bytes(int B, int T) const;
 
   // A Llama-family model from a Hugging Face folder (config.json, model.safetensors or shards
   // with model.safetensors.index.json; F32, BF16, F16). The files are memory-mapped and each

@@ -127,4 +127,8 @@ int64_t Model::base_bytes() const {
   return bl.total * int64_t(sizeof(float)) + bl.total_half * int64_t(sizeof(Bf16));
 }
 
+int64_t Model::activation_bytes(int B, int T) const {
+  return impl_->net.activation_floats(B, T) * int64_t(sizeof(float));
+}
+
 }  // namespace fedsim::models

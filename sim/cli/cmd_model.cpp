@@ -209,12 +209,14 @@ int bench_hf(const HfBenchArgs& a, int batch, double seconds, bool json, int& ar
   std::printf("GFLOP/s       %.2f  (%.3g FLOP/token by formula, models/README.md)\n", r.gflops, r.flops_per_token);
   std::printf("sgemm GFLOP/s %.2f  (%d^3, same threads)\n", r.sgemm_gflops, r.sgemm_n);
   std::printf("ratio         %.3f\n", r.ratio);
+  std::printf("activations   %.1f MiB (one step of B x T)\n", r.activations_mb);
   std::printf("peak RSS      %.1f MiB\n", r.peak_rss_mb);
   if (json)
     std::printf("{\"model\": \"%s\", \"base_dtype\": \"%s\", \"tokens_per_s\": %.6g, \"gflops\": %.6g, "
-                "\"sgemm_gflops\": %.6g, \"ratio\": %.6g, \"base_mb\": %.6g, \"peak_rss_mb\": %.6g}\n",
+                "\"sgemm_gflops\": %.6g, \"ratio\": %.6g, \"base_mb\": %.6g, \"activations_mb\": %.6g, "
+                "\"peak_rss_mb\": %.6g}\n",
                 a.dir.c_str(), a.dtype.c_str(), r.tokens_per_s, r.gflops, r.sgemm_gflops, r.ratio, r.base_mb,
-                r.peak_rss_mb);
+                r.activations_mb, r.peak_rss_mb);
   std::fflush(stdout);
   return 0;
 }
