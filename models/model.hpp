@@ -1,5 +1,6 @@
-// The model every simulated client runs: a small decoder-only transformer (byte-level tokens)
-// with a frozen base and LoRA adapters, forward/backward/AdamW as Kokkos kernels.
+// The model every simulated client runs: a decoder-only transformer (fedsim's byte-level GPT
+// presets, or a Llama-family model from a Hugging Face folder) with a frozen base and LoRA
+// adapters, forward/backward/AdamW as Kokkos kernels.
 //
 // This header is the whole interface `sim/` sees. It knows no clients, rounds or time: the
 // caller hands in batches, a learning rate and adapters, and gets adapters and losses back.
@@ -193,8 +194,9 @@ struct BatchOptions {
 
 class Model {
  public:
-  // Random base initialisation (GPT-2 style: N(0, 0.02), residual projections scaled by
-  // 1/sqrt(2L)), deterministic in `seed`.
+  // Random base initialisation, deterministic in `seed`: GPT-2 style for the presets (N(0, 0.02),
+  // residual projections scaled by 1/sqrt(2L)); transformers' for the Llama family
+  // (N(0, init_std), gains 1, biases 0; the numbers `fedsim model init` writes).
   Model(const ModelConfig& cfg, const LoraConfig& lora, uint64_t seed);
   ~Model();
   Model(Model&&) noexcept;
