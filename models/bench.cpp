@@ -4,11 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <vector>
 
+#include "common/memory.hpp"
 #include "common/rng.hpp"
 #include "models/kernels/gemm.hpp"
 #include "models/model.hpp"
@@ -93,17 +91,6 @@ Batch random_batch(int B, int T, int V, uint64_t seed) {
   return b;
 }
 }  // namespace
-
-double peak_rss_mb() {
-  std::FILE* f = std::fopen("/proc/self/status", "r");
-  if (f == nullptr) return 0.0;
-  char line[256];
-  double kb = 0;
-  while (std::fgets(line, sizeof line, f))
-    if (std::strncmp(line, "VmHWM:", 6) == 0) kb = std::atof(line + 6);
-  std::fclose(f);
-  return kb / 1024.0;
-}
 
 BenchResult bench_model(const std::string& preset, int B, double min_seconds, int sgemm_n) {
   const ModelConfig cfg = preset_config(preset);

@@ -22,8 +22,6 @@ struct BenchResult {
   double peak_rss_mb = 0;   // peak resident memory of the process (VmHWM)
 };
 
-// Peak resident set size of this process so far (VmHWM of /proc/self/status), MiB; 0 without /proc.
-double peak_rss_mb();
 
 // Times train_adapter steps (forward + backward + AdamW, one client, LoRA defaults, dropout on)
 // on batches of B sequences of the preset's full context, for at least min_seconds (and at

@@ -193,12 +193,7 @@ std::vector<std::string> Model::generate(const std::vector<float>* adapter, cons
   if (B == 0) return out;
   FEDSIM_ASSERT_MSG(net.cfg.vocab_size >= Tokenizer::vocab_size, "vocab " << net.cfg.vocab_size
                     << " has no room for the byte-level tokenizer's ids (264)");
-  int client = -1;
-  if (adapter != nullptr) {
-    FEDSIM_ASSERT(static_cast<int64_t>(adapter->size()) == net.al.total);
-    net.set_row(net.adapters, kEvalRow, *adapter);
-    client = kEvalRow;
-  }
+  const int client = impl_->eval_row(adapter);
   // BOS INST <prompt> RESP, the prompt cut so that at least one token can be generated.
   std::vector<std::vector<int32_t>> seq(B);
   for (int b = 0; b < B; ++b) {

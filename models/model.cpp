@@ -60,6 +60,14 @@ std::vector<float> Model::init_adapter(uint64_t seed) const {
   return a;
 }
 
+int Model::Impl::eval_row(const std::vector<float>* adapter) {
+  if (adapter == nullptr) return -1;
+  FEDSIM_ASSERT_MSG(static_cast<int64_t>(adapter->size()) == net.al.total,
+                    "adapter has " << adapter->size() << " values, model expects " << net.al.total);
+  net.set_row(net.adapters, kEvalRow, *adapter);
+  return kEvalRow;
+}
+
 void Model::Impl::adamw_step(UVec<float> params, UVec<float> m, UVec<float> v, UVec<float> grads, int64_t t, float lr,
                              const OptimConfig& opt) {
   AdamWStep s{};
@@ -102,12 +110,7 @@ double Model::train_base_step(const Batch& batch, float lr, const OptimConfig& o
 EvalStats Model::evaluate(const std::vector<float>* adapter, const Batch& batch) const {
   Net<float>& net = impl_->net;  // buffers only; weights and training state are untouched
   net.set_batch(batch);
-  int client = -1;
-  if (adapter != nullptr) {
-    FEDSIM_ASSERT(static_cast<int64_t>(adapter->size()) == net.al.total);
-    net.set_row(net.adapters, kEvalRow, *adapter);
-    client = kEvalRow;
-  }
+  const int client = impl_->eval_row(adapter);
   EvalStats es;
   es.mean_loss = net.forward(client, false, 0);
   es.sequences = batch.B;
@@ -142,12 +145,7 @@ std::vector<float> Model::logits(const std::vector<float>* adapter, const std::v
   b.inputs = tokens;
   b.targets.assign(tokens.size(), -1);
   net.set_batch(b);
-  int client = -1;
-  if (adapter != nullptr) {
-    FEDSIM_ASSERT(static_cast<int64_t>(adapter->size()) == net.al.total);
-    net.set_row(net.adapters, kEvalRow, *adapter);
-    client = kEvalRow;
-  }
+  const int client = impl_->eval_row(adapter);
   net.forward(client, false, 0);
   return net.logits_host();
 }

@@ -183,6 +183,8 @@ class Net {
   void gpt_layer_backward(int l, UMat<T> res);
   void llama_layer_forward(int l, UMat<T> res);
   void llama_layer_backward(int l, UMat<T> res);
+  void attention_block_forward(int l, UMat<T> res);  // attention + o + residual (net_gpt.cpp)
+  void attention_block_backward(int l);
 
   // The gradient views a backward writes: gw in full-parameter mode, else views without data.
   const Params<T>& grads() const { return grads_on_ ? gw : no_grads_; }

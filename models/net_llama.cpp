@@ -29,9 +29,7 @@ void Net<T>::llama_layer_forward(int l, UMat<T> res) {
   proj_forward(l, kV, la.v, la.ln1, p.v, p.vb);
   rope_apply(exec, la.q, sr_.pos, rope_, hd, false);
   rope_apply(exec, la.k, sr_.pos, rope_, hd, false);
-  attention_forward(exec, la.atty, la.att, la.q, la.k, la.v, sr_, attn_shape());
-  proj_forward(l, kO, a_.proj, la.atty, p.o, p.ob);
-  residual_forward(exec, la.res2, res, a_.proj);
+  attention_block_forward(l, res);
   rmsnorm_forward(exec, la.ln2, la.ln2_rstd, la.res2, p.ln2w, cfg.norm_eps);
   proj_forward(l, kGate, la.gate, la.ln2, p.gate, p.gateb);
   proj_forward(l, kUp, la.fch, la.ln2, p.up, p.upb);
@@ -59,12 +57,7 @@ void Net<T>::llama_layer_backward(int l, UMat<T> res) {
   proj_backward(l, kUp, a.dln, g.up, g.upb, a.dh2, la.ln2, p.up);
   rmsnorm_backward(exec, a.dres, g.ln2w, a.dln, la.res2, p.ln2w, la.ln2_rstd);
   // Attention; a.dres holds d res2.
-  zero(exec, a.datty);
-  proj_backward(l, kO, a.datty, g.o, g.ob, a.dres, la.atty, p.o);
-  zero(exec, a.dq);
-  zero(exec, a.dk);
-  zero(exec, a.dv);
-  attention_backward(exec, a.dq, a.dk, a.dv, a.dpreatt, a.datty, la.att, la.q, la.k, la.v, sr_, attn_shape());
+  attention_block_backward(l);
   rope_apply(exec, a.dq, sr_.pos, rope_, hd, true);  // the transposed turn
   rope_apply(exec, a.dk, sr_.pos, rope_, hd, true);
   UMat<T> dq = a.dq, dk = a.dk;

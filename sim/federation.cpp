@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "common/error.hpp"
+#include "common/memory.hpp"
 #include "common/rng.hpp"
 #include "fedsim_version.hpp"
 #include "models/hf/hf.hpp"
@@ -33,18 +34,6 @@ ServerRuleSpec rule_spec(const ExperimentConfig& c) {
 }
 
 bool is_fedopt(const std::string& a) { return a == "fedadagrad" || a == "fedyogi" || a == "fedadam"; }
-
-// Peak resident set size of the process so far (VmHWM), in MiB; 0 where /proc is missing.
-double peak_rss_mb() {
-  std::FILE* f = std::fopen("/proc/self/status", "r");
-  if (!f) return 0.0;
-  char line[256];
-  double kb = 0.0;
-  while (std::fgets(line, sizeof line, f))
-    if (std::strncmp(line, "VmHWM:", 6) == 0) kb = std::atof(line + 6);
-  std::fclose(f);
-  return kb / 1024.0;
-}
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "grad_util.hpp"
 #include "llama_configs.hpp"
 #include "models/decode.hpp"
 #include "models/model.hpp"
@@ -14,23 +15,7 @@ using namespace fedsim::models;
 using namespace fedsim::models::testing;
 
 namespace {
-using D = double;
-double rel_err(double a, double n, double floor) { return std::fabs(a - n) / std::max(std::fabs(a) + std::fabs(n), floor); }
 Batch grad_batch() { return make_sft_batch({{"ab", "cde"}, {"x", "yz"}}, 8); }
-// Init plus uniform noise of 0.2 (gains and biases away from 1 and 0, gradients well above
-// rounding noise).
-void perturb(Net<D>& net, uint64_t seed, fedsim::Rng& rng) {
-  net.init_base(seed);
-  std::vector<D> base = net.get(net.base);
-  for (auto& x : base) x += 0.2 * (2 * rng.uniform() - 1);
-  net.set(net.base, base);
-}
-std::vector<D> random_adapter(Net<D>& net, int row, fedsim::Rng& rng) {
-  std::vector<D> ad(net.al.total);
-  for (auto& x : ad) x = 0.3 * (2 * rng.uniform() - 1);
-  net.set_row(net.adapters, row, ad);
-  return ad;
-}
 }  // namespace
 
 TEST_CASE("llama family gradcheck: LoRA on all seven targets, w.r.t. every adapter entry") {
@@ -38,7 +23,7 @@ TEST_CASE("llama family gradcheck: LoRA on all seven targets, w.r.t. every adapt
     INFO(std::string(arch_name(arch)));
     Net<D> net(small_llama(arch), all_llama_targets(0.0f), 1);
     fedsim::Rng rng(31);
-    perturb(net, 3, rng);
+    perturb_base(net, 3, rng);
     std::vector<D> ad = random_adapter(net, 0, rng);
     // Central differences of a loss near 5.5 with step 1e-5 carry about 5e-11 of rounding: the
     // floor keeps gradients of that size from counting as relative errors.
@@ -73,7 +58,7 @@ TEST_CASE("llama family gradcheck: full-parameter mode, every base tensor sample
     l.dropout = 0.0f;
     Net<D> net(small_llama(arch), l, 1);
     fedsim::Rng rng(32);
-    perturb(net, 4, rng);
+    perturb_base(net, 4, rng);
     std::vector<D> base = net.get(net.base);
     net.enable_base_grad();
     net.set_batch(grad_batch());
@@ -108,7 +93,7 @@ TEST_CASE("llama family: packed batch equals padded (segments, dropout on all ta
     INFO(std::string(arch_name(arch)));
     Net<D> net(small_llama(arch), all_llama_targets(0.25f), 2);
     fedsim::Rng rng(33);
-    perturb(net, 5, rng);
+    perturb_base(net, 5, rng);
     random_adapter(net, 0, rng);
     random_adapter(net, 1, rng);
     net.enable_base_grad();
@@ -142,33 +127,10 @@ TEST_CASE("llama family: KV-cache decoding gives the logits of full forwards (do
     const ModelConfig c = small_llama(arch, 10);
     Net<D> net(c, all_llama_targets(0.0f), 1);
     fedsim::Rng rng(34);
-    perturb(net, 6, rng);
+    perturb_base(net, 6, rng);
     random_adapter(net, 0, rng);
-    const int B = 2, V = c.vocab_size;
-    std::vector<std::vector<int32_t>> seqs(B);
-    for (auto& s : seqs)
-      for (int t = 0; t < c.max_seq; ++t) s.push_back(static_cast<int32_t>(rng.next_u64() % V));
-    KvDecoder<D> dec(net, B, 0);
-    double worst = 0;
-    for (int s = 0; s < c.max_seq; ++s) {
-      const std::vector<D> kv = dec.step({seqs[0][s], seqs[1][s]});
-      Batch full;
-      full.B = B;
-      full.T = s + 1;
-      for (int b = 0; b < B; ++b)
-        for (int t = 0; t <= s; ++t) {
-          full.inputs.push_back(seqs[b][t]);
-          full.targets.push_back(-1);
-        }
-      net.set_batch(full);
-      net.forward(0, false, 0);
-      const std::vector<D> lg = net.logits_host();
-      for (int b = 0; b < B; ++b)
-        for (int v = 0; v < V; ++v) {
-          const double ref = lg[(size_t(b) * (s + 1) + s) * V + v];
-          worst = std::max(worst, std::fabs(kv[size_t(b) * V + v] - ref) / (1e-12 + 1e-9 * std::fabs(ref)));
-        }
-    }
+    const double worst = kv_cache_error(net, 2, rng);
+    INFO("worst normalised error " << worst);
     CHECK(worst <= 1.0);
   }
 }

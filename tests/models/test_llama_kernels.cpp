@@ -7,7 +7,7 @@
 #include <cstring>
 #include <functional>
 
-#include "common/rng.hpp"
+#include "grad_util.hpp"
 #include "models/kernels/attention.hpp"
 #include "models/kernels/elementwise.hpp"
 #include "models/kernels/embed_loss.hpp"
@@ -16,55 +16,8 @@
 #include "models/kernels/rope.hpp"
 
 using namespace fedsim::models;
+using namespace fedsim::models::testing;
 
-namespace {
-using D = double;
-Mat<D> dmat(int64_t r, int64_t c) { return Mat<D>("test", r, c); }
-UMat<D> um(Mat<D>& m) { return as_mat(m.data(), m.extent(0), m.extent(1)); }
-UVec<D> uv(Mat<D>& m) { return as_vec(m.data(), m.extent(0) * m.extent(1)); }
-std::vector<D> host(const Mat<D>& m) {
-  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m);
-  return std::vector<D>(h.data(), h.data() + h.size());
-}
-void upload(Mat<D>& m, const std::vector<D>& v) {
-  auto h = Kokkos::create_mirror_view(m);
-  for (size_t i = 0; i < v.size(); ++i) h.data()[i] = v[i];
-  Kokkos::deep_copy(m, h);
-}
-void fill_random(Mat<D>& m, fedsim::Rng& rng, double scale = 1.0) {
-  std::vector<D> v(m.size());
-  for (auto& x : v) x = scale * (2 * rng.uniform() - 1);
-  upload(m, v);
-}
-double rel_err(double a, double n, double floor = 1e-6) { return std::fabs(a - n) / std::max(std::fabs(a) + std::fabs(n), floor); }
-double dot(const Mat<D>& a, const Mat<D>& b) {
-  const auto x = host(a), y = host(b);
-  double s = 0;
-  for (size_t i = 0; i < x.size(); ++i) s += x[i] * y[i];
-  return s;
-}
-// Every element of x against central differences of loss() = sum(out * R).
-void check_grad(const std::string& what, Mat<D>& x, const Mat<D>& grad, const std::function<double()>& loss,
-                double tol = 1e-6, double eps = 1e-5) {
-  const std::vector<D> g = host(grad);
-  std::vector<D> xv = host(x);
-  double worst = 0;
-  for (size_t i = 0; i < xv.size(); ++i) {
-    const D orig = xv[i];
-    xv[i] = orig + eps;
-    upload(x, xv);
-    const double lp = loss();
-    xv[i] = orig - eps;
-    upload(x, xv);
-    const double lm = loss();
-    xv[i] = orig;
-    upload(x, xv);
-    worst = std::max(worst, rel_err(g[i], (lp - lm) / (2 * eps)));
-  }
-  INFO(what << ": worst relative error " << worst);
-  CHECK(worst < tol);
-}
-}  // namespace
 
 TEST_CASE("RMSNorm: host reference and finite differences (rows and per-head view)") {
   ExecSpace ex;
