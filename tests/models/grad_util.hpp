@@ -69,6 +69,33 @@ inline void check_grad(const std::string& what, Mat<D>& x, const Mat<D>& grad, c
   CHECK(worst < tol);
 }
 
+// Worst relative error (rel_err with `floor`) of g[i] against the central difference of
+// loss() in x[i] (step 1e-5), for every i in `idx`; set(x) uploads x before each loss().
+inline double fd_worst(std::vector<D>& x, const std::vector<size_t>& idx, const std::vector<D>& g,
+                       const std::function<void(const std::vector<D>&)>& set, const std::function<double()>& loss,
+                       double floor) {
+  const double eps = 1e-5;
+  double worst = 0;
+  for (size_t i : idx) {
+    const D orig = x[i];
+    x[i] = orig + eps;
+    set(x);
+    const double lp = loss();
+    x[i] = orig - eps;
+    set(x);
+    const double lm = loss();
+    x[i] = orig;
+    worst = std::max(worst, rel_err(g[i], (lp - lm) / (2 * eps), floor));
+  }
+  set(x);
+  return worst;
+}
+inline std::vector<size_t> all_indices(size_t n) {
+  std::vector<size_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = i;
+  return v;
+}
+
 // Random init plus uniform noise of `noise`: larger weights (gains and biases away from 1 and
 // 0), gradients well above rounding noise.
 inline void perturb_base(Net<D>& net, uint64_t init_seed, fedsim::Rng& rng, double noise = 0.2) {
@@ -83,6 +110,31 @@ inline std::vector<D> random_adapter(Net<D>& net, int row, fedsim::Rng& rng, dou
   for (auto& x : ad) x = scale * (2 * rng.uniform() - 1);
   net.set_row(net.adapters, row, ad);
   return ad;
+}
+
+// The whole model w.r.t. every entry of a random adapter in row 0 (dropout off) on `batch`,
+// after perturb_base(net, init_seed, rng): the worst relative error (rel_err with `floor`) of
+// the backward's gradient against central differences, and how many gradient entries are
+// nonzero (above 1e-8).
+struct LoraGradcheck {
+  double worst = 0;
+  int nonzero = 0, entries = 0;
+};
+inline LoraGradcheck lora_gradcheck(Net<D>& net, const Batch& batch, uint64_t init_seed, fedsim::Rng& rng,
+                                    double floor) {
+  perturb_base(net, init_seed, rng);
+  std::vector<D> ad = random_adapter(net, 0, rng);
+  net.set_batch(batch);
+  net.forward(0, false, 0);
+  net.backward(false);
+  const std::vector<D> g = net.get_row(net.adapter_grads, 0);
+  LoraGradcheck r;
+  r.worst = fd_worst(
+      ad, all_indices(ad.size()), g, [&](const std::vector<D>& x) { net.set_row(net.adapters, 0, x); },
+      [&] { return net.forward(0, false, 0); }, floor);
+  for (D x : g) r.nonzero += std::fabs(x) > 1e-8;
+  r.entries = static_cast<int>(g.size());
+  return r;
 }
 
 // Worst |KV-cache logits - full-forward logits| / (1e-12 + 1e-9 |ref|) over every position of

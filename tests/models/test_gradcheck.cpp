@@ -163,30 +163,10 @@ LoraConfig all_targets(float dropout) {
 TEST_CASE("gradcheck: whole model, LoRA mode (all six targets), w.r.t. every adapter entry") {
   Net<D> net(grad_cfg(), all_targets(0.0f), 1);
   fedsim::Rng rng(6);
-  perturb_base(net, 3, rng);
-  std::vector<D> ad = random_adapter(net, 0, rng);
-  net.set_batch(grad_batch());
-  net.forward(0, false, 0);
-  net.backward(false);
-  const std::vector<D> g = net.get_row(net.adapter_grads, 0);
-  const double eps = 1e-5;
-  double worst = 0;
-  int nonzero = 0;
-  for (size_t i = 0; i < ad.size(); ++i) {
-    const D orig = ad[i];
-    ad[i] = orig + eps;
-    net.set_row(net.adapters, 0, ad);
-    const double lp = net.forward(0, false, 0);
-    ad[i] = orig - eps;
-    net.set_row(net.adapters, 0, ad);
-    const double lm = net.forward(0, false, 0);
-    ad[i] = orig;
-    worst = std::max(worst, rel_err(g[i], (lp - lm) / (2 * eps), 1e-7));
-    nonzero += std::fabs(g[i]) > 1e-8;
-  }
-  INFO("worst relative error " << worst);
-  CHECK(worst < 1e-5);
-  CHECK(nonzero > static_cast<int>(ad.size()) * 9 / 10);
+  const LoraGradcheck r = lora_gradcheck(net, grad_batch(), 3, rng, 1e-7);
+  INFO("worst relative error " << r.worst);
+  CHECK(r.worst < 1e-5);
+  CHECK(r.nonzero > r.entries * 9 / 10);
 }
 
 TEST_CASE("gradcheck: whole model, full-parameter mode, a sample of base entries") {

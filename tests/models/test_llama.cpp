@@ -23,31 +23,12 @@ TEST_CASE("llama family gradcheck: LoRA on all seven targets, w.r.t. every adapt
     INFO(std::string(arch_name(arch)));
     Net<D> net(small_llama(arch), all_llama_targets(0.0f), 1);
     fedsim::Rng rng(31);
-    perturb_base(net, 3, rng);
-    std::vector<D> ad = random_adapter(net, 0, rng);
     // Central differences of a loss near 5.5 with step 1e-5 carry about 5e-11 of rounding: the
     // floor keeps gradients of that size from counting as relative errors.
-    net.set_batch(grad_batch());
-    net.forward(0, false, 0);
-    net.backward(false);
-    const std::vector<D> g = net.get_row(net.adapter_grads, 0);
-    double worst = 0;
-    int nonzero = 0;
-    for (size_t i = 0; i < ad.size(); ++i) {
-      const D orig = ad[i];
-      ad[i] = orig + 1e-5;
-      net.set_row(net.adapters, 0, ad);
-      const double lp = net.forward(0, false, 0);
-      ad[i] = orig - 1e-5;
-      net.set_row(net.adapters, 0, ad);
-      const double lm = net.forward(0, false, 0);
-      ad[i] = orig;
-      worst = std::max(worst, rel_err(g[i], (lp - lm) / 2e-5, 1e-5));
-      nonzero += std::fabs(g[i]) > 1e-8;
-    }
-    INFO("worst relative error " << worst);
-    CHECK(worst < 1e-5);
-    CHECK(nonzero > static_cast<int>(ad.size()) * 9 / 10);
+    const LoraGradcheck r = lora_gradcheck(net, grad_batch(), 3, rng, 1e-5);
+    INFO("worst relative error " << r.worst);
+    CHECK(r.worst < 1e-5);
+    CHECK(r.nonzero > r.entries * 9 / 10);
   }
 }
 
@@ -65,25 +46,14 @@ TEST_CASE("llama family gradcheck: full-parameter mode, every base tensor sample
     net.forward(-1, false, 0);
     net.backward(true);
     const std::vector<D> g = net.get(net.base_grad);
-    double worst = 0;
-    int checked = 0;
-    for (const Slot* s : net.bl.slots())  // the first and last 3 entries and every 11th of each tensor
-      for (int64_t j = 0; j < s->size(); ++j) {
-        if (j >= 3 && j < s->size() - 3 && j % 11 != 0) continue;
-        const size_t i = static_cast<size_t>(s->off + j);
-        const D orig = base[i];
-        base[i] = orig + 1e-5;
-        net.set(net.base, base);
-        const double lp = net.forward(-1, false, 0);
-        base[i] = orig - 1e-5;
-        net.set(net.base, base);
-        const double lm = net.forward(-1, false, 0);
-        base[i] = orig;
-        worst = std::max(worst, rel_err(g[i], (lp - lm) / 2e-5, 1e-7));
-        ++checked;
-      }
-    net.set(net.base, base);
-    INFO("worst relative error " << worst << " over " << checked << " entries");
+    std::vector<size_t> idx;  // the first and last 3 entries and every 11th of each tensor
+    for (const Slot* s : net.bl.slots())
+      for (int64_t j = 0; j < s->size(); ++j)
+        if (j < 3 || j >= s->size() - 3 || j % 11 == 0) idx.push_back(static_cast<size_t>(s->off + j));
+    const double worst = fd_worst(
+        base, idx, g, [&](const std::vector<D>& x) { net.set(net.base, x); }, [&] { return net.forward(-1, false, 0); },
+        1e-7);
+    INFO("worst relative error " << worst << " over " << idx.size() << " entries");
     CHECK(worst < 1e-5);
   }
 }
