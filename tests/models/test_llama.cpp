@@ -146,7 +146,15 @@ TEST_CASE("llama family Model: fresh adapter leaves the base unchanged, training
   CHECK(m.evaluate(&ad0, b).mean_loss == m.evaluate(nullptr, b).mean_loss);
   std::vector<float> ad = ad0;
   const TrainStats st = m.train_adapter(ad, std::vector<Batch>(40, b), 1e-2f, OptimConfig{}, 3);
-  CHECK(m.evaluate(&ad, b).mean_loss < 0.5 * st.mean_loss);
+  const EvalStats es = m.evaluate(&ad, b);
+  CHECK(es.mean_loss < 0.5 * st.mean_loss);
+  // KV-cache generation through Model::generate: greedy exact match equals the teacher-forced
+  // accuracy (both ask whether every answer token is the argmax given the correct prefix).
+  GenerateConfig g;
+  g.max_new_tokens = 16;
+  const std::vector<std::string> out = m.generate(&ad, {"name a fruit", "name a colour"}, g);
+  CHECK(exact_match(out, {"apple", "blue"}) == es.accuracy);
+  CHECK(es.accuracy > 0.0);
   // C=16, L=2, NH=4, NKV=2, hd=6: Q=24, KV=12; F=24; V=264; T=32; LoRA rank 4 on all seven.
   const double dense = 2.0 * (2 * (2 * 16 * 24 + 2 * 16 * 12 + 3 * 16 * 24) + 264 * 16);
   const double attn = 2 * 2.0 * 24 * 33;
