@@ -18,19 +18,19 @@ void store(Bf16* dst, double x) { *dst = float_to_bf16(static_cast<float>(x)); }
 
 template <class T>
 Net<T>::Net(const ModelConfig& c, const LoraConfig& lora, int n_clients)
-    : cfg(c), bl(make_base_layout(c)), al(make_adapter_layout(c, lora)) {
+    : cfg(c),
+      bl(make_base_layout(c)),
+      al(make_adapter_layout(c, lora)),
+      base(Kokkos::view_alloc(exec, "fedsim::models::base"), bl.total),
+      base_half(Kokkos::view_alloc(exec, "fedsim::models::base_bf16"), bl.total_half),
+      panel(Kokkos::view_alloc(exec, "fedsim::models::bf16_panel"), bl.total_half > 0 ? bl.largest_matrix : 0),
+      adapters(Kokkos::view_alloc(exec, "fedsim::models::adapters"), n_clients, al.total),
+      adapter_grads(Kokkos::view_alloc(exec, "fedsim::models::adapter_grads"), n_clients, al.total),
+      w(make_params<T>(bl, base.data(), base_half.data(), as_vec(panel.data(), int64_t(panel.extent(0))))),
+      gw(make_params<T>(bl, nullptr, nullptr, as_vec<T>(nullptr, 0))),
+      no_grads_(gw) {
   FEDSIM_ASSERT(n_clients >= 1);
   FEDSIM_ASSERT_MSG(bl.total_half == 0 || sizeof(T) == sizeof(float), "a bf16 base runs in float");
-  base = Vec<T>(Kokkos::view_alloc(exec, "fedsim::models::base"), bl.total);
-  if (bl.total_half > 0) {
-    base_half = Kokkos::View<Bf16*, MemSpace>(Kokkos::view_alloc(exec, "fedsim::models::base_bf16"), bl.total_half);
-    panel_ = Vec<T>(Kokkos::view_alloc(exec, "fedsim::models::bf16_panel"), bl.largest_matrix);
-  }
-  w = make_params<T>(bl, base.data(), base_half.data(), as_vec(panel_.data(), int64_t(panel_.extent(0))));
-  gw = make_params<T>(bl, nullptr, nullptr, as_vec<T>(nullptr, 0));
-  no_grads_ = gw;
-  adapters = Mat<T>(Kokkos::view_alloc(exec, "fedsim::models::adapters"), n_clients, al.total);
-  adapter_grads = Mat<T>(Kokkos::view_alloc(exec, "fedsim::models::adapter_grads"), n_clients, al.total);
   if (cfg.llama()) rope_.set(exec, cfg.rope, cfg.hd(), cfg.max_seq);
 }
 

@@ -81,13 +81,14 @@ class Net {
   BaseLayout bl;
   AdapterLayout al;
   ExecSpace exec;
-  Vec<T> base;                                   // (bl.total) float tensors (all, unless bf16)
-  Kokkos::View<Bf16*, MemSpace> base_half;       // (bl.total_half) matrices of a bf16 base
-  Vec<T> base_grad;      // (bl.total), allocated by enable_base_grad() (full-parameter mode)
+  Vec<T> base;                              // (bl.total) float tensors (all, unless bf16)
+  Kokkos::View<Bf16*, MemSpace> base_half;  // (bl.total_half) matrices of a bf16 base
+  Vec<T> panel;          // (bl.largest_matrix) bf16 widening scratch (bf16 base only, else empty)
   Mat<T> adapters;       // (n_clients, P)
   Mat<T> adapter_grads;  // (n_clients, P)
   Params<T> w;           // named views of the base
   Params<T> gw;          // of base_grad (without data until enable_base_grad)
+  Vec<T> base_grad;      // (bl.total), allocated by enable_base_grad() (full-parameter mode)
 
   // Random base: GPT-2 initialisation (Radford et al. 2019, sec. 2.3; as in nanoGPT) for GPT:
   // weights N(0, 0.02), residual projections (o, mlp_down) N(0, 0.02/sqrt(2L)), biases 0,
@@ -190,7 +191,6 @@ class Net {
   const Params<T>& grads() const { return grads_on_ ? gw : no_grads_; }
 
   Params<T> no_grads_;
-  Vec<T> panel_;      // (bl.largest_matrix) bf16 widening scratch (bf16 base only)
   RopeTable<T> rope_;  // (maxT, hd/2) Llama family
   Acts<T> a_;
   Vec<T> acts_mem_;
