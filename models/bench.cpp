@@ -1,10 +1,13 @@
-// `fedsim bench model`: training throughput against this machine's sgemm rate.
+// `fedsim bench model`: training throughput against this machine's sgemm rate, and the memory
+// of a many-client round on a Hugging Face folder.
 #include "models/bench.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <vector>
 
+#include "common/memory.hpp"
+#include "common/rng.hpp"
 #include "models/kernels/gemm.hpp"
 #include "models/model.hpp"
 
@@ -46,21 +49,15 @@ double measure_sgemm_gflops(int n, double min_seconds) {
   return 2.0 * double(n) * n * n / median(times) * 1e-9;
 }
 
-BenchResult bench_model(const std::string& preset, int B, double min_seconds, int sgemm_n) {
-  const ModelConfig cfg = preset_config(preset);
-  Model m(cfg, LoraConfig{}, 1);
-  std::vector<std::pair<std::string, std::string>> pairs;
-  for (int b = 0; b < B; ++b)  // prompt in the first half, response fills the rest
-    pairs.push_back({"instruction " + std::to_string(b) + std::string(cfg.max_seq / 2, 'x'),
-                     std::string(cfg.max_seq, static_cast<char>('a' + b % 26))});
-  const Batch batch = make_sft_batch(pairs, cfg.max_seq);
+namespace {
+// Times train_adapter steps on `batch` for at least min_seconds (and 3 steps) after one warm-up
+// step; fills the rates of r, then the sgemm rate on the same execution space and threads.
+void time_steps(Model& m, const Batch& batch, double min_seconds, int sgemm_n, BenchResult& r) {
   std::vector<float> ad = m.init_adapter(1);
   m.train_adapter(ad, {batch}, 1e-4f, OptimConfig{}, 1);  // warm-up: buffers allocated
-  BenchResult r;
-  r.preset = preset;
   r.runtime = Runtime::describe();
-  r.B = B;
-  r.T = cfg.max_seq;
+  r.B = batch.B;
+  r.T = batch.T;
   std::vector<double> times;
   const double t0 = now_s();
   do {
@@ -70,12 +67,78 @@ BenchResult bench_model(const std::string& preset, int B, double min_seconds, in
     ++r.steps;
     r.seconds = now_s() - t0;
   } while (r.seconds < min_seconds || r.steps < 3);
-  r.tokens_per_s = double(B) * r.T / median(times);
+  r.tokens_per_s = double(batch.B) * r.T / median(times);
   r.flops_per_token = m.train_flops_per_token();
   r.gflops = r.flops_per_token * r.tokens_per_s * 1e-9;
   r.sgemm_n = sgemm_n;
   r.sgemm_gflops = measure_sgemm_gflops(sgemm_n, std::min(1.0, min_seconds));
   r.ratio = r.sgemm_gflops > 0 ? r.gflops / r.sgemm_gflops : 0.0;
+  r.base_mb = double(m.base_bytes()) / (1 << 20);
+  r.activations_mb = double(m.activation_bytes(batch.B, batch.T)) / (1 << 20);
+  r.peak_rss_mb = peak_rss_mb();
+}
+
+// B sequences of T random ids below V: the first half prompt, the second half response.
+Batch random_batch(int B, int T, int V, uint64_t seed) {
+  Batch b;
+  b.B = B;
+  b.T = T;
+  Rng rng(seed, 0, 0, Purpose::batch_draw);
+  for (int i = 0; i < B * T; ++i) b.inputs.push_back(static_cast<int32_t>(rng.below(uint64_t(V))));
+  for (int i = 0; i < B; ++i)
+    for (int t = 0; t < T; ++t)
+      b.targets.push_back(t >= T / 2 && t + 1 < T ? b.inputs[size_t(i) * T + t + 1] : (t + 1 == T ? 0 : -1));
+  return b;
+}
+}  // namespace
+
+BenchResult bench_model(const std::string& preset, int B, double min_seconds, int sgemm_n) {
+  const ModelConfig cfg = preset_config(preset);
+  Model m(cfg, LoraConfig{}, 1);
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (int b = 0; b < B; ++b)  // prompt in the first half, response fills the rest
+    pairs.push_back({"instruction " + std::to_string(b) + std::string(cfg.max_seq / 2, 'x'),
+                     std::string(cfg.max_seq, static_cast<char>('a' + b % 26))});
+  BenchResult r;
+  r.preset = preset;
+  time_steps(m, make_sft_batch(pairs, cfg.max_seq), min_seconds, sgemm_n, r);
+  return r;
+}
+
+BenchResult bench_model_hf(const std::string& dir, const HfOptions& hf, const LoraConfig& lora, int B,
+                           double min_seconds, int sgemm_n) {
+  Model m = Model::load_hf(dir, lora, hf);
+  BenchResult r;
+  r.preset = dir;
+  time_steps(m, random_batch(B, m.config().max_seq, m.config().vocab_size, 1), min_seconds, sgemm_n, r);
+  return r;
+}
+
+ClientsBenchResult bench_clients_hf(const std::string& dir, const HfOptions& hf, const LoraConfig& lora, int clients,
+                                    int64_t memory_mb) {
+  FEDSIM_ASSERT(clients >= 1);
+  ClientsBenchResult r;
+  r.clients = clients;
+  double t0 = now_s();
+  Model m = Model::load_hf(dir, lora, hf);
+  r.load_seconds = now_s() - t0;
+  r.base_mb = double(m.base_bytes()) / (1 << 20);
+  r.adapter_params = m.n_adapter_params();
+  std::vector<std::vector<float>> adapters;
+  std::vector<std::vector<float>*> ptrs;
+  std::vector<std::vector<Batch>> batches;
+  for (int k = 0; k < clients; ++k) {
+    adapters.push_back(m.init_adapter(uint64_t(k) + 1));
+    batches.push_back({random_batch(1, m.config().max_seq, m.config().vocab_size, uint64_t(k) + 1)});
+  }
+  for (auto& a : adapters) ptrs.push_back(&a);
+  r.host_adapters_mb = double(clients) * double(r.adapter_params) * sizeof(float) / (1 << 20);
+  t0 = now_s();
+  m.train_adapters_batched(ptrs, batches, std::vector<float>(size_t(clients), 1e-4f), OptimConfig{},
+                           std::vector<uint64_t>(size_t(clients), 1), std::vector<LocalHooks>(size_t(clients)),
+                           BatchOptions{true, memory_mb});
+  r.seconds = now_s() - t0;
+  r.peak_rss_mb = peak_rss_mb();
   return r;
 }
 

@@ -1,12 +1,14 @@
-// Throughput probe behind `fedsim bench model` (no Kokkos in this header).
+// Throughput and memory probes behind `fedsim bench model` (no Kokkos in this header).
 #pragma once
 
 #include <string>
 
+#include "models/model.hpp"
+
 namespace fedsim::models {
 
 struct BenchResult {
-  std::string preset, runtime;  // runtime: Runtime::describe()
+  std::string preset, runtime;  // runtime: Runtime::describe(); preset: the folder for --hf
   int B = 0, T = 0, steps = 0;
   double seconds = 0;          // wall time of the timed steps
   double tokens_per_s = 0;     // B*T / median step time
@@ -15,7 +17,11 @@ struct BenchResult {
   int sgemm_n = 0;
   double sgemm_gflops = 0;  // 2 n^3 / median time of an n x n x n product through the same gemm path
   double ratio = 0;         // gflops / sgemm_gflops
+  double base_mb = 0;       // the frozen base as stored (Model::base_bytes)
+  double activations_mb = 0;  // one step's activations and scratch (Model::activation_bytes)
+  double peak_rss_mb = 0;   // peak resident memory of the process (VmHWM)
 };
+
 
 // Times train_adapter steps (forward + backward + AdamW, one client, LoRA defaults, dropout on)
 // on batches of B sequences of the preset's full context, for at least min_seconds (and at
@@ -23,5 +29,26 @@ struct BenchResult {
 // size sgemm_n on the same execution space and BLAS threads.
 BenchResult bench_model(const std::string& preset, int B, double min_seconds, int sgemm_n = 1024);
 double measure_sgemm_gflops(int n, double min_seconds);
+
+// The same for a Hugging Face folder (Model::load_hf with `hf`): B sequences of hf.max_seq
+// random token ids, the second half of each the response (targets), LoRA `lora`.
+BenchResult bench_model_hf(const std::string& dir, const HfOptions& hf, const LoraConfig& lora, int B,
+                           double min_seconds, int sgemm_n = 1024);
+
+// Memory of a federated round over `clients` clients (the 747 of Fed-ChatbotPA): the folder's
+// base once, every client's adapter on the host, and one batched local step per client
+// (train_adapters_batched: the adapter, gradient and AdamW rows of each group of clients,
+// memory_mb the activation budget per group) on one sequence of hf.max_seq tokens.
+struct ClientsBenchResult {
+  int clients = 0;
+  int64_t adapter_params = 0;      // per client
+  double base_mb = 0;              // the frozen base as stored
+  double host_adapters_mb = 0;     // clients x adapter on the host
+  double seconds = 0;              // the batched step of all clients
+  double load_seconds = 0;         // Model::load_hf
+  double peak_rss_mb = 0;
+};
+ClientsBenchResult bench_clients_hf(const std::string& dir, const HfOptions& hf, const LoraConfig& lora, int clients,
+                                    int64_t memory_mb);
 
 }  // namespace fedsim::models

@@ -16,18 +16,16 @@ const char* kTokenizerDescription =
 const char* kTokenizerDescriptionV0 =
     "byte-level: ids 0-255 = bytes, 256 BOS, 257 EOS, 258 PAD, 259 INST, 260 RESP, 261-263 reserved";
 
-std::string join_targets(const AdapterLayout& al) {
-  std::string s;
-  for (int t = 0; t < kNumTargets; ++t)
-    if (al.enabled[t]) s += std::string(s.empty() ? "" : ",") + kTargetNames[t];
-  return s;
-}
 }  // namespace
 
 void Model::save(const std::string& path, const NamedAdapters& adapters) const {
   const Impl& im = *impl_;
   const Net<float>& net = im.net;
   const ModelConfig& c = net.cfg;
+  if (c.llama())
+    throw UserError(path + ": a " + std::string(arch_name(c.arch)) +
+                    " model's base is its Hugging Face folder, not a fedsim checkpoint\nHINT: keep the folder; write "
+                    "adapters with `fedsim export adapter`");
   h5::AtomicFile af(path);
   const h5::Group root = af.root();
   h5::set_format(root, kCheckpointKind, kCheckpointFormatVersion);

@@ -13,9 +13,11 @@ template <class T>
 KvDecoder<T>::KvDecoder(Net<T>& net, int B, int client) : net_(net), B_(B), client_(client) {
   FEDSIM_ASSERT(B >= 1 && client < static_cast<int>(net.adapters.extent(0)));
   const ModelConfig& c = net.cfg;
-  const int64_t C = c.d_model, F = c.d_ff, V = c.vocab_size, L = c.n_layers, maxT = c.max_seq;
-  const int64_t sizes =
-      2 * L * B * maxT * C + 7 * B * C + 2 * B + 2 * B * F + B * net.al.rank + int64_t(B) * c.n_heads * maxT + B * V;
+  const bool llama = c.llama();
+  const int64_t C = c.d_model, F = c.d_ff, V = c.vocab_size, L = c.n_layers, maxT = c.max_seq, NH = c.n_heads;
+  const int64_t Q = llama ? c.q_dim() : C, KV = llama ? c.kv_dim() : C, QN = c.qk_norm ? Q : 0, KN = c.qk_norm ? KV : 0;
+  const int64_t sizes = 2 * L * B * maxT * KV + 3 * B * C + B * (2 * Q + QN) + B * (2 * KV + KN) + 2 * B + B * NH +
+                        B * F * (llama ? 3 : 2) + B * net.al.rank + B * NH * maxT + B * V;
   mem_ = Vec<T>(Kokkos::view_alloc(net.exec, "fedsim::models::kv_decoder"), sizes);
   int64_t off = 0;
   auto mat = [&](int64_t r, int64_t cols) {
@@ -23,100 +25,134 @@ KvDecoder<T>::KvDecoder(Net<T>& net, int B, int client) : net_(net), B_(B), clie
     off += r * cols;
     return m;
   };
+  auto vec = [&](int64_t n) {
+    UVec<T> v = as_vec(mem_.data() + off, n);
+    off += n;
+    return v;
+  };
   for (int l = 0; l < L; ++l) {
-    kc_.push_back(mat(B * maxT, C));
-    vc_.push_back(mat(B * maxT, C));
+    kc_.push_back(mat(B * maxT, KV));
+    vc_.push_back(mat(B * maxT, KV));
   }
-  x_ = mat(B, C), ln_ = mat(B, C), q_ = mat(B, C), k_ = mat(B, C), v_ = mat(B, C), y_ = mat(B, C), proj_ = mat(B, C);
-  mean_ = as_vec(mem_.data() + off, B), off += B;
-  rstd_ = as_vec(mem_.data() + off, B), off += B;
-  h_ = mat(B, F), hg_ = mat(B, F), u_ = mat(B, net.al.rank), att_ = mat(int64_t(B) * c.n_heads, maxT);
-  logits_ = mat(B, V);
+  x_ = mat(B, C), ln_ = mat(B, C), proj_ = mat(B, C);
+  q_ = mat(B, Q), y_ = mat(B, Q), qp_ = mat(B, QN);
+  k_ = mat(B, KV), v_ = mat(B, KV), kp_ = mat(B, KN);
+  mean_ = vec(B), rstd_ = vec(B), head_rstd_ = vec(B * NH);
+  h_ = mat(B, F), hg_ = mat(B, F), gate_ = mat(B, llama ? F : 0);
+  u_ = mat(B, net.al.rank), att_ = mat(B * NH, maxT), logits_ = mat(B, V);
   FEDSIM_ASSERT(off == sizes);
   tok_ = IVec(Kokkos::view_alloc(net.exec, "fedsim::models::kv_tokens"), B);
+  pos_d_ = IVec(Kokkos::view_alloc(net.exec, "fedsim::models::kv_positions"), B);
   tok_h_ = Kokkos::create_mirror_view(tok_);
 }
 
 template <class T>
-void KvDecoder<T>::proj(int l, int t, UMat<T> out, UMat<T> inp, int64_t w_off, int64_t b_off, int d_out, int d_in) {
-  T* base = net_.base.data();
-  linear_forward(net_.exec, out, inp, as_mat(base + w_off, d_out, d_in), as_vec(base + b_off, d_out));
+void KvDecoder<T>::proj(int l, int t, UMat<T> out, UMat<T> inp, const WMat<T>& w, UVec<T> b) {
+  linear_forward(net_.exec, out, inp, w, b);
   const AdapterLayout& al = net_.al;
   if (client_ < 0 || !al.enabled[t]) return;
   T* ad = net_.adapters.data() + int64_t(client_) * al.total;
-  lora_forward(net_.exec, out, u_, inp, as_mat(ad + al.a(l, t), al.rank, d_in), as_mat(ad + al.b(l, t), d_out, al.rank),
-               T(al.scale));
+  lora_forward(net_.exec, out, u_, inp, as_mat(ad + al.a(l, t), al.rank, al.d_in[t]),
+               as_mat(ad + al.b(l, t), al.d_out[t], al.rank), T(al.scale));
+}
+
+// Appends k_, v_ at position pos_ to layer l's cache and attends: one thread per (sequence,
+// head), the arithmetic of attention_forward's row (keys in (pos - window, pos]).
+template <class T>
+void KvDecoder<T>::attend(int l) {
+  const ModelConfig& c = net_.cfg;
+  const int NH = c.n_heads, NKV = c.llama() ? c.kv_heads() : NH, hs = c.llama() ? c.hd() : c.d_model / NH;
+  const int64_t maxT = c.max_seq, KV = int64_t(NKV) * hs, s = pos_;
+  const int group = NH / NKV, lo = (c.sliding_window > 0 && s - c.sliding_window + 1 > 0) ? s - c.sliding_window + 1 : 0;
+  const UMat<T> kc = kc_[l], vc = vc_[l], q = q_, k = k_, v = v_, y = y_, att = att_;
+  const ExecSpace& ex = net_.exec;
+  Kokkos::parallel_for(
+      "fedsim::models::kv_append", range(ex, int64_t(B_) * KV), KOKKOS_LAMBDA(const int64_t i) {
+        const int64_t b = i / KV, ch = i % KV;
+        kc(b * maxT + s, ch) = k(b, ch);
+        vc(b * maxT + s, ch) = v(b, ch);
+      });
+  const T scale = T(1) / kmath::sqrt(T(hs));
+  Kokkos::parallel_for(
+      "fedsim::models::kv_attention", range(ex, int64_t(B_) * NH), KOKKOS_LAMBDA(const int64_t row) {
+        const int64_t b = row / NH, h = row % NH, kh = (h / group) * hs;
+        T maxv = T(0);
+        for (int64_t t2 = lo; t2 <= s; ++t2) {
+          T d = 0;
+          for (int i = 0; i < hs; ++i) d += q(b, h * hs + i) * kc(b * maxT + t2, kh + i);
+          att(row, t2) = d * scale;
+          maxv = (t2 == lo || att(row, t2) > maxv) ? att(row, t2) : maxv;
+        }
+        T sum = 0;
+        for (int64_t t2 = lo; t2 <= s; ++t2) {
+          att(row, t2) = kmath::exp(att(row, t2) - maxv);
+          sum += att(row, t2);
+        }
+        for (int i = 0; i < hs; ++i) {
+          T acc = 0;
+          for (int64_t t2 = lo; t2 <= s; ++t2) acc += att(row, t2) * vc(b * maxT + t2, kh + i);
+          y(b, h * hs + i) = acc / sum;
+        }
+      });
 }
 
 template <class T>
 const std::vector<T>& KvDecoder<T>::step(const std::vector<int32_t>& tokens) {
   const ModelConfig& c = net_.cfg;
-  const BaseLayout& bl = net_.bl;
+  const Params<T>& w = net_.w;
   FEDSIM_ASSERT(static_cast<int>(tokens.size()) == B_ && pos_ < c.max_seq);
-  const int C = c.d_model, F = c.d_ff, V = c.vocab_size, NH = c.n_heads, hs = C / NH, maxT = c.max_seq, s = pos_;
+  const int V = c.vocab_size, hd = c.hd();
   const ExecSpace& ex = net_.exec;
   for (int b = 0; b < B_; ++b) {
     FEDSIM_ASSERT(tokens[b] >= 0 && tokens[b] < V);
     tok_h_(b) = tokens[b];
   }
   Kokkos::deep_copy(ex, tok_, tok_h_);
-  T* base = net_.base.data();
-  const UMat<T> wte = as_mat(base + bl.wte, V, C), wpe = as_mat(base + bl.wpe, maxT, C);
-  const UMat<T> x = x_;
-  const IVec tok = tok_;
-  Kokkos::parallel_for(
-      "fedsim::models::kv_embedding", range(ex, int64_t(B_) * C), KOKKOS_LAMBDA(const int64_t i) {
-        const int64_t b = i / C, ch = i % C;
-        x(b, ch) = wte(tok(b), ch) + wpe(s, ch);
-      });
-  auto vec = [&](int64_t off) { return as_vec(base + off, C); };
+  Kokkos::deep_copy(ex, pos_d_, pos_);
+  embedding_forward(ex, x_, tok_, w.wte, w.wpe, pos_d_);
   for (int l = 0; l < c.n_layers; ++l) {
-    const int64_t CC = int64_t(C) * C, CF = int64_t(C) * F;
-    layernorm_forward(ex, ln_, mean_, rstd_, x_, vec(bl.ln1w + l * C), vec(bl.ln1b + l * C));
-    proj(l, kQ, q_, ln_, bl.qw + l * CC, bl.qb + l * C, C, C);
-    proj(l, kK, k_, ln_, bl.kw + l * CC, bl.kb + l * C, C, C);
-    proj(l, kV, v_, ln_, bl.vw + l * CC, bl.vb + l * C, C, C);
-    const UMat<T> kc = kc_[l], vc = vc_[l], q = q_, k = k_, v = v_, y = y_, att = att_;
-    const int B = B_;
-    Kokkos::parallel_for(
-        "fedsim::models::kv_append", range(ex, int64_t(B) * C), KOKKOS_LAMBDA(const int64_t i) {
-          const int64_t b = i / C, ch = i % C;
-          kc(b * maxT + s, ch) = k(b, ch);
-          vc(b * maxT + s, ch) = v(b, ch);
-        });
-    const T scale = T(1) / kmath::sqrt(T(hs));
-    // One thread per (sequence, head): the same arithmetic as attention_forward's row.
-    Kokkos::parallel_for(
-        "fedsim::models::kv_attention", range(ex, int64_t(B) * NH), KOKKOS_LAMBDA(const int64_t row) {
-          const int64_t b = row / NH, h = row % NH;
-          T maxv = T(0);
-          for (int t2 = 0; t2 <= s; ++t2) {
-            T d = 0;
-            for (int i = 0; i < hs; ++i) d += q(b, h * hs + i) * kc(b * maxT + t2, h * hs + i);
-            att(row, t2) = d * scale;
-            maxv = (t2 == 0 || att(row, t2) > maxv) ? att(row, t2) : maxv;
-          }
-          T sum = 0;
-          for (int t2 = 0; t2 <= s; ++t2) {
-            att(row, t2) = kmath::exp(att(row, t2) - maxv);
-            sum += att(row, t2);
-          }
-          for (int i = 0; i < hs; ++i) {
-            T acc = 0;
-            for (int t2 = 0; t2 <= s; ++t2) acc += att(row, t2) * vc(b * maxT + t2, h * hs + i);
-            y(b, h * hs + i) = acc / sum;
-          }
-        });
-    proj(l, kO, proj_, y_, bl.ow + l * CC, bl.ob + l * C, C, C);
+    const LayerParams<T>& p = w.layer(l);
+    if (c.llama()) {
+      rmsnorm_forward(ex, ln_, rstd_, x_, p.ln1w, c.norm_eps);
+      if (c.qk_norm) {
+        proj(l, kQ, qp_, ln_, p.q, p.qb);
+        proj(l, kK, kp_, ln_, p.k, p.kb);
+        rmsnorm_forward(ex, per_head(q_, hd), head_rstd_, per_head(qp_, hd), p.q_norm, c.norm_eps);
+        rmsnorm_forward(ex, per_head(k_, hd), head_rstd_, per_head(kp_, hd), p.k_norm, c.norm_eps);
+      } else {
+        proj(l, kQ, q_, ln_, p.q, p.qb);
+        proj(l, kK, k_, ln_, p.k, p.kb);
+      }
+      proj(l, kV, v_, ln_, p.v, p.vb);
+      rope_apply(ex, q_, pos_d_, net_.rope(), hd, false);
+      rope_apply(ex, k_, pos_d_, net_.rope(), hd, false);
+    } else {
+      layernorm_forward(ex, ln_, mean_, rstd_, x_, p.ln1w, p.ln1b);
+      proj(l, kQ, q_, ln_, p.q, p.qb);
+      proj(l, kK, k_, ln_, p.k, p.kb);
+      proj(l, kV, v_, ln_, p.v, p.vb);
+    }
+    attend(l);
+    proj(l, kO, proj_, y_, p.o, p.ob);
     residual_forward(ex, x_, x_, proj_);
-    layernorm_forward(ex, ln_, mean_, rstd_, x_, vec(bl.ln2w + l * C), vec(bl.ln2b + l * C));
-    proj(l, kUp, h_, ln_, bl.upw + l * CF, bl.upb + l * F, F, C);
-    gelu_forward(ex, hg_, h_);
-    proj(l, kDown, proj_, hg_, bl.downw + l * CF, bl.downb + l * C, C, F);
+    if (c.llama()) {
+      rmsnorm_forward(ex, ln_, rstd_, x_, p.ln2w, c.norm_eps);
+      proj(l, kGate, gate_, ln_, p.gate, p.gateb);
+      proj(l, kUp, h_, ln_, p.up, p.upb);
+      swiglu_forward(ex, hg_, gate_, h_);
+    } else {
+      layernorm_forward(ex, ln_, mean_, rstd_, x_, p.ln2w, p.ln2b);
+      proj(l, kUp, h_, ln_, p.up, p.upb);
+      gelu_forward(ex, hg_, h_);
+    }
+    proj(l, kDown, proj_, hg_, p.down, p.downb);
     residual_forward(ex, x_, x_, proj_);
   }
-  layernorm_forward(ex, ln_, mean_, rstd_, x_, vec(bl.lnfw), vec(bl.lnfb));
-  gemm(ex, 'N', 'T', T(1), ln_, wte, T(0), logits_);
+  if (c.llama())
+    rmsnorm_forward(ex, ln_, rstd_, x_, w.lnfw, c.norm_eps);
+  else
+    layernorm_forward(ex, ln_, mean_, rstd_, x_, w.lnfw, w.lnfb);
+  dense_nt(ex, logits_, ln_, w.head);
   auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), logits_);
   logits_h_.assign(h.data(), h.data() + h.size());
   ++pos_;
@@ -155,12 +191,9 @@ std::vector<std::string> Model::generate(const std::vector<float>* adapter, cons
   const int B = static_cast<int>(prompts.size()), maxT = net.cfg.max_seq, V = net.cfg.vocab_size;
   std::vector<std::string> out(B);
   if (B == 0) return out;
-  int client = -1;
-  if (adapter != nullptr) {
-    FEDSIM_ASSERT(static_cast<int64_t>(adapter->size()) == net.al.total);
-    net.set_row(net.adapters, kEvalRow, *adapter);
-    client = kEvalRow;
-  }
+  FEDSIM_ASSERT_MSG(net.cfg.vocab_size >= Tokenizer::vocab_size, "vocab " << net.cfg.vocab_size
+                    << " has no room for the byte-level tokenizer's ids (264)");
+  const int client = impl_->eval_row(adapter);
   // BOS INST <prompt> RESP, the prompt cut so that at least one token can be generated.
   std::vector<std::vector<int32_t>> seq(B);
   for (int b = 0; b < B; ++b) {

@@ -1,6 +1,7 @@
 // Incremental decoding with a KV cache (generation). KvDecoder<T> runs one position for B
 // sequences at a time: each layer's k and v of that position are appended to a cache of
-// (B, max_seq, C) per layer, and attention reads the cache instead of recomputing the prefix.
+// (B, max_seq, KV) per layer, and attention reads the cache instead of recomputing the prefix.
+// Both families: the same kernels as Net's layers, one row per sequence.
 // All sequences advance in lock step (position s at step s), so prompts are fed token by token
 // and generated tokens follow. Templated so tests compare it with Net<double>::forward.
 #pragma once
@@ -22,19 +23,23 @@ class KvDecoder {
   const std::vector<T>& step(const std::vector<int32_t>& tokens);
 
  private:
-  void proj(int l, int t, UMat<T> out, UMat<T> inp, int64_t w_off, int64_t b_off, int d_out, int d_in);
+  void proj(int l, int t, UMat<T> out, UMat<T> inp, const WMat<T>& w, UVec<T> b);
+  void attend(int l);  // y_ <- attention of q_ over the caches of layer l (positions 0..pos_)
 
   Net<T>& net_;
   int B_, client_, pos_ = 0;
-  Vec<T> mem_;                             // all buffers below
-  std::vector<UMat<T>> kc_, vc_;           // (L) caches (B*maxT, C): row b*maxT + t
-  UMat<T> x_, ln_, q_, k_, v_, y_, proj_;  // (B,C)
-  UVec<T> mean_, rstd_;                    // (B)
-  UMat<T> h_, hg_;                         // (B,F)
-  UMat<T> u_;                              // (B,r)
-  UMat<T> att_;                            // (B*NH, maxT) scores
-  UMat<T> logits_;                         // (B,V)
-  IVec tok_;
+  Vec<T> mem_;                      // all buffers below
+  std::vector<UMat<T>> kc_, vc_;    // (L) caches (B*maxT, KV): row b*maxT + t
+  UMat<T> x_, ln_, proj_;           // (B,C)
+  UMat<T> q_, qp_, y_;              // (B,Q) (qp_: before Qwen3's q norm)
+  UMat<T> k_, kp_, v_;              // (B,KV)
+  UVec<T> mean_, rstd_;             // (B)
+  UVec<T> head_rstd_;               // (B*NH) per-head norms
+  UMat<T> h_, hg_, gate_;           // (B,F)
+  UMat<T> u_;                       // (B,r)
+  UMat<T> att_;                     // (B*NH, maxT) scores
+  UMat<T> logits_;                  // (B,V)
+  IVec tok_, pos_d_;                // (B) tokens, and the position of every row (all pos_)
   typename IVec::HostMirror tok_h_;
   std::vector<T> logits_h_;
 };

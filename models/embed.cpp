@@ -12,6 +12,8 @@ namespace fedsim::models {
 std::vector<std::vector<float>> Model::embed(const std::vector<std::string>& texts) const {
   Net<float>& net = impl_->net;  // buffers only; weights and training state are untouched
   const int T = net.cfg.max_seq, C = net.cfg.d_model;
+  FEDSIM_ASSERT_MSG(net.cfg.vocab_size >= Tokenizer::vocab_size, "vocab " << net.cfg.vocab_size
+                    << " has no room for the byte-level tokenizer's ids (264)");
   std::vector<std::vector<float>> out;
   out.reserve(texts.size());
   // One text per forward: the dense products' summation order may depend on the number of rows

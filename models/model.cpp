@@ -17,24 +17,27 @@ Model& Model::operator=(Model&&) noexcept = default;
 
 const ModelConfig& Model::config() const { return impl_->net.cfg; }
 const LoraConfig& Model::lora() const { return impl_->lora; }
-int64_t Model::n_base_params() const { return impl_->net.bl.total; }
+int64_t Model::n_base_params() const { return impl_->net.bl.total + impl_->net.bl.total_half; }
 int64_t Model::n_adapter_params() const { return impl_->net.al.total; }
-std::vector<float> Model::base_weights() const { return impl_->net.get(impl_->net.base); }
+std::vector<float> Model::base_weights() const { return impl_->net.base_host(); }
 
 int64_t adapter_param_count(const ModelConfig& cfg, const LoraConfig& lora) {
   return make_adapter_layout(cfg, lora).total;
 }
 
 namespace {
-// Per token, counting multiply-adds as 2 FLOPs and leaving out pointwise work (LayerNorm,
-// GELU, softmax, AdamW). See models/README.md "FLOPs per token". The one place the formula lives.
+// Per token, counting multiply-adds as 2 FLOPs and leaving out pointwise work (norms, GELU /
+// SwiGLU, RoPE, softmax, AdamW). See models/README.md "FLOPs per token". The one place the
+// formula lives.
 struct ForwardFlops {
   double dense, attn;
 };
 ForwardFlops forward_flops(const ModelConfig& c) {
   const double C = c.d_model, F = c.d_ff, V = c.vocab_size, L = c.n_layers, T = c.max_seq;
-  return {2.0 * (L * (4 * C * C + 2 * C * F) + V * C),  // projections + tied head
-          L * 2.0 * C * (T + 1)};                       // q k^T and att v, causal: (T+1)/2 keys on average
+  const double Q = c.llama() ? c.q_dim() : C, KV = c.llama() ? c.kv_dim() : C, mlp = c.llama() ? 3 : 2;
+  // q, k, v, o projections + MLP matrices, + the head (tied or not: V x C either way).
+  return {2.0 * (L * (2 * C * Q + 2 * C * KV + mlp * C * F) + V * C),
+          L * 2.0 * Q * (T + 1)};  // q k^T and att v, causal: (T+1)/2 keys on average
 }
 }  // namespace
 
@@ -72,6 +75,14 @@ std::vector<float> Model::init_adapter(uint64_t seed) const {
   return a;
 }
 
+int Model::Impl::eval_row(const std::vector<float>* adapter) {
+  if (adapter == nullptr) return -1;
+  FEDSIM_ASSERT_MSG(static_cast<int64_t>(adapter->size()) == net.al.total,
+                    "adapter has " << adapter->size() << " values, model expects " << net.al.total);
+  net.set_row(net.adapters, kEvalRow, *adapter);
+  return kEvalRow;
+}
+
 void Model::Impl::adamw_step(UVec<float> params, UVec<float> m, UVec<float> v, UVec<float> grads, int64_t t, float lr,
                              const OptimConfig& opt) {
   AdamWStep s{};
@@ -93,6 +104,8 @@ void Model::Impl::adamw_step(UVec<float> params, UVec<float> m, UVec<float> v, U
 double Model::train_base_step(const Batch& batch, float lr, const OptimConfig& opt) {
   Impl& im = *impl_;
   Net<float>& net = im.net;
+  if (net.bl.total_half > 0)
+    throw UserError("model.base_dtype: bf16 stores a frozen base; full-parameter training needs fp32");
   net.enable_base_grad();
   if (im.base_m.extent(0) == 0) {
     im.base_m = Vec<float>(Kokkos::view_alloc(net.exec, "fedsim::models::base_adam_m"), net.bl.total);
@@ -112,12 +125,7 @@ double Model::train_base_step(const Batch& batch, float lr, const OptimConfig& o
 EvalStats Model::evaluate(const std::vector<float>* adapter, const Batch& batch) const {
   Net<float>& net = impl_->net;  // buffers only; weights and training state are untouched
   net.set_batch(batch);
-  int client = -1;
-  if (adapter != nullptr) {
-    FEDSIM_ASSERT(static_cast<int64_t>(adapter->size()) == net.al.total);
-    net.set_row(net.adapters, kEvalRow, *adapter);
-    client = kEvalRow;
-  }
+  const int client = impl_->eval_row(adapter);
   EvalStats es;
   es.mean_loss = net.forward(client, false, 0);
   es.sequences = batch.B;
@@ -135,6 +143,26 @@ EvalStats Model::evaluate(const std::vector<float>* adapter, const Batch& batch)
   }
   es.accuracy = batch.B > 0 ? static_cast<double>(correct) / batch.B : 0.0;
   return es;
+}
+
+std::vector<float> Model::logits(const std::vector<float>* adapter, const std::vector<int32_t>& tokens) const {
+  Net<float>& net = impl_->net;
+  const int T = static_cast<int>(tokens.size());
+  if (T < 1 || T > net.cfg.max_seq)
+    throw UserError("logits: " + std::to_string(T) + " tokens; accepted: 1 to max_seq (" + std::to_string(net.cfg.max_seq) + ")");
+  for (int32_t t : tokens)
+    if (t < 0 || t >= net.cfg.vocab_size)
+      throw UserError("logits: token id " + std::to_string(t) + " is invalid; accepted: 0 to " +
+                      std::to_string(net.cfg.vocab_size - 1));
+  Batch b;
+  b.B = 1;
+  b.T = T;
+  b.inputs = tokens;
+  b.targets.assign(tokens.size(), -1);
+  net.set_batch(b);
+  const int client = impl_->eval_row(adapter);
+  net.forward(client, false, 0);
+  return net.logits_host();
 }
 
 }  // namespace fedsim::models

@@ -1,5 +1,6 @@
-// The model every simulated client runs: a small decoder-only transformer (byte-level tokens)
-// with a frozen base and LoRA adapters, forward/backward/AdamW as Kokkos kernels.
+// The model every simulated client runs: a decoder-only transformer (fedsim's byte-level GPT
+// presets, or a Llama-family model from a Hugging Face folder) with a frozen base and LoRA
+// adapters, forward/backward/AdamW as Kokkos kernels.
 //
 // This header is the whole interface `sim/` sees. It knows no clients, rounds or time: the
 // caller hands in batches, a learning rate and adapters, and gets adapters and losses back.
@@ -20,18 +21,68 @@ namespace fedsim::models {
 inline constexpr int64_t kCheckpointFormatVersion = 1;
 inline constexpr const char* kCheckpointKind = "fedsim-checkpoint";
 
-// Shapes of the transformer. vocab_size is fixed by the tokenizer.
+// Decoder families. gpt2: fedsim's byte-level GPT presets (LayerNorm, learned positions, GELU
+// MLP, tied head). The others are the Llama family as Hugging Face's transformers defines them
+// (RMSNorm, rotary positions, SwiGLU MLP, grouped-query attention), chosen from config.json's
+// `architectures` (models/README.md "Llama family").
+enum class Arch { gpt2, llama, mistral, qwen2, qwen3 };
+const char* arch_name(Arch a);  // "gpt2", "llama", "mistral", "qwen2", "qwen3"
+// How the frozen base is stored: fp32, or bf16 (half the memory; every product still
+// accumulates in fp32, models/README.md "bf16 base").
+enum class BaseDtype { fp32, bf16 };
+
+// Rotary position embedding (Su et al. 2021, "RoFormer", eq. 34) with transformers'
+// rope_scaling rules (modeling_rope_utils.py): default, linear (inv_freq / factor), llama3
+// (_compute_llama3_parameters).
+struct RopeConfig {
+  double theta = 10000.0;
+  std::string type = "default";  // default | linear | llama3
+  double factor = 1.0, low_freq_factor = 1.0, high_freq_factor = 4.0;
+  int original_max_positions = 8192;
+};
+
+// Shapes of the transformer. GPT presets set the first block only; a Hugging Face folder
+// (hf_config_from_json) sets the rest too.
 struct ModelConfig {
   std::string preset = "tiny";
-  int vocab_size = 264;
-  int max_seq = 64;  // context length T
-  int d_model = 64;  // C
-  int n_layers = 2;  // L
-  int n_heads = 4;   // NH (d_model % n_heads == 0)
-  int d_ff = 256;    // MLP hidden width (4*C by default)
+  int vocab_size = 264;  // GPT presets: fixed by the byte-level tokenizer
+  int max_seq = 64;      // context length T
+  int d_model = 64;      // C
+  int n_layers = 2;      // L
+  int n_heads = 4;       // NH
+  int d_ff = 256;        // MLP hidden width (4*C by default)
+  // Llama family only (arch != gpt2).
+  Arch arch = Arch::gpt2;
+  int n_kv_heads = 0;      // grouped-query attention; 0: n_heads
+  int head_dim = 0;        // 0: d_model / n_heads (Qwen3 sets its own)
+  double norm_eps = 1e-5;  // RMSNorm epsilon (rms_norm_eps)
+  RopeConfig rope;
+  bool qkv_bias = false;  // Qwen2; Llama's attention_bias sets it and o_bias
+  bool o_bias = false;
+  bool mlp_bias = false;      // Llama's mlp_bias: gate, up and down
+  bool qk_norm = false;       // Qwen3: RMSNorm of each head of q and k before RoPE
+  bool tie_embeddings = true;  // output head = token embedding (tie_word_embeddings)
+  int sliding_window = 0;      // Mistral: each position attends to the last W; 0 = all
+  int max_positions = 0;       // max_position_embeddings; 0 = max_seq
+  double init_std = 0.02;      // initializer_range: random init of a Llama-family base
+  BaseDtype base_dtype = BaseDtype::fp32;
+
+  bool llama() const { return arch != Arch::gpt2; }
+  int kv_heads() const { return n_kv_heads > 0 ? n_kv_heads : n_heads; }
+  int hd() const { return head_dim > 0 ? head_dim : d_model / n_heads; }
+  int q_dim() const { return n_heads * hd(); }     // width of q and of the attention output
+  int kv_dim() const { return kv_heads() * hd(); }  // width of k and v
 };
 std::vector<std::string> preset_names();
 ModelConfig preset_config(const std::string& name);  // UserError naming accepted presets
+
+// Loading a Hugging Face model folder (models/hf/, models/README.md "Hugging Face folders").
+// max_seq 0: min(kHfDefaultSeq, max_position_embeddings).
+inline constexpr int kHfDefaultSeq = 1024;
+struct HfOptions {
+  int max_seq = 0;
+  BaseDtype base_dtype = BaseDtype::fp32;
+};
 
 struct LoraConfig {
   int rank = 8;
@@ -147,8 +198,9 @@ struct BatchOptions {
 
 class Model {
  public:
-  // Random base initialisation (GPT-2 style: N(0, 0.02), residual projections scaled by
-  // 1/sqrt(2L)), deterministic in `seed`.
+  // Random base initialisation, deterministic in `seed`: GPT-2 style for the presets (N(0, 0.02),
+  // residual projections scaled by 1/sqrt(2L)); transformers' for the Llama family
+  // (N(0, init_std), gains 1, biases 0; the numbers `fedsim model init` writes).
   Model(const ModelConfig& cfg, const LoraConfig& lora, uint64_t seed);
   ~Model();
   Model(Model&&) noexcept;
@@ -212,6 +264,10 @@ class Model {
   // equals greedy exact match without generating. adapter == nullptr: base model alone.
   EvalStats evaluate(const std::vector<float>* adapter, const Batch& batch) const;
 
+  // Logits (tokens.size(), vocab_size), row-major, of one sequence of token ids (at most
+  // max_seq) under the base, or with `adapter` (no dropout). For checks against references.
+  std::vector<float> logits(const std::vector<float>* adapter, const std::vector<int32_t>& tokens) const;
+
   // Responses to instructions: feeds BOS INST <prompt> RESP (prompt cut to max_seq - 4 bytes)
   // and decodes with a KV cache, batched over prompts, until EOS, max_new_tokens, or the
   // context (max_seq) is full. Returns the response bytes (special tokens skipped).
@@ -236,6 +292,16 @@ class Model {
 
   // Host copy of the flat base weights (layout in models/README.md); for tests and tools.
   std::vector<float> base_weights() const;
+  // Bytes of the frozen base as stored (a bf16 base: 2 per matrix element, 4 per vector one).
+  int64_t base_bytes() const;
+  // Bytes of the activations (and backward scratch) of one padded step of B sequences of T tokens.
+  int64_t activation_bytes(int B, int T) const;
+
+  // A Llama-family model from a Hugging Face folder (config.json, model.safetensors or shards
+  // with model.safetensors.index.json; F32, BF16, F16). The files are memory-mapped and each
+  // tensor is converted once into the base (no second copy is ever held). UserError naming the
+  // file, the tensor and what was expected for any missing, malformed or mismatched tensor.
+  static Model load_hf(const std::string& dir, const LoraConfig& lora, const HfOptions& opt = HfOptions());
 
  private:
   struct Impl;

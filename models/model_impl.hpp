@@ -25,6 +25,9 @@ struct Model::Impl {
   // AdamW, SCAFFOLD `correction` (device copies of the hooks' vectors).
   void hooked_step(int row, const LocalHooks& hooks, UVec<float> anchor, UVec<float> correction, int64_t t, float lr,
                    const OptimConfig& opt);
+  // The adapter row evaluation reads: `adapter` uploaded into row kEvalRow, or -1 (base only)
+  // for nullptr.
+  int eval_row(const std::vector<float>* adapter);
   // Grows the adapter, gradient and moment rows to at least `rows`, keeping their contents.
   void ensure_rows(int rows);
   // Batched local training (train.cpp) over batches of context Tn: `step(active, rows, s)` runs

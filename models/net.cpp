@@ -1,53 +1,86 @@
-// Net<T>: buffers, initialisation and the forward/backward passes (kernels in models/kernels/).
+// Net<T>: buffers, initialisation, batches, and the parts of the forward/backward passes both
+// families share (embedding, segmented LoRA products, head, loss); the layers are in
+// net_gpt.cpp and net_llama.cpp.
 #include "models/net.hpp"
+
+#include <algorithm>
 
 namespace fedsim::models {
 
+namespace {
+// A host value into a float/double slot, or rounded into a bf16 one.
+template <class D>
+void store(D* dst, double x) {
+  *dst = static_cast<D>(x);
+}
+void store(Bf16* dst, double x) { *dst = float_to_bf16(static_cast<float>(x)); }
+}  // namespace
+
 template <class T>
 Net<T>::Net(const ModelConfig& c, const LoraConfig& lora, int n_clients)
-    : cfg(c), bl(make_base_layout(c)), al(make_adapter_layout(c, lora)) {
+    : cfg(c),
+      bl(make_base_layout(c)),
+      al(make_adapter_layout(c, lora)),
+      base(Kokkos::view_alloc(exec, "fedsim::models::base"), bl.total),
+      base_half(Kokkos::view_alloc(exec, "fedsim::models::base_bf16"), bl.total_half),
+      panel(Kokkos::view_alloc(exec, "fedsim::models::bf16_panel"), bl.total_half > 0 ? bl.largest_matrix : 0),
+      adapters(Kokkos::view_alloc(exec, "fedsim::models::adapters"), n_clients, al.total),
+      adapter_grads(Kokkos::view_alloc(exec, "fedsim::models::adapter_grads"), n_clients, al.total),
+      w(make_params<T>(bl, base.data(), base_half.data(), as_vec(panel.data(), int64_t(panel.extent(0))))),
+      gw(make_params<T>(bl, nullptr, nullptr, as_vec<T>(nullptr, 0))),
+      no_grads_(gw) {
   FEDSIM_ASSERT(n_clients >= 1);
-  base = Vec<T>(Kokkos::view_alloc(exec, "fedsim::models::base"), bl.total);
-  adapters = Mat<T>(Kokkos::view_alloc(exec, "fedsim::models::adapters"), n_clients, al.total);
-  adapter_grads = Mat<T>(Kokkos::view_alloc(exec, "fedsim::models::adapter_grads"), n_clients, al.total);
+  FEDSIM_ASSERT_MSG(bl.total_half == 0 || sizeof(T) == sizeof(float), "a bf16 base runs in float");
+  if (cfg.llama()) rope_.set(exec, cfg.rope, cfg.hd(), cfg.max_seq);
 }
 
 template <class T>
 void Net<T>::init_base(uint64_t seed) {
-  std::vector<T> h(bl.total, T(0));
+  if (cfg.llama()) {
+    for (const Slot* s : bl.slots())
+      fill_tensor(*s, [&](auto* dst) {
+        std::vector<double> v(static_cast<size_t>(s->size()));
+        init_tensor_values(*s, seed, cfg.init_std, 0.0, v.data());
+        for (size_t i = 0; i < v.size(); ++i) store(dst + i, v[i]);
+      });
+    return;
+  }
+  // GPT: one stream in slot order, as fedsim has always drawn it (checkpoints and cached bases
+  // stay reproducible).
   Rng rng(seed, 0, 0, Purpose::model_init);
-  const int64_t V = cfg.vocab_size, C = cfg.d_model, L = cfg.n_layers, F = cfg.d_ff;
-  const double std_res = 0.02 / std::sqrt(2.0 * L);
-  auto normal = [&](int64_t off, int64_t n, double sd) {
-    for (int64_t i = 0; i < n; ++i) h[off + i] = static_cast<T>(sd * rng.normal());
-  };
-  auto fill = [&](int64_t off, int64_t n, T v) {
-    for (int64_t i = 0; i < n; ++i) h[off + i] = v;
-  };
-  normal(bl.wte, V * C, 0.02);
-  normal(bl.wpe, int64_t(cfg.max_seq) * C, 0.02);
-  fill(bl.ln1w, L * C, T(1));
-  normal(bl.qw, L * C * C, 0.02);
-  normal(bl.kw, L * C * C, 0.02);
-  normal(bl.vw, L * C * C, 0.02);
-  normal(bl.ow, L * C * C, std_res);
-  fill(bl.ln2w, L * C, T(1));
-  normal(bl.upw, L * F * C, 0.02);
-  normal(bl.downw, L * C * F, std_res);
-  fill(bl.lnfw, C, T(1));
-  set(base, h);
+  const double std_res = 0.02 / std::sqrt(2.0 * cfg.n_layers);
+  for (const Slot* s : bl.slots())
+    fill_tensor(*s, [&](auto* dst) {
+      for (int64_t i = 0; i < s->size(); ++i) {
+        const double x = s->kind == Slot::matrix ? (s->residual ? std_res : 0.02) * rng.normal()
+                         : s->kind == Slot::gain ? 1.0 : 0.0;
+        store(dst + i, x);
+      }
+    });
 }
 
 template <class T>
 void Net<T>::enable_base_grad() {
-  if (base_grad.extent(0) == 0) base_grad = Vec<T>(Kokkos::view_alloc(exec, "fedsim::models::base_grad"), bl.total);
+  FEDSIM_ASSERT_MSG(bl.total_half == 0, "full-parameter training needs an fp32 base");
+  if (base_grad.extent(0) == 0) {
+    base_grad = Vec<T>(Kokkos::view_alloc(exec, "fedsim::models::base_grad"), bl.total);
+    gw = make_params<T>(bl, base_grad.data(), nullptr, as_vec<T>(nullptr, 0));
+  }
+}
+
+template <class T>
+AttnShape Net<T>::attn_shape() const {
+  if (!cfg.llama()) return AttnShape::mha(cfg.d_model, cfg.n_heads);
+  return AttnShape{cfg.n_heads, cfg.kv_heads(), cfg.hd(), cfg.sliding_window};
 }
 
 // Lays out the activations of N rows whose longest sequence has Tc over `mem` (or only counts
 // when mem is null).
 template <class T>
 int64_t Net<T>::build_acts(T* mem, int64_t N, int Tn) {
+  const bool llama = cfg.llama();
   const int64_t C = cfg.d_model, F = cfg.d_ff, V = cfg.vocab_size, L = cfg.n_layers;
+  const int64_t Q = llama ? cfg.q_dim() : C, KV = llama ? cfg.kv_dim() : C;
   const int64_t AT = N * cfg.n_heads;
   int64_t off = 0;
   auto take = [&](int64_t n) {
@@ -57,22 +90,28 @@ int64_t Net<T>::build_acts(T* mem, int64_t N, int Tn) {
   };
   auto mat = [&](int64_t r, int64_t c) { return as_mat(take(r * c), r, c); };
   auto vec = [&](int64_t n) { return as_vec(take(n), n); };
+  auto none = [] { return as_mat<T>(nullptr, 0, 0); };
   Acts<T>& a = a_;
   a.encoded = mat(N, C);
   a.layers.resize(L);
   for (auto& la : a.layers) {
     la.ln1 = mat(N, C);
-    la.ln1_mean = vec(N);
+    la.ln1_mean = llama ? as_vec<T>(nullptr, 0) : vec(N);
     la.ln1_rstd = vec(N);
-    la.q = mat(N, C);
-    la.k = mat(N, C);
-    la.v = mat(N, C);
+    la.qp = cfg.qk_norm ? mat(N, Q) : none();
+    la.kp = cfg.qk_norm ? mat(N, KV) : none();
+    la.q_rstd = cfg.qk_norm ? vec(N * cfg.n_heads) : as_vec<T>(nullptr, 0);
+    la.k_rstd = cfg.qk_norm ? vec(N * cfg.kv_heads()) : as_vec<T>(nullptr, 0);
+    la.q = mat(N, Q);
+    la.k = mat(N, KV);
+    la.v = mat(N, KV);
     la.att = mat(AT, Tn);
-    la.atty = mat(N, C);
+    la.atty = mat(N, Q);
     la.res2 = mat(N, C);
     la.ln2 = mat(N, C);
-    la.ln2_mean = vec(N);
+    la.ln2_mean = llama ? as_vec<T>(nullptr, 0) : vec(N);
     la.ln2_rstd = vec(N);
+    la.gate = llama ? mat(N, F) : none();
     la.fch = mat(N, F);
     la.fch_gelu = mat(N, F);
     la.res3 = mat(N, C);
@@ -83,7 +122,7 @@ int64_t Net<T>::build_acts(T* mem, int64_t N, int Tn) {
     }
   }
   a.lnf = mat(N, C);
-  a.lnf_mean = vec(N);
+  a.lnf_mean = llama ? as_vec<T>(nullptr, 0) : vec(N);
   a.lnf_rstd = vec(N);
   a.logits = mat(N, V);
   a.probs = mat(N, V);
@@ -91,15 +130,20 @@ int64_t Net<T>::build_acts(T* mem, int64_t N, int Tn) {
   a.proj = mat(N, C);
   a.dres = mat(N, C);
   a.dln = mat(N, C);
-  a.datty = mat(N, C);
-  a.dq = mat(N, C);
-  a.dk = mat(N, C);
-  a.dv = mat(N, C);
+  a.datty = mat(N, Q);
+  a.dq = mat(N, Q);
+  a.dqn = cfg.qk_norm ? mat(N, Q) : none();
+  a.dk = mat(N, KV);
+  a.dv = mat(N, KV);
+  a.dkn = cfg.qk_norm ? mat(N, KV) : none();
   a.dh = mat(N, F);
   a.dh2 = mat(N, F);
+  a.dh3 = llama ? mat(N, F) : none();
   a.dpreatt = mat(AT, Tn);
   a.du = mat(N, al.rank);
-  a.dxd = take(N * (C > F ? C : F));
+  int64_t widest = 0;
+  for (int t = 0; t < kNumTargets; ++t) widest = std::max<int64_t>(widest, al.d_in[t]);
+  a.dxd = take(N * widest);
   return off;
 }
 
@@ -163,216 +207,6 @@ int64_t Net<T>::activation_floats(int B, int Tn) {
 }
 
 template <class T>
-uint64_t Net<T>::target_key(uint64_t step_key, int l, int t) const {
-  return mix64(step_key ^ mix64(static_cast<uint64_t>(l) * kNumTargets + t + 1));
-}
-
-namespace {
-// Rows [n0, n0 + n) of a contiguous row-major matrix, again contiguous: flat indices inside the
-// segment start at 0, as in a forward over the segment alone (dropout masks hash them).
-template <class T>
-UMat<T> rows(const UMat<T>& m, int64_t n0, int64_t n) {
-  return as_mat(m.data() + n0 * int64_t(m.extent(1)), n, int64_t(m.extent(1)));
-}
-}  // namespace
-
-// Base product over every row, then each segment's LoRA branch (shrink to rank r, expand) with
-// its own adapter row: the segmented products of batched training.
-template <class T>
-void Net<T>::proj_forward(int l, int t, UMat<T> out, UMat<T> inp, UMat<T> wm, UVec<T> b) {
-  linear_forward(exec, out, inp, wm, b);
-  if (!al.enabled[t]) return;
-  const int64_t r = al.rank;
-  LayerActs<T>& la = a_.layers[l];
-  for (size_t i = 0; i < segs_.size(); ++i) {
-    const Segment& s = segs_[i];
-    const auto [n0, n1] = seg_rows(i);
-    const int64_t n = n1 - n0;
-    if (s.row >= 0) {
-      T* ad = adapters.data() + int64_t(s.row) * al.total;
-      UMat<T> A = as_mat(ad + al.a(l, t), r, al.d_in[t]), Bm = as_mat(ad + al.b(l, t), al.d_out[t], r);
-      UMat<T> xd = rows(inp, n0, n);
-      if (dropout_ && al.dropout > 0) {
-        dropout_forward(exec, rows(la.xd[t], n0, n), xd, al.dropout, target_key(s.step_key, l, t), drop_index(i));
-        xd = rows(la.xd[t], n0, n);
-      }
-      lora_forward(exec, rows(out, n0, n), rows(la.u[t], n0, n), xd, A, Bm, T(al.scale));
-    }
-  }
-}
-
-template <class T>
-void Net<T>::proj_backward(int l, int t, UMat<T> dinp, UMat<T> dw, UVec<T> db, UMat<T> dout, UMat<T> inp, UMat<T> wm) {
-  linear_backward(exec, dinp, dw, db, dout, inp, wm);
-  if (!al.enabled[t]) return;
-  const int64_t r = al.rank, din = al.d_in[t];
-  LayerActs<T>& la = a_.layers[l];
-  for (size_t i = 0; i < segs_.size(); ++i) {
-    const Segment& s = segs_[i];
-    const auto [n0, n1] = seg_rows(i);
-    const int64_t n = n1 - n0;
-    const int64_t off = int64_t(s.row) * al.total;
-    if (s.row >= 0) {
-      UMat<T> A = as_mat(adapters.data() + off + al.a(l, t), r, din);
-      UMat<T> Bm = as_mat(adapters.data() + off + al.b(l, t), al.d_out[t], r);
-      UMat<T> dA = as_mat(adapter_grads.data() + off + al.a(l, t), r, din);
-      UMat<T> dB = as_mat(adapter_grads.data() + off + al.b(l, t), al.d_out[t], r);
-      UMat<T> du = rows(a_.du, n0, n), dout_s = rows(dout, n0, n), u = rows(la.u[t], n0, n);
-      if (dropout_ && al.dropout > 0) {
-        UMat<T> dxd = as_mat(a_.dxd + n0 * din, n, din);
-        zero(exec, dxd);
-        lora_backward(exec, dxd, dA, dB, du, dout_s, u, rows(la.xd[t], n0, n), A, Bm, T(al.scale));
-        dropout_backward(exec, rows(dinp, n0, n), dxd, al.dropout, target_key(s.step_key, l, t), drop_index(i));
-      } else {
-        lora_backward(exec, rows(dinp, n0, n), dA, dB, du, dout_s, u, rows(inp, n0, n), A, Bm, T(al.scale));
-      }
-    }
-  }
-}
-
-// Dropout indices of segment i: flat within the segment when padded (the segment's rows are
-// its sequences x T), through the rows' (sequence, position) when packed; the same masks.
-template <class T>
-DropIndex Net<T>::drop_index(size_t i) const {
-  if (!packed_) return {};
-  const auto r = seg_rows(i);
-  return DropIndex{Kokkos::subview(sr_.seq, r), Kokkos::subview(sr_.pos, r), seg_b0_[i], T_};
-}
-
-// Rows [first, end) of segment i: its sequences' rows, consecutive.
-template <class T>
-std::pair<int64_t, int64_t> Net<T>::seg_rows(size_t i) const {
-  return {sr_.off[size_t(seg_b0_[i])], sr_.off[size_t(seg_b0_[i] + segs_[i].seqs)]};
-}
-
-template <class T>
-double Net<T>::forward(int client, bool dropout, uint64_t step_key) {
-  FEDSIM_ASSERT(B_ > 0);
-  return forward_segments({Segment{client, B_, step_key}}, dropout)[0];
-}
-
-template <class T>
-std::vector<double> Net<T>::forward_segments(const std::vector<Segment>& segs, bool dropout) {
-  FEDSIM_ASSERT(B_ > 0 && !segs.empty());
-  int total = 0;
-  seg_targets_.assign(segs.size(), 0);
-  for (size_t i = 0; i < segs.size(); ++i) {
-    FEDSIM_ASSERT(segs[i].seqs >= 1 && segs[i].row < static_cast<int>(adapters.extent(0)));
-    for (int b = total; b < total + segs[i].seqs; ++b) seg_targets_[i] += seq_targets_[static_cast<size_t>(b)];
-    total += segs[i].seqs;
-  }
-  FEDSIM_ASSERT_MSG(total == B_, "segments cover " << total << " of " << B_ << " sequences");
-  segs_ = segs;
-  seg_b0_.assign(segs.size(), 0);
-  for (size_t i = 1; i < segs.size(); ++i) seg_b0_[i] = seg_b0_[i - 1] + segs[i - 1].seqs;
-  dropout_ = dropout;
-  const int64_t C = cfg.d_model, F = cfg.d_ff, V = cfg.vocab_size;
-  Acts<T>& a = a_;
-  embedding_forward(exec, a.encoded, tokens_, w(bl.wte, V, C), w(bl.wpe, cfg.max_seq, C), sr_.pos);
-  UMat<T> res = a.encoded;
-  for (int l = 0; l < cfg.n_layers; ++l) {
-    LayerActs<T>& la = a.layers[l];
-    layernorm_forward(exec, la.ln1, la.ln1_mean, la.ln1_rstd, res, wv(bl.ln1w + l * C, C), wv(bl.ln1b + l * C, C));
-    proj_forward(l, kQ, la.q, la.ln1, w(bl.qw + l * C * C, C, C), wv(bl.qb + l * C, C));
-    proj_forward(l, kK, la.k, la.ln1, w(bl.kw + l * C * C, C, C), wv(bl.kb + l * C, C));
-    proj_forward(l, kV, la.v, la.ln1, w(bl.vw + l * C * C, C, C), wv(bl.vb + l * C, C));
-    attention_forward(exec, la.atty, la.att, la.q, la.k, la.v, sr_, cfg.n_heads);
-    proj_forward(l, kO, a.proj, la.atty, w(bl.ow + l * C * C, C, C), wv(bl.ob + l * C, C));
-    residual_forward(exec, la.res2, res, a.proj);
-    layernorm_forward(exec, la.ln2, la.ln2_mean, la.ln2_rstd, la.res2, wv(bl.ln2w + l * C, C), wv(bl.ln2b + l * C, C));
-    proj_forward(l, kUp, la.fch, la.ln2, w(bl.upw + l * F * C, F, C), wv(bl.upb + l * F, F));
-    gelu_forward(exec, la.fch_gelu, la.fch);
-    proj_forward(l, kDown, a.proj, la.fch_gelu, w(bl.downw + l * C * F, C, F), wv(bl.downb + l * C, C));
-    residual_forward(exec, la.res3, la.res2, a.proj);
-    res = la.res3;
-  }
-  layernorm_forward(exec, a.lnf, a.lnf_mean, a.lnf_rstd, res, wv(bl.lnfw, C), wv(bl.lnfb, C));
-  gemm(exec, 'N', 'T', T(1), a.lnf, w(bl.wte, V, C), T(0), a.logits);  // tied head
-  crossentropy_forward(exec, a.probs, a.losses, argmax_, a.logits, targets_);
-  // Sums in position order on the host: deterministic on any backend and segment split.
-  const std::vector<T> losses = losses_host();
-  std::vector<double> out(segs_.size(), 0.0);
-  int64_t pos = 0;
-  for (size_t i = 0; i < segs_.size(); ++i) {
-    double sum = 0;
-    const int64_t end = seg_rows(i).second;
-    for (; pos < end; ++pos) sum += static_cast<double>(losses[static_cast<size_t>(pos)]);
-    out[i] = seg_targets_[i] == 0 ? 0.0 : sum / static_cast<double>(seg_targets_[i]);
-  }
-  return out;
-}
-
-
-template <class T>
-void Net<T>::backward(bool base_grads, const std::vector<T>* seq_weights) {
-  FEDSIM_ASSERT(!base_grads || base_grad.extent(0) > 0);
-  grads_on_ = base_grads;
-  const int64_t C = cfg.d_model, F = cfg.d_ff, V = cfg.vocab_size;
-  Acts<T>& a = a_;
-  std::vector<T>& seg_w = seg_w_host_;  // a member: the copy below may still read it
-  if (seq_weights == nullptr && segs_.size() > 1) {
-    // Each segment's own mean: weight 1/(its target tokens) on its sequences, the same float
-    // the one-segment path uses as dloss.
-    seg_w.assign(static_cast<size_t>(B_), T(0));
-    int b = 0;
-    for (size_t i = 0; i < segs_.size(); ++i)
-      for (int k = 0; k < segs_[i].seqs; ++k, ++b)
-        seg_w[static_cast<size_t>(b)] = seg_targets_[i] > 0 ? T(1) / T(seg_targets_[i]) : T(0);
-    seq_weights = &seg_w;
-  }
-  if (seq_weights != nullptr) {
-    FEDSIM_ASSERT(static_cast<int>(seq_weights->size()) == B_);
-    if (static_cast<int>(seq_w_.extent(0)) < B_) seq_w_ = Vec<T>(Kokkos::view_alloc(exec, "fedsim::models::seq_w"), B_);
-    Kokkos::View<const T*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> hw(seq_weights->data(), B_);
-    Kokkos::deep_copy(exec, Kokkos::subview(seq_w_, std::make_pair(0, B_)), hw);
-    crossentropy_backward_rows(exec, a.probs, a.probs, targets_, as_vec(seq_w_.data(), B_), sr_.seq);
-  } else {
-    const T dloss = n_targets_ > 0 ? T(1) / T(n_targets_) : T(0);
-    crossentropy_backward(exec, a.probs, a.probs, targets_, dloss);
-  }
-  const UMat<T> dlogits = a.probs;
-  gemm(exec, 'N', 'N', T(1), dlogits, w(bl.wte, V, C), T(0), a.dln);  // dlnf
-  if (grads_on_) gemm(exec, 'T', 'N', T(1), dlogits, a.lnf, T(1), g(bl.wte, V, C));
-  zero(exec, a.dres);
-  const int L = cfg.n_layers;
-  layernorm_backward(exec, a.dres, gv(bl.lnfw, C), gv(bl.lnfb, C), a.dln, a.layers[L - 1].res3, wv(bl.lnfw, C),
-                     a.lnf_mean, a.lnf_rstd);
-  for (int l = L - 1; l >= 0; --l) {
-    LayerActs<T>& la = a.layers[l];
-    const UMat<T> res_in = l == 0 ? a.encoded : a.layers[l - 1].res3;
-    // MLP: res3 = res2 + down(gelu(up(ln2(res2)))); a.dres holds d res3.
-    zero(exec, a.dh);
-    proj_backward(l, kDown, a.dh, g(bl.downw + l * C * F, C, F), gv(bl.downb + l * C, C), a.dres, la.fch_gelu,
-                  w(bl.downw + l * C * F, C, F));
-    zero(exec, a.dh2);
-    gelu_backward(exec, a.dh2, a.dh, la.fch);
-    zero(exec, a.dln);
-    proj_backward(l, kUp, a.dln, g(bl.upw + l * F * C, F, C), gv(bl.upb + l * F, F), a.dh2, la.ln2,
-                  w(bl.upw + l * F * C, F, C));
-    layernorm_backward(exec, a.dres, gv(bl.ln2w + l * C, C), gv(bl.ln2b + l * C, C), a.dln, la.res2,
-                       wv(bl.ln2w + l * C, C), la.ln2_mean, la.ln2_rstd);
-    // Attention: res2 = res_in + o(attn(q, k, v)(ln1(res_in))); a.dres holds d res2.
-    zero(exec, a.datty);
-    proj_backward(l, kO, a.datty, g(bl.ow + l * C * C, C, C), gv(bl.ob + l * C, C), a.dres, la.atty,
-                  w(bl.ow + l * C * C, C, C));
-    zero(exec, a.dq);
-    zero(exec, a.dk);
-    zero(exec, a.dv);
-    attention_backward(exec, a.dq, a.dk, a.dv, a.dpreatt, a.datty, la.att, la.q, la.k, la.v, sr_, cfg.n_heads);
-    zero(exec, a.dln);
-    proj_backward(l, kQ, a.dln, g(bl.qw + l * C * C, C, C), gv(bl.qb + l * C, C), a.dq, la.ln1,
-                  w(bl.qw + l * C * C, C, C));
-    proj_backward(l, kK, a.dln, g(bl.kw + l * C * C, C, C), gv(bl.kb + l * C, C), a.dk, la.ln1,
-                  w(bl.kw + l * C * C, C, C));
-    proj_backward(l, kV, a.dln, g(bl.vw + l * C * C, C, C), gv(bl.vb + l * C, C), a.dv, la.ln1,
-                  w(bl.vw + l * C * C, C, C));
-    layernorm_backward(exec, a.dres, gv(bl.ln1w + l * C, C), gv(bl.ln1b + l * C, C), a.dln, res_in,
-                       wv(bl.ln1w + l * C, C), la.ln1_mean, la.ln1_rstd);
-  }
-  if (grads_on_) embedding_backward(exec, g(bl.wte, V, C), g(bl.wpe, cfg.max_seq, C), a.dres, tokens_, sr_);
-}
-
-template <class T>
 const std::vector<int32_t>& Net<T>::argmax_host() {
   FEDSIM_ASSERT_MSG(!packed_, "argmax_host: the batch is packed (per-position outputs need a padded batch)");
   const int64_t N = int64_t(B_) * T_;
@@ -433,6 +267,39 @@ void Net<T>::set_row(Mat<T>& m, int r, const std::vector<T>& h) {
   Kokkos::View<const T*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> hv(h.data(), h.size());
   Kokkos::deep_copy(exec, Kokkos::subview(m, r, Kokkos::ALL), hv);
   exec.fence();
+}
+
+template <class T>
+std::vector<T> Net<T>::get_tensor(const Slot& s) const {
+  std::vector<T> out(static_cast<size_t>(s.size()));
+  const std::pair<int64_t, int64_t> r(s.off, s.off + s.size());
+  if (s.half) {
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Kokkos::subview(base_half, r));
+    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<T>(bf16_to_float(h(i)));
+  } else {
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Kokkos::subview(base, r));
+    for (size_t i = 0; i < out.size(); ++i) out[i] = h(i);
+  }
+  return out;
+}
+
+template <class T>
+void Net<T>::set_tensor(const Slot& s, const std::vector<T>& h) {
+  FEDSIM_ASSERT(static_cast<int64_t>(h.size()) == s.size());
+  fill_tensor(s, [&](auto* dst) {
+    for (size_t i = 0; i < h.size(); ++i) store(dst + i, static_cast<double>(h[i]));
+  });
+}
+
+template <class T>
+std::vector<T> Net<T>::base_host() const {
+  if (bl.total_half == 0) return get(base);
+  std::vector<T> out;
+  for (const Slot* s : bl.slots()) {
+    const std::vector<T> t = get_tensor(*s);
+    out.insert(out.end(), t.begin(), t.end());
+  }
+  return out;
 }
 
 template class Net<float>;

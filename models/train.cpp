@@ -325,12 +325,7 @@ DpoEvalStats Model::evaluate_dpo(const std::vector<float>* adapter, const DpoBat
   Net<float>& net = impl_->net;
   net.set_batch(stack_dpo(batch));
   const std::vector<double> ref = sequence_logps(net, -1, false, 0);
-  int client = -1;
-  if (adapter != nullptr) {
-    FEDSIM_ASSERT(static_cast<int64_t>(adapter->size()) == net.al.total);
-    net.set_row(net.adapters, kEvalRow, *adapter);
-    client = kEvalRow;
-  }
+  const int client = impl_->eval_row(adapter);
   const DpoResult r = dpo_forward_backward(net, client, ref, beta, false, 0, false);
   DpoEvalStats es;
   es.mean_loss = r.loss;

@@ -29,9 +29,10 @@ std::vector<std::string> data_presets() {
   for (const auto& n : datasets::preset_names()) p.push_back(n);
   return p;
 }
-const std::vector<std::string> kProducts{"blas", "portable"};
 const std::vector<std::string> kPresets{"nano", "tiny", "small", "gpt2-124m"};
-const std::vector<std::string> kLoraTargets{"q", "k", "v", "o", "mlp_up", "mlp_down"};
+const std::vector<std::string> kLoraTargets{"q",      "k",      "v",      "o",      "mlp_up",    "mlp_down",
+                                            "mlp_gate", "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                            "up_proj", "down_proj"};
 
 // The whole schema. Order here is the order of reference.yaml and of the resolved config.
 void visit_config(ExperimentConfig& c, Visitor& v) {
@@ -71,6 +72,9 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.integer("shards_per_client", c.data.shards_per_client, 1, 1000, "shards partition: shards per client");
 
   v.section("model", "base transformer (byte-level tokens)");
+  v.pick("source", c.model.source, "preset: fedsim's GPT (preset, pretrained here); hf: a Hugging Face folder (model.path)");
+  v.text("path", c.model.path, "source hf: model folder (config.json, model.safetensors or shards)");
+  v.pick("base_dtype", c.model.base_dtype, "source hf: storage of the frozen base (bf16: half)");
   v.choice("preset", c.model.preset, kPresets, "shape preset");
   v.integer("seq_len", c.model.seq_len, 0, 65536, "context length; 0 = preset's");
   v.integer("d_model", c.model.d_model, 0, 65536, "0 = preset's");
@@ -82,7 +86,7 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.integer("pretrain_batch", c.model.pretrain_batch, 1, 65536, "pretraining batch size");
   v.number("pretrain_lr", c.model.pretrain_lr, 0.0, 10.0, "pretraining learning rate (cosine to 10%)");
   v.text("checkpoint", c.model.checkpoint, "base model checkpoint (HDF5); empty = pretrain and cache");
-  v.choice("products", c.model.products, kProducts,
+  v.pick("products", c.model.products,
            "dense products: blas = fastest, bits depend on the BLAS kernel and product shape; portable = same bits "
            "for batched/sequential, packed/padded and any BLAS (slower)");
 
@@ -90,7 +94,8 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.integer("rank", c.lora.rank, 1, 4096, "adapter rank r");
   v.number("alpha", c.lora.alpha, 0.0, 1e6, "scale alpha/r");
   v.number("dropout", c.lora.dropout, 0.0, 0.99, "dropout on the adapter input");
-  v.list("targets", c.lora.targets, kLoraTargets, "projections that carry adapters");
+  v.list("targets", c.lora.targets, kLoraTargets, "projections that carry adapters (mlp_gate and PEFT names: hf)");
+  v.text("export_dir", c.lora.export_dir, "source hf: write the final global adapter here in PEFT's format");
 
   v.section("federation", "rounds, clients and the server's rule");
   v.pick("algorithm", c.federation.algorithm, "training and server rule (sim/README.md \"Algorithms\")");
@@ -483,6 +488,12 @@ void check_cross_fields(const ExperimentConfig& c, const std::string& source) {
                     " is not a client; accepted: -1 to " + std::to_string(c.federation.clients - 1));
   if (!c.model.checkpoint.empty() && !std::filesystem::exists(c.model.checkpoint))
     throw UserError(source + ": model.checkpoint: " + c.model.checkpoint + ": no such file");
+  if (c.model.source == ModelSource::hf && !std::filesystem::is_directory(c.model.path))
+    throw UserError(source + ": model.path: '" + c.model.path + "' is not a folder; model.source: hf needs a Hugging Face "
+                    "model folder\nHINT: `fedsim model init --arch llama ... --out DIR` writes one");
+  if (c.model.source != ModelSource::hf && !c.lora.export_dir.empty())
+    throw UserError(source + ": lora.export_dir: PEFT adapters need model.source: hf (fedsim's GPT presets are not "
+                    "transformers models)");
 }
 
 }  // namespace
@@ -505,6 +516,9 @@ FEDSIM_ENUM_NAMES(Execution, "batched", "sequential")
 FEDSIM_ENUM_NAMES(Sampling, "uniform", "fedllm-bench")
 FEDSIM_ENUM_NAMES(LocalDraw, "auto", "fedllm-bench", "per-client")
 FEDSIM_ENUM_NAMES(NoiseLr, "initial", "round")
+FEDSIM_ENUM_NAMES(ModelSource, "preset", "hf")
+FEDSIM_ENUM_NAMES(BaseStorage, "fp32", "bf16")
+FEDSIM_ENUM_NAMES(ProductsKind, "blas", "portable")
 FEDSIM_ENUM_NAMES(ClientWeights, "auto", "data_size", "uniform")
 FEDSIM_ENUM_NAMES(StepsMode, "fixed", "proportional")
 FEDSIM_ENUM_NAMES(Mechanism, "none", "gaussian")

@@ -30,6 +30,12 @@ const std::vector<std::string>& names(TrainerKind);
 const std::vector<std::string>& names(Execution);
 enum class LocalDraw : uint8_t { automatic, fedllm_bench, per_client };  // auto | fedllm-bench | per-client
 enum class NoiseLr : uint8_t { initial, round };
+enum class ModelSource : uint8_t { preset, hf };
+enum class BaseStorage : uint8_t { fp32, bf16 };
+enum class ProductsKind : uint8_t { blas, portable };  // models/products.hpp
+const std::vector<std::string>& names(ModelSource);
+const std::vector<std::string>& names(BaseStorage);
+const std::vector<std::string>& names(ProductsKind);
 const std::vector<std::string>& names(Sampling);
 const std::vector<std::string>& names(LocalDraw);
 const std::vector<std::string>& names(NoiseLr);
@@ -71,6 +77,9 @@ struct DataSection {
 };
 
 struct ModelSection {
+  ModelSource source = ModelSource::preset;  // preset (fedsim's GPT) | hf (a Hugging Face folder at path)
+  std::string path = "";                      // source hf: the model folder (config.json, *.safetensors)
+  BaseStorage base_dtype = BaseStorage::fp32;  // storage of the frozen base (source hf)
   std::string preset = "tiny";
   int64_t seq_len = 0;  // 0 = preset's context
   int64_t d_model = 0, n_layers = 0, n_heads = 0, d_ff = 0;  // 0 = preset's
@@ -78,7 +87,7 @@ struct ModelSection {
   int64_t pretrain_batch = 16;
   double pretrain_lr = 3e-3;
   std::string checkpoint = "";  // base model checkpoint; "" = pretrain (cached)
-  std::string products = "blas";  // dense products: blas | portable (models/products.hpp)
+  ProductsKind products = ProductsKind::blas;  // dense products (models/products.hpp)
 };
 
 struct LoraSection {
@@ -86,6 +95,7 @@ struct LoraSection {
   double alpha = 16.0;
   double dropout = 0.05;
   std::vector<std::string> targets{"q", "v"};
+  std::string export_dir = "";  // source hf: write the final global adapter here in PEFT's format
 };
 
 struct FederationSection {

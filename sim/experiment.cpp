@@ -7,6 +7,7 @@
 #include "common/error.hpp"
 #include "common/rng.hpp"
 #include "fedsim_version.hpp"
+#include "models/hf/hf.hpp"
 
 namespace fedsim::sim {
 
@@ -27,6 +28,19 @@ std::string content_hash(const std::string& text) {
 }
 
 models::ModelConfig model_config(const ExperimentConfig& c) {
+  if (c.model.source == ModelSource::hf) {
+    models::HfOptions o;
+    o.max_seq = static_cast<int>(c.model.seq_len);
+    o.base_dtype = c.model.base_dtype == BaseStorage::bf16 ? models::BaseDtype::bf16 : models::BaseDtype::fp32;
+    const models::ModelConfig m = models::read_hf_config(c.model.path, o);
+    // Until tokenizer.json is wired in, the simulator feeds fedsim's byte-level ids (0-263) to
+    // every model: a Hugging Face model must have room for them.
+    if (m.vocab_size < models::Tokenizer::vocab_size)
+      throw UserError(c.source_path + ": model.path: " + c.model.path + "/config.json: vocab_size " +
+                      std::to_string(m.vocab_size) + " is below the 264 ids of fedsim's byte-level tokenizer, which "
+                      "runs use for now; accepted: vocab_size >= 264");
+    return m;
+  }
   models::ModelConfig m = models::preset_config(c.model.preset);
   if (c.model.seq_len) m.max_seq = static_cast<int>(c.model.seq_len);
   if (c.model.d_model) m.d_model = static_cast<int>(c.model.d_model);
@@ -61,7 +75,7 @@ void validate_experiment(const ExperimentConfig& c) {
 }
 
 models::Products products_of(const ExperimentConfig& c) {
-  return c.model.products == "portable" ? models::Products::portable : models::Products::blas;
+  return c.model.products == ProductsKind::portable ? models::Products::portable : models::Products::blas;
 }
 
 models::LoraConfig lora_config(const ExperimentConfig& c) {

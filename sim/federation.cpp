@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "common/error.hpp"
+#include "models/hf/hf.hpp"
 #include "fedsim_version.hpp"
 #include "sim/checkpoint.hpp"
 
@@ -143,6 +144,7 @@ RunResults Federation::finish() {
   results_.sim_total_s = end_s;
   results_.events = sim_.events();
   results_.jobs_started = sim_.jobs().started();
+  results_.global_adapter = agg_.global();
   results_.wall_total_s = recorder_.wall_elapsed();
   if (static_cast<int64_t>(results_.rounds.size()) != cfg_.federation.rounds + 1 && hooks_.log)
     hooks_.log("warning: the run ended after " + std::to_string(results_.rounds.size() - 1) + " of " +
@@ -190,7 +192,12 @@ RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks, cons
   auto trainer = make_model_trainer(c, data, model);
   std::vector<int64_t> n;
   for (const auto& cl : data.clients) n.push_back(static_cast<int64_t>(cl.samples.size()));
-  return run_federation(c, std::move(n), *trainer, hooks, control);
+  RunResults r = run_federation(c, std::move(n), *trainer, hooks, control);
+  if (!c.lora.export_dir.empty() && !r.global_adapter.empty()) {
+    models::write_peft_adapter(model.config(), lora_config(c), r.global_adapter, c.model.path, c.lora.export_dir);
+    if (hooks.log) hooks.log("adapter: PEFT folder " + c.lora.export_dir);
+  }
+  return r;
 }
 
 }  // namespace fedsim::sim

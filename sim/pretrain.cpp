@@ -8,6 +8,7 @@
 #include "common/error.hpp"
 #include "common/rng.hpp"
 #include "fedsim_version.hpp"
+#include "models/hf/hf.hpp"
 #include "sim/experiment.hpp"
 #include "sim/trainer.hpp"
 
@@ -37,6 +38,14 @@ std::string pretrain_key(const ExperimentConfig& c, const models::ModelConfig& m
 
 models::Model prepare_model(const ExperimentConfig& c, const datasets::FederatedDataset& d, const RunHooks& hooks) {
   const models::LoraConfig lora = lora_config(c);
+  if (c.model.source == ModelSource::hf) {  // a Hugging Face folder: its weights as they are, no pretraining
+    const models::ModelConfig mc = model_config(c);
+    models::Model m = models::Model::load_hf(c.model.path, lora, models::HfOptions{mc.max_seq, mc.base_dtype});
+    if (hooks.log)
+      hooks.log("model: " + std::string(models::hf_architecture(mc.arch)) + " from " + c.model.path + " (" +
+                std::to_string(m.n_base_params()) + " parameters, base " + name_of(c.model.base_dtype) + ")");
+    return m;
+  }
   if (!c.model.checkpoint.empty()) return models::Model::load(c.model.checkpoint, lora);
 
   const models::ModelConfig mc = model_config(c);

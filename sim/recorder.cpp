@@ -1,27 +1,14 @@
 #include "sim/recorder.hpp"
 
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <limits>
+
+#include "common/memory.hpp"
 
 namespace fedsim::sim {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// Peak resident set size of the process so far (VmHWM), in MiB; 0 where /proc is missing.
-double peak_rss_mb() {
-  std::FILE* f = std::fopen("/proc/self/status", "r");
-  if (!f) return 0.0;
-  char line[256];
-  double kb = 0.0;
-  while (std::fgets(line, sizeof line, f))
-    if (std::strncmp(line, "VmHWM:", 6) == 0) kb = std::atof(line + 6);
-  std::fclose(f);
-  return kb / 1024.0;
-}
 
 }  // namespace
 

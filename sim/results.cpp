@@ -132,6 +132,7 @@ void write_results(const RunResults& r, const std::string& path) {
     ce.write("round", r.client_eval_round);
     write_matrix<double>(ce, "accuracy", r.client_eval_accuracy, 0.0);
   }
+  if (!r.global_adapter.empty()) root.write<float>("global_adapter", r.global_adapter);
   if (r.write_extra) r.write_extra(root);
   out.commit();
 }
@@ -164,6 +165,7 @@ RunResults read_results(const std::string& path) {
     r.client_eval_accuracy = read_matrix<double>(ce, "accuracy", 0.0, false, r.client_eval_round.size(),
                                                   "value of /client_eval/round");
   }
+  if (root.has("global_adapter")) r.global_adapter = root.read<float>("global_adapter");
   return r;
 }
 

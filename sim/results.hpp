@@ -72,6 +72,7 @@ struct RunResults {
   double sim_total_s = 0.0;
   uint64_t events = 0;        // queue events processed
   uint64_t jobs_started = 0;  // every job leaves exactly one timeline row
+  std::vector<float> global_adapter;  // the final global adapter (models/ layout); empty: trainer none
   // Optional: writes a feature's own groups (U2S: /u2s) into the root before the commit.
   std::function<void(const h5::Group& root)> write_extra;
 };

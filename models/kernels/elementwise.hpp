@@ -1,4 +1,4 @@
-// Pointwise layers: GELU, residual add, bias.
+// Pointwise layers: GELU, SwiGLU, residual add, bias.
 #pragma once
 
 #include "models/kokkos_compat.hpp"
@@ -39,6 +39,34 @@ void gelu_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dout, UMat<T> in
         const T s = T(1) / (T(1) + kmath::exp(T(-2) * u));
         const T du = T(0.7978845608028654) * (T(1) + T(3 * 0.044715) * x * x);
         di(i) += dout_(i) * (s + T(2) * x * s * (T(1) - s) * du);
+      });
+}
+
+// SwiGLU (Shazeer 2020, "GLU Variants Improve Transformer", eq. 5; transformers' LlamaMLP
+// act_fn(gate_proj(x)) * up_proj(x) with act_fn = SiLU): out = silu(gate) * up,
+// silu(g) = g sigmoid(g) (Elfwing et al. 2018).
+// out (N,F) <- gate (N,F), up (N,F)
+template <class T>
+void swiglu_forward(const ExecSpace& exec, UMat<T> out, UMat<T> gate, UMat<T> up) {
+  const UVec<T> o = flat(out), g = flat(gate), u = flat(up);
+  Kokkos::parallel_for(
+      "fedsim::models::swiglu_forward", range(exec, g.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
+        const T x = g(i);
+        o(i) = x / (T(1) + kmath::exp(-x)) * u(i);
+      });
+}
+
+// dgate (N,F) +=, dup (N,F) += <- dout (N,F), gate (N,F), up (N,F).
+// silu'(g) = s (1 + g (1 - s)), s = sigmoid(g).
+template <class T>
+void swiglu_backward(const ExecSpace& exec, UMat<T> dgate, UMat<T> dup, UMat<T> dout, UMat<T> gate, UMat<T> up) {
+  const UVec<T> dg = flat(dgate), du = flat(dup), d = flat(dout), g = flat(gate), u = flat(up);
+  Kokkos::parallel_for(
+      "fedsim::models::swiglu_backward", range(exec, g.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
+        const T x = g(i);
+        const T s = T(1) / (T(1) + kmath::exp(-x));
+        dg(i) += d(i) * u(i) * s * (T(1) + x * (T(1) - s));
+        du(i) += d(i) * x * s;
       });
 }
 

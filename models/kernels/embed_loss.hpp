@@ -1,25 +1,32 @@
 // The two ends of the network: token + position embedding, and softmax cross-entropy.
 #pragma once
 
+#include "models/kernels/dense.hpp"
 #include "models/kernels/seqrows.hpp"
 
 namespace fedsim::models {
 
-// out (N,C) = wte[tok] + wpe[t] <- tokens (N), wte (V,C), wpe (maxT,C), pos (N) the position t
-// of each row in its sequence (SeqRows::pos)
+// out (N,C) = wte[tok] (+ wpe[t] when wpe has data: GPT's learned positions) <- tokens (N),
+// wte (V,C), wpe (maxT,C), pos (N) the position t of each row in its sequence (SeqRows::pos)
 template <class T>
-void embedding_forward(const ExecSpace& exec, UMat<T> out, IVec tokens, UMat<T> wte, UMat<T> wpe, IVec pos) {
+void embedding_forward(const ExecSpace& exec, UMat<T> out, IVec tokens, const WMat<T>& wte, const WMat<T>& wpe,
+                       IVec pos) {
   const int64_t C = out.extent(1);
+  const bool has_pos = wpe.present();
   Kokkos::parallel_for(
       "fedsim::models::embedding_forward", range(exec, out.extent(0) * C), KOKKOS_LAMBDA(const int64_t i) {
         const int64_t n = i / C, c = i % C;
-        out(n, c) = wte(tokens(n), c) + wpe(pos(n), c);
+        out(n, c) = has_pos ? wte(tokens(n), c) + wpe(pos(n), c) : wte(tokens(n), c);
       });
 }
+template <class T>
+void embedding_forward(const ExecSpace& exec, UMat<T> out, IVec tokens, UMat<T> wte, UMat<T> wpe, IVec pos) {
+  embedding_forward(exec, out, tokens, wmat(wte), wmat(wpe), pos);
+}
 
-// dwte (V,C) +=, dwpe (maxT,C) += <- dout (N,C), tokens (N), layout sr
-// dwte: one thread per channel walks all positions in order (a token may repeat, so a
-// per-position scatter would race); dwpe: one thread per (t, c) sums over the sequences that
+// dwte (V,C) +=, dwpe (maxT,C) += (skipped when it has no data) <- dout (N,C), tokens (N),
+// layout sr. dwte: one thread per channel walks all positions in order (a token may repeat, so
+// a per-position scatter would race); dwpe: one thread per (t, c) sums over the sequences that
 // reach position t, in order.
 template <class T>
 void embedding_backward(const ExecSpace& exec, UMat<T> dwte, UMat<T> dwpe, UMat<T> dout, IVec tokens,
@@ -29,6 +36,7 @@ void embedding_backward(const ExecSpace& exec, UMat<T> dwte, UMat<T> dwpe, UMat<
       "fedsim::models::embedding_backward_wte", range(exec, C), KOKKOS_LAMBDA(const int64_t c) {
         for (int64_t n = 0; n < N; ++n) dwte(tokens(n), c) += dout(n, c);
       });
+  if (dwpe.data() == nullptr) return;
   const IVec off = sr.off_d;
   Kokkos::parallel_for(
       "fedsim::models::embedding_backward_wpe", range(exec, int64_t(sr.Tc) * C), KOKKOS_LAMBDA(const int64_t i) {

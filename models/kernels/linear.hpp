@@ -6,7 +6,7 @@
 #pragma once
 
 #include "models/kernels/elementwise.hpp"
-#include "models/kernels/gemm.hpp"
+#include "models/kernels/dense.hpp"
 
 namespace fedsim::models {
 
@@ -16,22 +16,32 @@ KOKKOS_INLINE_FUNCTION bool dropout_keep(uint64_t key, int64_t idx, float p) {
   return u >= p;
 }
 
-// out (N,O) = inp (N,I) W^T (O,I) + bias (O)
+// out (N,O) = inp (N,I) W^T (O,I) + bias (O) (no bias when it has no data)
 template <class T>
-void linear_forward(const ExecSpace& exec, UMat<T> out, UMat<T> inp, UMat<T> w, UVec<T> bias) {
-  gemm(exec, 'N', 'T', T(1), inp, w, T(0), out);
-  bias_forward(exec, out, bias);
+void linear_forward(const ExecSpace& exec, UMat<T> out, UMat<T> inp, const WMat<T>& w, UVec<T> bias) {
+  dense_nt(exec, out, inp, w);
+  if (bias.data() != nullptr) bias_forward(exec, out, bias);
 }
 
-// dinp (N,I) +=, dw (O,I) +=, dbias (O) += (dw/dbias skipped when empty: frozen base)
-// <- dout (N,O), inp (N,I), w (O,I)
+// dinp (N,I) +=, dw (O,I) +=, dbias (O) += (dw/dbias skipped when empty: frozen base, or no
+// bias) <- dout (N,O), inp (N,I), w (O,I)
+template <class T>
+void linear_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dw, UVec<T> dbias, UMat<T> dout, UMat<T> inp,
+                     const WMat<T>& w) {
+  dense_nn(exec, dinp, dout, w, T(1));
+  if (dw.data() != nullptr) gemm(exec, 'T', 'N', T(1), dout, inp, T(1), dw);
+  if (dbias.data() != nullptr) bias_backward(exec, dbias, dout);
+}
+
+// The same with a plain matrix in precision T (kernel tests).
+template <class T>
+void linear_forward(const ExecSpace& exec, UMat<T> out, UMat<T> inp, UMat<T> w, UVec<T> bias) {
+  linear_forward(exec, out, inp, wmat(w), bias);
+}
 template <class T>
 void linear_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dw, UVec<T> dbias, UMat<T> dout, UMat<T> inp,
                      UMat<T> w) {
-  gemm(exec, 'N', 'N', T(1), dout, w, T(1), dinp);
-  if (dw.data() == nullptr) return;
-  gemm(exec, 'T', 'N', T(1), dout, inp, T(1), dw);
-  bias_backward(exec, dbias, dout);
+  linear_backward(exec, dinp, dw, dbias, dout, inp, wmat(w));
 }
 
 // Index of element (n, c) of an (N,I) dropout input in the mask stream. Empty `seq`: the flat

@@ -1,6 +1,6 @@
-// fedsim bench model [--preset P] [--batch B] [--seconds S] [--json]: training throughput of
-// one client against this machine's sgemm rate (models/bench.hpp; FLOPs by the formula in
-// models/README.md).
+// fedsim bench model [--preset P | --hf DIR ...] [--batch B] [--seconds S] [--json]: training
+// throughput of one client against this machine's sgemm rate (models/bench.hpp; FLOPs by the
+// formula in models/README.md); --hf --clients K: memory of a K-client round (cmd_model.cpp).
 // fedsim bench fl [--config C] [--rounds R] [--repeat N] [--json]: the same federated rounds with
 // sequential and batched local training (federation.execution, federation.packing) in one
 // process: tokens/s of local training each way, the speedup split into stacking and packing,
@@ -210,6 +210,7 @@ int bench_fl(const std::string& config, int64_t rounds, int repeat, bool json, i
 
 int cmd_bench(const std::vector<std::string>& args, int& argc, char** argv) {
   std::string what, preset = "small", config;
+  HfBenchArgs hf;
   int batch = 8, repeat = 1;
   int64_t rounds = 0;
   double seconds = 3.0;
@@ -221,6 +222,14 @@ int cmd_bench(const std::vector<std::string>& args, int& argc, char** argv) {
       "config", po::value<std::string>(&config), "fl: experiment config (default: built-in fed-chatbotit, tiny)")(
       "rounds", po::value<int64_t>(&rounds)->default_value(0), "fl: rounds (0 = the config's)")(
       "repeat", po::value<int>(&repeat)->default_value(1), "fl: alternating runs of each mode; medians reported")(
+      "hf", po::value<std::string>(&hf.dir), "model: a Hugging Face folder instead of a preset (cmd_model.cpp)")(
+      "seq", po::value<int>(&hf.seq)->default_value(256), "model --hf: tokens per sequence")(
+      "base-dtype", po::value<std::string>(&hf.dtype)->default_value("fp32"), "model --hf: fp32 | bf16")(
+      "rank", po::value<int>(&hf.rank)->default_value(8), "model --hf: LoRA rank")(
+      "targets", po::value<std::string>(&hf.targets)->default_value("q_proj,v_proj"), "model --hf: LoRA modules")(
+      "clients", po::value<int>(&hf.clients)->default_value(0),
+      "model --hf: memory of one batched step of this many clients instead of throughput")(
+      "memory-mb", po::value<int64_t>(&hf.memory_mb)->default_value(1024), "model --hf --clients: activation budget")(
       "json", "print one JSON object on the last line");
   const po::variables_map vm = parse_args(args, desc, "what", &what);
   if (vm.count("help")) {
@@ -235,6 +244,7 @@ int cmd_bench(const std::vector<std::string>& args, int& argc, char** argv) {
   if (what != "model") throw UserError("fedsim bench: unknown target '" + what + "'; accepted: model, fl, events");
   if (batch < 1) throw UserError("fedsim bench: --batch " + std::to_string(batch) + " is invalid; accepted: >= 1");
   if (!(seconds > 0)) throw UserError("fedsim bench: --seconds must be > 0");
+  if (!hf.dir.empty()) return bench_hf(hf, batch, seconds, vm.count("json") > 0, argc, argv);
   models::preset_config(preset);  // UserError naming the accepted presets
   models::Runtime rt(argc, argv);
   const models::BenchResult r = models::bench_model(preset, batch, seconds);

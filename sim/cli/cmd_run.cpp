@@ -71,7 +71,8 @@ int cmd_validate(const std::vector<std::string>& args) {
   const sim::ExperimentConfig c = sim::load_config(a.config, a.sets);
   sim::validate_experiment(c);
   std::cout << a.config << ": ok (" << c.federation.clients << " clients, " << c.federation.rounds << " rounds, "
-            << sim::name_of(c.federation.algorithm) << ", model " << c.model.preset << ")\n";
+            << sim::name_of(c.federation.algorithm) << ", model "
+            << (c.model.source == sim::ModelSource::hf ? c.model.path : c.model.preset) << ")\n";
   return 0;
 }
 

@@ -30,7 +30,9 @@ const char* kUsage =
     "  sweep SPEC.yaml [--out DIR] [--max-points N] [--dry-run]     run every point of a sweep (resumable)\n"
     "  results summary FILE_OR_DIR                                  table of final metrics per results file\n"
     "  masgpt run|report|check ...                                  MAS-GPT pipeline and table (fedsim masgpt --help)\n"
-    "  bench model [--preset P] [--json]                            training throughput vs. this machine's sgemm\n"
+    "  model init --arch A --layers L --hidden H ... --out DIR      random Hugging Face model folder (Llama family)\n"
+    "  export adapter RESULTS.h5 --out DIR                          final global adapter in PEFT's format\n"
+    "  bench model [--preset P | --hf DIR] [--json]                 training throughput vs. this machine's sgemm\n"
     "  bench events [--json]                                        event-core and trainer-none throughput\n"
     "  bench fl [--config C] [--json]                               local training tokens/s, sequential vs. batched\n"
     "\n"
@@ -64,7 +66,11 @@ int main(int argc, char** argv) {
     if (cmd == "sweep") return fedsim::cli::cmd_sweep(rest, argc, argv);
     if (cmd == "results") return fedsim::cli::cmd_results(rest);
     if (cmd == "masgpt") return fedsim::cli::cmd_masgpt(rest, argc, argv);
-    throw fedsim::UserError("unknown command '" + cmd + "'; accepted: run, validate, config, bench, data, sweep, results, masgpt (see fedsim --help)");
+    if (cmd == "model") return fedsim::cli::cmd_model(rest, argc, argv);
+    if (cmd == "export") return fedsim::cli::cmd_export(rest);
+    throw fedsim::UserError("unknown command '" + cmd +
+                            "'; accepted: run, validate, config, bench, data, sweep, results, masgpt, model, export (see "
+                            "fedsim --help)");
   } catch (const fedsim::UserError& e) {
     std::cerr << "fedsim: error: " << e.what() << "\n";
     return 2;

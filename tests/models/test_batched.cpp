@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "llama_configs.hpp"
 #include "models/model.hpp"
 
 using namespace fedsim::models;
@@ -170,12 +171,24 @@ TEST_CASE("batched training: a small activation budget splits clients into group
   check_sft(preset_config("nano"), LoraConfig{}, false, false, 1);  // nano: one client's step already fills 1 MiB
 }
 
-TEST_CASE("batched DPO training equals per-client DPO training") {
+// The same for the Llama family (GQA, SwiGLU, RoPE; LoRA on all seven PEFT modules).
+TEST_CASE("batched training equals per-client training: Llama family, SFT with FedProx and SCAFFOLD") {
+  using namespace fedsim::models::testing;
+  for (const Arch arch : {Arch::llama, Arch::qwen3}) {
+    INFO(std::string(arch_name(arch)));
+    const ModelConfig c = small_llama(arch, 32, 16, 24);
+    check_sft(c, all_llama_targets(0.05f), false, false);
+    check_sft(c, LoraConfig{}, true, true);
+  }
+}
+
+namespace {
+void check_dpo(const ModelConfig& cfg) {
   for (Products p : {Products::portable, Products::blas}) {
     CAPTURE(products_identity());
     const ProductsScope scope(p);
     const bool exact = p == Products::portable;
-    Model m(preset_config("nano"), LoraConfig{}, 6);
+    Model m(cfg, LoraConfig{}, 6);
     const int K = 3, T = 32;
     Clients c = make_clients(m, K, true, false);
     std::vector<std::vector<DpoBatch>> batches(K);
@@ -209,6 +222,12 @@ TEST_CASE("batched DPO training equals per-client DPO training") {
     if (exact)
       for (int k = 0; k < K; ++k) CHECK(padded[k] == seq[k]);
   }
+}
+}  // namespace
+
+TEST_CASE("batched DPO training equals per-client DPO training") {
+  check_dpo(preset_config("nano"));
+  check_dpo(fedsim::models::testing::small_llama(Arch::qwen2, 32, 16, 24));
 }
 
 TEST_CASE("batched training: mixed contexts and empty step lists fall back to one client at a time") {

@@ -4,10 +4,12 @@
 
 #include <cmath>
 
+#include "grad_util.hpp"
 #include "models/decode.hpp"
 #include "models/model.hpp"
 
 using namespace fedsim::models;
+using namespace fedsim::models::testing;
 
 namespace {
 std::vector<std::pair<std::string, std::string>> pairs() {
@@ -32,42 +34,10 @@ TEST_CASE("KV-cache decoding gives the logits of a full forward at every positio
   l.dropout = 0.0f;
   l.targets = {"q", "k", "v", "o", "mlp_up", "mlp_down"};
   Net<double> net(c, l, 1);
-  net.init_base(5);
-  std::vector<double> base = net.get(net.base);
   fedsim::Rng rng(2);
-  for (auto& x : base) x += 0.1 * (2 * rng.uniform() - 1);  // away from the tiny-logit regime
-  net.set(net.base, base);
-  std::vector<double> ad(net.al.total);
-  for (auto& x : ad) x = 0.2 * (2 * rng.uniform() - 1);
-  net.set_row(net.adapters, 0, ad);
-  const int B = 3, V = c.vocab_size;
-  std::vector<std::vector<int32_t>> seqs(B);
-  for (int b = 0; b < B; ++b)
-    for (int t = 0; t < c.max_seq; ++t) seqs[b].push_back(static_cast<int32_t>(rng.next_u64() % V));
-  KvDecoder<double> dec(net, B, 0);
-  double worst = 0;
-  for (int s = 0; s < c.max_seq; ++s) {
-    std::vector<int32_t> tok(B);
-    for (int b = 0; b < B; ++b) tok[b] = seqs[b][s];
-    const std::vector<double> kv = dec.step(tok);
-    Batch full;  // the prefix [0, s] recomputed from scratch
-    full.B = B;
-    full.T = s + 1;
-    for (int b = 0; b < B; ++b)
-      for (int t = 0; t <= s; ++t) {
-        full.inputs.push_back(seqs[b][t]);
-        full.targets.push_back(-1);
-      }
-    net.set_batch(full);
-    net.forward(0, false, 0);
-    const std::vector<double> lg = net.logits_host();
-    for (int b = 0; b < B; ++b)
-      for (int v = 0; v < V; ++v) {
-        const double ref = lg[(size_t(b) * (s + 1) + s) * V + v], got = kv[size_t(b) * V + v];
-        worst = std::max(worst, std::fabs(got - ref) / (1e-12 + 1e-9 * std::fabs(ref)));
-      }
-  }
-  CHECK(dec.position() == c.max_seq);
+  perturb_base(net, 5, rng, 0.1);  // away from the tiny-logit regime
+  random_adapter(net, 0, rng, 0.2);
+  const double worst = kv_cache_error(net, 3, rng);
   INFO("worst normalised error " << worst);
   CHECK(worst <= 1.0);
 }

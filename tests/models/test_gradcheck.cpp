@@ -5,64 +5,12 @@
 #include <cmath>
 #include <functional>
 
+#include "grad_util.hpp"
 #include "models/net.hpp"
 
 using namespace fedsim::models;
+using namespace fedsim::models::testing;
 
-namespace {
-using D = double;
-
-Mat<D> dmat(int64_t r, int64_t c) { return Mat<D>("test", r, c); }
-UMat<D> um(Mat<D>& m) { return as_mat(m.data(), m.extent(0), m.extent(1)); }
-UVec<D> uv(Mat<D>& m) { return as_vec(m.data(), m.extent(0) * m.extent(1)); }
-std::vector<D> host(const Mat<D>& m) {
-  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m);
-  return std::vector<D>(h.data(), h.data() + h.size());
-}
-void upload(Mat<D>& m, const std::vector<D>& v) {
-  auto h = Kokkos::create_mirror_view(m);
-  for (size_t i = 0; i < v.size(); ++i) h.data()[i] = v[i];
-  Kokkos::deep_copy(m, h);
-}
-void fill_random(Mat<D>& m, fedsim::Rng& rng, double scale = 1.0) {
-  std::vector<D> v(m.size());
-  for (auto& x : v) x = scale * (2 * rng.uniform() - 1);
-  upload(m, v);
-}
-// Relative error |a-n| / max(|a|+|n|, floor).
-double rel_err(double a, double n, double floor = 1e-6) {
-  return std::fabs(a - n) / std::max(std::fabs(a) + std::fabs(n), floor);
-}
-
-// Checks d loss / d x for every element of x against central differences, where
-// loss() = sum(out * R) is evaluated by `fwd` and the analytic gradient is `grad` (same shape as x).
-void check_grad(const std::string& what, Mat<D>& x, const Mat<D>& grad, const std::function<double()>& loss,
-                double tol = 1e-6, double eps = 1e-5) {
-  const std::vector<D> g = host(grad);
-  std::vector<D> xv = host(x);
-  double worst = 0;
-  for (size_t i = 0; i < xv.size(); ++i) {
-    const D orig = xv[i];
-    xv[i] = orig + eps;
-    upload(x, xv);
-    const double lp = loss();
-    xv[i] = orig - eps;
-    upload(x, xv);
-    const double lm = loss();
-    xv[i] = orig;
-    upload(x, xv);
-    worst = std::max(worst, rel_err(g[i], (lp - lm) / (2 * eps)));
-  }
-  INFO(what << ": worst relative error " << worst);
-  CHECK(worst < tol);
-}
-double dot(const Mat<D>& a, const Mat<D>& b) {
-  const auto x = host(a), y = host(b);
-  double s = 0;
-  for (size_t i = 0; i < x.size(); ++i) s += x[i] * y[i];
-  return s;
-}
-}  // namespace
 
 TEST_CASE("gradcheck: layernorm") {
   ExecSpace ex;
@@ -210,49 +158,15 @@ LoraConfig all_targets(float dropout) {
   l.targets = {"q", "k", "v", "o", "mlp_up", "mlp_down"};
   return l;
 }
-// GPT-2 init plus uniform noise of 0.2: larger weights, gradients well above rounding noise.
-void perturb_base(Net<D>& net, uint64_t init_seed, fedsim::Rng& rng) {
-  net.init_base(init_seed);
-  std::vector<D> base = net.get(net.base);
-  for (auto& x : base) x += 0.2 * (2 * rng.uniform() - 1);
-  net.set(net.base, base);
-}
-// A random adapter (B nonzero, so dA is nonzero too) in row `row`.
-std::vector<D> random_adapter(Net<D>& net, int row, fedsim::Rng& rng) {
-  std::vector<D> ad(net.al.total);
-  for (auto& x : ad) x = 0.3 * (2 * rng.uniform() - 1);
-  net.set_row(net.adapters, row, ad);
-  return ad;
-}
 }  // namespace
 
 TEST_CASE("gradcheck: whole model, LoRA mode (all six targets), w.r.t. every adapter entry") {
   Net<D> net(grad_cfg(), all_targets(0.0f), 1);
   fedsim::Rng rng(6);
-  perturb_base(net, 3, rng);
-  std::vector<D> ad = random_adapter(net, 0, rng);
-  net.set_batch(grad_batch());
-  net.forward(0, false, 0);
-  net.backward(false);
-  const std::vector<D> g = net.get_row(net.adapter_grads, 0);
-  const double eps = 1e-5;
-  double worst = 0;
-  int nonzero = 0;
-  for (size_t i = 0; i < ad.size(); ++i) {
-    const D orig = ad[i];
-    ad[i] = orig + eps;
-    net.set_row(net.adapters, 0, ad);
-    const double lp = net.forward(0, false, 0);
-    ad[i] = orig - eps;
-    net.set_row(net.adapters, 0, ad);
-    const double lm = net.forward(0, false, 0);
-    ad[i] = orig;
-    worst = std::max(worst, rel_err(g[i], (lp - lm) / (2 * eps), 1e-7));
-    nonzero += std::fabs(g[i]) > 1e-8;
-  }
-  INFO("worst relative error " << worst);
-  CHECK(worst < 1e-5);
-  CHECK(nonzero > static_cast<int>(ad.size()) * 9 / 10);
+  const LoraGradcheck r = lora_gradcheck(net, grad_batch(), 3, rng, 1e-7);
+  INFO("worst relative error " << r.worst);
+  CHECK(r.worst < 1e-5);
+  CHECK(r.nonzero > r.entries * 9 / 10);
 }
 
 TEST_CASE("gradcheck: whole model, full-parameter mode, a sample of base entries") {

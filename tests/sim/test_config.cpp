@@ -54,7 +54,8 @@ TEST_CASE("config: out-of-range and unaccepted values give the accepted range") 
         "t.yaml: federation.algorithm: 'fedavgg' is not accepted; accepted: local, fedavg, fedprox, scaffold, fedavgm, "
         "fedadagrad, fedyogi, fedadam, feddpo");
   CHECK(error_of("lora:\n  targets: [q, w]\n") ==
-        "t.yaml: lora.targets: 'w' is not accepted; accepted: q, k, v, o, mlp_up, mlp_down");
+        "t.yaml: lora.targets: 'w' is not accepted; accepted: q, k, v, o, mlp_up, mlp_down, mlp_gate, q_proj, "
+        "k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj");
   CHECK(error_of("federation:\n  clients: 5\n  clients_per_round: 6\n") ==
         "t.yaml: federation.clients_per_round: 6 is more than federation.clients (5); accepted: 1 to 5");
 }
