@@ -25,7 +25,9 @@ size_t space_at(const std::string& s, size_t i, bool backwards) {
   }
   return 0;
 }
-std::string py_strip(const std::string& s) {
+}  // namespace
+
+std::string python_strip(const std::string& s) {
   size_t b = 0, e = s.size();
   while (b < e) {
     const size_t n = space_at(s, b, false);
@@ -39,8 +41,6 @@ std::string py_strip(const std::string& s) {
   }
   return s.substr(b, e - b);
 }
-
-}  // namespace
 
 PromptFormat byte_layout(int context) {
   return [context](const Conversation& c) {
@@ -102,7 +102,7 @@ Answers generate_answers(const Benchmark& b, llm::Backend& model, const AnswerOp
       a.cost.prompt_tokens += r.prompt_tokens;
       a.cost.generated_tokens += r.completion_tokens;
       if (!r.ok) ++a.failures;
-      a.turns[owner[k]].push_back(!r.ok ? "ERROR" : strip[k] ? py_strip(r.text) : r.text);
+      a.turns[owner[k]].push_back(!r.ok ? "ERROR" : strip[k] ? python_strip(r.text) : r.text);
     }
   }
   return a;

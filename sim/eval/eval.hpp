@@ -99,6 +99,9 @@ struct Answers {
   int64_t failures = 0;  // answers the backend could not produce (recorded as "ERROR", as FastChat)
   EvalCost cost;
 };
+// Python's str.strip(): whitespace as str.isspace() defines it (ASCII, \x1c-\x1f and the
+// Unicode spaces), at both ends of UTF-8 text.
+std::string python_strip(const std::string& s);
 // Every question's turns in order; turn t of every question goes in one generate() call, and
 // MT-Bench's second turn sees the conversation so far (question 1, its answer, question 2).
 Answers generate_answers(const Benchmark& b, llm::Backend& model, const AnswerOptions& opt);
