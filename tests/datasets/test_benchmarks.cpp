@@ -2,35 +2,18 @@
 // malformed input.
 #include <doctest/doctest.h>
 
-#include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "common/error.hpp"
 #include "datasets/benchmarks.hpp"
+#include "tests/eval/eval_test_util.hpp"
 
 using namespace fedsim::datasets;
-namespace fs = std::filesystem;
 
+using fedsim::test::error_of;
+using fedsim::test::sample;
 namespace {
-
-std::string sample(const std::string& name) { return std::string(FEDSIM_EVAL_SAMPLES) + "/" + name; }
-std::string write(const std::string& name, const std::string& text) {
-  fs::create_directories(FEDSIM_TEST_TMP_DIR);
-  const std::string p = std::string(FEDSIM_TEST_TMP_DIR) + "/bench_" + name;
-  std::ofstream(p, std::ios::binary) << text;
-  return p;
-}
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const fedsim::UserError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
+std::string write(const std::string& name, const std::string& text) { return fedsim::test::scratch_file("bench_" + name, text); }
 }  // namespace
 
 TEST_CASE("benchmarks: the sample files read as written") {
