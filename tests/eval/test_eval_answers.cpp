@@ -95,6 +95,12 @@ TEST_CASE("eval answers: one batched call per turn, FastChat's temperatures, the
   CHECK(a.cost.generate_calls == 2);
   CHECK(a.cost.generated_tokens > 0);
   CHECK(a.failures == 0);
+  // The context cap: a prompt of p bytes gets at most max_seq - 2 - min(p, max_seq - 4) tokens.
+  for (size_t t = 0; t < 2; ++t)
+    for (size_t i = 0; i < 4; ++i) {
+      const int64_t p = std::min<int64_t>(static_cast<int64_t>(rec.calls[t][i].prompt.size()), T - 4);
+      CHECK(static_cast<int64_t>(a.turns[i][t].size()) <= T - 2 - p);
+    }
   // Same seed, same answers.
   const Answers again = generate_answers(b, *inner, opt);
   CHECK(again.turns == a.turns);
