@@ -149,7 +149,7 @@ struct BenchmarkResult {
   double score = 0.0;       // the figure upstream reports (README: per benchmark); NaN when none
   double mean_rated = 0.0;  // mean over rated judgments; NaN when none
   std::vector<CategoryScore> categories;  // in order of first appearance
-  std::vector<double> turn_means;         // per turn, over rated judgments
+  std::vector<double> turn_means;         // per judged turn (MT-Bench: 2), over rated judgments; NaN when none
   int64_t judgments = 0, rated = 0, unparsable = 0, timeouts = 0, endpoint_errors = 0, malformed_replies = 0;
   int64_t answer_failures = 0;
   std::vector<Judgment> items;

@@ -68,7 +68,9 @@ void aggregate(const Benchmark& b, BenchmarkResult& res) {
   std::map<std::string, std::pair<double, int64_t>> cat;
   for (const auto& q : b.questions)
     if (cat.emplace(q.category, std::make_pair(0.0, int64_t{0})).second) order.push_back(q.category);
-  std::vector<std::pair<double, int64_t>> turn;
+  int32_t turns = 0;
+  for (const Judgment& j : res.items) turns = std::max(turns, j.turn);
+  std::vector<std::pair<double, int64_t>> turn(static_cast<size_t>(turns), {0.0, 0});
   double sum = 0.0, sum_with_unparsable = 0.0;
   for (const Judgment& j : res.items) {
     res.rated += j.verdict == Verdict::rated;
@@ -82,7 +84,6 @@ void aggregate(const Benchmark& b, BenchmarkResult& res) {
     auto& c = cat[j.category];
     c.first += j.score;
     c.second += 1;
-    if (turn.size() < static_cast<size_t>(j.turn)) turn.resize(static_cast<size_t>(j.turn), {0.0, 0});
     turn[static_cast<size_t>(j.turn) - 1].first += j.score;
     turn[static_cast<size_t>(j.turn) - 1].second += 1;
   }

@@ -2,8 +2,7 @@
 // template filling, the judge requests each benchmark builds, decoding settings, loading errors.
 #include <doctest/doctest.h>
 
-#include <filesystem>
-#include <fstream>
+#include <cmath>
 
 #include "common/error.hpp"
 #include "sim/eval/eval.hpp"
@@ -189,4 +188,42 @@ TEST_CASE("eval: loading cross-checks references and judge prompts, naming the f
   CHECK(error_of([&] { load_benchmark(f); }) == "vicuna: judge_prompts: a file is required (judge_prompts.jsonl)");
   CHECK(error_of([] { parse_kind("mt-bench", "eval.benchmarks[0].kind"); }) ==
         "eval.benchmarks[0].kind: 'mt-bench' is not a benchmark; accepted: mtbench, vicuna, advbench, refer, aya");
+}
+
+namespace {
+// A judge in process: rates turn-1 prompts 6 and fails every multi-turn prompt.
+class FirstTurnJudge : public sim::llm::Backend {
+ public:
+  std::string name() const override { return "first-turn"; }
+  std::vector<sim::llm::Result> generate(const std::vector<sim::llm::Request>& req) override {
+    std::vector<sim::llm::Result> out(req.size());
+    for (size_t i = 0; i < req.size(); ++i) {
+      out[i].ok = req[i].prompt.rfind("Question:", 0) == 0;
+      out[i].text = out[i].ok ? "[[6]]" : "";
+      out[i].error = out[i].ok ? "" : "refused";
+    }
+    return out;
+  }
+};
+}  // namespace
+
+TEST_CASE("eval: a turn with no rated judgment has a NaN mean; a failure of any backend counts as an endpoint error") {
+  BenchmarkFiles f;
+  f.questions = sample("mtbench_question.jsonl");
+  f.references = sample("mtbench_reference.jsonl");
+  f.judge_prompts = sample("judge_prompts.jsonl");
+  Answers a;
+  a.turns.assign(4, {"x", "y"});
+  FirstTurnJudge judge;
+  JudgeOptions jo;
+  jo.backend = &judge;
+  const BenchmarkResult r = judge_answers(load_benchmark(f), a, jo);
+  CHECK(r.rated == 4);
+  CHECK(r.endpoint_errors == 4);
+  CHECK(r.score == 6.0);
+  REQUIRE(r.turn_means.size() == 2);
+  CHECK(r.turn_means[0] == 6.0);
+  CHECK(std::isnan(r.turn_means[1]));
+  CHECK(r.items[1].reply == "refused");
+  CHECK(std::string(verdict_name(r.items[1].verdict)) == "endpoint_error");
 }
