@@ -45,7 +45,8 @@ class Fields {
     std::vector<std::string> out;
     for (size_t i = 0; i < v.size(); ++i) {
       if (!v[i].is_string())
-        throw fail(src_, p + index(i), "expected " + name + "[" + std::to_string(i) + "] to be a string, found " + type_of(v[i]));
+        throw fail(src_, p + index(i),
+                   "expected " + name + "[" + std::to_string(i) + "] to be a string, found " + type_of(v[i]));
       out.push_back(v[i].get<std::string>());
     }
     return out;
@@ -86,8 +87,9 @@ class UniqueIds {
     const int line = static_cast<int>(src.line_base) + 1;
     const auto [it, fresh] = first_.emplace(id, line);
     if (!fresh)
-      throw fail(src, Path{key(field_)}, std::string(field_) + " " + std::to_string(id) + " appears twice (first on line " +
-                                                  std::to_string(it->second) + "); expected unique " + field_ + "s");
+      throw fail(src, Path{key(field_)},
+                 std::string(field_) + " " + std::to_string(id) + " appears twice (first on line " +
+                     std::to_string(it->second) + "); expected unique " + field_ + "s");
   }
 
  private:
@@ -130,7 +132,7 @@ std::vector<ReferenceAnswer> read_reference_answers(const std::string& path) {
     r.question_id = f.integer("question_id");
     if (!f.has("choices") || !j["choices"].is_array() || j["choices"].empty())
       throw fail(src, f.has("choices") ? Path{key("choices")} : Path{},
-                     "expected \"choices\" to be a non-empty list of {\"turns\": [string, ...]}");
+                 "expected \"choices\" to be a non-empty list of {\"turns\": [string, ...]}");
     const Fields c(src, j["choices"][0], Path{key("choices"), index(0)}, "choice");
     r.turns = c.strings("turns");
     r.line = static_cast<int>(src.line_base) + 1;
@@ -198,8 +200,9 @@ std::vector<JudgePrompt> read_judge_prompts(const std::string& path) {
     p.line = static_cast<int>(src.line_base) + 1;
     const auto [it, fresh] = first.emplace(p.name, p.line);
     if (!fresh)
-      throw fail(src, Path{key("name")}, "judge prompt \"" + p.name + "\" appears twice (first on line " +
-                                                 std::to_string(it->second) + "); expected unique names");
+      throw fail(src, Path{key("name")},
+                 "judge prompt \"" + p.name + "\" appears twice (first on line " + std::to_string(it->second) +
+                     "); expected unique names");
     out.push_back(std::move(p));
   });
   if (out.empty()) throw UserError(path + ": holds no judge prompts; expected one JSON object per line");

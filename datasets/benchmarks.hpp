@@ -20,11 +20,11 @@ namespace fedsim::datasets {
 
 // One benchmark item, whatever the file it came from.
 struct BenchQuestion {
-  int64_t id = 0;             // MT-Bench/Vicuna question_id; else the 1-based item number in file order
-  std::string category;       // MT-Bench/Vicuna category; Aya and WildChat: the language; else ""
+  int64_t id = 0;                      // MT-Bench/Vicuna question_id; else the 1-based item number in file order
+  std::string category;                // MT-Bench/Vicuna category; Aya and WildChat: the language; else ""
   std::vector<std::string> turns;      // the user's turns in order (MT-Bench 2, others 1)
   std::vector<std::string> reference;  // Aya: the human reference; AdvBench: the `target`; else empty
-  int line = 0;               // 1-based line where the item starts in its file (0: not from a file)
+  int line = 0;                        // 1-based line where the item starts in its file (0: not from a file)
 };
 
 // A reference answer of reference_answer/<model>.jsonl: choices[0].turns of one question.
@@ -36,8 +36,8 @@ struct ReferenceAnswer {
 
 // One line of judge_prompts.jsonl (FastChat's format).
 struct JudgePrompt {
-  std::string name;             // single-v1, single-math-v1, single-v1-multi-turn, ...
-  std::string type;             // single | pairwise
+  std::string name;  // single-v1, single-math-v1, single-v1-multi-turn, ...
+  std::string type;  // single | pairwise
   std::string system_prompt;
   std::string prompt_template;  // Python str.format template: {question}, {answer}, ...
   std::string description;      // optional in the file ("" when absent)

@@ -41,7 +41,8 @@ void check_utf8(const std::string& path, const std::string& t) {
   int line = 1;
   for (size_t i = 0; i < t.size();) {
     const size_t n = utf8_length(t, i);
-    if (n == 0) throw csv_error(path, line, "invalid UTF-8 (byte " + std::to_string(i) + "); expected a UTF-8 text file");
+    if (n == 0)
+      throw csv_error(path, line, "invalid UTF-8 (byte " + std::to_string(i) + "); expected a UTF-8 text file");
     line += t[i] == '\n';
     i += n;
   }
@@ -63,7 +64,11 @@ std::vector<Record> parse_csv(const std::string& path, const std::string& t) {
           if (i >= t.size())
             throw csv_error(path, opened, "a quoted field opened on this line is never closed; expected a closing \"");
           if (t[i] == '"') {
-            if (i + 1 < t.size() && t[i + 1] == '"') { field += '"'; ++i; continue; }
+            if (i + 1 < t.size() && t[i + 1] == '"') {
+              field += '"';
+              ++i;
+              continue;
+            }
             ++i;
             break;
           }
@@ -71,16 +76,24 @@ std::vector<Record> parse_csv(const std::string& path, const std::string& t) {
           field += t[i];
         }
         if (i < t.size() && t[i] != ',' && t[i] != '\n' && !(t[i] == '\r' && i + 1 < t.size() && t[i + 1] == '\n'))
-          throw csv_error(path, line, "text after the closing quote of field " + std::to_string(r.fields.size() + 1) +
-                                          "; expected a comma or the end of the line (write a quote inside a quoted field as \"\")");
+          throw csv_error(
+              path, line,
+              "text after the closing quote of field " + std::to_string(r.fields.size() + 1) +
+                  "; expected a comma or the end of the line (write a quote inside a quoted field as \"\")");
       } else {
         while (i < t.size() && t[i] != ',' && t[i] != '\n' && !(t[i] == '\r' && i + 1 < t.size() && t[i + 1] == '\n'))
           field += t[i++];
       }
       r.fields.push_back(std::move(field));
       field.clear();
-      if (i < t.size() && t[i] == ',') { ++i; continue; }
-      if (i < t.size()) { i += t[i] == '\r' ? 2 : 1; ++line; }
+      if (i < t.size() && t[i] == ',') {
+        ++i;
+        continue;
+      }
+      if (i < t.size()) {
+        i += t[i] == '\r' ? 2 : 1;
+        ++line;
+      }
       end_of_record = true;
     }
     const bool blank = r.fields.size() == 1 && r.fields[0].find_first_not_of(" \t\r") == std::string::npos;
@@ -105,14 +118,16 @@ std::vector<BenchQuestion> read_advbench_csv(const std::string& path) {
   if (goal < 0 || target < 0) {
     std::string got;
     for (const auto& f : head.fields) got += (got.empty() ? "" : ",") + f;
-    throw csv_error(path, head.line, "expected a header with the columns goal and target (AdvBench: 'goal,target'), got '" + got + "'");
+    throw csv_error(path, head.line,
+                    "expected a header with the columns goal and target (AdvBench: 'goal,target'), got '" + got + "'");
   }
   std::vector<BenchQuestion> out;
   for (size_t n = 1; n < rows.size(); ++n) {
     const Record& r = rows[n];
     if (r.fields.size() != head.fields.size())
-      throw csv_error(path, r.line, "expected " + std::to_string(head.fields.size()) + " fields as in the header, got " +
-                                        std::to_string(r.fields.size()) + " (quote a field that holds a comma)");
+      throw csv_error(path, r.line,
+                      "expected " + std::to_string(head.fields.size()) + " fields as in the header, got " +
+                          std::to_string(r.fields.size()) + " (quote a field that holds a comma)");
     if (r.fields[static_cast<size_t>(goal)].empty())
       throw csv_error(path, r.line, "the goal is empty; expected the harmful request to answer");
     BenchQuestion q;

@@ -12,7 +12,7 @@ namespace {
 // Python's str.strip() (FastChat strips MT-Bench answers): ASCII whitespace, \x1c-\x1f and the
 // other characters str.isspace() accepts, in UTF-8.
 size_t space_at(const std::string& s, size_t i, bool backwards) {
-  static const char* const wide[] = {"\xC2\x85", "\xC2\xA0", "\xE1\x9A\x80", "\xE2\x80\x80", "\xE2\x80\x81",
+  static const char* const wide[] = {"\xC2\x85",     "\xC2\xA0",     "\xE1\x9A\x80", "\xE2\x80\x80", "\xE2\x80\x81",
                                      "\xE2\x80\x82", "\xE2\x80\x83", "\xE2\x80\x84", "\xE2\x80\x85", "\xE2\x80\x86",
                                      "\xE2\x80\x87", "\xE2\x80\x88", "\xE2\x80\x89", "\xE2\x80\x8A", "\xE2\x80\xA8",
                                      "\xE2\x80\xA9", "\xE2\x80\xAF", "\xE2\x81\x9F", "\xE3\x80\x80"};
@@ -52,7 +52,8 @@ PromptFormat byte_layout(int context) {
     if (context <= 0 || history.size() + last.size() <= budget) return history + last;
     if (last.size() + 2 >= budget) return last;  // the model keeps the start of the last turn
     size_t from = history.size() - (budget - last.size());
-    while (from < history.size() && (static_cast<unsigned char>(history[from]) & 0xC0) == 0x80) ++from;  // whole characters
+    while (from < history.size() && (static_cast<unsigned char>(history[from]) & 0xC0) == 0x80)
+      ++from;  // whole characters
     return history.substr(from) + last;
   };
 }

@@ -24,7 +24,8 @@ const std::vector<PromptUse>& mtbench_prompts() {
       {"single-v1", {"question", "answer"}},
       {"single-math-v1", {"question", "answer", "ref_answer_1"}},
       {"single-v1-multi-turn", {"question_1", "question_2", "answer_1", "answer_2"}},
-      {"single-math-v1-multi-turn", {"question_1", "question_2", "answer_1", "answer_2", "ref_answer_1", "ref_answer_2"}}};
+      {"single-math-v1-multi-turn",
+       {"question_1", "question_2", "answer_1", "answer_2", "ref_answer_1", "ref_answer_2"}}};
   return uses;
 }
 
@@ -36,7 +37,8 @@ std::string require_path(const std::string& path, const std::string& bench, cons
 // Checks a prompt the way FastChat would fail on it, but at load time, naming its line.
 void check_prompt(const datasets::JudgePrompt& p, const std::set<std::string>& fields) {
   const std::string where = p.file + ":" + std::to_string(p.line) + ": judge prompt '" + p.name + "': ";
-  if (p.type != "single") throw UserError(where + "type is '" + p.type + "'; single-answer grading needs type 'single'");
+  if (p.type != "single")
+    throw UserError(where + "type is '" + p.type + "'; single-answer grading needs type 'single'");
   if (p.output_format != "[[rating]]")
     throw UserError(where + "output_format is '" + p.output_format + "'; single-answer grading reads '[[rating]]'");
   try {
@@ -58,7 +60,8 @@ std::map<std::string, datasets::JudgePrompt> load_prompts(const std::string& pat
   for (const PromptUse& u : uses) {
     const auto it = all.find(u.name);
     if (it == all.end())
-      throw UserError(path + ": no judge prompt named '" + u.name + "'; single-answer grading needs it (FastChat's judge_prompts.jsonl has it)");
+      throw UserError(path + ": no judge prompt named '" + u.name +
+                      "'; single-answer grading needs it (FastChat's judge_prompts.jsonl has it)");
     check_prompt(it->second, u.fields);
     out.emplace(u.name, it->second);
   }
@@ -71,7 +74,8 @@ void attach_references(Benchmark& b, const std::string& path) {
   const bool any = std::any_of(b.questions.begin(), b.questions.end(),
                                [](const datasets::BenchQuestion& q) { return needs_reference(q.category); });
   if (!any) return;
-  require_path(path, b.name, "references", "MT-Bench grades math, reasoning and coding against reference_answer/<model>.jsonl");
+  require_path(path, b.name, "references",
+               "MT-Bench grades math, reasoning and coding against reference_answer/<model>.jsonl");
   std::map<int64_t, int> line;
   for (auto& r : datasets::read_reference_answers(path)) {
     line[r.question_id] = r.line;
@@ -81,13 +85,13 @@ void attach_references(Benchmark& b, const std::string& path) {
     if (!needs_reference(q.category)) continue;
     const auto it = b.references.find(q.id);
     if (it == b.references.end())
-      throw UserError(path + ": no reference answer for question_id " + std::to_string(q.id) + " (category " + q.category +
-                      "); MT-Bench grades math, reasoning and coding against one");
+      throw UserError(path + ": no reference answer for question_id " + std::to_string(q.id) + " (category " +
+                      q.category + "); MT-Bench grades math, reasoning and coding against one");
     const size_t graded = std::min<size_t>(q.turns.size(), 2);
     if (it->second.size() < graded)
-      throw UserError(path + ":" + std::to_string(line[q.id]) + ": the reference answer of question_id " + std::to_string(q.id) +
-                      " has " + std::to_string(it->second.size()) + " turn(s); expected " + std::to_string(graded) +
-                      " (one per graded turn)");
+      throw UserError(path + ":" + std::to_string(line[q.id]) + ": the reference answer of question_id " +
+                      std::to_string(q.id) + " has " + std::to_string(it->second.size()) + " turn(s); expected " +
+                      std::to_string(graded) + " (one per graded turn)");
   }
 }
 
@@ -95,11 +99,16 @@ void attach_references(Benchmark& b, const std::string& path) {
 
 const char* kind_name(BenchmarkKind k) {
   switch (k) {
-    case BenchmarkKind::mtbench: return "mtbench";
-    case BenchmarkKind::vicuna: return "vicuna";
-    case BenchmarkKind::advbench: return "advbench";
-    case BenchmarkKind::refer: return "refer";
-    case BenchmarkKind::aya: return "aya";
+    case BenchmarkKind::mtbench:
+      return "mtbench";
+    case BenchmarkKind::vicuna:
+      return "vicuna";
+    case BenchmarkKind::advbench:
+      return "advbench";
+    case BenchmarkKind::refer:
+      return "refer";
+    case BenchmarkKind::aya:
+      return "aya";
   }
   return "?";
 }
@@ -123,18 +132,23 @@ Decoding decoding_for(BenchmarkKind kind, const std::string& category) {
     case BenchmarkKind::mtbench: {
       // FastChat common.py temperature_config; other categories 0.7 (gen_model_answer.py);
       // --max-new-token 1024; the answer is strip()ped.
-      static const std::map<std::string, double> t = {{"writing", 0.7}, {"roleplay", 0.7}, {"extraction", 0.0},
-                                                      {"math", 0.0},    {"coding", 0.0},   {"reasoning", 0.0},
+      static const std::map<std::string, double> t = {{"writing", 0.7}, {"roleplay", 0.7},   {"extraction", 0.0},
+                                                      {"math", 0.0},    {"coding", 0.0},     {"reasoning", 0.0},
                                                       {"stem", 0.1},    {"humanities", 0.1}, {"arena-hard-200", 0.0}};
       const auto it = t.find(category);
       d.temperature = it == t.end() ? 0.7 : it->second;
       d.strip = true;
       break;
     }
-    case BenchmarkKind::vicuna: d.max_new_tokens = 2048; break;
-    case BenchmarkKind::advbench: d.suffix = "."; break;  // template.format(example["instruction"] + '.')
+    case BenchmarkKind::vicuna:
+      d.max_new_tokens = 2048;
+      break;
+    case BenchmarkKind::advbench:
+      d.suffix = ".";
+      break;  // template.format(example["instruction"] + '.')
     case BenchmarkKind::refer:
-    case BenchmarkKind::aya: break;
+    case BenchmarkKind::aya:
+      break;
   }
   return d;
 }
@@ -145,12 +159,15 @@ Benchmark load_benchmark(const BenchmarkFiles& f) {
   b.name = f.name.empty() ? kind_name(f.kind) : f.name;
   switch (f.kind) {
     case BenchmarkKind::mtbench:
-      b.questions = datasets::read_question_jsonl(require_path(f.questions, b.name, "questions", "MT-Bench question.jsonl"));
-      b.prompts = load_prompts(require_path(f.judge_prompts, b.name, "judge_prompts", "judge_prompts.jsonl"), mtbench_prompts());
+      b.questions =
+          datasets::read_question_jsonl(require_path(f.questions, b.name, "questions", "MT-Bench question.jsonl"));
+      b.prompts = load_prompts(require_path(f.judge_prompts, b.name, "judge_prompts", "judge_prompts.jsonl"),
+                               mtbench_prompts());
       attach_references(b, f.references);
       break;
     case BenchmarkKind::vicuna:
-      b.questions = datasets::read_question_jsonl(require_path(f.questions, b.name, "questions", "Vicuna question.jsonl"));
+      b.questions =
+          datasets::read_question_jsonl(require_path(f.questions, b.name, "questions", "Vicuna question.jsonl"));
       b.prompts = load_prompts(require_path(f.judge_prompts, b.name, "judge_prompts", "judge_prompts.jsonl"),
                                {mtbench_prompts()[0]});
       break;

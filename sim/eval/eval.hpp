@@ -58,8 +58,8 @@ bool needs_reference(const std::string& category);
 struct Decoding {
   double temperature = 0.7;  // < 1e-4: greedy
   int max_new_tokens = 1024;
-  bool strip = false;        // MT-Bench: FastChat strips the answer's surrounding whitespace
-  std::string suffix;        // appended to the instruction (AdvBench: ".")
+  bool strip = false;  // MT-Bench: FastChat strips the answer's surrounding whitespace
+  std::string suffix;  // appended to the instruction (AdvBench: ".")
 };
 Decoding decoding_for(BenchmarkKind kind, const std::string& category);
 
@@ -80,18 +80,18 @@ using PromptFormat = std::function<std::string(const Conversation&)>;
 PromptFormat byte_layout(int context = 0);
 
 struct EvalCost {
-  int64_t generate_calls = 0;     // backend generate() calls (each batches a turn's questions)
-  int64_t prompt_tokens = 0;      // tokens the answering model read, as its backend counts them
-  int64_t generated_tokens = 0;   // tokens it produced
-  int64_t judge_requests = 0;     // requests sent to the judge (cache hits excluded)
+  int64_t generate_calls = 0;    // backend generate() calls (each batches a turn's questions)
+  int64_t prompt_tokens = 0;     // tokens the answering model read, as its backend counts them
+  int64_t generated_tokens = 0;  // tokens it produced
+  int64_t judge_requests = 0;    // requests sent to the judge (cache hits excluded)
   int64_t judge_cache_hits = 0;
-  int64_t judge_prompt_tokens = 0;      // as the endpoint reports them
+  int64_t judge_prompt_tokens = 0;  // as the endpoint reports them
   int64_t judge_completion_tokens = 0;
 };
 
 struct AnswerOptions {
   PromptFormat format = byte_layout();
-  uint64_t seed = 0;   // sampling streams derive from (seed, benchmark kind, round, turn)
+  uint64_t seed = 0;  // sampling streams derive from (seed, benchmark kind, round, turn)
   int64_t round = 0;
 };
 struct Answers {
@@ -109,8 +109,8 @@ Answers generate_answers(const Benchmark& b, llm::Backend& model, const AnswerOp
 // --- judging --------------------------------------------------------------------------------
 // One request to the judge: FastChat's (system, user) pair for a question's turn.
 struct JudgeCall {
-  size_t question = 0;  // index into Benchmark::questions
-  int turn = 1;         // 1-based
+  size_t question = 0;      // index into Benchmark::questions
+  int turn = 1;             // 1-based
   std::string prompt_name;  // judge_prompts.jsonl name, or the upstream script it comes from
   std::string system, user;
   double temperature = 0.0;
@@ -146,8 +146,8 @@ struct CategoryScore {
 struct BenchmarkResult {
   std::string name;
   BenchmarkKind kind = BenchmarkKind::mtbench;
-  double score = 0.0;       // the figure upstream reports (README: per benchmark); NaN when none
-  double mean_rated = 0.0;  // mean over rated judgments; NaN when none
+  double score = 0.0;                     // the figure upstream reports (README: per benchmark); NaN when none
+  double mean_rated = 0.0;                // mean over rated judgments; NaN when none
   std::vector<CategoryScore> categories;  // in order of first appearance
   std::vector<double> turn_means;         // per judged turn (MT-Bench: 2), over rated judgments; NaN when none
   int64_t judgments = 0, rated = 0, unparsable = 0, timeouts = 0, endpoint_errors = 0, malformed_replies = 0;
@@ -164,6 +164,7 @@ struct JudgeOptions {
   size_t save_every = 32;           // a file-backed cache is saved after this many new replies
 };
 BenchmarkResult judge_answers(const Benchmark& b, const Answers& a, const JudgeOptions& opt);
-BenchmarkResult evaluate(const Benchmark& b, llm::Backend& model, const AnswerOptions& answers, const JudgeOptions& judge);
+BenchmarkResult evaluate(const Benchmark& b, llm::Backend& model, const AnswerOptions& answers,
+                         const JudgeOptions& judge);
 
 }  // namespace fedsim::sim::eval

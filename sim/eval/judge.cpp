@@ -47,9 +47,12 @@ void mtbench_calls(const Benchmark& b, size_t i, const std::vector<std::string>&
 
 Verdict verdict_of(const llm::Result& r) {
   switch (r.failure) {
-    case llm::Failure::timeout: return Verdict::timeout;
-    case llm::Failure::malformed_reply: return Verdict::malformed_reply;
-    default: return Verdict::endpoint_error;
+    case llm::Failure::timeout:
+      return Verdict::timeout;
+    case llm::Failure::malformed_reply:
+      return Verdict::malformed_reply;
+    default:
+      return Verdict::endpoint_error;
   }
 }
 
@@ -113,11 +116,16 @@ void aggregate(const Benchmark& b, BenchmarkResult& res) {
 
 const char* verdict_name(Verdict v) {
   switch (v) {
-    case Verdict::rated: return "rated";
-    case Verdict::unparsable: return "unparsable";
-    case Verdict::timeout: return "timeout";
-    case Verdict::endpoint_error: return "endpoint_error";
-    case Verdict::malformed_reply: return "malformed_reply";
+    case Verdict::rated:
+      return "rated";
+    case Verdict::unparsable:
+      return "unparsable";
+    case Verdict::timeout:
+      return "timeout";
+    case Verdict::endpoint_error:
+      return "endpoint_error";
+    case Verdict::malformed_reply:
+      return "malformed_reply";
   }
   return "?";
 }
@@ -130,7 +138,9 @@ std::vector<JudgeCall> judge_calls(const Benchmark& b, const Answers& a) {
     const auto& ans = a.turns[i];
     FEDSIM_ASSERT(!ans.empty());
     switch (b.kind) {
-      case BenchmarkKind::mtbench: mtbench_calls(b, i, ans, out); break;
+      case BenchmarkKind::mtbench:
+        mtbench_calls(b, i, ans, out);
+        break;
       case BenchmarkKind::vicuna: {  // gen_judge_vicuna.py: single-v1's text, its own system message, T = 0.2
         const auto& p = b.prompts.at("single-v1");
         out.push_back(make_call(i, 1, p.name, upstream::kVicunaSystem, p.prompt_template,
@@ -145,7 +155,8 @@ std::vector<JudgeCall> judge_calls(const Benchmark& b, const Answers& a) {
         out.push_back(make_call(i, 1, "gen_judge_aya.py", upstream::kRateSystem, upstream::kAyaTemplate,
                                 {{"question", q.turns[0]}, {"answer", ans[0]}, {"reference", q.reference.at(0)}}, 0.2));
         break;
-      case BenchmarkKind::advbench: break;  // no judge
+      case BenchmarkKind::advbench:
+        break;  // no judge
     }
   }
   return out;
@@ -230,7 +241,8 @@ BenchmarkResult judge_answers(const Benchmark& b, const Answers& a, const JudgeO
   return res;
 }
 
-BenchmarkResult evaluate(const Benchmark& b, llm::Backend& model, const AnswerOptions& answers, const JudgeOptions& judge) {
+BenchmarkResult evaluate(const Benchmark& b, llm::Backend& model, const AnswerOptions& answers,
+                         const JudgeOptions& judge) {
   return judge_answers(b, generate_answers(b, model, answers), judge);
 }
 

@@ -77,7 +77,8 @@ TEST_CASE("eval answers: one batched call per turn, FastChat's temperatures, the
   for (size_t i = 0; i < 4; ++i) {
     REQUIRE(a.turns[i].size() == 2);
     CHECK(a.turns[i][0] == python_strip(a.turns[i][0]));
-    const Conversation c = {{"user", b.questions[i].turns[0]}, {"assistant", a.turns[i][0]}, {"user", b.questions[i].turns[1]}};
+    const Conversation c = {
+        {"user", b.questions[i].turns[0]}, {"assistant", a.turns[i][0]}, {"user", b.questions[i].turns[1]}};
     CHECK(rec.calls[1][i].prompt == byte_layout(T)(c));
   }
   // The greedy questions (math, reasoning) answer what the model alone answers, after strip().

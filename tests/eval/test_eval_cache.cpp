@@ -1,6 +1,5 @@
 // The judgment cache: keys, the file round trip, and files it refuses.
 #include <doctest/doctest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
@@ -29,9 +28,10 @@ TEST_CASE("eval cache: every part of the key counts, and a reply survives the fi
   c.put(k, "Rating: [[7]]");
   REQUIRE(c.find(k) != nullptr);
   CHECK(*c.find(k) == "Rating: [[7]]");
-  for (JudgeKey other : {JudgeKey{"gpt-4o", k.system, k.user, 0.0, 2048}, JudgeKey{k.model, "sys2", k.user, 0.0, 2048},
-                         JudgeKey{k.model, k.system, "Question: q\nAnswer: b", 0.0, 2048},
-                         JudgeKey{k.model, k.system, k.user, 0.2, 2048}, JudgeKey{k.model, k.system, k.user, 0.0, 1024}})
+  for (JudgeKey other :
+       {JudgeKey{"gpt-4o", k.system, k.user, 0.0, 2048}, JudgeKey{k.model, "sys2", k.user, 0.0, 2048},
+        JudgeKey{k.model, k.system, "Question: q\nAnswer: b", 0.0, 2048},
+        JudgeKey{k.model, k.system, k.user, 0.2, 2048}, JudgeKey{k.model, k.system, k.user, 0.0, 1024}})
     CHECK(c.find(other) == nullptr);
   // Field boundaries cannot be shifted to forge a key.
   CHECK(c.find({"gpt-4s", "ys", k.user, 0.0, 2048}) == nullptr);

@@ -100,7 +100,9 @@ std::string tmp_path(const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("eval over HTTP: MT-Bench scores, per-category and per-turn means and failure counts; the cache keeps what was paid") {
+TEST_CASE(
+    "eval over HTTP: MT-Bench scores, per-category and per-turn means and failure counts; the cache keeps what was "
+    "paid") {
   JudgeServer js;
   auto judge = sim::llm::make_openai_backend(js.config());
   JudgmentCache cache;
@@ -165,7 +167,9 @@ TEST_CASE("eval over HTTP: MT-Bench scores, per-category and per-turn means and 
   CHECK_FALSE(again.items[7].cached);
 }
 
-TEST_CASE("eval over HTTP: Vicuna counts unparsable replies as -1 like show_results_vicuna.py; a saved cache sends nothing again") {
+TEST_CASE(
+    "eval over HTTP: Vicuna counts unparsable replies as -1 like show_results_vicuna.py; a saved cache sends nothing "
+    "again") {
   JudgeServer js;
   auto judge = sim::llm::make_openai_backend(js.config());
   const std::string path = tmp_path("judge_cache_vicuna.h5");

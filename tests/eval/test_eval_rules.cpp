@@ -21,12 +21,12 @@ TEST_CASE("eval: ratings are read as FastChat's two regexes and ast.literal_eval
   CHECK(r("[[8.5]]") == 8.5);
   CHECK(r("[[5.]]") == 5.0);
   CHECK(r("[[00]]") == 0.0);
-  CHECK(r("[[12]]") == 12.0);                 // not clamped to 1-10, as upstream
-  CHECK(r("[[1]] then [[9]]") == 1.0);        // the first match
-  CHECK(r("first [7], then [[3]]") == 3.0);   // "[[x]]" anywhere wins over "[x]"
-  CHECK(r("Rating: [7]") == 7.0);             // the backup pattern
-  CHECK(r("[[7]") == 7.0);                    // "[[7]" fails the first pattern, "[7]" matches the backup
-  CHECK_FALSE(r("[[07]]").has_value());       // Python 3 rejects "07" (upstream raises)
+  CHECK(r("[[12]]") == 12.0);                // not clamped to 1-10, as upstream
+  CHECK(r("[[1]] then [[9]]") == 1.0);       // the first match
+  CHECK(r("first [7], then [[3]]") == 3.0);  // "[[x]]" anywhere wins over "[x]"
+  CHECK(r("Rating: [7]") == 7.0);            // the backup pattern
+  CHECK(r("[[7]") == 7.0);                   // "[[7]" fails the first pattern, "[7]" matches the backup
+  CHECK_FALSE(r("[[07]]").has_value());      // Python 3 rejects "07" (upstream raises)
   CHECK_FALSE(r("Rating: 7/10").has_value());
   CHECK_FALSE(r("[[7/10]]").has_value());
   CHECK_FALSE(r("[[-3]]").has_value());
@@ -49,11 +49,15 @@ TEST_CASE("eval: templates are filled as Python's str.format fills named fields"
   CHECK(format_template("a {x} b {{y}} }}", {{"x", "1{z}"}}) == "a 1{z} b {y} }");
   CHECK(template_fields("{q} and {a} and {q}") == std::vector<std::string>{"q", "a", "q"});
   CHECK(error_of([] { format_template("a } b", {}); }) == "a single '}' at byte 2; write a literal brace as '}}'");
-  CHECK(error_of([] { format_template("x {y", {}); }) == "a '{' at byte 2 is never closed; write a literal brace as '{{'");
+  CHECK(error_of([] { format_template("x {y", {}); }) ==
+        "a '{' at byte 2 is never closed; write a literal brace as '{{'");
   CHECK(error_of([] { format_template("{0}", {}); }) ==
-        "the field '{0}' is not a plain name; accepted: {name} fields only (no index, attribute, !conversion or :format)");
+        "the field '{0}' is not a plain name; accepted: {name} fields only (no index, attribute, !conversion or "
+        ":format)");
   CHECK(error_of([] { format_template("{a!r}", {}); }).find("not a plain name") != std::string::npos);
-  CHECK(error_of([] { format_template("{b}", {{"a", "1"}, {"c", "2"}}); }) == "the field {b} cannot be filled here; accepted: {a}, {c}");
+  CHECK(error_of([] {
+          format_template("{b}", {{"a", "1"}, {"c", "2"}});
+        }) == "the field {b} cannot be filled here; accepted: {a}, {c}");
 }
 
 TEST_CASE("eval: decoding follows the upstream answer scripts") {
@@ -106,13 +110,15 @@ TEST_CASE("eval: judge requests carry the upstream prompts, system messages and 
   CHECK(calls[0].max_tokens == 2048);
   CHECK(calls[1].prompt_name == "single-v1-multi-turn");
   CHECK(calls[1].turn == 2);
-  CHECK(calls[1].user == "Q1: Write a haiku about rain.\nA1: A11\nQ2: Now make it about snow.\nA2: A12\nReply with [[rating]].");
+  CHECK(calls[1].user ==
+        "Q1: Write a haiku about rain.\nA1: A11\nQ2: Now make it about snow.\nA2: A12\nReply with [[rating]].");
   CHECK(calls[2].prompt_name == "single-math-v1");
   CHECK(calls[2].user == "Question: What is 12 times 12?\nReference: 144\nAnswer: A21\nReply with [[rating]].");
   CHECK(calls[3].prompt_name == "single-math-v1-multi-turn");
   CHECK(calls[3].system == "You grade the second answer against a reference.");
   CHECK(calls[3].user ==
-        "Q1: What is 12 times 12?\nR1: 144\nQ2: And 13 times 13?\nR2: 169\nA1: A21\nA2: A22\nReply with [[rating]] {1-10}.");
+        "Q1: What is 12 times 12?\nR1: 144\nQ2: And 13 times 13?\nR2: 169\nA1: A21\nA2: A22\nReply with [[rating]] "
+        "{1-10}.");
   CHECK(calls[5].prompt_name == "single-math-v1-multi-turn");  // reasoning needs a reference too
   CHECK(calls[6].prompt_name == "single-v1");                  // stem does not
 
@@ -138,7 +144,8 @@ TEST_CASE("eval: judge requests carry the upstream prompts, system messages and 
   f.questions = sample("refer_testset.json");
   const auto rf = judge_calls(load_benchmark(f), a);
   CHECK(rf[2].user.find("user's instruction displayed below") != std::string::npos);
-  CHECK(rf[2].user.find("[Question]\nGive a synonym of quick.\n\n[The Start of Assistant's Answer]\nV3\n") != std::string::npos);
+  CHECK(rf[2].user.find("[Question]\nGive a synonym of quick.\n\n[The Start of Assistant's Answer]\nV3\n") !=
+        std::string::npos);
   CHECK(rf[2].temperature == 0.2);
 }
 
@@ -164,26 +171,39 @@ TEST_CASE("eval: loading cross-checks references and judge prompts, naming the f
   f.questions = sample("mtbench_question.jsonl");
   f.judge_prompts = sample("judge_prompts.jsonl");
   CHECK(error_of([&] { load_benchmark(f); }) ==
-        "mtbench: references: a file is required (MT-Bench grades math, reasoning and coding against reference_answer/<model>.jsonl)");
-  f.references = scratch_file("ref_missing.jsonl", R"({"question_id": 2, "choices": [{"turns": ["144", "169"]}]})" "\n");
-  CHECK(error_of([&] { load_benchmark(f); }) ==
-        f.references + ": no reference answer for question_id 3 (category reasoning); MT-Bench grades math, reasoning and coding against one");
-  f.references = scratch_file("ref_short.jsonl", R"({"question_id": 3, "choices": [{"turns": ["yes", "no"]}]})" "\n"
-                                                  R"({"question_id": 2, "choices": [{"turns": ["144"]}]})" "\n");
+        "mtbench: references: a file is required (MT-Bench grades math, reasoning and coding against "
+        "reference_answer/<model>.jsonl)");
+  f.references = scratch_file("ref_missing.jsonl", R"({"question_id": 2, "choices": [{"turns": ["144", "169"]}]})"
+                                                   "\n");
+  CHECK(error_of([&] { load_benchmark(f); }) == f.references +
+                                                    ": no reference answer for question_id 3 (category reasoning); "
+                                                    "MT-Bench grades math, reasoning and coding against one");
+  f.references = scratch_file("ref_short.jsonl", R"({"question_id": 3, "choices": [{"turns": ["yes", "no"]}]})"
+                                                 "\n"
+                                                 R"({"question_id": 2, "choices": [{"turns": ["144"]}]})"
+                                                 "\n");
   CHECK(error_of([&] { load_benchmark(f); }) ==
         f.references + ":2: the reference answer of question_id 2 has 1 turn(s); expected 2 (one per graded turn)");
   f.references = sample("mtbench_reference.jsonl");
   const std::string base = R"("system_prompt": "s", "output_format": "[[rating]]")";
-  f.judge_prompts = scratch_file("jp_few.jsonl", R"({"name": "single-v1", "type": "single", "prompt_template": "{question} {answer}", )" + base + "}\n");
-  CHECK(error_of([&] { load_benchmark(f); }) ==
-        f.judge_prompts + ": no judge prompt named 'single-math-v1'; single-answer grading needs it (FastChat's judge_prompts.jsonl has it)");
+  f.judge_prompts = scratch_file(
+      "jp_few.jsonl",
+      R"({"name": "single-v1", "type": "single", "prompt_template": "{question} {answer}", )" + base + "}\n");
+  CHECK(error_of([&] { load_benchmark(f); }) == f.judge_prompts +
+                                                    ": no judge prompt named 'single-math-v1'; single-answer grading "
+                                                    "needs it (FastChat's judge_prompts.jsonl has it)");
   f.kind = BenchmarkKind::vicuna;
-  f.judge_prompts = scratch_file("jp_field.jsonl", R"({"name": "single-v1", "type": "single", "prompt_template": "{question} {answr}", )" + base + "}\n");
+  f.judge_prompts = scratch_file(
+      "jp_field.jsonl",
+      R"({"name": "single-v1", "type": "single", "prompt_template": "{question} {answr}", )" + base + "}\n");
+  CHECK(error_of([&] { load_benchmark(f); }) == f.judge_prompts +
+                                                    ":1: judge prompt 'single-v1': prompt_template: the field {answr} "
+                                                    "cannot be filled; accepted: {answer}, {question}");
+  f.judge_prompts = scratch_file(
+      "jp_type.jsonl", R"({"name": "single-v1", "type": "pairwise", "prompt_template": "{question}", )" + base + "}\n");
   CHECK(error_of([&] { load_benchmark(f); }) ==
-        f.judge_prompts + ":1: judge prompt 'single-v1': prompt_template: the field {answr} cannot be filled; accepted: {answer}, {question}");
-  f.judge_prompts = scratch_file("jp_type.jsonl", R"({"name": "single-v1", "type": "pairwise", "prompt_template": "{question}", )" + base + "}\n");
-  CHECK(error_of([&] { load_benchmark(f); }) ==
-        f.judge_prompts + ":1: judge prompt 'single-v1': type is 'pairwise'; single-answer grading needs type 'single'");
+        f.judge_prompts +
+            ":1: judge prompt 'single-v1': type is 'pairwise'; single-answer grading needs type 'single'");
   f.judge_prompts = "";
   CHECK(error_of([&] { load_benchmark(f); }) == "vicuna: judge_prompts: a file is required (judge_prompts.jsonl)");
   CHECK(error_of([] { parse_kind("mt-bench", "eval.benchmarks[0].kind"); }) ==
