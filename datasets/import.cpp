@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <unordered_map>
 
 #include "common/error.hpp"
@@ -139,13 +140,18 @@ FederatedDataset import_fedllm(const std::string& path, const ImportOptions& opt
       }
     }
   } else {
-    for_each_line(path, text, [&](const Source& src, const Json& j) {
+    std::istringstream lines(text);
+    std::string line;
+    for (size_t n = 0; std::getline(lines, line); ++n) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      const Source src{path, line, n};
+      const Json j = parse_text(src);
       if (!j.is_object()) throw error_at(src, Path{}, "expected one sample object per line, found " + type_of(j));
       if (!j.contains("client") || !(j["client"].is_string() || j["client"].is_number_integer()))
         throw error_at(src, Path{{"client", 0, true}}, "expected a \"client\" field (string or integer) naming the sample's client");
       const std::string key = j["client"].is_string() ? j["client"].get<std::string>() : j["client"].dump();
       client_for(d, index, key).samples.push_back(reader.read(src, j, Path{}, opt.kind));
-    });
+    }
   }
   if (d.clients.empty()) throw UserError(path + ": holds no clients; expected at least one client with samples");
   if (d.task_names.empty()) d.task_names.push_back("general");
