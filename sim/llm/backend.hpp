@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,14 +16,21 @@ namespace fedsim::sim::llm {
 
 struct Request {
   std::string prompt;       // the instruction text (for the model backend: fed as BOS INST prompt RESP)
+  // The system message of a chat endpoint. Unset: the openai backend's default (the U2S
+  // instruction it has always sent); "" = no system message. The model backend ignores it.
+  std::optional<std::string> system;
   int max_new_tokens = 64;
   double temperature = 0.0; // 0 = greedy
   int top_k = 0;
   uint64_t seed = 0;
 };
 
+// Why a request failed, for callers that count failures by kind (the evaluation's judge).
+enum class Failure { none, timeout, connection, http_status, malformed_reply };
+
 struct Result {
   bool ok = false;
+  Failure failure = Failure::none;  // none when ok
   std::string text;
   std::string error;            // why it failed (timeout, HTTP status, parse error, ...)
   int64_t prompt_tokens = 0;    // as the backend counts them

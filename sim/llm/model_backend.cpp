@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <map>
 
 #include "sim/llm/backend.hpp"
@@ -30,7 +31,9 @@ class ModelBackend : public Backend {
         Result& r = out[idx[j]];
         r.ok = true;
         r.text = texts[j];
-        r.prompt_tokens = static_cast<int64_t>(prompts[j].size()) + 3;  // BOS INST ... RESP
+        // BOS INST <prompt> RESP, the prompt cut to max_seq - 4 bytes as Model::generate does.
+        const int64_t kept = std::min<int64_t>(static_cast<int64_t>(prompts[j].size()), std::max(0, m_.config().max_seq - 4));
+        r.prompt_tokens = kept + 3;
         r.completion_tokens = static_cast<int64_t>(texts[j].size()) + 1;  // bytes + EOS (or the limit)
       }
     }

@@ -95,16 +95,17 @@ class OpenAIBackend : public Backend {
   }
 
   Result one(const Request& r) {
-    nlohmann::json body = {
-        {"model", c_.model},
-        {"messages",
-         {{{"role", "system"},
-           {"content", "Write one question and its answer about the text after T:, in the format of the examples: "
-                       "Q:<question>\\nA:<answer>"}},
-          {{"role", "user"}, {"content", r.prompt}}}},
-        {"max_tokens", r.max_new_tokens},
-        {"temperature", r.temperature},
-        {"seed", r.seed}};
+    const std::string system = r.system ? *r.system
+                                        : "Write one question and its answer about the text after T:, in the format of the examples: "
+                                          "Q:<question>\\nA:<answer>";
+    nlohmann::json messages = nlohmann::json::array();
+    if (!system.empty()) messages.push_back({{"role", "system"}, {"content", system}});
+    messages.push_back({{"role", "user"}, {"content", r.prompt}});
+    nlohmann::json body = {{"model", c_.model},
+                           {"messages", messages},
+                           {"max_tokens", r.max_new_tokens},
+                           {"temperature", r.temperature},
+                           {"seed", r.seed}};
     if (r.top_k > 0) body["top_k"] = r.top_k;
     const std::string payload = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     Result res;
@@ -117,16 +118,20 @@ class OpenAIBackend : public Backend {
       bool retry = false;
       if (rep.code == CURLE_OPERATION_TIMEDOUT) {
         res.error = where + "timeout after " + std::to_string(c_.timeout_s) + " s" + tries;
+        res.failure = Failure::timeout;
         retry = true;
       } else if (rep.code != CURLE_OK) {
         res.error = where + rep.curl_error + tries;
+        res.failure = Failure::connection;
         retry = true;
       } else if (rep.status == 429 || rep.status >= 500) {
         res.error = where + "HTTP " + std::to_string(rep.status) + " " + shorten(rep.body) + tries;
+        res.failure = Failure::http_status;
         retry = true;
       } else if (rep.status != 200) {
         res.error = where + "HTTP " + std::to_string(rep.status) + " " + shorten(rep.body) + tries +
                     "; HINT: check u2s.openai_url and u2s.openai_model";
+        res.failure = Failure::http_status;
       } else {
         parse(rep.body, where, &res);
       }
@@ -141,6 +146,7 @@ class OpenAIBackend : public Backend {
     const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) {
       res->error = where + "garbage: the reply is not JSON: " + shorten(text);
+      res->failure = Failure::malformed_reply;
       return;
     }
     const nlohmann::json* content = nullptr;
@@ -151,9 +157,11 @@ class OpenAIBackend : public Backend {
     }
     if (!content || !content->is_string()) {
       res->error = where + "malformed reply: no string choices[0].message.content in " + shorten(text);
+      res->failure = Failure::malformed_reply;
       return;
     }
     res->ok = true;
+    res->failure = Failure::none;
     res->text = content->get<std::string>();
     res->error.clear();
     const auto count = [&](const char* key, int64_t fallback) {
