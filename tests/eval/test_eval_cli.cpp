@@ -191,7 +191,7 @@ TEST_CASE("eval through the binary: resume with eval jobs in flight, the judge p
     REQUIRE(second.code == 0);
     CHECK(second.err.find("resuming from") != std::string::npos);
     const sim::RunResults got = sim::read_results(out);
-    fedsim::test::check_same_training(want, got, /*wall=*/false);
+    fedsim::test::check_same_run(want, got, /*wall=*/false);
     const std::vector<EvalTables> got_eval = read_eval(out);
     check_paid_once(judge);
     if (fault.rfind("term", 0) == 0) {

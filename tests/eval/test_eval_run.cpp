@@ -195,7 +195,7 @@ TEST_CASE("eval in a run: /eval by hand, /timeline eval jobs, training unchanged
   SUBCASE("the training results equal those of the same run without evaluation") {
     const sim::ExperimentConfig off = sim::parse_config(yaml, "evalrun.yaml", {"eval.benchmarks=[]"});
     const sim::RunResults plain = sim::run_experiment(off, pinned());
-    fedsim::test::check_same_training(run, plain, /*wall=*/true);
+    fedsim::test::check_same_run(run, plain, /*wall=*/true);
     for (const auto& t : plain.timeline) CHECK(t.kind != 3);
     CHECK(eval_of_run(plain, "plain.h5").empty());
   }
@@ -212,6 +212,6 @@ TEST_CASE("eval in a run: /eval by hand, /timeline eval jobs, training unchanged
         CHECK(y.judge_cache_hits == y.rated + y.unparsable - (ev[b].name == "advbench" ? y.rated : 0));
       }
     CHECK(judge.seen().size() == 3 * (2 + 1));  // per evaluation: MT-Bench question 4's two turns, refer's item 3
-    fedsim::test::check_same_training(run, again, /*wall=*/true);
+    fedsim::test::check_same_run(run, again, /*wall=*/true);
   }
 }

@@ -10,9 +10,12 @@
 #include "sim/eval/eval_results.hpp"
 #include "sim/results.hpp"
 #include "tests/eval/eval_test_util.hpp"
+#include "tests/sim/results_check.hpp"
 
 using namespace fedsim;
 using namespace fedsim::sim::eval;
+using fedsim::test::documented;
+using fedsim::test::names_of;
 
 namespace {
 
@@ -24,28 +27,6 @@ std::string results_with(const std::vector<EvalTables>& t, const std::string& na
   const std::string path = fedsim::test::scratch_file(name, "");
   sim::write_results(r, path);
   return path;
-}
-
-// The names in the first column of the table under `heading` (as tests/sim/test_results.cpp).
-std::vector<std::string> documented(const std::string& md, const std::string& heading) {
-  std::vector<std::string> names;
-  size_t at = md.find("\n" + heading);
-  REQUIRE(at != std::string::npos);
-  at = md.find("\n|", at);
-  at = md.find('\n', at + 1);
-  at = md.find('\n', at + 1);
-  while (at != std::string::npos && at + 1 < md.size() && md[at + 1] == '|') {
-    const size_t b = md.find('`', at), e = md.find('`', b + 1);
-    names.push_back(md.substr(b + 1, e - b - 1));
-    at = md.find('\n', at + 1);
-  }
-  return names;
-}
-template <class Table>
-std::vector<std::string> names_of(const Table& t) {
-  std::vector<std::string> out;
-  for (const auto& c : t.columns()) out.push_back(c.name);
-  return out;
 }
 
 }  // namespace
