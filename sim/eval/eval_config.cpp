@@ -1,5 +1,6 @@
 #include "sim/eval/eval_config.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
@@ -140,8 +141,11 @@ void validate_eval(const ExperimentConfig& c) {
   if (c.federation.algorithm == Algorithm::local)
     throw UserError(c.source_path + ": eval.benchmarks: algorithm local has no global adapter to evaluate; accepted "
                     "with eval: any other algorithm (or eval.benchmarks: [])");
-  if (e.temperature < 0.0 && e.temperature != -1.0)
-    fail(c, "temperature", std::to_string(e.temperature) + " is not accepted; accepted: -1 (upstream's) or 0 to 10");
+  if (e.temperature < 0.0 && e.temperature != -1.0) {
+    char v[32];
+    std::snprintf(v, sizeof v, "%g", e.temperature);
+    fail(c, "temperature", std::string(v) + " is not accepted; accepted: -1 (upstream's) or 0 to 10");
+  }
   bool judged = false;
   for (const auto& b : e.benchmarks) judged = judged || b != "advbench";
   if (judged && e.judge_url.empty()) fail(c, "judge_url", "empty; every benchmark but advbench needs a judge");

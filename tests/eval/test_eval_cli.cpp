@@ -112,7 +112,7 @@ TEST_CASE("eval config: each mistake names the key, the file and the line; fedsi
   CHECK(err({"eval.benchmarks=[mtbench, bleu]"}) ==
         "e.yaml: eval.benchmarks: 'bleu' is not accepted; accepted: mtbench, vicuna, advbench, refer, aya");
   CHECK(err({"eval.temperature=-0.5"}) ==
-        "e.yaml: eval.temperature: -0.500000 is not accepted; accepted: -1 (upstream's) or 0 to 10");
+        "e.yaml: eval.temperature: -0.5 is not accepted; accepted: -1 (upstream's) or 0 to 10");
   CHECK(err({"eval.every=-1"}) == "e.yaml: eval.every: -1 is out of range; accepted: 0 to 1000000");
   CHECK(err({"federation.trainer=none"}) ==
         "e.yaml: eval.benchmarks: answers need a model, but federation.trainer is none; accepted with eval: trainer "
