@@ -85,9 +85,9 @@ void check_paid_once(fedsim::test::RunJudge& judge) {
   std::map<std::string, int> asked;
   for (const auto& s : judge.seen())
     if (s.delivered) asked[s.user] += 1;
-  for (const auto& [user, n] : asked) {
-    CAPTURE(user);
-    CHECK(n == 1);
+  for (const auto& kv : asked) {  // (no structured binding: CAPTURE's lambda cannot capture one in C++17)
+    CAPTURE(kv.first);
+    CHECK(kv.second == 1);
   }
 }
 
