@@ -106,8 +106,14 @@ if(NOT FEDSIM_HOST_BLAS STREQUAL "OFF")
                         "HINT: install libopenblas-dev, or pass -DFEDSIM_HOST_BLAS=OFF")
   endif()
 endif()
+# Test configuration (.ci/openmp.sh): the device code paths of the team kernels on the host
+# (models/kernels/team.hpp kTeamLoops).
+option(FEDSIM_HOST_TEAMS "Run the team kernels' device code paths on host backends (testing)" OFF)
+if(FEDSIM_HOST_TEAMS)
+  target_compile_definitions(fedsim_kokkoskernels INTERFACE FEDSIM_HOST_TEAMS=1)
+endif()
 message(STATUS "fedsim: Kokkos ${Kokkos_VERSION} [${Kokkos_DEVICES}] (Debian package: ${FEDSIM_DEBIAN_KOKKOS}), "
-               "Kokkos Kernels: ${FEDSIM_HAVE_KOKKOSKERNELS}, host CBLAS: ${FEDSIM_HOST_BLAS_NAME}")
+               "Kokkos Kernels: ${FEDSIM_HAVE_KOKKOSKERNELS}, host CBLAS: ${FEDSIM_HOST_BLAS_NAME}, host teams: ${FEDSIM_HOST_TEAMS}")
 
 # HDF5 with the C++ API (Debian: libhdf5-dev, serial flavour).
 find_package(HDF5 REQUIRED COMPONENTS C CXX)

@@ -39,6 +39,9 @@ if ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sourc
   apt-get update -qq
 fi
 
+if ! command -v dpkg-source >/dev/null && [ "$(id -u)" -eq 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dpkg-dev >/dev/null
+fi
 WORK="$(mktemp -d /tmp/fedsim-kokkos.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 (cd "$WORK" && apt-get source --download-only -qq trilinos) || {

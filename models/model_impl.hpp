@@ -70,6 +70,7 @@ struct Model::Impl {
   Kokkos::View<float*, Kokkos::HostSpace> row_fh = Kokkos::View<float*, Kokkos::HostSpace>("fedsim::host::row_settings_f", 0);
   Kokkos::View<int32_t*, Kokkos::HostSpace> row_ih =
       Kokkos::View<int32_t*, Kokkos::HostSpace>("fedsim::host::row_settings_i", 0);
+  Kokkos::View<float*, Kokkos::HostSpace> rows_h = Kokkos::View<float*, Kokkos::HostSpace>("fedsim::host::adapter_rows", 0);  // uploads of a run's adapter rows
   Kokkos::View<double*, Kokkos::HostSpace> readback_h = Kokkos::View<double*, Kokkos::HostSpace>("fedsim::host::readback", 0);
 };
 

@@ -121,28 +121,39 @@ std::vector<TrainStats> Model::Impl::train_batched(const std::vector<std::vector
     fit(row_i, 2 * G, "fedsim::models::row_settings_i");
     fit(loss_acc, G, "fedsim::models::loss_sums");
     fit(clip_scale, G, "fedsim::models::clip_scale");
+    // Adapters, anchors and corrections of the group: G rows each in one host buffer, one
+    // upload per matrix (rows without an anchor or correction are never read).
+    const int64_t GP = int64_t(G) * P, parts = 1 + int64_t(prox) + int64_t(scaffold);
+    fit(rows_h, parts * GP, "fedsim::host::adapter_rows");
+    float* const ad_h = rows_h.data();
+    float* const anc_h = ad_h + GP;
+    float* const cor_h = ad_h + (1 + int64_t(prox)) * GP;
     for (size_t k = first; k < end; ++k) {
       const int g = static_cast<int>(k - first);
       FEDSIM_ASSERT_MSG(static_cast<int64_t>(adapters[k]->size()) == P,
                         "adapter " << k << " has " << adapters[k]->size() << " values, model expects " << P);
-      net.set_row(net.adapters, kAdapterRows + g, *adapters[k]);
+      std::copy(adapters[k]->begin(), adapters[k]->end(), ad_h + int64_t(g) * P);
       const LocalHooks& h = hooks[k];
       if (h.prox_mu != 0.0f) {
         FEDSIM_ASSERT_MSG(h.prox_anchor != nullptr, "LocalHooks: prox_mu " << h.prox_mu << " without an anchor");
         FEDSIM_ASSERT_MSG(static_cast<int64_t>(h.prox_anchor->size()) == P,
                           "prox anchor has " << h.prox_anchor->size() << " values, the adapter " << P);
-        net.set_row(batch_anchor, g, *h.prox_anchor);
+        std::copy(h.prox_anchor->begin(), h.prox_anchor->end(), anc_h + int64_t(g) * P);
       }
       if (h.scaffold_correction != nullptr) {
         FEDSIM_ASSERT_MSG(static_cast<int64_t>(h.scaffold_correction->size()) == P,
                           "scaffold correction has " << h.scaffold_correction->size() << " values, the adapter " << P);
-        net.set_row(batch_corr, g, *h.scaffold_correction);
+        std::copy(h.scaffold_correction->begin(), h.scaffold_correction->end(), cor_h + int64_t(g) * P);
       }
       row_fh(g) = lrs[k];
       row_fh(G + g) = h.prox_mu;
       row_ih(g) = static_cast<int32_t>(batches[k].size());
       row_ih(G + g) = h.scaffold_correction != nullptr;
     }
+    using HostRows = Kokkos::View<const float**, Kokkos::LayoutRight, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+    Kokkos::deep_copy(ex, Kokkos::subview(net.adapters, rows, Kokkos::ALL), HostRows(ad_h, G, P));
+    if (prox) Kokkos::deep_copy(ex, Kokkos::subview(batch_anchor, std::make_pair(0, G), Kokkos::ALL), HostRows(anc_h, G, P));
+    if (scaffold) Kokkos::deep_copy(ex, Kokkos::subview(batch_corr, std::make_pair(0, G), Kokkos::ALL), HostRows(cor_h, G, P));
     Kokkos::deep_copy(ex, Kokkos::subview(row_f, std::make_pair(0, 2 * G)), Kokkos::subview(row_fh, std::make_pair(0, 2 * G)));
     Kokkos::deep_copy(ex, Kokkos::subview(row_i, std::make_pair(0, 2 * G)), Kokkos::subview(row_ih, std::make_pair(0, 2 * G)));
     Kokkos::deep_copy(ex, Kokkos::subview(adam_m, rows, Kokkos::ALL), 0.0f);  // fresh AdamW per client and call

@@ -15,16 +15,26 @@ UVec<T> flat(const UMat<T>& m) {
 // gelu(x) = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), as GPT-2 uses. Computed as
 // x * sigmoid(2u) (0.5 (1 + tanh u) = sigmoid(2u)): one exp instead of tanh, which costs several
 // times more, and exp(-2u) = inf for very negative x gives exactly -0.
+// 1 + exp(-2u) = 1 / sigmoid(2u)
+template <class T>
+KOKKOS_INLINE_FUNCTION T gelu_denom(T x) {
+  const T u = T(0.7978845608028654) * (x + T(0.044715) * x * x * x);
+  return T(1) + kmath::exp(T(-2) * u);
+}
+// d gelu / dx from s = sigmoid(2u) (gelu_backward)
+template <class T>
+KOKKOS_INLINE_FUNCTION T gelu_deriv(T x, T s) {
+  const T du = T(0.7978845608028654) * (T(1) + T(3 * 0.044715) * x * x);
+  return s + T(2) * x * s * (T(1) - s) * du;
+}
+
 // out (N,F) <- inp (N,F)
 template <class T>
 void gelu_forward(const ExecSpace& exec, UMat<T> out, UMat<T> inp) {
   const UVec<T> o = flat(out), in = flat(inp);
   Kokkos::parallel_for(
-      "fedsim::models::gelu_forward", range(exec, in.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
-        const T x = in(i);
-        const T u = T(0.7978845608028654) * (x + T(0.044715) * x * x * x);
-        o(i) = x / (T(1) + kmath::exp(T(-2) * u));
-      });
+      "fedsim::models::gelu_forward", range(exec, in.extent(0)),
+      KOKKOS_LAMBDA(const int64_t i) { o(i) = in(i) / gelu_denom(in(i)); });
 }
 
 // dinp (N,F) = <- dout (N,F), inp (N,F) (overwrites: no zeroing launch before). With s = sigmoid(2u):
@@ -35,10 +45,7 @@ void gelu_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dout, UMat<T> in
   Kokkos::parallel_for(
       "fedsim::models::gelu_backward", range(exec, in.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
         const T x = in(i);
-        const T u = T(0.7978845608028654) * (x + T(0.044715) * x * x * x);
-        const T s = T(1) / (T(1) + kmath::exp(T(-2) * u));
-        const T du = T(0.7978845608028654) * (T(1) + T(3 * 0.044715) * x * x);
-        di(i) = dout_(i) * (s + T(2) * x * s * (T(1) - s) * du);
+        di(i) = dout_(i) * gelu_deriv(x, T(1) / gelu_denom(x));
       });
 }
 
@@ -50,12 +57,9 @@ void gelu_forward_cached(const ExecSpace& exec, UMat<T> out, UMat<T> x_dgelu) {
   const UVec<T> o = flat(out), xg = flat(x_dgelu);
   Kokkos::parallel_for(
       "fedsim::models::gelu_forward", range(exec, xg.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
-        const T x = xg(i);
-        const T u = T(0.7978845608028654) * (x + T(0.044715) * x * x * x);
-        const T s = T(1) / (T(1) + kmath::exp(T(-2) * u));
-        const T du = T(0.7978845608028654) * (T(1) + T(3 * 0.044715) * x * x);
+        const T x = xg(i), s = T(1) / gelu_denom(x);
         o(i) = x * s;
-        xg(i) = s + T(2) * x * s * (T(1) - s) * du;
+        xg(i) = gelu_deriv(x, s);
       });
 }
 // dinp (N,F) = dout (N,F) * dgelu (N,F) (gelu_forward_cached's derivative)

@@ -131,10 +131,11 @@ void gemm_team(const ExecSpace& exec, char ta, char tb, T alpha, const AV& A, co
       });
 }
 
-// fedsim's own product for this build's memory: gemm_tiled on host spaces, gemm_team on devices.
+// fedsim's own product for this build's memory: gemm_tiled on host spaces, gemm_team on devices
+// (and on the host with FEDSIM_HOST_TEAMS, kernels/team.hpp).
 template <class T, class AV, class BV, class CV>
 void gemm_own(const ExecSpace& exec, char ta, char tb, T alpha, const AV& A, const BV& B, T beta, const CV& C) {
-  if constexpr (kHostSpace)
+  if constexpr (kTeamLoops)
     gemm_tiled(exec, ta, tb, alpha, A, B, beta, C);
   else
     gemm_team(exec, ta, tb, alpha, A, B, beta, C);

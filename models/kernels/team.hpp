@@ -27,15 +27,27 @@ using Scratch = Kokkos::View<T*, ExecSpace::scratch_memory_space, Kokkos::Memory
 inline constexpr bool kHostSpace = Kokkos::SpaceAccessibility<Kokkos::HostSpace, MemSpace>::accessible &&
                                    std::is_same<ExecSpace, Kokkos::DefaultHostExecutionSpace>::value;
 
+// True when team kernels run as plain loops of one-thread teams (host spaces). A build with
+// -DFEDSIM_HOST_TEAMS=ON runs the device code paths on the host instead: teams
+// of several OpenMP threads, TeamThreadRange, scratch partial sums and barriers, and gemm_team,
+// so that the races a GPU would hit show on a CPU.
+#ifdef FEDSIM_HOST_TEAMS
+inline constexpr bool kTeamLoops = false;
+#else
+inline constexpr bool kTeamLoops = kHostSpace;
+#endif
+
 // Lanes of team_sum: a warp's width, so a GPU team of 32 threads or more reads coalesced.
 inline constexpr int kLanes = 32;
 // Threads per team on a device (GPU row kernels); host teams have one thread, and the lanes
-// run one after another.
+// run one after another (FEDSIM_HOST_TEAMS: up to kHostTeam threads).
 inline constexpr int kDeviceTeam = 64;
+inline constexpr int kHostTeam = 4;
 
 // One team per league entry, each with `scratch_bytes` of level-0 scratch.
 inline TeamPolicy team_policy(const ExecSpace& exec, int64_t league, size_t scratch_bytes) {
-  const int ts = kHostSpace ? 1 : kDeviceTeam;
+  int ts = kTeamLoops ? 1 : kDeviceTeam;
+  if constexpr (kHostSpace && !kTeamLoops) ts = exec.concurrency() < kHostTeam ? exec.concurrency() : kHostTeam;
   TeamPolicy p(exec, static_cast<int>(league), ts);
   return p.set_scratch_size(0, Kokkos::PerTeam(scratch_bytes));
 }
@@ -49,7 +61,7 @@ size_t lanes_bytes() {
 // which the compiler vectorizes (TeamThreadRange's runtime stride would stop it).
 template <class F>
 KOKKOS_INLINE_FUNCTION void team_for(const Member& team, int64_t n, const F& f) {
-  if constexpr (kHostSpace) {
+  if constexpr (kTeamLoops) {
     for (int64_t i = 0; i < n; ++i) f(i);
   } else {
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, n), f);
@@ -61,7 +73,7 @@ KOKKOS_INLINE_FUNCTION void team_for(const Member& team, int64_t n, const F& f) 
 // kept in registers and filled kLanes elements at a time (vectorizes): the same order.
 template <class T, class F>
 KOKKOS_INLINE_FUNCTION T team_sum(const Member& team, const Scratch<T>& part, int64_t n, const F& f) {
-  if constexpr (kHostSpace) {
+  if constexpr (kTeamLoops) {
     T p[kLanes];
     for (int j = 0; j < kLanes; ++j) p[j] = T(0);
     int64_t i0 = 0;
@@ -89,7 +101,7 @@ KOKKOS_INLINE_FUNCTION T team_sum(const Member& team, const Scratch<T>& part, in
 template <class T, class F>
 KOKKOS_INLINE_FUNCTION T team_max(const Member& team, int64_t lo, int64_t hi, const F& f) {
   T m = f(lo);
-  if constexpr (kHostSpace) {
+  if constexpr (kTeamLoops) {
     for (int64_t i = lo + 1; i < hi; ++i) m = f(i) > m ? f(i) : m;
   } else {
     Kokkos::parallel_reduce(
