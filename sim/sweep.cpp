@@ -12,6 +12,7 @@
 #include "common/h5.hpp"
 #include "fedsim_version.hpp"
 #include "sim/experiment.hpp"
+#include "sim/mpi/comm.hpp"
 
 namespace fedsim::sim {
 namespace {
@@ -195,22 +196,50 @@ SweepIndex read_sweep_index(const std::string& path) {
   return x;
 }
 
-SweepReport run_sweep(const SweepSpec& s, const std::string& out_dir, const SweepOptions& opt) {
-  const std::vector<SweepPoint> points = expand_sweep(s, out_dir);  // every check before any output
-  SweepReport rep;
-  rep.total = static_cast<int64_t>(points.size());
-  std::vector<uint8_t> done(points.size(), 0);
-  std::vector<FinalMetrics> metrics(points.size(), not_run());
+SweepScan scan_sweep(const std::vector<SweepPoint>& points, const std::string& out_dir, const SweepOptions& opt) {
+  SweepScan scan;
+  scan.done.assign(points.size(), 0);
+  scan.metrics.assign(points.size(), not_run());
   for (size_t i = 0; i < points.size(); ++i) {
     RunResults r;
     if (point_is_complete(points[i], point_file(out_dir, points[i]), &r)) {
-      done[i] = 1;
-      metrics[i] = final_metrics(r);
-      ++rep.skipped;
+      scan.done[i] = 1;
+      scan.metrics[i] = final_metrics(r);
+      ++scan.skipped;
     } else if (std::filesystem::exists(point_file(out_dir, points[i]))) {
       say(opt, "point " + points[i].name + ": existing file has another config or is unreadable; it will be rerun");
     }
   }
+  return scan;
+}
+
+RunResults run_sweep_point(const SweepPoint& p, const std::string& out_dir, const SweepOptions& opt) {
+  const auto start = std::chrono::steady_clock::now();
+  RunHooks hooks;
+  const int64_t every = std::max<int64_t>(1, p.config.federation.rounds / 5);
+  hooks.on_round = [&](const RoundRow& row, int64_t total_rows) {
+    if (row.round == 0 || (row.round % every != 0 && row.round != total_rows - 1)) return;
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "    round %lld/%lld  eval_acc %.3f  eval_loss %.4f",
+                  static_cast<long long>(row.round), static_cast<long long>(total_rows - 1), row.eval_accuracy,
+                  row.eval_loss);
+    say(opt, buf);
+  };
+  RunResults r = run_experiment(p.config, hooks);
+  r.wall_total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  write_results(r, point_file(out_dir, p));
+  return r;
+}
+
+SweepReport run_sweep(const SweepSpec& s, const std::string& out_dir, const SweepOptions& opt) {
+  if (mpi::size() > 1) return run_sweep_ranks(s, out_dir, opt);
+  const std::vector<SweepPoint> points = expand_sweep(s, out_dir);  // every check before any output
+  SweepReport rep;
+  rep.total = static_cast<int64_t>(points.size());
+  SweepScan scan = scan_sweep(points, out_dir, opt);
+  std::vector<uint8_t>& done = scan.done;
+  std::vector<FinalMetrics>& metrics = scan.metrics;
+  rep.skipped = scan.skipped;
   say(opt, s.name + ": " + std::to_string(rep.total) + " points, " + std::to_string(rep.skipped) +
                " already complete (skipped), results in " + out_dir);
   write_sweep_index(s, points, done, metrics, out_dir);
@@ -227,20 +256,7 @@ SweepReport run_sweep(const SweepSpec& s, const std::string& out_dir, const Swee
     const SweepPoint& p = points[i];
     const int64_t finished = rep.skipped + rep.ran;
     say(opt, "[" + std::to_string(finished + 1) + "/" + std::to_string(rep.total) + "] " + p.name + ": running");
-    const auto start = clock::now();
-    RunHooks hooks;
-    const int64_t every = std::max<int64_t>(1, p.config.federation.rounds / 5);
-    hooks.on_round = [&](const RoundRow& row, int64_t total_rows) {
-      if (row.round == 0 || (row.round % every != 0 && row.round != total_rows - 1)) return;
-      char buf[160];
-      std::snprintf(buf, sizeof buf, "    round %lld/%lld  eval_acc %.3f  eval_loss %.4f",
-                    static_cast<long long>(row.round), static_cast<long long>(total_rows - 1), row.eval_accuracy,
-                    row.eval_loss);
-      say(opt, buf);
-    };
-    RunResults r = run_experiment(p.config, hooks);
-    r.wall_total_s = std::chrono::duration<double>(clock::now() - start).count();
-    write_results(r, point_file(out_dir, p));
+    const RunResults r = run_sweep_point(p, out_dir, opt);
     done[i] = 1;
     metrics[i] = final_metrics(r);
     ++rep.ran;

@@ -79,8 +79,21 @@ struct SweepReport {
 };
 
 // Runs every pending point in order and rewrites <out_dir>/index.h5 after each one.
-// Needs the models runtime (Kokkos) initialised, as run_experiment does.
+// Needs the models runtime (Kokkos) initialised, as run_experiment does. Under MPI with more
+// than one rank it hands over to run_sweep_ranks.
 SweepReport run_sweep(const SweepSpec& s, const std::string& out_dir, const SweepOptions& opt);
+
+// The pieces of run_sweep, shared with the MPI scheduler (sim/mpi/sweep_ranks.cpp).
+struct SweepScan {
+  std::vector<uint8_t> done;  // 1 = complete results file with the point's config
+  std::vector<FinalMetrics> metrics;
+  int64_t skipped = 0;  // complete points
+};
+SweepScan scan_sweep(const std::vector<SweepPoint>& points, const std::string& out_dir, const SweepOptions& opt);
+// Runs one point (progress lines through opt.log) and writes its results file.
+RunResults run_sweep_point(const SweepPoint& p, const std::string& out_dir, const SweepOptions& opt);
+// Every rank takes the next pending point when it is free; rank 0 writes the index at the end.
+SweepReport run_sweep_ranks(const SweepSpec& s, const std::string& out_dir, const SweepOptions& opt);
 
 // The index file, as read back (tests, `fedsim results summary`).
 struct SweepIndex {

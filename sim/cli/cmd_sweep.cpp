@@ -8,6 +8,7 @@
 #include "models/model.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/cli/parse.hpp"
+#include "sim/mpi/comm.hpp"
 #include "sim/sweep.hpp"
 
 namespace po = boost::program_options;
@@ -35,6 +36,7 @@ int cmd_sweep(const std::vector<std::string>& args, int& argc, char** argv) {
   const sim::SweepSpec spec = sim::load_sweep_spec(spec_path);
   if (out.empty()) out = "results/" + spec.name;
   if (vm.count("dry-run")) {
+    if (!mpi::is_root()) return 0;  // one listing per job
     const auto points = sim::expand_sweep(spec, out);
     for (const auto& p : points)
       std::printf("%-60s %s\n", p.name.c_str(),
@@ -53,7 +55,8 @@ int cmd_sweep(const std::vector<std::string>& args, int& argc, char** argv) {
     std::snprintf(buf, sizeof buf, "[sweep %7.1fs] ", s);
     std::cerr << buf << line << "\n";
   };
-  const sim::SweepReport rep = sim::run_sweep(spec, out, opt);
+  const sim::SweepReport rep = sim::run_sweep(spec, out, opt);  // over MPI ranks when there are several
+  if (!mpi::is_root()) return 0;  // rank 0 holds the totals
   std::printf("sweep %s: %lld points, %lld ran, %lld skipped (complete), %lld left\n", spec.name.c_str(),
               static_cast<long long>(rep.total), static_cast<long long>(rep.ran), static_cast<long long>(rep.skipped),
               static_cast<long long>(rep.total - rep.ran - rep.skipped));

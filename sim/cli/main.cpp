@@ -1,10 +1,13 @@
 // fedsim command line: parses arguments and wires datasets/, models/ and sim/. Sub-commands
 // stay thin; the work lives in the libraries.
 //
-// Exit codes: 0 success, 2 user error (config, data file, CLI), 1 internal error.
+// Exit codes: 0 success, 2 user error (config, data file, CLI), 1 internal error. Under MPI with
+// more than one rank, a rank that fails ends the whole job with its code (MPI_Abort) after
+// printing the error with its rank.
 #include <boost/program_options.hpp>
 
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +15,7 @@
 #include "fedsim_version.hpp"
 #include "models/model.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/mpi/comm.hpp"
 
 namespace po = boost::program_options;
 
@@ -40,9 +44,18 @@ const char* kUsage =
     "  -h, --help       this help (also: fedsim <command> --help)\n"
     "  --version        print the version and the Kokkos set-up\n";
 
-}  // namespace
+// Prints the error and returns the exit code; on one of several MPI ranks ends the job instead.
+int fail(int code, const std::string& line) {
+  if (fedsim::mpi::size() > 1) {
+    std::cerr << "fedsim: " << (code == 2 ? "error: " : "") << "rank " << fedsim::mpi::rank() << " of "
+              << fedsim::mpi::size() << ": " << line << std::endl;
+    fedsim::mpi::abort_job(code);
+  }
+  std::cerr << "fedsim: " << (code == 2 ? "error: " : "") << line << "\n";
+  return code;
+}
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
@@ -51,7 +64,8 @@ int main(int argc, char** argv) {
     }
     if (args[0] == "--version" || args[0] == "version") {
       fedsim::models::Runtime rt(argc, argv);
-      std::cout << "fedsim " << FEDSIM_VERSION_STRING << " (" << fedsim::models::Runtime::describe() << ")\n";
+      std::cout << "fedsim " << FEDSIM_VERSION_STRING << " (" << fedsim::models::Runtime::describe() << "; "
+                << fedsim::mpi::describe() << ")\n";
       return 0;
     }
     const std::string cmd = args[0];
@@ -72,13 +86,22 @@ int main(int argc, char** argv) {
                             "'; accepted: run, validate, config, bench, data, sweep, results, masgpt, model, export (see "
                             "fedsim --help)");
   } catch (const fedsim::UserError& e) {
-    std::cerr << "fedsim: error: " << e.what() << "\n";
-    return 2;
+    return fail(2, e.what());
   } catch (const po::error& e) {
-    std::cerr << "fedsim: error: " << e.what() << " (see fedsim --help)\n";
-    return 2;
+    return fail(2, std::string(e.what()) + " (see fedsim --help)");
   } catch (const std::exception& e) {
-    std::cerr << "fedsim: " << e.what() << "\n";
-    return 1;
+    return fail(1, e.what());
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::unique_ptr<fedsim::mpi::Session> mpi;
+  try {
+    mpi = std::make_unique<fedsim::mpi::Session>(argc, argv);
+  } catch (const fedsim::UserError& e) {
+    return fail(2, e.what());
+  }
+  return run(argc, argv);
 }

@@ -1,0 +1,44 @@
+// Starting fedsim on R MPI ranks from a test: $FEDSIM_MPIEXEC (set by tests/sim/CMakeLists.txt to
+// mpiexec with --oversubscribe, and --allow-run-as-root where needed) -n R $FEDSIM_BINARY ...
+#pragma once
+
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace fedsim::test {
+
+struct Outcome {
+  int code = -1;
+  std::string out, err;
+};
+
+inline std::string slurp_file(const std::string& path) {
+  std::ifstream is(path);
+  std::stringstream ss;
+  ss << is.rdbuf();
+  return ss.str();
+}
+
+// Runs `fedsim ARGS` on `ranks` ranks (1: the binary alone, without mpiexec); stdout and stderr
+// go to LOG.out and LOG.err.
+inline Outcome fedsim_ranks(int ranks, const std::string& args, const std::string& log) {
+  const char* bin = std::getenv("FEDSIM_BINARY");
+  const char* mpiexec = std::getenv("FEDSIM_MPIEXEC");
+  REQUIRE(bin != nullptr);
+  REQUIRE(mpiexec != nullptr);
+  const std::string launcher = ranks == 1 ? "" : std::string(mpiexec) + " -n " + std::to_string(ranks) + " ";
+  const std::string cmd = launcher + bin + " " + args + " >" + log + ".out 2>" + log + ".err";
+  const int status = std::system(cmd.c_str());
+  Outcome o;
+  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  o.out = slurp_file(log + ".out");
+  o.err = slurp_file(log + ".err");
+  return o;
+}
+
+}  // namespace fedsim::test
