@@ -54,6 +54,8 @@ models::Model prepare_model(const ExperimentConfig& c, const datasets::Federated
 struct RunControl {
   std::string checkpoint_file;
   bool resume = true;
+  // fedsim run on several MPI ranks: rank 0 simulates, the others train (sim/mpi/rank_trainer.hpp).
+  bool over_ranks = false;
 };
 
 RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control = {});

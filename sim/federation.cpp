@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <filesystem>
 #include <limits>
+#include <memory>
 
 #include "common/error.hpp"
 #include "models/hf/hf.hpp"
 #include "fedsim_version.hpp"
 #include "sim/checkpoint.hpp"
+#include "sim/mpi/comm.hpp"
+#include "sim/mpi/rank_trainer.hpp"
 
 namespace fedsim::sim {
 namespace {
@@ -190,9 +193,28 @@ RunResults run_federation(const ExperimentConfig& c, std::vector<int64_t> n, Loc
   return r;
 }
 
+namespace {
+
+// Whether a run's training can be spread over MPI ranks: real training of the federation itself
+// (a generator's experiment or a system-only run has no train jobs to spread).
+bool spread_over_ranks(const ExperimentConfig& c, const RunHooks& hooks) {
+  std::string why;
+  for (const ExperimentKind& k : experiment_kinds())
+    if (k.enabled(c)) why = std::string("a ") + k.name + " experiment";
+  if (c.federation.trainer == TrainerKind::none) why = "federation.trainer: none";
+  if (why.empty()) return true;
+  if (hooks.log && mpi::is_root())
+    hooks.log("MPI: " + why + " runs on rank 0 alone; ranks 1-" + std::to_string(mpi::size() - 1) + " idle");
+  return false;
+}
+
+}  // namespace
+
 RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control) {
   validate_experiment(c);
   const models::ProductsScope products(products_of(c));
+  const bool over_ranks = control.over_ranks && mpi::size() > 1 && spread_over_ranks(c, hooks);
+  if (control.over_ranks && !over_ranks && !mpi::is_root()) return {};  // rank 0 runs it alone
   for (const ExperimentKind& k : experiment_kinds())
     if (k.enabled(c)) return k.run(c, hooks, control);  // U2S: clients generate their data first
   if (c.federation.trainer == TrainerKind::none) {
@@ -205,9 +227,17 @@ RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks, cons
   const datasets::FederatedDataset data = prepare_data(c, hooks);
   models::Model model = prepare_model(c, data, hooks);
   auto trainer = make_model_trainer(c, data, model);
+  std::unique_ptr<LocalTrainer> ranks;  // rank 0's trainer when training is spread over MPI ranks
+  if (over_ranks) {
+    if (!mpi::is_root()) {
+      serve_rank_training(*trainer);
+      return {};
+    }
+    ranks = make_rank_trainer(*trainer, hooks.log);
+  }
   std::vector<int64_t> n;
   for (const auto& cl : data.clients) n.push_back(static_cast<int64_t>(cl.samples.size()));
-  RunResults r = run_federation(c, std::move(n), *trainer, hooks, control, RunInputs{&model, &data});
+  RunResults r = run_federation(c, std::move(n), ranks ? *ranks : *trainer, hooks, control, RunInputs{&model, &data});
   if (!c.lora.export_dir.empty() && !r.global_adapter.empty()) {
     models::write_peft_adapter(model.config(), lora_config(c), r.global_adapter, c.model.path, c.lora.export_dir);
     if (hooks.log) hooks.log("adapter: PEFT folder " + c.lora.export_dir);

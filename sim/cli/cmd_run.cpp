@@ -15,6 +15,7 @@
 #include "sim/checkpoint.hpp"
 #include "sim/config.hpp"
 #include "sim/eval/eval_results.hpp"
+#include "sim/mpi/comm.hpp"
 #include "sim/experiment.hpp"
 
 namespace po = boost::program_options;
@@ -96,10 +97,11 @@ int cmd_run(const std::vector<std::string>& args, int& argc, char** argv) {
   models::Runtime runtime(argc, argv);
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  const bool root = mpi::is_root();  // under MPI the other ranks only train (sim/mpi/rank_trainer.hpp)
   sim::RunHooks hooks;
-  hooks.log = [&](const std::string& line) { std::cerr << "[fedsim " << fmt(elapsed(), "%6.1f") << "s] " << line << "\n"; };
+  if (root) hooks.log = [&](const std::string& line) { std::cerr << "[fedsim " << fmt(elapsed(), "%6.1f") << "s] " << line << "\n"; };
   double rounds_start = -1.0;
-  hooks.on_round = [&](const sim::RoundRow& row, int64_t total_rows) {
+  if (root) hooks.on_round = [&](const sim::RoundRow& row, int64_t total_rows) {
     if (rounds_start < 0) rounds_start = elapsed();
     const double done = static_cast<double>(row.round), left = static_cast<double>(total_rows - 1 - row.round);
     const double per_round = done > 0 ? (elapsed() - rounds_start) / done : 0.0;
@@ -109,11 +111,14 @@ int cmd_run(const std::vector<std::string>& args, int& argc, char** argv) {
               << fmt(elapsed(), "%.1f") << "s  ETA " << (done > 0 ? fmt(per_round * left, "%.1f") + "s" : "-") << "\n";
   };
   models::set_products(sim::products_of(c));  // for the banner; run_experiment holds it for the run
-  std::cerr << "[fedsim] " << c.experiment.name << ": " << models::Runtime::describe() << "\n";
+  if (root)
+    std::cerr << "[fedsim] " << c.experiment.name << ": " << models::Runtime::describe()
+              << (mpi::size() > 1 ? "; " + mpi::describe() : "") << "\n";
   sim::install_stop_handlers();
   sim::RunControl control;
   control.checkpoint_file = sim::checkpoint_path(out);
   control.resume = !a.fresh;
+  control.over_ranks = mpi::size() > 1;
   sim::RunResults r;
   try {
     r = sim::run_experiment(c, hooks, control);
@@ -122,6 +127,7 @@ int cmd_run(const std::vector<std::string>& args, int& argc, char** argv) {
               << "; run the same command again to resume\n";
     return 128 + stop.signal;
   }
+  if (!root) return 0;  // rank 0 writes the results
   r.wall_total_s = elapsed();
   sim::write_results(r, out);
   std::filesystem::remove(control.checkpoint_file);  // the run is complete
