@@ -25,14 +25,14 @@ inline std::string slurp_file(const std::string& path) {
 }
 
 // Runs `fedsim ARGS` on `ranks` ranks (1: the binary alone, without mpiexec); stdout and stderr
-// go to LOG.out and LOG.err.
-inline Outcome fedsim_ranks(int ranks, const std::string& args, const std::string& log) {
+// go to LOG.out and LOG.err; `env` ("NAME=value ") is set for the launcher, which passes it on.
+inline Outcome fedsim_ranks(int ranks, const std::string& args, const std::string& log, const std::string& env = "") {
   const char* bin = std::getenv("FEDSIM_BINARY");
   const char* mpiexec = std::getenv("FEDSIM_MPIEXEC");
   REQUIRE(bin != nullptr);
   REQUIRE(mpiexec != nullptr);
   const std::string launcher = ranks == 1 ? "" : std::string(mpiexec) + " -n " + std::to_string(ranks) + " ";
-  const std::string cmd = launcher + bin + " " + args + " >" + log + ".out 2>" + log + ".err";
+  const std::string cmd = env + launcher + bin + " " + args + " >" + log + ".out 2>" + log + ".err";
   const int status = std::system(cmd.c_str());
   Outcome o;
   o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -125,3 +125,26 @@ TEST_CASE("mpi run: a system-only run (trainer none) runs on rank 0 alone and sa
   fedsim::test::check_same_run(fedsim::sim::read_results(dir + "/1.h5"), fedsim::sim::read_results(dir + "/2.h5"),
                                false);
 }
+
+TEST_CASE("mpi run: a 2-rank run killed after a checkpoint resumes on 3 ranks to the one-rank results") {
+  const std::string dir = "mpi-run-kill";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir + "/base.yaml") << kBase;
+  const std::vector<std::string> v{"federation.algorithm=scaffold", "federation.rounds=4",
+                                   "experiment.checkpoint_every=1"};
+  REQUIRE(run_on(1, dir, v).code == 0);
+  const std::string out = dir + "/killed.h5";
+  // Rank 0 (the one that simulates and checkpoints) kills itself mid-run; MPI takes the job down.
+  const Outcome killed = fedsim_ranks(2, "run " + dir + "/base.yaml --out " + out + sets(v), dir + "/killed",
+                                      "FEDSIM_FAULT=kill_after_events=40 ");
+  CAPTURE(killed.err);
+  CHECK(killed.code != 0);
+  CHECK_FALSE(fs::exists(out));
+  REQUIRE(fs::exists(out + ".ckpt"));
+  const Outcome resumed = fedsim_ranks(3, "run " + dir + "/base.yaml --out " + out + sets(v), dir + "/resumed");
+  CAPTURE(resumed.err);
+  REQUIRE(resumed.code == 0);
+  CHECK(resumed.err.find("resuming from " + out + ".ckpt") != std::string::npos);
+  fedsim::test::check_same_run(fedsim::sim::read_results(dir + "/1.h5"), fedsim::sim::read_results(out), false);
+}
