@@ -17,6 +17,7 @@ namespace fedsim::sim {
 namespace {
 
 constexpr int kTagTasks = 201, kTagResults = 202;
+RankTrainingStats g_totals;  // rank 0's, over the process
 
 class Writer {
  public:
@@ -84,13 +85,14 @@ class RankTrainer : public LocalTrainer {
       mpi::send(r, kTagTasks, w.bytes().data(), w.bytes().size());
     }
     if (log_) {
+      const RankTrainingStats d = g_totals - at_start_;
       char buf[240];
       std::snprintf(buf, sizeof buf,
                     "MPI: %lld of %lld participations trained on ranks 1-%d (%lld groups); %.3f MB moved between "
                     "ranks (%.3f MB per group)",
-                    static_cast<long long>(remote_), static_cast<long long>(tasks_), mpi::size() - 1,
-                    static_cast<long long>(groups_), static_cast<double>(bytes_) / 1e6,
-                    groups_ ? static_cast<double>(bytes_) / 1e6 / static_cast<double>(groups_) : 0.0);
+                    static_cast<long long>(d.remote), static_cast<long long>(d.tasks), mpi::size() - 1,
+                    static_cast<long long>(d.groups), static_cast<double>(d.bytes) / 1e6,
+                    d.groups ? static_cast<double>(d.bytes) / 1e6 / static_cast<double>(d.groups) : 0.0);
       log_(buf);
     }
   }
@@ -117,12 +119,12 @@ class RankTrainer : public LocalTrainer {
     }
     std::vector<std::vector<size_t>> of_rank(static_cast<size_t>(R));
     for (size_t i = 0; i < tasks.size(); ++i) of_rank[i % static_cast<size_t>(R)].push_back(i);
-    ++groups_;
-    tasks_ += static_cast<int64_t>(tasks.size());
+    ++g_totals.groups;
+    g_totals.tasks += static_cast<int64_t>(tasks.size());
     for (int r = 1; r < R; ++r)
       if (!of_rank[static_cast<size_t>(r)].empty()) {
-        bytes_ += send_tasks(r, tasks, of_rank[static_cast<size_t>(r)]);
-        remote_ += static_cast<int64_t>(of_rank[static_cast<size_t>(r)].size());
+        g_totals.bytes += send_tasks(r, tasks, of_rank[static_cast<size_t>(r)]);
+        g_totals.remote += static_cast<int64_t>(of_rank[static_cast<size_t>(r)].size());
       }
     std::vector<LocalResult> out(tasks.size());
     std::vector<TrainTask> mine;
@@ -135,7 +137,7 @@ class RankTrainer : public LocalTrainer {
       const std::vector<size_t>& idx = of_rank[static_cast<size_t>(r)];
       if (idx.empty()) continue;
       const std::vector<char> bytes = mpi::recv(r, kTagResults);
-      bytes_ += static_cast<int64_t>(bytes.size());
+      g_totals.bytes += static_cast<int64_t>(bytes.size());
       Reader rd(bytes);
       for (size_t i : idx) {
         LocalResult& lr = out[i];
@@ -176,7 +178,7 @@ class RankTrainer : public LocalTrainer {
   LocalTrainer& local_;
   std::function<void(const std::string&)> log_;
   bool said_idle_ = false;
-  int64_t groups_ = 0, tasks_ = 0, remote_ = 0, bytes_ = 0;  // for the closing log line
+  const RankTrainingStats at_start_ = g_totals;  // for the closing log line
 };
 
 // A blocking receive would spin a core in most MPI libraries while rank 0 simulates and
@@ -193,6 +195,8 @@ std::vector<char> wait_for_tasks() {
 std::unique_ptr<LocalTrainer> make_rank_trainer(LocalTrainer& local, std::function<void(const std::string&)> log) {
   return std::make_unique<RankTrainer>(local, std::move(log));
 }
+
+RankTrainingStats rank_training_totals() { return g_totals; }
 
 void serve_rank_training(LocalTrainer& local) {
   for (;;) {

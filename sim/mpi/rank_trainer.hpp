@@ -10,6 +10,7 @@
 // and serves requests until rank 0 says stop.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -23,5 +24,15 @@ namespace fedsim::sim {
 std::unique_ptr<LocalTrainer> make_rank_trainer(LocalTrainer& local, std::function<void(const std::string&)> log);
 // Ranks 1..R-1: train what rank 0 sends with `local` until it says stop.
 void serve_rank_training(LocalTrainer& local);
+
+// Rank 0's totals over every rank trainer of the process (`fedsim bench fl`).
+struct RankTrainingStats {
+  int64_t groups = 0, tasks = 0, remote = 0;  // train_many calls, their tasks, those trained on ranks 1..R-1
+  int64_t bytes = 0;                          // sent to and received from the other ranks
+  RankTrainingStats operator-(const RankTrainingStats& o) const {
+    return {groups - o.groups, tasks - o.tasks, remote - o.remote, bytes - o.bytes};
+  }
+};
+RankTrainingStats rank_training_totals();
 
 }  // namespace fedsim::sim
