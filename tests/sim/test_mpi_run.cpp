@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "sim/results.hpp"
+#include "tests/sim/fixtures.hpp"
 #include "tests/sim/mpi_util.hpp"
 #include "tests/sim/results_check.hpp"
 
@@ -17,38 +18,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// tests/sim/test_batched.cpp's federation: train jobs overlap, so groups of clients train at once.
-const char* kBase = R"(experiment:
-  name: mpi-run
-  seed: 11
-  cache_dir: mpi-run-cache
-data:
-  samples_mean: 40
-  test_samples: 32
-  public_samples: 400
-model:
-  preset: nano
-  pretrain_steps: 40
-  pretrain_batch: 16
-  products: portable
-system:
-  compute_gflops: 0.02
-  compute_sigma: 0.5
-federation:
-  clients: 6
-  clients_per_round: 4
-  rounds: 2
-  local_steps_mode: proportional
-  local_epochs: 0.4
-  batch_size: 4
-  lr: 0.01
-  prox_mu: 0.1
-privacy:
-  clip: 0.5
-)";
+// tests/sim/test_batched.cpp's federation; portable products (each run adds the setting).
+const char* kBase = fedsim::test::kBatchedBaseYaml;
 
 std::string sets(const std::vector<std::string>& v) {
-  std::string s;
+  std::string s = " --set model.products=portable";
   for (const auto& x : v) s += " --set " + x;
   return s;
 }

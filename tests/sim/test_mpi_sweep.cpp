@@ -12,6 +12,7 @@
 
 #include "sim/results.hpp"
 #include "sim/sweep.hpp"
+#include "tests/sim/fixtures.hpp"
 #include "tests/sim/mpi_util.hpp"
 #include "tests/sim/results_check.hpp"
 
@@ -22,27 +23,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* kBase = R"(experiment:
-  name: base
-  seed: 3
-  cache_dir: mpi-sweep-cache
-data:
-  samples_mean: 20
-  tasks: [last, reverse]
-  public_tasks: [upper, first]
-  test_samples: 32
-  public_samples: 200
-model:
-  preset: nano
-  pretrain_steps: 20
-federation:
-  clients: 6
-  clients_per_round: 2
-  rounds: 2
-  local_steps: 2
-  batch_size: 4
-  lr: 0.01
-)";
+const char* kBase = fedsim::test::kSweepBaseYaml;
 
 // 2 x 2 x 2 = 8 points of well under a second each.
 std::string make_spec(const std::string& dir) {

@@ -15,34 +15,14 @@
 #include "common/error.hpp"
 #include "sim/results.hpp"
 #include "sim/sweep.hpp"
+#include "tests/sim/fixtures.hpp"
 
 using namespace fedsim::sim;
 namespace fs = std::filesystem;
 
 namespace {
 
-// A run of well under a second: nano model, a few clients, two rounds.
-const char* kBase = R"(experiment:
-  name: base
-  seed: 3
-  cache_dir: sweep-cache
-data:
-  samples_mean: 20
-  tasks: [last, reverse]
-  public_tasks: [upper, first]
-  test_samples: 32
-  public_samples: 200
-model:
-  preset: nano
-  pretrain_steps: 20
-federation:
-  clients: 6
-  clients_per_round: 2
-  rounds: 2
-  local_steps: 2
-  batch_size: 4
-  lr: 0.01
-)";
+const char* kBase = fedsim::test::kSweepBaseYaml;
 
 void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
