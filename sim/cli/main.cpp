@@ -40,6 +40,9 @@ const char* kUsage =
     "  bench events [--json]                                        event-core and trainer-none throughput\n"
     "  bench fl [--config C] [--json]                               local training tokens/s, sequential vs. batched\n"
     "\n"
+    "under mpirun/mpiexec/srun (a build with MPI): sweep gives each rank the next pending point; run\n"
+    "spreads each group of training clients over the ranks (README.md \"MPI\")\n"
+    "\n"
     "options:\n"
     "  -h, --help       this help (also: fedsim <command> --help)\n"
     "  --version        print the version and the Kokkos set-up\n";
@@ -70,6 +73,12 @@ int run(int argc, char** argv) {
     }
     const std::string cmd = args[0];
     const std::vector<std::string> rest(args.begin() + 1, args.end());
+    // Under MPI only these spread their work; any other command runs once, on rank 0.
+    const bool spreads = cmd == "run" || cmd == "sweep" || (cmd == "bench" && !rest.empty() && rest[0] == "fl");
+    if (fedsim::mpi::size() > 1 && !spreads) {
+      if (!fedsim::mpi::is_root()) return 0;
+      std::cerr << "fedsim: " << cmd << " runs on rank 0 alone; ranks 1-" << fedsim::mpi::size() - 1 << " idle\n";
+    }
     if (cmd == "run") return fedsim::cli::cmd_run(rest, argc, argv);
     if (cmd == "validate") return fedsim::cli::cmd_validate(rest);
     if (cmd == "config") return fedsim::cli::cmd_config(rest);

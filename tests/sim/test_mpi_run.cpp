@@ -122,3 +122,22 @@ TEST_CASE("mpi run: a 2-rank run killed after a checkpoint resumes on 3 ranks to
   CHECK(resumed.err.find("resuming from " + out + ".ckpt") != std::string::npos);
   fedsim::test::check_same_run(fedsim::sim::read_results(dir + "/1.h5"), fedsim::sim::read_results(out), false);
 }
+
+TEST_CASE("mpi: other commands run once, on rank 0; a bad config ends the job with exit 2") {
+  const std::string dir = "mpi-run-cli";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir + "/base.yaml") << kBase;
+  const Outcome v = fedsim_ranks(2, "validate " + dir + "/base.yaml", dir + "/validate");
+  CAPTURE(v.err);
+  CHECK(v.code == 0);
+  CHECK(v.out == dir + "/base.yaml: ok (6 clients, 2 rounds, fedavg, model nano)\n");
+  CHECK(v.err.find("fedsim: validate runs on rank 0 alone; ranks 1-1 idle") != std::string::npos);
+
+  const Outcome bad = fedsim_ranks(2, "run " + dir + "/base.yaml --set federation.rounds=zero", dir + "/bad");
+  CAPTURE(bad.err);
+  CHECK(bad.code == 2);
+  CHECK(bad.err.find("fedsim: error: rank ") != std::string::npos);
+  CHECK(bad.err.find(" of 2: ") != std::string::npos);
+  CHECK(bad.err.find("federation.rounds: expected an integer, got 'zero'") != std::string::npos);
+}
