@@ -149,7 +149,16 @@ void barrier() {
 
 #else  // one rank, no MPI library
 
-Session::Session(int&, char**&) {}
+// R copies of a one-rank fedsim would each run everything and write the same files.
+Session::Session(int&, char**&) {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE"}) {
+    const char* s = std::getenv(v);
+    if (s && std::atoi(s) > 1)
+      throw UserError(std::string("this fedsim was built without MPI (FEDSIM_MPI=OFF, or MPI not found) but an MPI "
+                                  "launcher started it on ") +
+                      s + " ranks (" + v + "); accepted: one process without mpirun, or a build with MPI");
+  }
+}
 Session::~Session() = default;
 bool built_with_mpi() { return false; }
 bool running() { return false; }

@@ -32,7 +32,10 @@ inline Outcome fedsim_ranks(int ranks, const std::string& args, const std::strin
   REQUIRE(bin != nullptr);
   REQUIRE(mpiexec != nullptr);
   const std::string launcher = ranks == 1 ? "" : std::string(mpiexec) + " -n " + std::to_string(ranks) + " ";
-  const std::string cmd = env + launcher + bin + " " + args + " >" + log + ".out 2>" + log + ".err";
+  // One thread per process, whatever the ranks: R ranks are the parallelism, the OpenMP CI build
+  // would otherwise oversubscribe its 2 cores R-fold, and every run of a comparison uses the same
+  // thread count (reductions over threads round by thread count).
+  const std::string cmd = "OMP_NUM_THREADS=1 " + env + launcher + bin + " " + args + " >" + log + ".out 2>" + log + ".err";
   const int status = std::system(cmd.c_str());
   Outcome o;
   o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
