@@ -5,6 +5,7 @@
 #include "models/text/batch.hpp"
 #include "sim/eval/eval.hpp"
 #include "tests/eval/eval_test_util.hpp"
+#include "tests/models/llama_configs.hpp"
 #include "tests/models/text_fixtures.hpp"
 
 using namespace fedsim;
@@ -139,17 +140,9 @@ TEST_CASE("eval answers through a chat template: MT-Bench's second turn is a con
   test::add_token(j, 1002, "<|im_end|>", true);
   test::write_temp("eval-chat/tokenizer_config.json", R"({"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"})");
   const auto tok = test::load_json("eval-chat/tokenizer.json", j);
-  models::ModelConfig mc;
-  mc.arch = models::Arch::qwen2;
-  mc.preset = "qwen2-test";
+  models::ModelConfig mc = models::testing::small_llama(models::Arch::qwen2, 96, 16, 32);
   mc.vocab_size = 1003;
-  mc.max_seq = 96;
-  mc.d_model = 16;
   mc.n_layers = 1;
-  mc.n_heads = 2;
-  mc.n_kv_heads = 1;
-  mc.d_ff = 32;
-  mc.qkv_bias = true;
   models::Model model(mc, models::LoraConfig{}, 5);
   model.set_tokenizer(tok, models::chat_family(*tok, "", false));
   REQUIRE(model.chat_template().name == "chatml");

@@ -8,31 +8,14 @@
 #include <sstream>
 #include <string>
 
+#include "tests/sim/cli_util.hpp"
+
 namespace {
 
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
+using fedsim_cli::Outcome;
+using fedsim_cli::slurp;
 
-std::string slurp(const std::string& path) {
-  std::ifstream is(path);
-  std::stringstream ss;
-  ss << is.rdbuf();
-  return ss.str();
-}
-
-Outcome fedsim(const std::string& args) {
-  const char* bin = std::getenv("FEDSIM_BINARY");
-  REQUIRE(bin != nullptr);
-  const std::string cmd = std::string(bin) + " " + args + " >cli.out 2>cli.err";
-  const int status = std::system(cmd.c_str());
-  Outcome o;
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  o.out = slurp("cli.out");
-  o.err = slurp("cli.err");
-  return o;
-}
+Outcome fedsim(const std::string& args) { return fedsim_cli::run_fedsim(args, "cli"); }
 
 void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 

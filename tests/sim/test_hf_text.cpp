@@ -21,31 +21,17 @@
 #include "sim/results.hpp"
 #include "sim/trainer.hpp"
 #include "tests/models/text_fixtures.hpp"
+#include "tests/sim/cli_util.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using fedsim::test::json;
 
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
+using fedsim_cli::Outcome;
+using fedsim_cli::slurp;
 
-std::string slurp(const std::string& path) {
-  std::ifstream is(path, std::ios::binary);
-  std::stringstream ss;
-  ss << is.rdbuf();
-  return ss.str();
-}
-
-Outcome run_cli(const std::string& args) {
-  const char* bin = std::getenv("FEDSIM_BINARY");
-  REQUIRE(bin != nullptr);
-  const std::string cmd = std::string(bin) + " " + args + " >hf-text.out 2>hf-text.err";
-  const int status = std::system(cmd.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp("hf-text.out"), slurp("hf-text.err")};
-}
+Outcome run_cli(const std::string& args) { return fedsim_cli::run_fedsim(args, "hf-text"); }
 
 void write(const std::string& path, const std::string& text) {
   fs::create_directories(fs::path(path).parent_path());
