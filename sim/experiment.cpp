@@ -9,6 +9,7 @@
 #include "fedsim_version.hpp"
 #include "models/hf/hf.hpp"
 #include "models/text/batch.hpp"
+#include "sim/federation.hpp"
 
 namespace fedsim::sim {
 
@@ -81,6 +82,8 @@ void validate_experiment(const ExperimentConfig& c) {
   check_model_text(c);
   for (const ExperimentKind& k : experiment_kinds())
     if (k.validate) k.validate(c);
+  for (const RunFeature& f : run_features())
+    if (f.validate) f.validate(c);
   if (c.data.source == DataSource::synthetic) {
     try {
       datasets::validate_synthetic_spec(synthetic_spec(c));
