@@ -6,23 +6,13 @@
 #include <sys/wait.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
+
+#include "tests/sim/cli_util.hpp"
 
 namespace fedsim::test {
 
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
-
-inline std::string slurp_file(const std::string& path) {
-  std::ifstream is(path);
-  std::stringstream ss;
-  ss << is.rdbuf();
-  return ss.str();
-}
+using fedsim_cli::Outcome;
 
 // Runs `fedsim ARGS` on `ranks` ranks (1: the binary alone, without mpiexec); stdout and stderr
 // go to LOG.out and LOG.err; `env` ("NAME=value ") is set for the launcher, which passes it on.
@@ -37,11 +27,7 @@ inline Outcome fedsim_ranks(int ranks, const std::string& args, const std::strin
   // thread count (reductions over threads round by thread count).
   const std::string cmd = "OMP_NUM_THREADS=1 " + env + launcher + bin + " " + args + " >" + log + ".out 2>" + log + ".err";
   const int status = std::system(cmd.c_str());
-  Outcome o;
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  o.out = slurp_file(log + ".out");
-  o.err = slurp_file(log + ".err");
-  return o;
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, fedsim_cli::slurp(log + ".out"), fedsim_cli::slurp(log + ".err")};
 }
 
 }  // namespace fedsim::test
