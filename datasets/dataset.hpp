@@ -32,6 +32,9 @@ struct Sample {
   int32_t language = -1;    // index into FederatedDataset::languages; -1 = unknown
   std::string rejected;     // DPO only: the dispreferred response
   std::vector<std::string> turns;  // multiturn only: human, gpt, human, gpt, ... (even count)
+  // Every field, for field-by-field archives (sim/archive.hpp: U2S checkpoints hold generated pairs).
+  template <class Ar>
+  void fields(Ar& ar) { ar(instruction, response, answer, task, quality, language, rejected, turns); }
 };
 
 struct ClientData {

@@ -7,7 +7,8 @@
 // one is complete); root attributes format = fedsim-sim-state, format_version, config_yaml,
 // completed_rounds; dataset `state` (uint8) holds the archive (sim/archive.hpp: field by field,
 // so identical runs write identical files). Version 2: the Simulation's processes, fields
-// archived one by one (version 1 held raw structs); a version-1 file is refused.
+// archived one by one (version 1 held raw structs). Version 3: sync rounds keep their wait for
+// an eligible client, U2S generation is a process of the run; an older file is refused.
 #pragma once
 
 #include <csignal>
@@ -17,7 +18,7 @@
 
 namespace fedsim::sim {
 
-inline constexpr int64_t kSimStateFormatVersion = 2;
+inline constexpr int64_t kSimStateFormatVersion = 3;
 inline constexpr const char* kSimStateKind = "fedsim-sim-state";
 
 struct SimCheckpoint {

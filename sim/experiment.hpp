@@ -19,9 +19,6 @@ struct RunHooks {
   std::function<void(const RoundRow& row, int64_t total_rows)> on_round;
   // Progress lines for the set-up phases (data, pretraining); nullptr = silent.
   std::function<void(const std::string& line)> log;
-  // Per client: the simulated tick from which it may be selected (U2S: when its generation job
-  // is done; INT64_MAX = never). Empty = every client from the start.
-  std::vector<int64_t> client_ready_ticks;
   // Host measurements: seconds on a monotonic clock, and peak resident memory in MiB; empty =
   // the real ones. Tests pin them to compare checkpoints byte for byte.
   std::function<double()> wall_clock;
@@ -58,8 +55,8 @@ struct RunControl {
 
 RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control = {});
 
-// A generator that runs a whole experiment of its own kind (U2S: each client's generation job,
-// then the federation on what it generated). The list is sim/generators/generators.cpp's, so
+// A generator that runs a whole experiment of its own kind (U2S: each client's generation job
+// and the federation on what it generated, processes on one Simulation). The list is sim/generators/generators.cpp's, so
 // the core names no feature: run_experiment hands a config to the first kind enabled in it.
 struct ExperimentKind {
   const char* name;
@@ -71,7 +68,7 @@ const std::vector<ExperimentKind>& experiment_kinds();
 
 class LocalTrainer;
 // The federation over clients holding n[i] samples, with `control`'s checkpoints and resume
-// (run_experiment's last stage; the U2S experiment runs it after its generation phase).
+// (run_experiment's last stage).
 RunResults run_federation(const ExperimentConfig& c, std::vector<int64_t> n, LocalTrainer& trainer, const RunHooks& hooks,
                           const RunControl& control);
 

@@ -6,6 +6,7 @@
 // time comes from the system model (FLOPs and bytes), never from wall time.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -22,12 +23,20 @@ namespace fedsim::sim {
 
 class Federation final : public Process, public StrategyHost {
  public:
-  // n_samples: every client's data size n_i. Registers its processes with `sim`.
+  // n_samples: every client's data size n_i, or kDataPending (aggregator.hpp) for a client whose
+  // data arrives during the run (U2S generation, on the same Simulation): it is not eligible
+  // until set_client_data. Registers its processes with `sim`.
   Federation(const ExperimentConfig& cfg, std::vector<int64_t> n_samples, LocalTrainer& trainer, const RunHooks& hooks,
              Simulation& sim);
   // A fresh run: row 0 (the starting model) and the strategy's first work.
   void start();
-  // After Simulation::run: totals, idle times and the timeline.
+  // A pending client's data exists now: its size n_i (weights, local steps) and whether it
+  // trains from now on (a client that generated nothing never does).
+  void set_client_data(int32_t client, int64_t n, bool trains);
+  // Called once, when the last round is recorded: the run is over for the processes beside it
+  // (U2S generation stops there, so the run ends with its training).
+  void set_on_done(std::function<void()> f) { on_done_ = std::move(f); }
+  // After Simulation::run: totals, idle times and the timeline (every process's jobs).
   RunResults finish();
 
   // StrategyHost.
@@ -43,15 +52,20 @@ class Federation final : public Process, public StrategyHost {
   double mean_train_loss(const std::vector<size_t>& slots) const override;
   void aggregate(const std::vector<size_t>& slots, const std::vector<double>& extra, int64_t round) override;
   void record_participation(std::vector<int32_t> clients) override { results_.participation.push_back(std::move(clients)); }
-  void record(RoundRow row) override { recorder_.record(row); }
+  void record(RoundRow row) override;
 
   // Process: the aggregator's and the recorder's state.
   void save(ArchiveWriter& ar) const override;
   void load(ArchiveReader& ar) override;
 
  private:
+  template <class Ar>
+  void roster_fields(Ar& ar) { ar(n_, ready_); }
+
   const ExperimentConfig& cfg_;
   std::vector<int64_t> n_;
+  std::vector<bool> ready_;  // whether the client's data is there and it may train
+  bool pending_ = false;     // some data arrives during the run: n_ and ready_ are state
   const RunHooks& hooks_;
   Simulation& sim_;
   RunResults results_;
@@ -59,6 +73,12 @@ class Federation final : public Process, public StrategyHost {
   RoundRecorder recorder_;
   Participations parts_;
   std::unique_ptr<ServerStrategy> strategy_;
+  std::function<void()> on_done_;
 };
+
+// Runs `sim` to its end with `control`'s checkpoints: resumes from the checkpoint file when it
+// holds this config's state, else calls `start` (a fresh run's first events) first.
+void run_resumable(Simulation& sim, const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control,
+                   const std::function<void()>& start);
 
 }  // namespace fedsim::sim

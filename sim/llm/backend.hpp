@@ -27,6 +27,7 @@ struct Request {
 
 // Why a request failed, for callers that count failures by kind (the evaluation's judge).
 enum class Failure { none, timeout, connection, http_status, malformed_reply };
+constexpr int archive_enum_count(Failure) { return 5; }  // sim/archive.hpp's range check
 
 struct Result {
   bool ok = false;
@@ -35,6 +36,8 @@ struct Result {
   std::string error;            // why it failed (timeout, HTTP status, parse error, ...)
   int64_t prompt_tokens = 0;    // as the backend counts them
   int64_t completion_tokens = 0;
+  template <class Ar>
+  void fields(Ar& ar) { ar(ok, failure, text, error, prompt_tokens, completion_tokens); }  // checkpoints
 };
 
 class Backend {

@@ -12,6 +12,7 @@ FEDSIM_ENUM_NAMES(Embedding, "tfidf", "hidden")
 FEDSIM_ENUM_NAMES(U2sBackend, "extractive", "model", "openai")
 FEDSIM_ENUM_NAMES(GeneratorSource, "trained", "base")
 FEDSIM_ENUM_NAMES(JoinRule, "wait", "cutoff")
+FEDSIM_ENUM_NAMES(U2sStart, "as_ready", "after_all")
 
 void visit_u2s(U2sSection& s, Visitor& v) {
   static const std::vector<std::string> kDomains{"medicine", "knowledge", "math"};
@@ -64,6 +65,9 @@ void visit_u2s(U2sSection& s, Visitor& v) {
   v.flag("check_truth", s.check_truth, "filter: with ground truth (synthetic corpus), drop wrong or unknown questions");
   v.pick("join", s.join, "wait = a client trains once its U2S job is done; cutoff = all at cutoff_s with what they have");
   v.number("cutoff_s", s.cutoff_s, 0.0, 1e12, "join cutoff: simulated seconds of generation before training starts");
+  v.pick("start", s.start,
+         "as_ready = rounds start at 0 among the clients whose data is ready (generation and training share the "
+         "timeline); after_all = round 0 starts once every client's generation has ended");
   v.integer("max_attempts", s.max_attempts, 1, 1000, "U2S job attempts per client (offline or failed jobs are retried)");
   v.text("openai_url", s.openai_url, "OpenAI-compatible base URL; POST <url>/chat/completions");
   v.text("openai_model", s.openai_model, "model name sent to the endpoint");

@@ -19,6 +19,7 @@ enum class Embedding : uint8_t { tfidf, hidden };
 enum class U2sBackend : uint8_t { extractive, model, openai };
 enum class GeneratorSource : uint8_t { trained, base };
 enum class JoinRule : uint8_t { wait, cutoff };
+enum class U2sStart : uint8_t { as_ready, after_all };
 const std::vector<std::string>& names(U2sTrainOn);
 const std::vector<std::string>& names(TextSource);
 const std::vector<std::string>& names(Selection);
@@ -27,6 +28,7 @@ const std::vector<std::string>& names(Embedding);
 const std::vector<std::string>& names(U2sBackend);
 const std::vector<std::string>& names(GeneratorSource);
 const std::vector<std::string>& names(JoinRule);
+const std::vector<std::string>& names(U2sStart);
 
 struct U2sSection {
   bool enabled() const { return mode; }
@@ -74,6 +76,9 @@ struct U2sSection {
   // Scheduling.
   JoinRule join = JoinRule::wait;  // wait: a client trains once its job is done; cutoff: at cutoff_s with what it has
   double cutoff_s = 600.0;
+  // as_ready: the server's rounds start at 0 and sample among the clients whose data is ready;
+  // after_all: round 0 starts once every client's generation has ended (or given up).
+  U2sStart start = U2sStart::as_ready;
   int64_t max_attempts = 3;  // a U2S job that goes offline or fails is retried when the client is back
   // openai backend.
   std::string openai_url = "http://127.0.0.1:8080/v1";
