@@ -76,7 +76,4 @@ RunResults run_federation(const ExperimentConfig& c, std::vector<int64_t> n, Loc
 // lr_r = lr_min + 0.5 * (lr0 - lr_min) * (1 + cos(pi * r / R)).
 double cosine_lr(double lr0, double lr_min, int64_t round, int64_t rounds);
 
-// Deterministic 64-bit FNV-1a, hex; names cache entries.
-std::string content_hash(const std::string& text);
-
 }  // namespace fedsim::sim

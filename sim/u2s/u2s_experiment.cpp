@@ -8,6 +8,7 @@
 #include <functional>
 #include <limits>
 
+#include "common/cache.hpp"
 #include "common/error.hpp"
 #include "common/h5.hpp"
 #include "sim/federation.hpp"
@@ -217,7 +218,7 @@ std::unique_ptr<GeneratorSetup> make_generator(const ExperimentConfig& c, const 
       std::string embed_key;
       if (hidden) {
         const std::vector<float> w = base.base_weights();
-        embed_key = ";base=" + content_hash(std::string(reinterpret_cast<const char*>(w.data()), w.size() * sizeof(float)));
+        embed_key = ";base=" + cache::content_hash(std::string(reinterpret_cast<const char*>(w.data()), w.size() * sizeof(float)));
       }
       g->model = std::make_unique<models::Model>(trained_generator(c, pool, demos, hidden, embed_key, hooks));
       gen = g->model.get();

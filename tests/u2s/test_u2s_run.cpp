@@ -319,8 +319,8 @@ TEST_CASE("u2s model backend: runs that differ only in the clients' selection sh
     bool fresh = false, cached = false;
     sim::RunHooks hooks;
     hooks.log = [&](const std::string& line) {
-      fresh = fresh || line.find("u2s: trained generator cached") != std::string::npos;
-      cached = cached || line.find("u2s: cached generator") != std::string::npos;
+      fresh = fresh || line.find("u2s: generator: built, cached at") != std::string::npos;
+      cached = cached || line.find("u2s: generator: cached ") != std::string::npos;
     };
     sim::run_experiment(c, hooks);
     REQUIRE(fresh != cached);
