@@ -84,28 +84,9 @@ void say(const RunHooks& h, const std::string& line) {
 }  // namespace
 
 datasets::SyntheticSpec synthetic_spec(const ExperimentConfig& c) {
-  datasets::SyntheticSpec s;
+  datasets::SyntheticSpec s = c.data.synthetic;
   s.n_clients = static_cast<int>(c.federation.clients);
-  s.samples_mean = c.data.samples_mean;
-  s.samples_sigma = c.data.samples_sigma;
-  s.dirichlet_alpha = c.data.dirichlet_alpha;
-  s.tasks = c.data.tasks;
-  s.public_tasks = c.data.public_tasks;
-  s.min_samples = static_cast<int>(c.data.min_samples);
-  s.n_test = static_cast<int>(c.data.test_samples);
-  s.n_public = static_cast<int>(c.data.public_samples);
   s.seed = static_cast<uint64_t>(c.experiment.seed);
-  s.preset = c.data.preset;
-  s.length_scale = c.data.length_scale;
-  s.language_alpha = c.data.language_alpha;
-  s.quantity = c.data.quantity;
-  s.quantity_param = c.data.quantity_param;
-  s.length_skew = c.data.length_skew;
-  s.quality_skew = c.data.quality_skew;
-  s.partition = c.data.partition;
-  s.partition_by = c.data.partition_by;
-  s.partition_alpha = c.data.partition_alpha;
-  s.shards_per_client = static_cast<int>(c.data.shards_per_client);
   return s;
 }
 

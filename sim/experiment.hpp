@@ -34,7 +34,8 @@ models::Products products_of(const ExperimentConfig& c);
 // algorithm combinations); UserError naming the key. Run by validate and before any output.
 void validate_experiment(const ExperimentConfig& c);
 
-// The synthetic generator's parameters from the data section (validated by the generator).
+// The synthetic generator's parameters: the data section's, with federation.clients clients and
+// experiment.seed (validated by the generator).
 datasets::SyntheticSpec synthetic_spec(const ExperimentConfig& c);
 
 // Data for the run: generated (cached under cache_dir by its parameters) or read from

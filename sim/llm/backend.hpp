@@ -12,6 +12,10 @@
 
 #include "models/model.hpp"
 
+namespace fedsim {
+struct Visitor;  // common/schema.hpp
+}
+
 namespace fedsim::sim::llm {
 
 struct Request {
@@ -56,6 +60,7 @@ std::unique_ptr<Backend> make_model_backend(const models::Model& model, const st
 struct OpenAIConfig {
   std::string url = "http://127.0.0.1:8080/v1";  // POST <url>/chat/completions
   std::string model = "default";
+  std::string api_key_env;  // environment variable holding the bearer token; "" = none (resolve_api_key)
   std::string api_key;      // bearer token; "" = no Authorization header
   double timeout_s = 30.0;  // per attempt (wall clock)
   int retries = 2;
@@ -63,5 +68,11 @@ struct OpenAIConfig {
   double rpm = 0.0;  // requests per minute; 0 = unlimited
 };
 std::unique_ptr<Backend> make_openai_backend(const OpenAIConfig& config);
+// The config keys of the fields above but api_key (openai_url, openai_model, openai_api_key_env,
+// openai_timeout_s, openai_retries, openai_backoff_s, openai_rpm) in the visited section.
+void visit_openai(OpenAIConfig& c, Visitor& v);
+// api_key from the variable api_key_env names; UserError naming `key` (the config key) when it
+// is not set or empty.
+void resolve_api_key(OpenAIConfig& c, const std::string& key);
 
 }  // namespace fedsim::sim::llm

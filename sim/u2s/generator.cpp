@@ -40,11 +40,11 @@ Demo make_demo(const U2sSection& u, const std::vector<std::vector<size_t>>& by_d
   for (int attempt = 0; attempt < 1000; ++attempt) {
     std::string text;
     std::vector<size_t> in_doc;
-    for (int64_t f = 0; f < u.facts_per_doc; ++f) {
+    for (int f = 0; f < u.world.facts_per_doc; ++f) {
       const size_t i = facts[rng.below(facts.size())];
       in_doc.push_back(i);
       text += (text.empty() ? "" : " ") + demos[i].source;
-      if (rng.uniform() < u.filler_prob) text += std::string(" ") + kNoise[rng.below(4)];
+      if (rng.uniform() < u.world.filler_prob) text += std::string(" ") + kNoise[rng.below(4)];
     }
     std::vector<Demo> cands;
     for (std::string& p : chunk(text, static_cast<size_t>(u.chunk_size), static_cast<size_t>(u.chunk_overlap))) {
@@ -96,7 +96,7 @@ models::Model trained_generator(const ExperimentConfig& c, const std::vector<Poo
                     ";embedding=" + name_of(u.embedding) + embed_key +
                     ";ngram=" + std::to_string(u.ngram) + ";dim=" + std::to_string(u.embed_dim) +
                     ";chunk=" + std::to_string(u.chunk_size) + "/" + std::to_string(u.chunk_overlap) +
-                    ";facts_per_doc=" + std::to_string(u.facts_per_doc) + ";filler=" + std::to_string(u.filler_prob) +
+                    ";facts_per_doc=" + std::to_string(u.world.facts_per_doc) + ";filler=" + std::to_string(u.world.filler_prob) +
                     ";seed=" + std::to_string(c.experiment.seed) + ";fedsim=" FEDSIM_VERSION_STRING ";demos=";
   for (const auto& e : demos) key += e.source + '\x1f' + e.instruction + '\x1f' + e.response + '\x1e';
   key += ";pool=";

@@ -17,18 +17,12 @@
 namespace fedsim::sim::u2s {
 namespace {
 
+// The synthetic world of the u2s section, with federation.clients clients, experiment.seed and
+// the trained generator's demonstration facts.
 datasets::U2sCorpusSpec corpus_spec(const ExperimentConfig& c) {
   const U2sSection& u = u2s_of(c);
-  datasets::U2sCorpusSpec s;
+  datasets::U2sCorpusSpec s = u.world;
   s.n_clients = static_cast<int>(c.federation.clients);
-  s.domains = u.domains;
-  s.docs_min = static_cast<int>(u.docs_min);
-  s.docs_max = static_cast<int>(u.docs_max);
-  s.facts_per_doc = static_cast<int>(u.facts_per_doc);
-  s.dirichlet_alpha = u.domain_alpha;
-  s.filler_prob = u.filler_prob;
-  s.repeat_prob = u.repeat_prob;
-  s.pool_size = static_cast<int>(u.pool_size);
   s.n_demos = u.backend == U2sBackend::model && u.generator == GeneratorSource::trained && u.generator_checkpoint.empty() ? static_cast<int>(u.generator_demos) : 0;
   s.seed = static_cast<uint64_t>(c.experiment.seed);
   return s;
@@ -145,7 +139,7 @@ U2sInputs load_inputs(const ExperimentConfig& c) {
     if (src.empty())
       for (const auto& cl : pd.clients) src.insert(src.end(), cl.samples.begin(), cl.samples.end());
     for (const auto& s : src)
-      if (pool.size() < static_cast<size_t>(u.pool_size)) pool.push_back({"", s.instruction, s.response, -1});
+      if (pool.size() < static_cast<size_t>(u.world.pool_size)) pool.push_back({"", s.instruction, s.response, -1});
     if (pool.empty()) fail(c, "pool_path", u.pool_path + " holds no samples", "an sft data set with samples");
     if (data.test.empty()) {
       // Held-out questions from the pool file: its task and language indices, renamed into ours.
@@ -194,18 +188,8 @@ std::unique_ptr<GeneratorSetup> make_generator(const ExperimentConfig& c, const 
     g->backend = make_extractive_backend();
     in.flops_per_token = models::forward_flops_per_token(base.config());  // charged as the run's model would cost
   } else if (u.backend == U2sBackend::openai) {
-    llm::OpenAIConfig oc;
-    oc.url = u.openai_url;
-    oc.model = u.openai_model;
-    if (!u.openai_api_key_env.empty()) {
-      const char* key = std::getenv(u.openai_api_key_env.c_str());
-      if (!key) fail(c, "openai_api_key_env", u.openai_api_key_env + " is not set in the environment", "a set variable or \"\"");
-      oc.api_key = key;
-    }
-    oc.timeout_s = u.openai_timeout_s;
-    oc.retries = static_cast<int>(u.openai_retries);
-    oc.backoff_s = u.openai_backoff_s;
-    oc.rpm = u.openai_rpm;
+    llm::OpenAIConfig oc = u.openai;
+    llm::resolve_api_key(oc, c.source_path + ": u2s.openai_api_key_env");
     g->backend = llm::make_openai_backend(oc);
   } else {
     const models::Model* gen = &base;
@@ -316,16 +300,18 @@ void validate_u2s(const ExperimentConfig& c) {
   if (u.chunk_overlap >= u.chunk_size)
     fail(c, "chunk_overlap", std::to_string(u.chunk_overlap) + " is not below chunk_size " + std::to_string(u.chunk_size),
          "0 to chunk_size - 1");
-  if (u.docs_min > u.docs_max) fail(c, "docs_min", std::to_string(u.docs_min) + " > docs_max", "docs_min <= docs_max");
-  if (u.min_question > u.max_question) fail(c, "min_question", std::to_string(u.min_question) + " > max_question", "<= max_question");
-  if (u.min_answer > u.max_answer) fail(c, "min_answer", std::to_string(u.min_answer) + " > max_answer", "<= max_answer");
+  if (u.world.docs_min > u.world.docs_max)
+    fail(c, "docs_min", std::to_string(u.world.docs_min) + " > docs_max", "docs_min <= docs_max");
+  const FilterSpec& f = u.filter;
+  if (f.min_question > f.max_question) fail(c, "min_question", std::to_string(f.min_question) + " > max_question", "<= max_question");
+  if (f.min_answer > f.max_answer) fail(c, "min_answer", std::to_string(f.min_answer) + " > max_answer", "<= max_answer");
   if (u.corpus == TextSource::file && u.corpus_path.empty()) fail(c, "corpus_path", "empty with corpus: file", "an HDF5 data set of kind corpus");
   if (u.pool_source == TextSource::file && u.pool_path.empty()) fail(c, "pool_path", "empty with pool_source: file", "an sft HDF5 data set");
   const models::ModelConfig g = generator_config(u);
   if (u.backend == U2sBackend::model && g.d_model % g.n_heads != 0)
     fail(c, "generator_heads", std::to_string(g.n_heads) + " does not divide the generator width " + std::to_string(g.d_model),
          "a divisor of u2s.generator_d_model (or of the preset's width)");
-  if (u.backend == U2sBackend::openai && u.openai_url.empty()) fail(c, "openai_url", "empty", "http://host:port/v1");
+  if (u.backend == U2sBackend::openai && u.openai.url.empty()) fail(c, "openai_url", "empty", "http://host:port/v1");
   if (c.federation.trainer != TrainerKind::model)
     throw UserError(c.source_path + ": federation.trainer: none with u2s.mode: on; accepted: model (U2S trains on real text)");
   const AlgorithmInfo& alg = algorithm_info(c.federation.algorithm);

@@ -32,12 +32,7 @@ Generation::Generation(const ExperimentConfig& c, const PhaseInput& in, datasets
     : c_(c), u_(u2s_of(c)), in_(in), data_(data), fed_(fed), hooks_(hooks), seed_(static_cast<uint64_t>(c.experiment.seed)) {
   cutoff_t_ = seconds_to_ticks(u_.cutoff_s);
   pad_to_ = u_.prompt_pad ? examples_width(*in.pool, static_cast<size_t>(u_.k)) : 0;
-  filter_.min_question = static_cast<size_t>(u_.min_question);
-  filter_.max_question = static_cast<size_t>(u_.max_question);
-  filter_.min_answer = static_cast<size_t>(u_.min_answer);
-  filter_.max_answer = static_cast<size_t>(u_.max_answer);
-  filter_.require_grounded = u_.require_grounded;
-  filter_.truth = u_.check_truth ? in.truth : nullptr;
+  truth_ = u_.filter.check_truth ? in.truth : nullptr;
   const size_t n = in.corpus->clients.size();
   FEDSIM_ASSERT(data.clients.size() == n);
   st_.resize(n);
@@ -124,7 +119,7 @@ void Generation::finish_client(int ci, size_t fit, Tick began) {
     const llm::Result& res = s.results[p];
     r.prompt_tokens += res.prompt_tokens;
     r.completion_tokens += res.completion_tokens;
-    Verdict v = judge(res, s.pieces[p], filter_);
+    Verdict v = judge(res, s.pieces[p], u_.filter, truth_);
     if (v.keep && !seen.insert(v.instruction).second) v = Verdict{false, Drop::duplicate, {}, {}};
     if (!v.keep) {
       ++r.drops[static_cast<size_t>(v.why)];
@@ -246,7 +241,7 @@ PhaseOutput Generation::finish() const {
   for (size_t ci = 0; ci < st_.size(); ++ci)
     for (size_t p = 0; p < static_cast<size_t>(reports_[ci].processed); ++p)
       if (!st_[ci].results[p].ok) {
-        auto& e = failures[judge(st_[ci].results[p], "", filter_).why];
+        auto& e = failures[judge(st_[ci].results[p], "", u_.filter, truth_).why];
         if (e.first++ == 0) e.second = st_[ci].results[p].error;
       }
   for (const auto& [why, e] : failures)

@@ -103,7 +103,7 @@ class Generation : public Process {
   const ExperimentConfig& c_;
   const U2sSection& u_;
   PhaseInput in_;
-  FilterSpec filter_;
+  const std::map<std::string, std::string>* truth_;  // the filter's ground truth, or nullptr
   datasets::FederatedDataset& data_;
   Federation& fed_;
   const RunHooks& hooks_;
@@ -120,9 +120,9 @@ class Generation : public Process {
 // The trained generator's shape: generator_preset, with generator_seq_len and any of
 // generator_layers / generator_d_model / generator_heads that are not 0.
 models::ModelConfig generator_config(const U2sSection& u);
-// One demonstration of the trained generator: a document of u.facts_per_doc facts of one domain
+// One demonstration of the trained generator: a document of u.world.facts_per_doc facts of one domain
 // drawn from `demos` (by_domain: their indices per domain), a server filler after a fact with
-// u.filler_prob, cut by chunk(u.chunk_size, u.chunk_overlap); a piece holding a whole fact,
+// u.world.filler_prob, cut by chunk(u.chunk_size, u.chunk_overlap); a piece holding a whole fact,
 // drawn uniformly; `fact` = its first whole fact (the target's canonical pair). UserError if
 // chunk_size leaves no piece with a whole fact.
 struct Demo {
