@@ -65,6 +65,14 @@ def load_results(path):
             r["client_eval_accuracy"] = np.asarray(f["client_eval/accuracy"][:])
         if "clients/local_eval_accuracy" in f:
             r["local_eval_accuracy"] = np.asarray(f["clients/local_eval_accuracy"][:])
+        if "eval" in f:
+            e = f["eval"]
+            r["eval"] = {}
+            for name in (attr_str(x) for x in e["benchmarks"][:]):
+                g = e[name]
+                r["eval"][name] = {k: np.asarray(g["rounds"][k][:]) for k in g["rounds"]}
+                r["eval"][name]["kind"] = attr_str(g.attrs["kind"])
+                r["eval"][name]["turns"] = {k: np.asarray(g["turns"][k][:]) for k in ("round", "turn", "mean")}
         if "timeline" in f:
             t = f["timeline"]
             r["timeline"] = {k: np.asarray(t[k][:]) for k in ("client", "kind", "end", "round", "start_s", "end_s")}

@@ -21,6 +21,28 @@
 
 namespace fedsim::sim {
 
+// A feature that runs beside the federation as an observer process on its Simulation (sim/eval:
+// the open-ended evaluation's server jobs): it sees every recorded round and adds its results at
+// the end. It never changes the federation's results: its events and jobs are left out of the
+// run's totals (Simulation::add, observer).
+class RoundObserver : public Process {
+ public:
+  virtual uint32_t n_kinds() const { return 0; }
+  // Round `round` was recorded (0: the starting model); `global` is the global adapter after it.
+  virtual void on_round(int64_t round, const std::vector<float>& global) = 0;
+  // After Simulation::run: the feature's results (RunResults::write_extra).
+  virtual void finish(RunResults& results) = 0;
+};
+
+// A run feature: the list is sim/generators/generators.cpp's, so the core names no feature.
+struct RunFeature {
+  const char* name;
+  std::function<bool(const ExperimentConfig&)> enabled;
+  std::function<void(const ExperimentConfig&)> validate;  // UserError naming the key; run by validate_experiment
+  std::function<std::unique_ptr<RoundObserver>(const ExperimentConfig&, const RunInputs&, const RunHooks&)> make;
+};
+const std::vector<RunFeature>& run_features();
+
 class Federation final : public Process, public StrategyHost {
  public:
   // n_samples: every client's data size n_i, or kDataPending (aggregator.hpp) for a client whose
@@ -28,6 +50,8 @@ class Federation final : public Process, public StrategyHost {
   // until set_client_data. Registers its processes with `sim`.
   Federation(const ExperimentConfig& cfg, std::vector<int64_t> n_samples, LocalTrainer& trainer, const RunHooks& hooks,
              Simulation& sim);
+  // `o` sees every round recorded from now on.
+  void observe(RoundObserver& o) { observers_.push_back(&o); }
   // A fresh run: row 0 (the starting model) and the strategy's first work.
   void start();
   // A pending client's data exists now: its size n_i (weights, local steps) and whether it
@@ -74,7 +98,14 @@ class Federation final : public Process, public StrategyHost {
   Participations parts_;
   std::unique_ptr<ServerStrategy> strategy_;
   std::function<void()> on_done_;
+  std::vector<RoundObserver*> observers_;
 };
+
+// The run features `c` enables (run_features()), added to `sim` as observers of `fed`; the
+// caller hands them the results after the run (RoundObserver::finish).
+std::vector<std::unique_ptr<RoundObserver>> observe_run_features(Simulation& sim, Federation& fed,
+                                                                 const ExperimentConfig& c, const RunInputs& inputs,
+                                                                 const RunHooks& hooks);
 
 // Runs `sim` to its end with `control`'s checkpoints: resumes from the checkpoint file when it
 // holds this config's state, else calls `start` (a fresh run's first events) first.

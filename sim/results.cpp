@@ -133,7 +133,7 @@ void write_results(const RunResults& r, const std::string& path) {
     write_matrix<double>(ce, "accuracy", r.client_eval_accuracy, 0.0);
   }
   if (!r.global_adapter.empty()) root.write<float>("global_adapter", r.global_adapter);
-  if (r.write_extra) r.write_extra(root);
+  for (const auto& w : r.write_extra) w(root);
   out.commit();
 }
 

@@ -7,7 +7,7 @@
 
 namespace fedsim::sim {
 namespace {
-constexpr uint64_t kStateMagic = 0x66656473696d5332ULL;  // "fedsimS2"
+constexpr uint64_t kStateMagic = 0x66656473696d5333ULL;  // "fedsimS3"
 }  // namespace
 
 void Process::on_event(const Event& ev, uint32_t kind) {
@@ -34,7 +34,7 @@ uint32_t Process::start_job(int32_t client, JobKind kind, int64_t round, Tick du
 Simulation::Simulation(const SystemSpec& system, int n_clients, uint64_t seed)
     : system_(system, n_clients, seed), jobs_(queue_, system_, true) {}
 
-void Simulation::add(Process& p, uint32_t n_kinds, uint64_t job_seed) {
+void Simulation::add(Process& p, uint32_t n_kinds, uint64_t job_seed, bool observer) {
   FEDSIM_ASSERT_MSG(!p.sim_, "process registered twice");
   p.sim_ = this;
   p.first_kind_ = next_kind_;
@@ -44,6 +44,14 @@ void Simulation::add(Process& p, uint32_t n_kinds, uint64_t job_seed) {
   first_kind_.push_back(next_kind_);
   next_kind_ += n_kinds;
   end_kind_.push_back(next_kind_);
+  observer_.push_back(observer);
+}
+
+uint64_t Simulation::run_jobs_started() const {
+  uint64_t n = 0;
+  for (size_t i = 0; i < processes_.size(); ++i)
+    if (!observer_[i]) n += jobs_.started(static_cast<uint32_t>(i));
+  return n;
 }
 
 void Simulation::set_checkpointing(std::string file, std::string config_yaml) {
@@ -51,15 +59,23 @@ void Simulation::set_checkpointing(std::string file, std::string config_yaml) {
   config_yaml_ = std::move(config_yaml);
 }
 
+void Simulation::count(size_t owner, const Event& ev) {
+  if (observer_[owner]) return;
+  ++run_events_;
+  run_end_ = ev.time;
+}
+
 void Simulation::dispatch(const Event& ev) {
   if (ev.kind == JobScheduler::kJobDone || ev.kind == JobScheduler::kJobOffline || ev.kind == JobScheduler::kJobFailed) {
     JobEnd how;
     const Job j = jobs_.finish(ev, &how);
+    count(j.owner, ev);
     processes_.at(j.owner)->on_job_end(j, how, ev);
     return;
   }
   for (size_t i = 0; i < processes_.size(); ++i)
     if (ev.kind >= first_kind_[i] && ev.kind < end_kind_[i]) {
+      count(i, ev);
       processes_[i]->on_event(ev, ev.kind - first_kind_[i]);
       return;
     }
@@ -69,7 +85,7 @@ void Simulation::dispatch(const Event& ev) {
 template <class Ar, class Self>
 void Simulation::core_fields(Self& self, Ar& ar) {
   uint64_t magic = kStateMagic, n = self.processes_.size();
-  ar(magic, n, self.events_, self.progress_, self.queue_, self.jobs_);
+  ar(magic, n, self.events_, self.run_events_, self.run_end_, self.progress_, self.queue_, self.jobs_);
   if (magic != kStateMagic || n != self.processes_.size())
     throw UserError("checkpoint: saved by another kind of run (other processes); it does not match this config");
 }

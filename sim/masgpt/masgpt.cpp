@@ -100,6 +100,7 @@ MasgptResults run_masgpt(const ExperimentConfig& c, const Log& log) {
   std::unique_ptr<llm::Backend> model_backend;
   if (m.backend == AgentsBackend::openai) {
     llm::OpenAIConfig oc = m.openai;
+    oc.hint = "check masgpt.openai_url and masgpt.openai_model";
     llm::resolve_api_key(oc, c.source_path + ": masgpt.openai_api_key_env");
     model_backend = llm::make_openai_backend(oc);
   } else {

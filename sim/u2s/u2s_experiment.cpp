@@ -348,14 +348,16 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, 
   Federation fed(c, sizes, *trainer, hooks, sim);
   std::unique_ptr<Generation> gen = generated ? std::make_unique<Generation>(c, setup->in, data, fed, sim, hooks) : nullptr;
   if (gen) fed.set_on_done([&gen] { gen->stop(); });  // the run ends with its training
+  const auto observers = observe_run_features(sim, fed, c, RunInputs{&base, &data}, hooks);
   run_resumable(sim, c, hooks, control, [&] {
     if (gen) gen->start();
     if (!gen || u.start == U2sStart::as_ready) fed.start();
   });
   RunResults res = fed.finish();
+  for (const auto& o : observers) o->finish(res);
   if (gen) phase = gen->finish();
   if (!u.save_data.empty()) save_generated(data, u.save_data);
-  res.write_extra = u2s_writer(u, std::move(phase), domains.writer(trainer->initial_adapter(), res.global_adapter));
+  res.write_extra.push_back(u2s_writer(u, std::move(phase), domains.writer(trainer->initial_adapter(), res.global_adapter)));
   return res;
 }
 
