@@ -13,6 +13,7 @@
 
 #include "common/error.hpp"
 #include "datasets/dataset.hpp"
+#include "models/text/chat_template.hpp"
 
 namespace fedsim::sim {
 namespace {
@@ -21,6 +22,16 @@ constexpr int64_t kMaxInt = kConfigMaxInt;
 constexpr double kHuge = kConfigHuge;
 
 const std::vector<std::string> kPresets{"nano", "tiny", "small", "gpt2-124m"};
+
+// model.template: auto, or a template of models/text/chat_template.cpp.
+const std::vector<std::string>& template_choices() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n{"auto"};
+    for (const std::string& t : models::chat_template_names()) n.push_back(t);
+    return n;
+  }();
+  return names;
+}
 const std::vector<std::string> kLoraTargets{"q",      "k",      "v",      "o",      "mlp_up",    "mlp_down",
                                             "mlp_gate", "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
                                             "up_proj", "down_proj"};
@@ -41,10 +52,13 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.text("path", c.data.path, "fedsim-dataset HDF5 file, for source: file");
   datasets::visit_synthetic_spec(c.data.synthetic, v);
 
-  v.section("model", "base transformer (byte-level tokens)");
+  v.section("model", "base transformer, its tokenizer and chat template");
   v.pick("source", c.model.source, "preset: fedsim's GPT (preset, pretrained here); hf: a Hugging Face folder (model.path)");
   v.text("path", c.model.path, "source hf: model folder (config.json, model.safetensors or shards)");
   v.pick("base_dtype", c.model.base_dtype, "source hf: storage of the frozen base (bf16: half)");
+  v.choice("template", c.model.chat_template, template_choices(),
+           "chat template of every text (models/README.md \"Which template\"); auto: fedsim-bytes for presets, the "
+           "folder's format for hf (llama-3, chatml, qwen2.5, qwen3), else FedLLM-Bench's alpaca / vicuna_v1.1 / plain");
   v.choice("preset", c.model.preset, kPresets, "shape preset");
   v.integer("seq_len", c.model.seq_len, 0, 65536, "context length; 0 = preset's");
   v.integer("d_model", c.model.d_model, 0, 65536, "0 = preset's");
