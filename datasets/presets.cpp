@@ -154,7 +154,7 @@ FederatedDataset generate_preset(const SyntheticSpec& s) {
   // Calibrated counts add up to Table 1's total exactly (scaled to n_clients when it differs).
   std::vector<int> counts(static_cast<size_t>(n_clients));
   const int min_count = 1;
-  if (s.quantity == "calibrated") {
+  if (s.quantity == Quantity::calibrated) {
     Rng rng(s.seed, kCountStream, 0, Purpose::data_split);
     const int64_t total = std::llround(static_cast<double>(p.total) * n_clients / p.clients);
     counts = calibrated_counts(n_clients, static_cast<double>(total) / n_clients, p.per_client.std, min_count, rng, total);
@@ -163,8 +163,8 @@ FederatedDataset generate_preset(const SyntheticSpec& s) {
       Rng rng(s.seed, static_cast<uint64_t>(c), 0, Purpose::data_split);
       double n = p.per_client.mean;
       const double a = s.quantity_param;
-      if (s.quantity == "lognormal") n = std::exp(std::log(n) - 0.5 * a * a + a * rng.normal());
-      if (s.quantity == "powerlaw") n = n * (a - 1) / a * std::pow(1.0 - rng.uniform(), -1.0 / a);  // Pareto(x_m, a)
+      if (s.quantity == Quantity::lognormal) n = std::exp(std::log(n) - 0.5 * a * a + a * rng.normal());
+      if (s.quantity == Quantity::powerlaw) n = n * (a - 1) / a * std::pow(1.0 - rng.uniform(), -1.0 / a);  // Pareto(x_m, a)
       counts[static_cast<size_t>(c)] = std::max(min_count, static_cast<int>(std::llround(std::min(n, 1e8))));
     }
   }

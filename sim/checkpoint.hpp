@@ -7,8 +7,10 @@
 // one is complete); root attributes format = fedsim-sim-state, format_version, config_yaml,
 // completed_rounds; dataset `state` (uint8) holds the archive (sim/archive.hpp: field by field,
 // so identical runs write identical files). Version 2: the Simulation's processes, fields
-// archived one by one (version 1 held raw structs). Version 3 adds the run's own event count and
-// end time (observers such as the open-ended evaluation left out). Other versions are refused.
+// archived one by one (version 1 held raw structs). Version 3: sync rounds keep their wait for
+// an eligible client, U2S generation is a process of the run. Version 4 adds the run's own event
+// count and end time (observers such as the open-ended evaluation left out). Other versions are
+// refused.
 #pragma once
 
 #include <csignal>
@@ -18,7 +20,7 @@
 
 namespace fedsim::sim {
 
-inline constexpr int64_t kSimStateFormatVersion = 3;
+inline constexpr int64_t kSimStateFormatVersion = 4;
 inline constexpr const char* kSimStateKind = "fedsim-sim-state";
 
 struct SimCheckpoint {

@@ -21,15 +21,6 @@ namespace {
 constexpr int64_t kMaxInt = kConfigMaxInt;
 constexpr double kHuge = kConfigHuge;
 
-const std::vector<std::string> kQuantity{"calibrated", "lognormal", "powerlaw", "equal"};
-const std::vector<std::string> kPartition{"natural", "iid", "dirichlet", "shards"};
-const std::vector<std::string> kPartitionBy{"task", "language", "length", "quality"};
-
-std::vector<std::string> data_presets() {
-  std::vector<std::string> p{""};
-  for (const auto& n : datasets::preset_names()) p.push_back(n);
-  return p;
-}
 const std::vector<std::string> kPresets{"nano", "tiny", "small", "gpt2-124m"};
 
 // model.template: auto, or a template of models/text/chat_template.cpp.
@@ -59,28 +50,7 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.section("data", "federated data set");
   v.pick("source", c.data.source, "synthetic = generate (cached by parameters); file = read data.path");
   v.text("path", c.data.path, "fedsim-dataset HDF5 file, for source: file");
-  v.choice("preset", c.data.preset, data_presets(),
-           "synthetic: \"\" = short task families; else a generator calibrated to FedLLM-Bench Table 1");
-  v.number("samples_mean", c.data.samples_mean, 1.0, 1e7, "synthetic: mean samples per client");
-  v.number("samples_sigma", c.data.samples_sigma, 0.0, 5.0, "synthetic: lognormal sigma of samples per client (quantity skew)");
-  v.number("dirichlet_alpha", c.data.dirichlet_alpha, 1e-4, 1e6,
-           "synthetic: Dirichlet concentration of task types per client; small = heterogeneous");
-  v.integer("min_samples", c.data.min_samples, 1, 1000000, "synthetic: floor of samples per client");
-  v.list("tasks", c.data.tasks, datasets::synthetic_task_names(), "synthetic: task families to use; [] = all");
-  v.list("public_tasks", c.data.public_tasks, datasets::synthetic_task_names(),
-         "synthetic: task families of the public (pretraining) split; [] = tasks");
-  v.integer("test_samples", c.data.test_samples, 1, 10000000, "synthetic: held-out test samples");
-  v.integer("public_samples", c.data.public_samples, 0, 10000000, "synthetic: public split for pretraining the base");
-  v.number("length_scale", c.data.length_scale, 1e-6, 10.0, "preset: multiplies the calibrated text lengths (bytes)");
-  v.number("language_alpha", c.data.language_alpha, 1e-6, 1e6, "preset: Dirichlet concentration of a client's languages");
-  v.choice("quantity", c.data.quantity, kQuantity, "preset: how per-client sample counts are drawn");
-  v.number("quantity_param", c.data.quantity_param, 0.0, 5.0, "lognormal sigma, or Pareto exponent (> 1) for powerlaw");
-  v.number("length_skew", c.data.length_skew, 0.0, 3.0, "preset: log-sigma of a per-client length factor");
-  v.number("quality_skew", c.data.quality_skew, 0.0, 0.999, "preset: share of quality variance between clients");
-  v.choice("partition", c.data.partition, kPartition, "re-split the generated data: natural keeps the generator's clients");
-  v.choice("partition_by", c.data.partition_by, kPartitionBy, "the label a dirichlet or shards partition skews");
-  v.number("partition_alpha", c.data.partition_alpha, 1e-6, 1e6, "dirichlet partition concentration; small = skewed");
-  v.integer("shards_per_client", c.data.shards_per_client, 1, 1000, "shards partition: shards per client");
+  datasets::visit_synthetic_spec(c.data.synthetic, v);
 
   v.section("model", "base transformer, its tokenizer and chat template");
   v.pick("source", c.model.source, "preset: fedsim's GPT (preset, pretrained here); hf: a Hugging Face folder (model.path)");

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "datasets/dataset.hpp"
 #include "sim/algorithms.hpp"
 #include "sim/config_schema.hpp"
 #include "sim/sampler.hpp"
@@ -54,26 +55,10 @@ struct ExperimentSection {
 
 struct DataSection {
   DataSource source = DataSource::synthetic;
-  std::string path = "";             // HDF5 data set (source: file)
-  double samples_mean = 60.0;
-  double samples_sigma = 0.6;
-  double dirichlet_alpha = 0.5;
-  std::vector<std::string> tasks{};  // empty = all task families
-  std::vector<std::string> public_tasks{};  // empty = tasks
-  int64_t min_samples = 4;
-  int64_t test_samples = 200;
-  int64_t public_samples = 2000;
-  std::string preset = "";           // "" or a FedLLM-Bench-calibrated preset
-  double length_scale = 1.0;
-  double language_alpha = 0.1;
-  std::string quantity = "calibrated";
-  double quantity_param = 1.0;
-  double length_skew = 0.5;
-  double quality_skew = 0.5;
-  std::string partition = "natural";
-  std::string partition_by = "task";
-  double partition_alpha = 0.5;
-  int64_t shards_per_client = 2;
+  std::string path = "";  // HDF5 data set (source: file)
+  // The generator's parameters, keys declared by datasets (visit_synthetic_spec); its n_clients
+  // and seed are federation.clients and experiment.seed (synthetic_spec in experiment.hpp).
+  datasets::SyntheticSpec synthetic;
 };
 
 struct ModelSection {

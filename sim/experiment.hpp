@@ -19,9 +19,6 @@ struct RunHooks {
   std::function<void(const RoundRow& row, int64_t total_rows)> on_round;
   // Progress lines for the set-up phases (data, pretraining); nullptr = silent.
   std::function<void(const std::string& line)> log;
-  // Per client: the simulated tick from which it may be selected (U2S: when its generation job
-  // is done; INT64_MAX = never). Empty = every client from the start.
-  std::vector<int64_t> client_ready_ticks;
   // Host measurements: seconds on a monotonic clock, and peak resident memory in MiB; empty =
   // the real ones. Tests pin them to compare checkpoints byte for byte.
   std::function<double()> wall_clock;
@@ -44,7 +41,8 @@ void check_model_text(const ExperimentConfig& c);
 // algorithm combinations); UserError naming the key. Run by validate and before any output.
 void validate_experiment(const ExperimentConfig& c);
 
-// The synthetic generator's parameters from the data section (validated by the generator).
+// The synthetic generator's parameters: the data section's, with federation.clients clients and
+// experiment.seed (validated by the generator).
 datasets::SyntheticSpec synthetic_spec(const ExperimentConfig& c);
 
 // Data for the run: generated (cached under cache_dir by its parameters) or read from
@@ -67,8 +65,8 @@ struct RunControl {
 
 RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control = {});
 
-// A generator that runs a whole experiment of its own kind (U2S: each client's generation job,
-// then the federation on what it generated). The list is sim/generators/generators.cpp's, so
+// A generator that runs a whole experiment of its own kind (U2S: each client's generation job
+// and the federation on what it generated, processes on one Simulation). The list is sim/generators/generators.cpp's, so
 // the core names no feature: run_experiment hands a config to the first kind enabled in it.
 struct ExperimentKind {
   const char* name;
@@ -87,16 +85,12 @@ struct RunInputs {
   const datasets::FederatedDataset* data = nullptr;
 };
 // The federation over clients holding n[i] samples, with `control`'s checkpoints and resume
-// (run_experiment's last stage; the U2S experiment runs it after its generation phase), and
-// the run features the config enables beside it.
+// (run_experiment's last stage), and the run features the config enables beside it.
 RunResults run_federation(const ExperimentConfig& c, std::vector<int64_t> n, LocalTrainer& trainer, const RunHooks& hooks,
                           const RunControl& control, const RunInputs& inputs = {});
 
 // Cosine learning-rate schedule over rounds (OpenFedLLM's utils/utils.py, cosine_learning_rate):
 // lr_r = lr_min + 0.5 * (lr0 - lr_min) * (1 + cos(pi * r / R)).
 double cosine_lr(double lr0, double lr_min, int64_t round, int64_t rounds);
-
-// Deterministic 64-bit FNV-1a, hex; names cache entries.
-std::string content_hash(const std::string& text);
 
 }  // namespace fedsim::sim

@@ -12,6 +12,10 @@
 
 #include "models/model.hpp"
 
+namespace fedsim {
+struct Visitor;  // common/schema.hpp
+}
+
 namespace fedsim::sim::llm {
 
 struct Request {
@@ -33,6 +37,7 @@ struct Request {
 
 // Why a request failed, for callers that count failures by kind (the evaluation's judge).
 enum class Failure { none, timeout, connection, http_status, malformed_reply };
+constexpr int archive_enum_count(Failure) { return 5; }  // sim/archive.hpp's range check
 
 struct Result {
   bool ok = false;
@@ -41,6 +46,8 @@ struct Result {
   std::string error;            // why it failed (timeout, HTTP status, parse error, ...)
   int64_t prompt_tokens = 0;    // as the backend counts them
   int64_t completion_tokens = 0;
+  template <class Ar>
+  void fields(Ar& ar) { ar(ok, failure, text, error, prompt_tokens, completion_tokens); }  // checkpoints
 };
 
 class Backend {
@@ -60,6 +67,7 @@ std::unique_ptr<Backend> make_model_backend(const models::Model& model, const st
 struct OpenAIConfig {
   std::string url = "http://127.0.0.1:8080/v1";  // POST <url>/chat/completions
   std::string model = "default";
+  std::string api_key_env;  // environment variable holding the bearer token; "" = none (resolve_api_key)
   std::string api_key;      // bearer token; "" = no Authorization header
   double timeout_s = 30.0;  // per attempt (wall clock)
   int retries = 2;
@@ -68,5 +76,11 @@ struct OpenAIConfig {
   std::string hint = "check u2s.openai_url and u2s.openai_model";  // after an HTTP 4xx: the keys to check
 };
 std::unique_ptr<Backend> make_openai_backend(const OpenAIConfig& config);
+// The config keys of the fields above but api_key (openai_url, openai_model, openai_api_key_env,
+// openai_timeout_s, openai_retries, openai_backoff_s, openai_rpm) in the visited section.
+void visit_openai(OpenAIConfig& c, Visitor& v);
+// api_key from the variable api_key_env names; UserError naming `key` (the config key) when it
+// is not set or empty.
+void resolve_api_key(OpenAIConfig& c, const std::string& key);
 
 }  // namespace fedsim::sim::llm

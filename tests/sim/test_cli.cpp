@@ -71,6 +71,25 @@ TEST_CASE("cli: usage errors exit 2") {
   CHECK(o.err == "fedsim: error: absent.yaml: cannot read config file (no such file or not readable)\n");
 }
 
+TEST_CASE("cli: data partition names the option, the value and the accepted spellings") {
+  // natural and calibrated are the generator's split and counts, so a re-split does not list them.
+  const std::pair<const char*, const char*> cases[] = {
+      {"--scheme natural", "fedsim: error: --scheme: 'natural' is not accepted; accepted: iid, dirichlet, shards\n"},
+      {"--by size", "fedsim: error: --by: 'size' is not accepted; accepted: task, language, length, quality\n"},
+      {"--quantity calibrated",
+       "fedsim: error: --quantity: 'calibrated' is not accepted; accepted: lognormal, powerlaw, equal\n"},
+  };
+  for (const auto& option_message : cases) {
+    const std::string option = option_message.first;
+    const std::string message = option_message.second;
+    CAPTURE(option);
+    const Outcome o = fedsim("data partition absent.h5 -o cli-partition.h5 " + option);
+    CHECK(o.code == 2);
+    CHECK(o.err == message);
+    CHECK_FALSE(std::filesystem::exists("cli-partition.h5"));
+  }
+}
+
 TEST_CASE("cli: validate accepts the shipped configs") {
   const char* src = std::getenv("FEDSIM_SOURCE_DIR");
   REQUIRE(src != nullptr);

@@ -75,7 +75,7 @@ TEST_CASE("sweep: grid x zip x seeds expands in order with every value in the co
   CHECK(p[12].params[0].second == "scaffold");
   const ExperimentConfig& c = p[23].config;
   CHECK(c.federation.algorithm == Algorithm::scaffold);
-  CHECK(c.data.partition_alpha == 10.0);
+  CHECK(c.data.synthetic.partition_alpha == 10.0);
   CHECK(c.federation.clients_per_round == 4);
   CHECK(c.federation.deadline_s == 30.0);
   CHECK(c.experiment.seed == 2);
