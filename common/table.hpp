@@ -3,15 +3,20 @@
 // writes the table, reads it back (every column checked to hold one value per row) and is the
 // field list a format document must show (tests/sim/test_results.cpp checks
 // experiments/RESULTS.md against it).
-//   RowTable<Row>:  rows are structs; a column is a member of Row.
+//   RowTable<Row>:  rows are structs; a column is a member of Row; `list` adds a ragged text
+//                   column (a count per row and the strings of every row back to back).
 //   ColumnTable<S>: S holds one std::vector per column (per-client totals and the like).
+// String columns go through h5::Group::write_strings / read_strings: text as bytes plus end
+// offsets, never HDF5's global heap, each dataset with its checksum (common/h5.hpp).
 #pragma once
 
 #include <functional>
+#include <iterator>
 #include <type_traits>
 #include <string>
 #include <vector>
 
+#include "common/error.hpp"
 #include "common/h5.hpp"
 
 namespace fedsim::h5 {
@@ -28,6 +33,8 @@ template <>
 inline const char* column_type_name<int32_t>() { return "int32"; }
 template <>
 inline const char* column_type_name<double>() { return "float64"; }
+template <>
+inline const char* column_type_name<float>() { return "float32"; }
 template <>
 inline const char* column_type_name<uint8_t>() { return "uint8"; }
 template <>
@@ -47,6 +54,11 @@ std::vector<T> read_any(const Group& g, const std::string& name) {
     return g.read_strings(name);
   else
     return g.read<T>(name);
+}
+// Values in a column, from its shape (h5::Group::length), without reading it.
+template <class T>
+size_t column_length(const Group& g, const std::string& name) {
+  return g.length(name);
 }
 template <class T>
 std::vector<T> read_checked(const Group& g, const std::string& name, size_t n) {
@@ -73,7 +85,44 @@ class RowTable {
       const std::vector<T> v = detail::read_checked<T>(g, name, rows.size());
       for (size_t i = 0; i < rows.size(); ++i) rows[i].*field = v[i];
     });
-    first_len_.push_back([name](const Group& g) { return detail::read_any<T>(g, name).size(); });
+    first_len_.push_back([name](const Group& g) { return detail::column_length<T>(g, name); });
+    return *this;
+  }
+  // A ragged text column: `count_name` (int32, strings of each row) and `values_name` (the
+  // strings of every row back to back). Read back, the counts must be >= 0 and sum to the values.
+  RowTable& list(const char* count_name, const char* values_name, std::vector<std::string> Row::*field,
+                 const char* unit, const char* doc) {
+    info_.push_back({count_name, column_type_name<int32_t>(), "strings", doc});
+    info_.push_back({values_name, column_type_name<std::string>(), unit, doc});
+    write_.push_back([count_name, values_name, field](const Group& g, const std::vector<Row>& rows) {
+      std::vector<int32_t> count;
+      std::vector<std::string> values;
+      count.reserve(rows.size());
+      for (const Row& r : rows) {
+        count.push_back(static_cast<int32_t>((r.*field).size()));
+        values.insert(values.end(), (r.*field).begin(), (r.*field).end());
+      }
+      g.write(count_name, count);
+      g.write_strings(values_name, values);
+    });
+    read_.push_back([count_name, values_name, field](const Group& g, std::vector<Row>& rows) {
+      const std::vector<int32_t> count = read_column<int32_t>(g, count_name, rows.size());
+      std::vector<std::string> values = g.read_strings(values_name);
+      size_t at = 0;
+      for (size_t i = 0; i < rows.size(); ++i) {
+        if (count[i] < 0 || static_cast<size_t>(count[i]) > values.size() - at)
+          throw UserError(g.where(count_name) + ": value " + std::to_string(count[i]) + " at index " + std::to_string(i) +
+                          " overruns the " + std::to_string(values.size()) + " strings of " + g.where(values_name));
+        auto& out = rows[i].*field;
+        out.assign(std::make_move_iterator(values.begin() + static_cast<long>(at)),
+                   std::make_move_iterator(values.begin() + static_cast<long>(at + static_cast<size_t>(count[i]))));
+        at += static_cast<size_t>(count[i]);
+      }
+      if (at != values.size())
+        throw UserError(g.where(values_name) + ": holds " + std::to_string(values.size()) + " strings but " +
+                        g.where(count_name) + " sums to " + std::to_string(at));
+    });
+    first_len_.push_back([count_name](const Group& g) { return detail::column_length<int32_t>(g, count_name); });
     return *this;
   }
   void write(const Group& g, const std::vector<Row>& rows) const {

@@ -28,6 +28,20 @@ def attr_str(v):
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+def read_text(node):
+    """A text column as a list of str: fedsim stores n strings as a group of `bytes` (uint8, the
+    strings back to back) and `ends` (int64, each string's end offset); older files hold a dataset
+    of variable-length strings."""
+    if isinstance(node, h5py.Group):
+        raw = np.asarray(node["bytes"][:], dtype=np.uint8).tobytes()
+        out, start = [], 0
+        for end in np.asarray(node["ends"][:]):
+            out.append(raw[start:int(end)].decode("utf-8", errors="replace"))
+            start = int(end)
+        return out
+    return [attr_str(x) for x in node[:]]
+
+
 def kind_of(path):
     try:
         with h5py.File(path, "r") as f:
@@ -68,8 +82,8 @@ def load_results(path):
         if "timeline" in f:
             t = f["timeline"]
             r["timeline"] = {k: np.asarray(t[k][:]) for k in ("client", "kind", "end", "round", "start_s", "end_s")}
-            r["timeline"]["kind_names"] = [attr_str(x) for x in t["kind_names"][:]]
-            r["timeline"]["end_names"] = [attr_str(x) for x in t["end_names"][:]]
+            r["timeline"]["kind_names"] = read_text(t["kind_names"])
+            r["timeline"]["end_names"] = read_text(t["end_names"])
         return r
 
 
@@ -124,8 +138,8 @@ def read_index(path):
     with h5py.File(path, "r") as f:
         if attr_str(f.attrs.get("format", "")) != INDEX_KIND:
             sys.exit(f"{path}: not a {INDEX_KIND} file")
-        keys = [attr_str(k) for k in f["axes/keys"][:]]
-        params = {k: [attr_str(v) for v in f["params"][k][:]] for k in keys}
+        keys = read_text(f["axes/keys"])
+        params = {k: read_text(f["params"][k]) for k in keys}
         metrics = {k: np.asarray(f["metrics"][k][:]) for k in f["metrics"]}
         done = np.asarray(f["points/done"][:]).astype(bool)
         return {"name": attr_str(f.attrs["name"]), "keys": keys, "params": params, "metrics": metrics, "done": done}

@@ -162,13 +162,16 @@ RunResults run_federation(const ExperimentConfig& c, std::vector<int64_t> n, Loc
   bool resumed = false;
   if (!ck.empty() && control.resume && std::filesystem::exists(ck)) {
     const SimCheckpoint saved = read_checkpoint(ck);
-    if (saved.config_yaml == to_yaml(c)) {
-      if (hooks.log) hooks.log("resuming from " + ck + " after round " + std::to_string(saved.completed_rounds));
+    if (saved.config_yaml != to_yaml(c))
+      throw UserError(ck + ": holds the checkpoint of another config; resuming it would mix two runs" + fresh_hint() +
+                      " or choose another --out");
+    if (hooks.log) hooks.log("resuming from " + ck + " after round " + std::to_string(saved.completed_rounds));
+    try {
       sim.load_state(saved.state);
-      resumed = true;
-    } else if (hooks.log) {
-      hooks.log("warning: " + ck + " holds a checkpoint of another config; starting from round 0");
+    } catch (const UserError& e) {
+      throw UserError(ck + ": " + e.what() + fresh_hint());
     }
+    resumed = true;
   }
   if (!resumed) fed.start();
   sim.run();

@@ -19,7 +19,8 @@
 
 namespace fedsim::sim {
 
-inline constexpr int64_t kSweepIndexFormatVersion = 1;
+// Version 2: the table layer (text without the global heap, a checksum per dataset).
+inline constexpr int64_t kSweepIndexFormatVersion = 2;
 inline constexpr const char* kSweepIndexKind = "fedsim-sweep-index";
 
 // One swept config key and its values, each as `--set` text (YAML: scalars, lists as [a, b]).
@@ -95,5 +96,8 @@ std::string index_path(const std::string& out_dir);
 void write_sweep_index(const SweepSpec& s, const std::vector<SweepPoint>& points, const std::vector<uint8_t>& done,
                        const std::vector<FinalMetrics>& metrics, const std::string& out_dir);
 SweepIndex read_sweep_index(const std::string& path);
+// The columns of /metrics and /points (experiments/RESULTS.md lists them; a test checks it).
+const h5::RowTable<FinalMetrics>& index_metrics_table();
+std::vector<std::string> index_points_columns();
 
 }  // namespace fedsim::sim

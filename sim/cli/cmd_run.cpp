@@ -15,6 +15,7 @@
 #include "sim/checkpoint.hpp"
 #include "sim/config.hpp"
 #include "sim/experiment.hpp"
+#include "sim/journal.hpp"
 
 namespace po = boost::program_options;
 
@@ -123,7 +124,7 @@ int cmd_run(const std::vector<std::string>& args, int& argc, char** argv) {
   }
   r.wall_total_s = elapsed();
   sim::write_results(r, out);
-  std::filesystem::remove(control.checkpoint_file);  // the run is complete
+  sim::remove_checkpoint_files(control.checkpoint_file);  // the results are in place: the run is complete
 
   const sim::RoundRow& first = r.rounds.front();
   const sim::RoundRow& last = r.rounds.back();
