@@ -187,23 +187,29 @@ void read_clients(const h5::Group& root, FederatedDataset& d) {
     throw UserError(root.where() + "@n_clients: " + std::to_string(n_clients) + " differs from the " +
                     std::to_string(rows.size()) + " rows of " + cg.where() + " (the file is inconsistent; regenerate it)");
   const h5::Group sg = root.open_group("samples");
-  std::vector<Sample> all = samples_table(d.kind).read(sg);
+  const size_t n_all = samples_table(d.kind).length(sg);
   d.clients.resize(rows.size());
-  size_t at = 0;
+  std::vector<size_t> first(rows.size() + 1, 0);
   for (size_t i = 0; i < rows.size(); ++i) {
-    if (rows[i].n_samples < 0 || static_cast<uint64_t>(rows[i].n_samples) > all.size() - at)
+    if (rows[i].n_samples < 0 || static_cast<uint64_t>(rows[i].n_samples) > n_all - first[i])
       throw UserError(cg.where("n_samples") + ": value " + std::to_string(rows[i].n_samples) + " at index " +
-                      std::to_string(i) + " overruns the " + std::to_string(all.size()) + " rows of " + sg.where());
-    const size_t n = static_cast<size_t>(rows[i].n_samples);
+                      std::to_string(i) + " overruns the " + std::to_string(n_all) + " rows of " + sg.where());
     d.clients[i].name = rows[i].name;
-    d.clients[i].samples.assign(std::make_move_iterator(all.begin() + static_cast<long>(at)),
-                                std::make_move_iterator(all.begin() + static_cast<long>(at + n)));
-    check_samples(sg, d.clients[i].samples, at, d.kind, d.task_names.size(), d.languages.size());
-    at += n;
+    d.clients[i].samples.resize(static_cast<size_t>(rows[i].n_samples));
+    first[i + 1] = first[i] + static_cast<size_t>(rows[i].n_samples);
   }
-  if (at != all.size())
-    throw UserError(sg.where() + ": holds " + std::to_string(all.size()) + " rows but " + cg.where("n_samples") +
-                    " sums to " + std::to_string(at));
+  if (first.back() != n_all)
+    throw UserError(sg.where() + ": holds " + std::to_string(n_all) + " rows but " + cg.where("n_samples") +
+                    " sums to " + std::to_string(first.back()));
+  // Straight into each client's samples (no second copy of the data set).
+  size_t cur = 0;
+  samples_table(d.kind).read(sg, n_all, [&](size_t i) -> Sample& {
+    if (i < first[cur]) cur = 0;
+    while (i >= first[cur + 1]) ++cur;
+    return d.clients[cur].samples[i - first[cur]];
+  });
+  for (size_t i = 0; i < rows.size(); ++i)
+    check_samples(sg, d.clients[i].samples, first[i], d.kind, d.task_names.size(), d.languages.size());
   check_client_names(d);
 }
 
@@ -241,15 +247,26 @@ void write_dataset(const FederatedDataset& d, const std::string& path) {
     FEDSIM_ASSERT_MSG(d.kind != DataKind::multiturn || (s.turns.size() % 2 == 0 && !s.turns.empty()),
                       where << ": a conversation needs an even, non-zero number of turns");
   };
-  std::vector<Sample> all;
   std::vector<ClientRow> rows;
-  all.reserve(d.n_samples());
+  // The samples of every client as one table, without copying them: row i is sample i - first[c]
+  // of the client c whose rows start at first[c].
+  std::vector<size_t> first;
   rows.reserve(d.clients.size());
+  first.reserve(d.clients.size() + 1);
+  size_t n_all = 0;
   for (const auto& c : d.clients) {
     for (const auto& s : c.samples) check(c.name, s);
     rows.push_back({c.name, static_cast<int64_t>(c.samples.size())});
-    all.insert(all.end(), c.samples.begin(), c.samples.end());
+    first.push_back(n_all);
+    n_all += c.samples.size();
   }
+  first.push_back(n_all);
+  size_t cur = 0;  // rows are asked for in order: a moving client cursor, not a search
+  auto sample_at = [&](size_t i) -> const Sample& {
+    if (i < first[cur]) cur = 0;
+    while (i >= first[cur + 1]) ++cur;
+    return d.clients[cur].samples[i - first[cur]];
+  };
   for (const auto* split : {&d.test, &d.public_split})
     for (const auto& s : *split) check(split == &d.test ? "test" : "public", s);
   check_stop();
@@ -264,7 +281,7 @@ void write_dataset(const FederatedDataset& d, const std::string& path) {
   root.write_strings("languages", d.languages);
   root.write_strings("tasks", d.task_names);
   clients_table().write(root.create_group("clients"), rows);
-  samples_table(d.kind).write(root.create_group("samples"), all);
+  samples_table(d.kind).write(root.create_group("samples"), n_all, sample_at);
   samples_table(d.kind).write(root.create_group("test"), d.test);
   samples_table(d.kind).write(root.create_group("public"), d.public_split);
   write_client_attributes(root, d);

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "common/stop.hpp"
 #include "common/error.hpp"
 #include "common/rng.hpp"
 #include "fedsim_version.hpp"
@@ -71,6 +72,7 @@ models::Model prepare_model(const ExperimentConfig& c, const datasets::Federated
   const size_t n_pub = d.public_split.size();
   double loss_avg = 0.0;
   for (int64_t step = 0; step < steps; ++step) {
+    check_stop();  // SIGINT/SIGTERM: nothing is cached until the last step
     Rng rng(static_cast<uint64_t>(c.experiment.seed), 0, static_cast<uint64_t>(step), Purpose::pretrain);
     std::vector<size_t> idx(B);
     for (size_t j = 0; j < B; ++j) idx[j] = rng.below(n_pub);

@@ -12,7 +12,11 @@
 #include "common/h5.hpp"
 #include "common/table.hpp"
 #include "fedsim_version.hpp"
+#include "common/stop.hpp"
+#include "sim/checkpoint.hpp"
 #include "sim/experiment.hpp"
+#include "sim/journal.hpp"
+#include "sim/output.hpp"
 
 namespace fedsim::sim {
 namespace {
@@ -45,12 +49,6 @@ FinalMetrics not_run() {
   m.client_accuracy_mean = m.client_accuracy_p10 = m.sim_time_s = m.wall_s = kNaN;
   m.rounds = m.updates_aggregated = m.stragglers = -1;
   return m;
-}
-
-// The config as a sweep compares it: resolved, with the output path left out.
-std::string comparable_yaml(ExperimentConfig c) {
-  c.experiment.out.clear();
-  return to_yaml(c);
 }
 
 std::string fmt_duration(double s) {
@@ -209,18 +207,36 @@ SweepIndex read_sweep_index(const std::string& path) {
 
 SweepReport run_sweep(const SweepSpec& s, const std::string& out_dir, const SweepOptions& opt) {
   const std::vector<SweepPoint> points = expand_sweep(s, out_dir);  // every check before any output
+  const OutputLock lock = claim_sweep_output(out_dir);
+  const std::string index = index_path(out_dir);
+  if (std::filesystem::exists(index) && !opt.force) {  // another sweep's folder, or a user's file
+    std::string name;
+    try {
+      name = read_sweep_index(index).name;
+    } catch (const UserError& e) {
+      throw UserError(index + ": exists and is not a sweep index this fedsim reads (" + e.what() +
+                      "); refusing to replace it (--force replaces it, or choose another --out)");
+    }
+    if (name != s.name && !opt.fresh)
+      throw UserError(index + ": is the index of sweep '" + name + "', not '" + s.name +
+                      "'; refusing to mix them (--fresh replaces it, or choose another --out)");
+  }
   SweepReport rep;
   rep.total = static_cast<int64_t>(points.size());
   std::vector<uint8_t> done(points.size(), 0);
   std::vector<FinalMetrics> metrics(points.size(), not_run());
+  const OutputOptions out_opt{opt.fresh, opt.force};
   for (size_t i = 0; i < points.size(); ++i) {
+    check_stop();
     RunResults r;
-    if (point_is_complete(points[i], point_file(out_dir, points[i]), &r)) {
+    const std::string file = point_file(out_dir, points[i]);
+    if (point_is_complete(points[i], file, &r)) {
       done[i] = 1;
       metrics[i] = final_metrics(r);
       ++rep.skipped;
-    } else if (std::filesystem::exists(point_file(out_dir, points[i]))) {
-      say(opt, "point " + points[i].name + ": existing file has another config or is unreadable; it will be rerun");
+    } else {
+      check_results_target(file, points[i].config, out_opt);  // a user's file, or another config's results
+      if (std::filesystem::exists(file)) say(opt, "point " + points[i].name + ": replacing " + file + " (--fresh/--force)");
     }
   }
   say(opt, s.name + ": " + std::to_string(rep.total) + " points, " + std::to_string(rep.skipped) +
@@ -232,6 +248,7 @@ SweepReport run_sweep(const SweepSpec& s, const std::string& out_dir, const Swee
   const int64_t pending = rep.total - rep.skipped;
   for (size_t i = 0; i < points.size(); ++i) {
     if (done[i]) continue;
+    check_stop();
     if (opt.max_points >= 0 && rep.ran >= opt.max_points) {
       say(opt, "stopping after " + std::to_string(rep.ran) + " points (--max-points)");
       break;
@@ -250,9 +267,14 @@ SweepReport run_sweep(const SweepSpec& s, const std::string& out_dir, const Swee
                     row.eval_loss);
       say(opt, buf);
     };
-    RunResults r = run_experiment(p.config, hooks);
+    // Each point checkpoints next to its results file, so a stopped sweep resumes mid-point.
+    RunControl control;
+    control.checkpoint_file = checkpoint_path(point_file(out_dir, p));
+    control.resume = !opt.fresh;
+    RunResults r = run_experiment(p.config, hooks, control);
     r.wall_total_s = std::chrono::duration<double>(clock::now() - start).count();
     write_results(r, point_file(out_dir, p));
+    remove_checkpoint_files(control.checkpoint_file);
     done[i] = 1;
     metrics[i] = final_metrics(r);
     ++rep.ran;

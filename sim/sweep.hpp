@@ -73,14 +73,19 @@ bool point_is_complete(const SweepPoint& p, const std::string& path, RunResults*
 
 struct SweepOptions {
   int64_t max_points = -1;                           // run at most this many pending points, then stop (-1 = all)
+  bool fresh = false;  // replace results and checkpoints of another config (sim/output.hpp)
+  bool force = false;  // replace any regular file at a point's name, and a foreign index.h5
   std::function<void(const std::string& line)> log;  // progress lines; nullptr = silent
 };
 struct SweepReport {
   int64_t total = 0, skipped = 0, ran = 0;  // skipped = already complete
 };
 
-// Runs every pending point in order and rewrites <out_dir>/index.h5 after each one.
-// Needs the models runtime (Kokkos) initialised, as run_experiment does.
+// Runs every pending point in order and rewrites <out_dir>/index.h5 after each one. Locks the
+// folder (sim/output.hpp) and checks every point's file before running anything. Each point
+// checkpoints to <point>.h5.ckpt: on SIGINT/SIGTERM the running point saves its state and
+// Interrupted propagates; a stop between points throws Stopped. Needs the models runtime
+// (Kokkos) initialised, as run_experiment does.
 SweepReport run_sweep(const SweepSpec& s, const std::string& out_dir, const SweepOptions& opt);
 
 // The index file, as read back (tests, `fedsim results summary`).

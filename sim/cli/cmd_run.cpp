@@ -16,6 +16,7 @@
 #include "sim/config.hpp"
 #include "sim/experiment.hpp"
 #include "sim/journal.hpp"
+#include "sim/output.hpp"
 
 namespace po = boost::program_options;
 
@@ -28,6 +29,7 @@ struct ConfigArgs {
   std::vector<std::string> sets;
   bool help = false;
   bool fresh = false;
+  bool force = false;
 };
 
 ConfigArgs parse_config_args(const std::vector<std::string>& args, const char* cmd, bool with_out) {
@@ -39,7 +41,9 @@ ConfigArgs parse_config_args(const std::vector<std::string>& args, const char* c
   if (with_out)
     desc.add_options()("out,o", po::value<std::string>(&a.out), "results file (default: experiment.out)")(
         "resume", "continue from <out>.ckpt (the default whenever it holds a checkpoint of the same config)")(
-        "fresh", po::bool_switch(&a.fresh), "ignore an existing checkpoint and start from round 0");
+        "fresh", po::bool_switch(&a.fresh),
+        "ignore an existing checkpoint and start from round 0; replace results of another config at --out")(
+        "force", po::bool_switch(&a.force), "replace whatever regular file or link is at --out (never a device or FIFO)");
   const po::variables_map vm = parse_args(args, desc, "config", &a.config);
   if (vm.count("help")) {
     std::cout << desc;
@@ -92,6 +96,9 @@ int cmd_run(const std::vector<std::string>& args, int& argc, char** argv) {
   if (!a.out.empty()) c.experiment.out = a.out;
   sim::validate_experiment(c);
   const std::string out = sim::results_path(c);
+  // Before any work: what is at --out may be replaced, the folder is writable, no other run
+  // writes there (held until exit).
+  const sim::OutputLock lock = sim::claim_results_output(out, c, {a.fresh, a.force});
 
   models::Runtime runtime(argc, argv);
   const auto t0 = std::chrono::steady_clock::now();

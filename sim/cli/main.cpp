@@ -1,7 +1,8 @@
 // fedsim command line: parses arguments and wires datasets/, models/ and sim/. Sub-commands
 // stay thin; the work lives in the libraries.
 //
-// Exit codes: 0 success, 2 user error (config, data file, CLI), 1 internal error.
+// Exit codes: 0 success, 2 user error (config, data file, CLI, the output path), 1 internal
+// error, 128 + N stopped by signal N (130 SIGINT, 143 SIGTERM; common/stop.hpp).
 #include <boost/program_options.hpp>
 
 #include <iostream>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/stop.hpp"
 #include "fedsim_version.hpp"
 #include "models/model.hpp"
 #include "sim/cli/commands.hpp"
@@ -71,6 +73,11 @@ int main(int argc, char** argv) {
     throw fedsim::UserError("unknown command '" + cmd +
                             "'; accepted: run, validate, config, bench, data, sweep, results, masgpt, model, export (see "
                             "fedsim --help)");
+  } catch (const fedsim::Stopped& stop) {
+    // A stop outside a checkpointed run (data, pretraining, import, between sweep points):
+    // whatever was being written was removed as the stack unwound.
+    std::cerr << "fedsim: stopped by signal " << stop.signal << "; no partial file was left\n";
+    return 128 + stop.signal;
   } catch (const fedsim::UserError& e) {
     std::cerr << "fedsim: error: " << e.what() << "\n";
     return 2;

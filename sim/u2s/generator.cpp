@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "common/stop.hpp"
 #include "common/error.hpp"
 #include "common/rng.hpp"
 #include "fedsim_version.hpp"
@@ -125,6 +126,7 @@ models::Model trained_generator(const ExperimentConfig& c, const std::vector<Poo
                                               static_cast<int>(u.embed_dim), hidden));
   double avg = 0.0;
   for (int64_t step = 0; step < u.generator_steps; ++step) {
+    check_stop();  // SIGINT/SIGTERM: the generator is trained before any simulation starts
     Rng rng(seed, 1, static_cast<uint64_t>(step), Purpose::pretrain);
     std::vector<std::pair<std::string, std::string>> pairs;
     for (int64_t b = 0; b < u.generator_batch; ++b) {

@@ -11,6 +11,7 @@
 #include <functional>
 #include <set>
 
+#include "common/stop.hpp"
 #include "common/error.hpp"
 #include "common/rng.hpp"
 #include "sim/u2s/u2s_phase.hpp"
@@ -87,6 +88,7 @@ PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const Run
     size_t fit = 0;
     Tick total = 0;
     for (;;) {
+      check_stop();  // a batch of generations can take seconds (SIGINT/SIGTERM, common/stop.hpp)
       while (fit < s.results.size() && total + s.cost[fit] <= budget) total += s.cost[fit++];
       if (fit < s.results.size() || s.results.size() == s.pieces.size()) break;
       const size_t from = s.results.size(), to = std::min(s.pieces.size(), from + kGenBatch);
