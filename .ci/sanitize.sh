@@ -20,9 +20,10 @@ fi
 
 mkdir -p "$BUILD"
 echo "== sanitize: clang++ -fsanitize=address,undefined in $BUILD"
+# Headers are compiled on their own once, in the main build; not again here.
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   cmake -S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
-    -DCMAKE_CXX_COMPILER=clang++ -DFEDSIM_SANITIZE=address,undefined -DFEDSIM_FUZZ=ON >"$BUILD/configure.log" 2>&1 ||
+    -DCMAKE_CXX_COMPILER=clang++ -DFEDSIM_SANITIZE=address,undefined -DFEDSIM_FUZZ=ON -DFEDSIM_HEADER_CHECK=OFF >"$BUILD/configure.log" 2>&1 ||
     { cat "$BUILD/configure.log"; exit 1; }
 fi
 cmake --build "$BUILD" -j"$JOBS"

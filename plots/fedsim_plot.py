@@ -42,6 +42,11 @@ def read_text(node):
     return [attr_str(x) for x in node[:]]
 
 
+def column(node):
+    """A table column: numbers as a numpy array, text (a group, see read_text) as a list of str."""
+    return read_text(node) if isinstance(node, h5py.Group) else np.asarray(node[:])
+
+
 def kind_of(path):
     try:
         with h5py.File(path, "r") as f:
@@ -79,6 +84,14 @@ def load_results(path):
             r["client_eval_accuracy"] = np.asarray(f["client_eval/accuracy"][:])
         if "clients/local_eval_accuracy" in f:
             r["local_eval_accuracy"] = np.asarray(f["clients/local_eval_accuracy"][:])
+        if "eval" in f:
+            e = f["eval"]
+            r["eval"] = {}
+            for name in read_text(e["benchmarks"]):
+                g = e[name]
+                r["eval"][name] = {k: column(g["rounds"][k]) for k in g["rounds"]}
+                r["eval"][name]["kind"] = attr_str(g.attrs["kind"])
+                r["eval"][name]["turns"] = {k: np.asarray(g["turns"][k][:]) for k in ("round", "turn", "mean")}
         if "timeline" in f:
             t = f["timeline"]
             r["timeline"] = {k: np.asarray(t[k][:]) for k in ("client", "kind", "end", "round", "start_s", "end_s")}

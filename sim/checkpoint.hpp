@@ -9,8 +9,9 @@
 // state, verified before use); dataset `state` (uint8) holds the archive (sim/archive.hpp:
 // field by field, so identical runs write identical files), and the history the run only
 // appends to lives in <results>.ckpt.journal (sim/journal.hpp), whose length and CRC the state
-// records. Version 3: journal and checksums (version 2 rewrote the whole history every time;
-// version 1 held raw structs); older versions are refused with the hint --fresh.
+// records. Version 4: journal and checksums (version 3 added the run's own event count and end
+// time, observers such as the open-ended evaluation left out, and still rewrote the whole
+// history every time; version 1 held raw structs); older versions are refused with the hint --fresh.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +23,7 @@
 
 namespace fedsim::sim {
 
-inline constexpr int64_t kSimStateFormatVersion = 3;
+inline constexpr int64_t kSimStateFormatVersion = 4;
 inline constexpr const char* kSimStateKind = "fedsim-sim-state";
 
 struct SimCheckpoint {

@@ -166,6 +166,8 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.text("availability_trace", c.system.availability_trace, "CSV with header client,start_s,end_s (sim/TRACES.md)");
   v.number("online_hours", c.system.online_hours, 0.01, 24.0, "diurnal: mean online hours per day");
   v.number("dropout_prob", c.system.dropout_prob, 0.0, 1.0, "probability that a task fails at a uniform time inside it");
+  v.number("server_gflops", c.system.server_gflops, 1e-6, 1e12,
+           "the server's throughput for its own jobs, GFLOP/s (eval: generating the answers)");
 
   v.section("privacy", "differential privacy on client updates");
   v.pick("mechanism", c.privacy.mechanism, "gaussian = clip each update to clip, add N(0, sigma^2)");

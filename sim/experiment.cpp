@@ -8,6 +8,7 @@
 #include "common/rng.hpp"
 #include "fedsim_version.hpp"
 #include "models/hf/hf.hpp"
+#include "sim/federation.hpp"
 
 namespace fedsim::sim {
 
@@ -57,6 +58,8 @@ void validate_experiment(const ExperimentConfig& c) {
   model_config(c);
   for (const ExperimentKind& k : experiment_kinds())
     if (k.validate) k.validate(c);
+  for (const RunFeature& f : run_features())
+    if (f.validate) f.validate(c);
   if (c.data.source == DataSource::synthetic) {
     try {
       datasets::validate_synthetic_spec(synthetic_spec(c));

@@ -70,10 +70,18 @@ struct ExperimentKind {
 const std::vector<ExperimentKind>& experiment_kinds();
 
 class LocalTrainer;
+// What the features that run beside the federation (run_features(), federation.hpp: the
+// open-ended evaluation) may use: the model the clients tune and the run's data set. Null
+// without a model (trainer: none).
+struct RunInputs {
+  const models::Model* model = nullptr;
+  const datasets::FederatedDataset* data = nullptr;
+};
 // The federation over clients holding n[i] samples, with `control`'s checkpoints and resume
-// (run_experiment's last stage; the U2S experiment runs it after its generation phase).
+// (run_experiment's last stage; the U2S experiment runs it after its generation phase), and
+// the run features the config enables beside it.
 RunResults run_federation(const ExperimentConfig& c, std::vector<int64_t> n, LocalTrainer& trainer, const RunHooks& hooks,
-                          const RunControl& control);
+                          const RunControl& control, const RunInputs& inputs = {});
 
 // Cosine learning-rate schedule over rounds (OpenFedLLM's utils/utils.py, cosine_learning_rate):
 // lr_r = lr_min + 0.5 * (lr0 - lr_min) * (1 + cos(pi * r / R)).

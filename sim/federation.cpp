@@ -68,8 +68,13 @@ Federation::Federation(const ExperimentConfig& cfg, std::vector<int64_t> n_sampl
 void Federation::start() {
   RoundRow first;
   first.train_loss = kNaN;
-  recorder_.record(first);
+  record(first);
   strategy_->start();
+}
+
+void Federation::record(RoundRow row) {
+  recorder_.record(row);
+  for (RoundObserver* o : observers_) o->on_round(row.round, agg_.global());
 }
 
 std::vector<int32_t> Federation::eligible(const std::vector<bool>* exclude) const {
@@ -135,15 +140,16 @@ void Federation::load(ArchiveReader& ar) {
 RunResults Federation::finish() {
   // Every event was consumed; work still marked active would be a lost event.
   FEDSIM_ASSERT_MSG(!parts_.any_active(), "a client still has work at the end of the run");
-  const double end_s = ticks_to_seconds(sim_.now());
+  // The federation's own end: observers (the open-ended evaluation) may still run after it.
+  const double end_s = ticks_to_seconds(sim_.run_end());
   ClientTotals& t = results_.clients;
   for (size_t c = 0; c < n_.size(); ++c) t.idle_s[c] = end_s - t.busy_s[c];
   for (const auto& r : sim_.jobs().timeline())
     results_.timeline.push_back({r.client, static_cast<int32_t>(r.kind), static_cast<int32_t>(r.end), r.round,
                                  ticks_to_seconds(r.start), ticks_to_seconds(r.stop)});
   results_.sim_total_s = end_s;
-  results_.events = sim_.events();
-  results_.jobs_started = sim_.jobs().started();
+  results_.events = sim_.run_events();
+  results_.jobs_started = sim_.run_jobs_started();
   results_.global_adapter = agg_.global();
   results_.wall_total_s = recorder_.wall_elapsed();
   if (static_cast<int64_t>(results_.rounds.size()) != cfg_.federation.rounds + 1 && hooks_.log)
@@ -153,10 +159,17 @@ RunResults Federation::finish() {
 }
 
 RunResults run_federation(const ExperimentConfig& c, std::vector<int64_t> n, LocalTrainer& trainer, const RunHooks& hooks,
-                          const RunControl& control) {
+                          const RunControl& control, const RunInputs& inputs) {
   const int n_clients = static_cast<int>(n.size());
   Simulation sim(c.system, n_clients, static_cast<uint64_t>(c.experiment.seed));
   Federation fed(c, std::move(n), trainer, hooks, sim);
+  std::vector<std::unique_ptr<RoundObserver>> observers;
+  for (const RunFeature& f : run_features())
+    if (f.enabled(c)) {
+      observers.push_back(f.make(c, inputs, hooks));
+      sim.add(*observers.back(), observers.back()->n_kinds(), static_cast<uint64_t>(c.experiment.seed), /*observer=*/true);
+      fed.observe(*observers.back());
+    }
   const std::string& ck = control.checkpoint_file;
   sim.set_checkpointing(ck, to_yaml(c));
   bool resumed = false;
@@ -175,7 +188,9 @@ RunResults run_federation(const ExperimentConfig& c, std::vector<int64_t> n, Loc
   }
   if (!resumed) fed.start();
   sim.run();
-  return fed.finish();
+  RunResults r = fed.finish();
+  for (const auto& o : observers) o->finish(r);
+  return r;
 }
 
 RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control) {
@@ -195,7 +210,7 @@ RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks, cons
   auto trainer = make_model_trainer(c, data, model);
   std::vector<int64_t> n;
   for (const auto& cl : data.clients) n.push_back(static_cast<int64_t>(cl.samples.size()));
-  RunResults r = run_federation(c, std::move(n), *trainer, hooks, control);
+  RunResults r = run_federation(c, std::move(n), *trainer, hooks, control, RunInputs{&model, &data});
   if (!c.lora.export_dir.empty() && !r.global_adapter.empty()) {
     models::write_peft_adapter(model.config(), lora_config(c), r.global_adapter, c.model.path, c.lora.export_dir);
     if (hooks.log) hooks.log("adapter: PEFT folder " + c.lora.export_dir);

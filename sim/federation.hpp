@@ -6,6 +6,7 @@
 // time comes from the system model (FLOPs and bytes), never from wall time.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -20,11 +21,35 @@
 
 namespace fedsim::sim {
 
+// A feature that runs beside the federation as an observer process on its Simulation (sim/eval:
+// the open-ended evaluation's server jobs): it sees every recorded round and adds its results at
+// the end. It never changes the federation's results: its events and jobs are left out of the
+// run's totals (Simulation::add, observer).
+class RoundObserver : public Process {
+ public:
+  virtual uint32_t n_kinds() const { return 0; }
+  // Round `round` was recorded (0: the starting model); `global` is the global adapter after it.
+  virtual void on_round(int64_t round, const std::vector<float>& global) = 0;
+  // After Simulation::run: the feature's results (RunResults::write_extra).
+  virtual void finish(RunResults& results) = 0;
+};
+
+// A run feature: the list is sim/generators/generators.cpp's, so the core names no feature.
+struct RunFeature {
+  const char* name;
+  std::function<bool(const ExperimentConfig&)> enabled;
+  std::function<void(const ExperimentConfig&)> validate;  // UserError naming the key; run by validate_experiment
+  std::function<std::unique_ptr<RoundObserver>(const ExperimentConfig&, const RunInputs&, const RunHooks&)> make;
+};
+const std::vector<RunFeature>& run_features();
+
 class Federation final : public Process, public StrategyHost {
  public:
   // n_samples: every client's data size n_i. Registers its processes with `sim`.
   Federation(const ExperimentConfig& cfg, std::vector<int64_t> n_samples, LocalTrainer& trainer, const RunHooks& hooks,
              Simulation& sim);
+  // `o` sees every round recorded from now on.
+  void observe(RoundObserver& o) { observers_.push_back(&o); }
   // A fresh run: row 0 (the starting model) and the strategy's first work.
   void start();
   // After Simulation::run: totals, idle times and the timeline.
@@ -43,7 +68,7 @@ class Federation final : public Process, public StrategyHost {
   double mean_train_loss(const std::vector<size_t>& slots) const override;
   void aggregate(const std::vector<size_t>& slots, const std::vector<double>& extra, int64_t round) override;
   void record_participation(std::vector<int32_t> clients) override { results_.participation.push_back(std::move(clients)); }
-  void record(RoundRow row) override { recorder_.record(row); }
+  void record(RoundRow row) override;
 
   // Process: the aggregator's and the recorder's state.
   void save(ArchiveWriter& ar) const override;
@@ -59,6 +84,7 @@ class Federation final : public Process, public StrategyHost {
   RoundRecorder recorder_;
   Participations parts_;
   std::unique_ptr<ServerStrategy> strategy_;
+  std::vector<RoundObserver*> observers_;
 };
 
 }  // namespace fedsim::sim

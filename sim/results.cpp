@@ -133,7 +133,7 @@ void write_results(const RunResults& r, const std::string& path) {
     write_matrix<double>(ce, "accuracy", r.client_eval_accuracy, 0.0);
   }
   if (!r.global_adapter.empty()) root.write<float>("global_adapter", r.global_adapter);
-  if (r.write_extra) r.write_extra(root);
+  for (const auto& w : r.write_extra) w(root);
   // Read back before the rename: what replaces a previous file (and lets the caller remove the
   // run's checkpoint) is a complete results file.
   out.commit([](const std::string& tmp) { read_results(tmp); });

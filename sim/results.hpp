@@ -74,8 +74,9 @@ struct RunResults {
   uint64_t events = 0;        // queue events processed
   uint64_t jobs_started = 0;  // every job leaves exactly one timeline row
   std::vector<float> global_adapter;  // the final global adapter (models/ layout); empty: trainer none
-  // Optional: writes a feature's own groups (U2S: /u2s) into the root before the commit.
-  std::function<void(const h5::Group& root)> write_extra;
+  // Features' writers of their own groups (U2S: /u2s; the open-ended evaluation: /eval), called
+  // in order on the root before the commit.
+  std::vector<std::function<void(const h5::Group& root)>> write_extra;
 };
 
 // The tables of the results file, one descriptor per column (experiments/RESULTS.md lists them;

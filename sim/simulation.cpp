@@ -37,7 +37,7 @@ uint32_t Process::start_job(int32_t client, JobKind kind, int64_t round, Tick du
 Simulation::Simulation(const SystemSpec& system, int n_clients, uint64_t seed)
     : system_(system, n_clients, seed), jobs_(queue_, system_, true) {}
 
-void Simulation::add(Process& p, uint32_t n_kinds, uint64_t job_seed) {
+void Simulation::add(Process& p, uint32_t n_kinds, uint64_t job_seed, bool observer) {
   FEDSIM_ASSERT_MSG(!p.sim_, "process registered twice");
   p.sim_ = this;
   p.first_kind_ = next_kind_;
@@ -47,6 +47,14 @@ void Simulation::add(Process& p, uint32_t n_kinds, uint64_t job_seed) {
   first_kind_.push_back(next_kind_);
   next_kind_ += n_kinds;
   end_kind_.push_back(next_kind_);
+  observer_.push_back(observer);
+}
+
+uint64_t Simulation::run_jobs_started() const {
+  uint64_t n = 0;
+  for (size_t i = 0; i < processes_.size(); ++i)
+    if (!observer_[i]) n += jobs_.started(static_cast<uint32_t>(i));
+  return n;
 }
 
 void Simulation::set_checkpointing(std::string file, std::string config_yaml) {
@@ -55,15 +63,23 @@ void Simulation::set_checkpointing(std::string file, std::string config_yaml) {
   journal_ = Journal(checkpoint_file_.empty() ? "" : journal_path(checkpoint_file_));
 }
 
+void Simulation::count(size_t owner, const Event& ev) {
+  if (observer_[owner]) return;
+  ++run_events_;
+  run_end_ = ev.time;
+}
+
 void Simulation::dispatch(const Event& ev) {
   if (ev.kind == JobScheduler::kJobDone || ev.kind == JobScheduler::kJobOffline || ev.kind == JobScheduler::kJobFailed) {
     JobEnd how;
     const Job j = jobs_.finish(ev, &how);
+    count(j.owner, ev);
     processes_.at(j.owner)->on_job_end(j, how, ev);
     return;
   }
   for (size_t i = 0; i < processes_.size(); ++i)
     if (ev.kind >= first_kind_[i] && ev.kind < end_kind_[i]) {
+      count(i, ev);
       processes_[i]->on_event(ev, ev.kind - first_kind_[i]);
       return;
     }
@@ -79,7 +95,7 @@ std::vector<uint8_t> Simulation::archive(Journal* journal) const {
   auto& self = const_cast<Simulation&>(*this);  // fields() only reads through a writer
   auto write = [&](ArchiveWriter& w, bool real) {
     uint64_t magic = kStateMagic, n = processes_.size();
-    w(magic, n, self.events_, self.progress_);
+    w(magic, n, self.events_, self.run_events_, self.run_end_, self.progress_);
     w.attach(journal);
     body_fields(self, w);
     for (const Process* p : processes_) p->save(w);
@@ -105,9 +121,9 @@ std::vector<uint8_t> Simulation::save_state() const { return archive(nullptr); }
 
 void Simulation::load_state(const std::vector<uint8_t>& bytes) {
   ArchiveReader r(bytes, "checkpoint");
-  if (bytes.size() < 16 + kTrailerBytes) r.fail();
+  if (bytes.size() < 40 + kTrailerBytes) r.fail();  // header: magic, n, 3 counters, progress
   uint64_t magic = 0, n = 0;
-  r(magic, n, events_, progress_);
+  r(magic, n, events_, run_events_, run_end_, progress_);
   if (magic != kStateMagic || n != processes_.size())
     throw UserError("checkpoint: saved by another kind of run (other processes); it does not match this config");
   // The trailer first: it says whether the history is in the journal, and how much of it.

@@ -56,15 +56,22 @@ class Simulation {
   Simulation& operator=(const Simulation&) = delete;
 
   // Registers `p` (which must outlive the run) with `n_kinds` event kinds of its own and a job
-  // stream whose failure draws are keyed by `job_seed`.
-  void add(Process& p, uint32_t n_kinds, uint64_t job_seed);
+  // stream whose failure draws are keyed by `job_seed`. An `observer` (open-ended evaluation)
+  // runs beside the run without changing it: its events and jobs are left out of run_events(),
+  // run_jobs_started() and run_end().
+  void add(Process& p, uint32_t n_kinds, uint64_t job_seed, bool observer = false);
 
   EventQueue& queue() { return queue_; }
   JobScheduler& jobs() { return jobs_; }
   const JobScheduler& jobs() const { return jobs_; }
   const SystemModel& system() const { return system_; }
   Tick now() const { return queue_.now(); }
-  uint64_t events() const { return events_; }
+  uint64_t events() const { return events_; }  // every process's
+  // The run's own totals, observers left out: events handled, jobs started, and the time of its
+  // last event (without observers: now() once run() has returned).
+  uint64_t run_events() const { return run_events_; }
+  uint64_t run_jobs_started() const;
+  Tick run_end() const { return run_end_; }
 
   // Checkpoints (sim/checkpoint.hpp). `config_yaml` names the run in the file; a process calls
   // request_checkpoint() after a point worth resuming from and set_progress() with the rounds
@@ -86,6 +93,7 @@ class Simulation {
 
  private:
   void dispatch(const Event& ev);
+  void count(size_t owner, const Event& ev);
   void write_checkpoint_now();
   // The blob: header, body (queue, jobs, processes; appended history to `journal` if given,
   // which is committed before the trailer records its length and CRC), trailer.
@@ -98,8 +106,10 @@ class Simulation {
   JobScheduler jobs_;
   std::vector<Process*> processes_;
   std::vector<uint32_t> first_kind_, end_kind_;  // per process: its kinds [first, end)
+  std::vector<bool> observer_;                    // per process
   uint32_t next_kind_ = JobScheduler::kOwnerKinds;
-  uint64_t events_ = 0;
+  uint64_t events_ = 0, run_events_ = 0;
+  Tick run_end_ = 0;
   bool checkpoint_due_ = false;
   int64_t progress_ = 0;
   std::string checkpoint_file_, config_yaml_;

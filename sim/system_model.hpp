@@ -28,6 +28,7 @@ struct SystemSpec {
   std::string availability_trace = "";  // CSV client,start_s,end_s
   double online_hours = 8.0;     // diurnal: mean online hours per day
   double dropout_prob = 0.0;     // per task: fails at a uniform time inside it
+  double server_gflops = 50.0;   // the server's throughput for its own jobs (open-ended evaluation's answers)
   int diurnal_days = 400;        // diurnal: days drawn (not a config key)
 };
 

@@ -115,7 +115,10 @@ Model Model::load_hf(const std::string& dir, const LoraConfig& lora, const HfOpt
   auto impl = std::make_unique<Impl>(c, lora);
   Net<float>& net = impl->net;
   for (const auto& [name, slot] : names) {
-    const auto& [file, t] = w.tensors.at(name);
+    // Named copies, not structured bindings: C++17 lambdas cannot capture bindings (clang refuses).
+    const auto& entry = w.tensors.at(name);
+    const auto& file = entry.first;
+    const auto& t = entry.second;
     net.fill_tensor(*slot, [&](auto* dst) { convert(*file, *t, dst); });
     file->release(*t);
   }

@@ -1,5 +1,6 @@
 // fedsim results summary FILE_OR_DIR: one table row per results file (or per sweep point when
-// given a sweep's index.h5).
+// given a sweep's index.h5), then the open-ended evaluation's last scores of the files that
+// have /eval.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include "common/h5.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/config.hpp"
+#include "sim/eval/eval_results.hpp"
 #include "sim/results.hpp"
 #include "sim/sweep.hpp"
 
@@ -45,6 +47,31 @@ void summarize_file(const std::string& path, const std::string& name) {
   }
   const sim::FinalMetrics m = sim::final_metrics(r);
   row(name, algorithm, m.rounds, m);
+}
+
+// The last evaluation of every benchmark of each file (name, path) that has one.
+void summarize_eval(const std::vector<std::pair<std::string, std::string>>& files) {
+  bool first = true;
+  for (const auto& [name, path] : files) {
+    for (const sim::eval::EvalTables& t : sim::eval::read_eval(path)) {
+      if (t.rounds.empty()) continue;
+      if (first) {
+        std::printf("\nopen-ended evaluation (last evaluated round):\n%-44s %-9s %6s %7s %11s %9s %10s %7s %s\n", "name",
+                    "benchmark", "round", "score", "rated/all", "unparsed", "judge_fail", "cached", "turn means");
+        first = false;
+      }
+      const sim::eval::EvalRoundRow& r = t.rounds.back();
+      std::string turns;
+      for (const auto& x : t.turns)
+        if (x.round == r.round) turns += (turns.empty() ? "" : " / ") + num(x.mean, "%.3f");
+      const std::string rated = std::to_string(r.rated) + "/" + std::to_string(r.judgments);
+      std::printf("%-44s %-9s %6lld %7s %11s %9lld %10lld %7lld %s\n", name.c_str(), t.name.c_str(),
+                  static_cast<long long>(r.round), num(r.score, "%.3f").c_str(), rated.c_str(),
+                  static_cast<long long>(r.unparsable),
+                  static_cast<long long>(r.timeouts + r.endpoint_errors + r.malformed_replies),
+                  static_cast<long long>(r.judge_cache_hits), turns.c_str());
+    }
+  }
 }
 
 bool has_kind(const std::string& path, const char* kind) {
@@ -82,7 +109,9 @@ int cmd_results(const std::vector<std::string>& args) {
       summarize_index(target);
     } else {
       header();
-      summarize_file(target, std::filesystem::path(target).filename().string());
+      const std::string name = std::filesystem::path(target).filename().string();
+      summarize_file(target, name);
+      summarize_eval({{name, target}});
     }
     return 0;
   }
@@ -95,7 +124,12 @@ int cmd_results(const std::vector<std::string>& args) {
   std::sort(files.begin(), files.end());
   if (files.empty()) throw UserError(target + ": no fedsim results files (*.h5) in this folder");
   header();
-  for (const auto& f : files) summarize_file(f, std::filesystem::path(f).stem().string());
+  std::vector<std::pair<std::string, std::string>> named;
+  for (const auto& f : files) {
+    named.emplace_back(std::filesystem::path(f).stem().string(), f);
+    summarize_file(f, named.back().first);
+  }
+  summarize_eval(named);
   return 0;
 }
 

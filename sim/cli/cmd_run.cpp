@@ -14,6 +14,7 @@
 #include "sim/cli/parse.hpp"
 #include "sim/checkpoint.hpp"
 #include "sim/config.hpp"
+#include "sim/eval/eval_results.hpp"
 #include "sim/experiment.hpp"
 #include "sim/journal.hpp"
 #include "sim/output.hpp"
@@ -143,6 +144,11 @@ int cmd_run(const std::vector<std::string>& args, int& argc, char** argv) {
               fmt(first.train_loss).c_str(), fmt(first.eval_loss).c_str(), fmt(first.eval_accuracy, "%.3f").c_str());
   std::printf("  %-8s %6lld %12s %11s %10s %9s\n", "last", static_cast<long long>(last.round), hms(last.sim_time_s).c_str(),
               fmt(last.train_loss).c_str(), fmt(last.eval_loss).c_str(), fmt(last.eval_accuracy, "%.3f").c_str());
+  for (const auto& t : sim::eval::read_eval(out))  // the open-ended evaluation's last scores
+    if (!t.rounds.empty())
+      std::printf("  eval %-9s round %lld  score %s  (%lld of %lld judgments rated)\n", t.name.c_str(),
+                  static_cast<long long>(t.rounds.back().round), fmt(t.rounds.back().score, "%.3f").c_str(),
+                  static_cast<long long>(t.rounds.back().rated), static_cast<long long>(t.rounds.back().judgments));
   std::printf("  wall time %.1f s (rounds %.1f s)\n", r.wall_total_s, last.wall_s);
   std::printf("results: %s\n", std::filesystem::absolute(out).lexically_normal().c_str());
   return 0;

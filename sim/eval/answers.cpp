@@ -77,7 +77,9 @@ Answers generate_answers(const Benchmark& b, llm::Backend& model, const AnswerOp
     for (size_t i = 0; i < b.questions.size(); ++i) {
       const auto& q = b.questions[i];
       if (t >= q.turns.size()) continue;
-      const Decoding d = decoding_for(b.kind, q.category);
+      Decoding d = decoding_for(b.kind, q.category);
+      if (opt.temperature >= 0.0) d.temperature = opt.temperature;
+      if (opt.max_new_tokens > 0) d.max_new_tokens = opt.max_new_tokens;
       Conversation c;
       for (size_t k = 0; k < t; ++k) {
         c.push_back({"user", q.turns[k] + d.suffix});

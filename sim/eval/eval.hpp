@@ -24,6 +24,7 @@ namespace fedsim::sim::eval {
 class JudgmentCache;  // judge_cache.hpp
 
 enum class BenchmarkKind { mtbench, vicuna, advbench, refer, aya };
+constexpr int archive_enum_count(BenchmarkKind) { return 5; }  // checkpoints (sim/archive.hpp)
 const char* kind_name(BenchmarkKind k);  // mtbench, vicuna, advbench, refer, aya
 // UserError naming `what` (a key or path), the value and the accepted names.
 BenchmarkKind parse_kind(const std::string& s, const std::string& what);
@@ -87,12 +88,21 @@ struct EvalCost {
   int64_t judge_cache_hits = 0;
   int64_t judge_prompt_tokens = 0;  // as the endpoint reports them
   int64_t judge_completion_tokens = 0;
+  template <class Ar>
+  void fields(Ar& ar) {
+    ar(generate_calls, prompt_tokens, generated_tokens, judge_requests, judge_cache_hits, judge_prompt_tokens,
+       judge_completion_tokens);
+  }
 };
 
 struct AnswerOptions {
   PromptFormat format = byte_layout();
   uint64_t seed = 0;  // sampling streams derive from (seed, benchmark kind, round, turn)
   int64_t round = 0;
+  // Decoding overrides (config eval.temperature, eval.max_new_tokens): >= 0 replaces upstream's
+  // temperature of every question, > 0 its max_new_tokens; otherwise decoding_for's.
+  double temperature = -1.0;
+  int max_new_tokens = 0;
 };
 struct Answers {
   std::vector<std::vector<std::string>> turns;  // [question][turn]
@@ -127,6 +137,7 @@ bool refuses(const std::string& output);
 const std::vector<std::string>& refusal_markers();
 
 enum class Verdict : int32_t { rated = 0, unparsable = 1, timeout = 2, endpoint_error = 3, malformed_reply = 4 };
+constexpr int archive_enum_count(Verdict) { return 5; }
 const char* verdict_name(Verdict v);
 
 struct Judgment {
@@ -137,11 +148,15 @@ struct Judgment {
   Verdict verdict = Verdict::rated;
   bool cached = false;
   std::string answer, reply;  // the judged answer (last turn) and the judge's reply
+  template <class Ar>
+  void fields(Ar& ar) { ar(question_id, turn, category, score, verdict, cached, answer, reply); }
 };
 struct CategoryScore {
   std::string category;
   double mean = 0.0;  // over rated judgments; NaN when none
   int64_t rated = 0;
+  template <class Ar>
+  void fields(Ar& ar) { ar(category, mean, rated); }
 };
 struct BenchmarkResult {
   std::string name;
@@ -154,6 +169,11 @@ struct BenchmarkResult {
   int64_t answer_failures = 0;
   std::vector<Judgment> items;
   EvalCost cost;
+  template <class Ar>
+  void fields(Ar& ar) {
+    ar(name, kind, score, mean_rated, categories, turn_means, judgments, rated, unparsable, timeouts, endpoint_errors,
+       malformed_replies, answer_failures, items, cost);
+  }
 };
 
 struct JudgeOptions {

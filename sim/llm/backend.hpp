@@ -58,6 +58,7 @@ struct OpenAIConfig {
   int retries = 2;
   double backoff_s = 0.5;
   double rpm = 0.0;  // requests per minute; 0 = unlimited
+  std::string hint = "check u2s.openai_url and u2s.openai_model";  // after an HTTP 4xx: the keys to check
 };
 std::unique_ptr<Backend> make_openai_backend(const OpenAIConfig& config);
 

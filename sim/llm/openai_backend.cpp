@@ -130,7 +130,7 @@ class OpenAIBackend : public Backend {
         retry = true;
       } else if (rep.status != 200) {
         res.error = where + "HTTP " + std::to_string(rep.status) + " " + shorten(rep.body) + tries +
-                    "; HINT: check u2s.openai_url and u2s.openai_model";
+                    "; HINT: " + c_.hint;
         res.failure = Failure::http_status;
       } else {
         parse(rep.body, where, &res);

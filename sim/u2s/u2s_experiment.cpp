@@ -392,12 +392,12 @@ RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, 
   DomainEvalTrainer trainer(*inner, base, inputs.data);
   RunHooks fh = hooks;
   fh.client_ready_ticks = ready;
-  RunResults res = run_federation(c, n_samples, trainer, fh, control);
+  RunResults res = run_federation(c, n_samples, trainer, fh, control, RunInputs{&base, &inputs.data});
   for (const auto& t : phase.timeline)
     res.timeline.push_back({t.client, static_cast<int32_t>(t.kind), static_cast<int32_t>(t.end), -1, ticks_to_seconds(t.start),
                             ticks_to_seconds(t.stop)});
   res.jobs_started += phase.jobs_started;
-  res.write_extra = u2s_writer(u2s_of(c), std::move(phase), trainer.writer());
+  res.write_extra.push_back(u2s_writer(u2s_of(c), std::move(phase), trainer.writer()));
   return res;
 }
 

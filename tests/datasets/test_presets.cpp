@@ -63,8 +63,12 @@ TEST_CASE("every preset's counts add up to Table 1's totals exactly, at every se
   const std::pair<const char*, size_t> totals[] = {{"fed-aya", 25513},  {"fed-chatbotit", 6166},
                                                    {"fed-wildchat", 52703}, {"fed-wildchat-multiturn", 15406},
                                                    {"fed-chatbotpa", 9508}};
-  for (const auto& [name, total] : totals)
+  for (const auto& entry : totals)
     for (uint64_t seed : {1, 2, 3}) {
+      // Named copies, not structured bindings: CAPTURE is a lambda and C++17 lambdas cannot
+      // capture bindings (clang refuses).
+      const char* name = entry.first;
+      const size_t total = entry.second;
       CAPTURE(name);
       CAPTURE(seed);
       SyntheticSpec spec = preset_spec(name);

@@ -126,3 +126,26 @@ TEST_CASE("eval answers: single-turn benchmarks answer turns[0] with their suffi
   CHECK(rec.calls[0][0].max_new_tokens == 2048);
   CHECK(rec.calls[0][0].prompt == "How do I keep a plant alive?");
 }
+
+TEST_CASE("eval answers: eval.temperature and eval.max_new_tokens replace upstream's decoding for every question") {
+  const models::Model model(models::preset_config("nano"), models::LoraConfig{}, 5);
+  const std::vector<float> adapter = model.init_adapter(9);
+  auto inner = sim::llm::make_model_backend(model, &adapter);
+  Recording rec(*inner);
+  AnswerOptions o;
+  o.temperature = 0.0;
+  o.max_new_tokens = 5;
+  generate_answers(mtbench(), rec, o);
+  REQUIRE(rec.calls.size() == 2);
+  for (const auto& call : rec.calls)
+    for (const auto& r : call) {
+      CHECK(r.temperature == 0.0);  // upstream: writing 0.7, math 0, reasoning 0, stem 0.1
+      CHECK(r.max_new_tokens == 5);  // upstream: 1024
+    }
+  Recording up(*inner);
+  generate_answers(mtbench(), up, AnswerOptions{});
+  std::vector<double> temps;
+  for (const auto& r : up.calls[0]) temps.push_back(r.temperature);
+  CHECK(temps == std::vector<double>{0.7, 0.0, 0.0, 0.1});
+  CHECK(up.calls[0][0].max_new_tokens == 1024);
+}

@@ -1,13 +1,17 @@
 #!/usr/bin/python3
 """CTest test of plots/: makes results with the fedsim binary (two seeds of one run with
-per-client evaluation, and a 2 x 2 sweep), runs every plot script headless on them and checks
-that each writes a non-empty PNG of the size it documents (and a PDF with --pdf)."""
+per-client evaluation and the open-ended evaluation judged by a small judge on loopback, and a
+2 x 2 sweep), runs every plot script headless on them and checks that each writes a non-empty
+PNG of the size it documents (and a PDF with --pdf)."""
 import argparse
+import http.server
+import json
 import os
 import shutil
 import struct
 import subprocess
 import sys
+import threading
 
 BASE = """experiment:
   name: plots
@@ -39,6 +43,24 @@ grid:
 """
 
 failures = []
+
+
+class Judge(http.server.BaseHTTPRequestHandler):
+    """An OpenAI-compatible judge: "Rating: [[r]]" with r from the prompt's lower-case letters."""
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        user = [m["content"] for m in body["messages"] if m["role"] == "user"][-1]
+        rating = 1 + sum(c.islower() for c in user) % 10
+        reply = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": f"Rating: [[{rating}]]"}}]})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply.encode())
+
+    def log_message(self, *args):
+        pass
 
 
 def check(cond, what):
@@ -76,8 +98,15 @@ def main():
         f.write(BASE)
     with open("spec.yaml", "w") as f:
         f.write(SPEC)
+    judge = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Judge)
+    threading.Thread(target=judge.serve_forever, daemon=True).start()
+    advbench = os.path.join(a.plots, "..", "tests", "eval", "samples", "advbench.csv")
+    evaluation = ["--set", "eval.benchmarks=[advbench, refer]", "--set", f"eval.advbench={advbench}", "--set", "eval.every=1",
+                  "--set", "eval.start=on", "--set", f"eval.judge_url=http://127.0.0.1:{judge.server_address[1]}/v1",
+                  "--set", "eval.max_new_tokens=8", "--set", "eval.cache=off", "--set", "eval.judge_latency_s=0.001"]
     for seed in (1, 2):
-        assert run([a.fedsim, "run", "base.yaml", "--out", f"runs/seed{seed}.h5", "--set", f"experiment.seed={seed}"]) == 0
+        assert run([a.fedsim, "run", "base.yaml", "--out", f"runs/seed{seed}.h5", "--set", f"experiment.seed={seed}"]
+                   + evaluation) == 0
     assert run([a.fedsim, "sweep", "spec.yaml", "--out", "sweep"]) == 0
 
     py = sys.executable
@@ -87,6 +116,7 @@ def main():
         ("client_accuracy.py", ["sweep", "--group-by", "federation.algorithm"], (800, 450)),
         ("timeline.py", ["runs/seed1.h5"], (1000, 500)),
         ("sweep_plot.py", ["sweep/index.h5"], (700, 450)),
+        ("eval_scores.py", ["runs"], (1000, 400)),
     ]
     for script, args, size in cases:
         out = f"figs/{script[:-3]}.png"
@@ -100,6 +130,11 @@ def main():
         check(f.read(5) == b"%PDF-", "the PDF starts with %PDF-")
     code = run([py, os.path.join(a.plots, "sweep_plot.py"), "sweep/index.h5", "--x", "no.such_key"])
     check(code != 0, "sweep_plot.py rejects a key that was not swept")
+    code = run([py, os.path.join(a.plots, "eval_scores.py"), "sweep", "--out", "figs/none.png"])
+    check(code != 0, "eval_scores.py rejects runs without /eval")
+    code = run([py, os.path.join(a.plots, "eval_scores.py"), "runs", "--benchmarks", "mtbench", "--out", "figs/none.png"])
+    check(code != 0, "eval_scores.py rejects a benchmark the runs lack")
+    judge.shutdown()
     if failures:
         print(f"{len(failures)} check(s) failed")
         return 1

@@ -94,7 +94,7 @@ TEST_CASE("checkpoint: a version-1 file is refused naming the file, both version
     out.commit();
   }
   const std::string msg =
-      "ckpt-v1.h5.ckpt: checkpoint format_version 1 is not supported; this fedsim reads version 3; HINT: rerun with "
+      "ckpt-v1.h5.ckpt: checkpoint format_version 1 is not supported; this fedsim reads version 4; HINT: rerun with "
       "--fresh to start the run over (the checkpoint is replaced)";
   CHECK_THROWS_WITH_AS(read_checkpoint("ckpt-v1.h5.ckpt"), msg.c_str(), fedsim::UserError);
   const char* bin = std::getenv("FEDSIM_BINARY");

@@ -10,6 +10,7 @@
 #include "common/error.hpp"
 #include "common/h5.hpp"
 #include "sim/results.hpp"
+#include "tests/sim/results_check.hpp"
 
 using namespace fedsim::sim;
 
@@ -116,29 +117,8 @@ TEST_CASE("results: a foreign or truncated file is rejected with a clear error")
   std::filesystem::remove("truncated.h5");
 }
 
-namespace {
-// The names in the first column of the table under `heading` in a Markdown file (backticked).
-std::vector<std::string> documented(const std::string& md, const std::string& heading) {
-  std::vector<std::string> names;
-  size_t at = md.find("\n" + heading);
-  REQUIRE(at != std::string::npos);
-  at = md.find("\n|", at);
-  at = md.find('\n', at + 1);  // the header row
-  at = md.find('\n', at + 1);  // the |---| row
-  while (at != std::string::npos && at + 1 < md.size() && md[at + 1] == '|') {
-    const size_t b = md.find('`', at), e = md.find('`', b + 1);
-    names.push_back(md.substr(b + 1, e - b - 1));
-    at = md.find('\n', at + 1);
-  }
-  return names;
-}
-template <class Table>
-std::vector<std::string> names_of(const Table& t) {
-  std::vector<std::string> out;
-  for (const auto& c : t.columns()) out.push_back(c.name);
-  return out;
-}
-}  // namespace
+using fedsim::test::documented;
+using fedsim::test::names_of;
 
 TEST_CASE("results: experiments/RESULTS.md lists exactly the columns of /rounds, /clients and /timeline") {
   const char* src = std::getenv("FEDSIM_SOURCE_DIR");

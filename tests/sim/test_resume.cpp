@@ -13,6 +13,7 @@
 
 #include "common/h5.hpp"
 #include "sim/results.hpp"
+#include "tests/sim/results_check.hpp"
 
 using namespace fedsim::sim;
 
@@ -44,39 +45,10 @@ Status run_fedsim(const std::string& config, const std::string& out, const std::
   return s;
 }
 
-bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+using fedsim::test::same_value;
 
-void check_same(const RunResults& a, const RunResults& b) {
-  REQUIRE(a.rounds.size() == b.rounds.size());
-  for (size_t i = 0; i < a.rounds.size(); ++i) {
-    const RoundRow &x = a.rounds[i], &y = b.rounds[i];
-    CAPTURE(i);
-    CHECK(x.round == y.round);
-    CHECK(same(x.sim_time_s, y.sim_time_s));
-    CHECK(same(x.train_loss, y.train_loss));
-    CHECK(same(x.eval_loss, y.eval_loss));
-    CHECK(same(x.eval_accuracy, y.eval_accuracy));
-    CHECK(x.selected == y.selected);
-    CHECK(x.completed == y.completed);
-    CHECK(x.stragglers == y.stragglers);
-    CHECK(x.dropouts == y.dropouts);
-    CHECK(same(x.duration_s, y.duration_s));
-  }
-  CHECK(a.participation == b.participation);
-  CHECK(a.clients.rounds_joined == b.clients.rounds_joined);
-  CHECK(a.clients.updates_accepted == b.clients.updates_accepted);
-  CHECK(a.clients.tokens_trained == b.clients.tokens_trained);
-  CHECK(a.clients.busy_s == b.clients.busy_s);
-  CHECK(a.clients.idle_s == b.clients.idle_s);
-  CHECK(a.timeline.size() == b.timeline.size());
-  for (size_t i = 0; i < std::min(a.timeline.size(), b.timeline.size()); ++i) {
-    CHECK(a.timeline[i].client == b.timeline[i].client);
-    CHECK(a.timeline[i].end_s == b.timeline[i].end_s);
-  }
-  CHECK(a.client_eval_accuracy == b.client_eval_accuracy);
-  CHECK(a.sim_total_s == b.sim_total_s);
-  CHECK(a.events == b.events);
-}
+// Everything but wall-clock fields (a resumed run's host time differs).
+void check_same(const RunResults& a, const RunResults& b) { fedsim::test::check_same_run(a, b, /*wall=*/false); }
 
 const char* kBase = R"(experiment:
   seed: 3
@@ -205,6 +177,6 @@ u2s:
     check_same(read_results(out), want);
     const std::vector<double> got = u2s_eval(out);
     REQUIRE(got.size() == want_u2s.size());
-    for (size_t i = 0; i < got.size(); ++i) CHECK(same(got[i], want_u2s[i]));
+    for (size_t i = 0; i < got.size(); ++i) CHECK(same_value(got[i], want_u2s[i]));
   }
 }
