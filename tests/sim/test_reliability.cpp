@@ -6,8 +6,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
+#include <vector>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -64,6 +70,29 @@ Outcome run_cli(const std::string& args, const std::string& fault = "") {
   o.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   o.err = bytes_of("rel.err");
   return o;
+}
+
+// Starts `fedsim args` (stderr to `log`), sends `sig` once `log` contains `when`, and returns its
+// exit code (-1: no such line within 2 minutes, or killed by a signal it should have handled).
+int signal_when(const std::string& args, const std::string& log, const std::string& when, int sig) {
+  const char* bin = std::getenv("FEDSIM_BINARY");
+  REQUIRE(bin != nullptr);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const std::string cmd = "exec " + std::string(bin) + " " + args + " >/dev/null 2>" + log;
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  bool sent = false;
+  for (int i = 0; i < 2400 && !sent; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (bytes_of(log).find(when) != std::string::npos) sent = ::kill(pid, sig) == 0;
+  }
+  if (!sent) ::kill(pid, SIGKILL);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  return sent && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 std::string error_line(const std::string& msg) { return "fedsim: error: " + msg + "\n"; }
@@ -244,4 +273,35 @@ TEST_CASE("reliability: config files that are folders, empty or repeat a key exi
   const Outcome set = run_cli("validate rel.yaml --set federation.rounds=abc");
   CHECK(set.code == 2);
   CHECK(set.err == error_line("--set federation.rounds=abc: federation.rounds: expected an integer, got 'abc'"));
+}
+
+TEST_CASE("reliability: SIGTERM/SIGINT in pretraining and in a sweep stop with 143/130 and leave no partial file") {
+  fs::remove_all("rel-sig");
+  fs::create_directories("rel-sig");
+  // Pretraining (before any checkpoint): the stop is seen within a step, and no base is cached.
+  std::string yaml = kYaml;
+  yaml.replace(yaml.find("pretrain_steps: 5"), 17, "pretrain_steps: 1000000");
+  yaml.replace(yaml.find("rel-cache"), 9, "rel-sig/cache");
+  put("rel-sig/long.yaml", yaml);
+  CHECK(signal_when("run rel-sig/long.yaml --out rel-sig/r.h5", "rel-sig/run.log", "pretrain: step 100/", SIGTERM) == 143);
+  CHECK(bytes_of("rel-sig/run.log").find("stopped by signal 15") != std::string::npos);
+  CHECK_FALSE(fs::exists("rel-sig/r.h5"));
+  CHECK_FALSE(fs::exists("rel-sig/r.h5.ckpt"));
+  CHECK_FALSE(fs::exists("rel-sig/r.h5.lock"));
+  for (const auto& e : fs::directory_iterator("rel-sig/cache"))  // the data set only, no base model
+    CHECK(e.path().filename().string().rfind("data-", 0) == 0);
+  CHECK_FALSE(has_temporary("rel-sig/cache"));
+  // A sweep: SIGINT during a point's rounds saves that point's state; the next sweep resumes it.
+  std::string base = kYaml;
+  base.replace(base.find("rounds: 4\n"), 10, "rounds: 800\n");
+  put("rel-sig/base.yaml", base);
+  put("rel-sig/spec.yaml", "name: sig\nbase: base.yaml\ngrid:\n  federation.lr: [0.01]\n");
+  CHECK(signal_when("sweep rel-sig/spec.yaml --out rel-sig/out", "rel-sig/sweep.log", "round 160/800", SIGINT) == 130);
+  CHECK(bytes_of("rel-sig/sweep.log").find("fedsim: sweep stopped by signal 2; the running point's state is saved") !=
+        std::string::npos);
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator("rel-sig/out")) left.push_back(e.path().filename().string());
+  std::sort(left.begin(), left.end());
+  CHECK(left == std::vector<std::string>{"index.h5", "lr=0.01.h5.ckpt", "lr=0.01.h5.ckpt.journal"});
+  CHECK_FALSE(fs::exists("rel-sig/out/index.h5.lock"));
 }
