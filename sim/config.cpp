@@ -46,6 +46,8 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
          "cache for generated data and pretrained base models; empty = $FEDSIM_CACHE or ~/.cache/fedsim");
   v.integer("checkpoint_every", c.experiment.checkpoint_every, 0, 1000000000,
             "write the whole simulation state to <out>.ckpt every k rounds (and on SIGINT/SIGTERM); 0 = only on signals");
+  v.number("max_memory_gb", c.experiment.max_memory_gb, 0.0, 1e6,
+           "refuse a run whose memory estimate (printed at its start) is above this many GiB; 0 = the machine's memory");
 
   v.section("data", "federated data set");
   v.pick("source", c.data.source, "synthetic = generate (cached by parameters); file = read data.path");

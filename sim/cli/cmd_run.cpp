@@ -17,6 +17,7 @@
 #include "sim/eval/eval_results.hpp"
 #include "sim/experiment.hpp"
 #include "sim/journal.hpp"
+#include "sim/memory_estimate.hpp"
 #include "sim/output.hpp"
 
 namespace po = boost::program_options;
@@ -97,6 +98,8 @@ int cmd_run(const std::vector<std::string>& args, int& argc, char** argv) {
   if (!a.out.empty()) c.experiment.out = a.out;
   sim::validate_experiment(c);
   const std::string out = sim::results_path(c);
+  const sim::MemoryEstimate memory = sim::estimate_memory(c);
+  sim::check_memory(c, memory);  // before anything is allocated
   // Before any work: what is at --out may be replaced, the folder is writable, no other run
   // writes there (held until exit).
   const sim::OutputLock lock = sim::claim_results_output(out, c, {a.fresh, a.force});
@@ -118,6 +121,7 @@ int cmd_run(const std::vector<std::string>& args, int& argc, char** argv) {
   };
   models::set_products(sim::products_of(c));  // for the banner; run_experiment holds it for the run
   std::cerr << "[fedsim] " << c.experiment.name << ": " << models::Runtime::describe() << "\n";
+  std::cerr << "[fedsim] memory estimate: " << memory.summary() << "\n";
   sim::install_stop_handlers();
   sim::RunControl control;
   control.checkpoint_file = sim::checkpoint_path(out);

@@ -22,7 +22,9 @@
 #include "common/h5.hpp"
 #include "results_check.hpp"
 #include "sim/checkpoint.hpp"
+#include "sim/config.hpp"
 #include "sim/journal.hpp"
+#include "sim/memory_estimate.hpp"
 #include "sim/output.hpp"
 #include "sim/results.hpp"
 
@@ -304,4 +306,30 @@ TEST_CASE("reliability: SIGTERM/SIGINT in pretraining and in a sweep stop with 1
   std::sort(left.begin(), left.end());
   CHECK(left == std::vector<std::string>{"index.h5", "lr=0.01.h5.ckpt", "lr=0.01.h5.ckpt.journal"});
   CHECK_FALSE(fs::exists("rel-sig/out/index.h5.lock"));
+}
+
+TEST_CASE("reliability: the memory estimate, by hand for nano, refuses impossible sizes before allocating") {
+  const ExperimentConfig c = parse_config(kYaml, "rel.yaml");
+  const MemoryEstimate e = estimate_memory(c);
+  // nano: V 264, T 32, C 32, L 1, H 2, F 128. Weights 264*32 + 32*32 + (4*32*32 + 3*32*128 + 4*32)
+  // = 25984, times 4 bytes times 4 (weights, gradients, two Adam moments).
+  CHECK(e.model == 16.0 * 25984);
+  // B = max(batch_size 4, pretrain_batch 16); 4 bytes * 16 * 32 * (1 * (16*32 + 2*2*32) + 2*264).
+  CHECK(e.activations == 4.0 * 16 * 32 * (16 * 32 + 2 * 2 * 32 + 2 * 264));
+  put("rel.yaml", kYaml);
+  fs::remove_all("rel-mem");
+  const Outcome big = run_cli("run rel.yaml --out rel-mem/r.h5 --set model.d_model=65536");
+  CHECK(big.code == 2);
+  CHECK(big.err.rfind("fedsim: error: rel.yaml: the run needs about ", 0) == 0);
+  CHECK(big.err.find("driven by model.d_model, model.n_layers, model.d_ff (the base model)") != std::string::npos);
+  const Outcome capped = run_cli("run rel.yaml --out rel-mem/r.h5 --set experiment.max_memory_gb=0.001");
+  CHECK(capped.code == 2);
+  CHECK(capped.err == error_line("rel.yaml: the run needs about " + e.summary() +
+                                 ", more than experiment.max_memory_gb (1 MiB); driven by " + e.largest_keys() +
+                                 "; HINT: reduce them, or raise experiment.max_memory_gb on a machine that has the "
+                                 "memory"));
+  CHECK_FALSE(fs::exists("rel-mem"));  // refused before the output folder is made
+  const Outcome ok = run_cli("run rel.yaml --out rel-mem/r.h5");
+  CHECK(ok.code == 0);
+  CHECK(ok.err.find("[fedsim] memory estimate: " + e.summary() + "\n") != std::string::npos);
 }
