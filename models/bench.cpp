@@ -1,6 +1,7 @@
 // `fedsim bench model`: training throughput against this machine's sgemm rate, and the memory
 // of a many-client round on a Hugging Face folder.
 #include "models/bench.hpp"
+#include "models/text/batch.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -101,7 +102,7 @@ BenchResult bench_model(const std::string& preset, int B, double min_seconds, in
                      std::string(cfg.max_seq, static_cast<char>('a' + b % 26))});
   BenchResult r;
   r.preset = preset;
-  time_steps(m, make_sft_batch(pairs, cfg.max_seq), min_seconds, sgemm_n, r);
+  time_steps(m, make_sft_batch(m.tokenizer(), m.chat_template(), pairs, cfg.max_seq), min_seconds, sgemm_n, r);
   return r;
 }
 

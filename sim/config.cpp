@@ -14,6 +14,7 @@
 
 #include "common/error.hpp"
 #include "datasets/dataset.hpp"
+#include "models/text/chat_template.hpp"
 #include "sim/yaml_checks.hpp"
 
 namespace fedsim::sim {
@@ -32,6 +33,16 @@ std::vector<std::string> data_presets() {
   return p;
 }
 const std::vector<std::string> kPresets{"nano", "tiny", "small", "gpt2-124m"};
+
+// model.template: auto, or a template of models/text/chat_template.cpp.
+const std::vector<std::string>& template_choices() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n{"auto"};
+    for (const std::string& t : models::chat_template_names()) n.push_back(t);
+    return n;
+  }();
+  return names;
+}
 const std::vector<std::string> kLoraTargets{"q",      "k",      "v",      "o",      "mlp_up",    "mlp_down",
                                             "mlp_gate", "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
                                             "up_proj", "down_proj"};
@@ -75,10 +86,13 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
   v.number("partition_alpha", c.data.partition_alpha, 1e-6, 1e6, "dirichlet partition concentration; small = skewed");
   v.integer("shards_per_client", c.data.shards_per_client, 1, 1000, "shards partition: shards per client");
 
-  v.section("model", "base transformer (byte-level tokens)");
+  v.section("model", "base transformer, its tokenizer and chat template");
   v.pick("source", c.model.source, "preset: fedsim's GPT (preset, pretrained here); hf: a Hugging Face folder (model.path)");
   v.text("path", c.model.path, "source hf: model folder (config.json, model.safetensors or shards)");
   v.pick("base_dtype", c.model.base_dtype, "source hf: storage of the frozen base (bf16: half)");
+  v.choice("template", c.model.chat_template, template_choices(),
+           "chat template of every text (models/README.md \"Which template\"); auto: fedsim-bytes for presets, the "
+           "folder's format for hf (llama-3, chatml, qwen2.5, qwen3), else FedLLM-Bench's alpaca / vicuna_v1.1 / plain");
   v.choice("preset", c.model.preset, kPresets, "shape preset");
   v.integer("seq_len", c.model.seq_len, 0, 65536, "context length; 0 = preset's");
   v.integer("d_model", c.model.d_model, 0, 65536, "0 = preset's");

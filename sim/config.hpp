@@ -81,6 +81,7 @@ struct ModelSection {
   ModelSource source = ModelSource::preset;  // preset (fedsim's GPT) | hf (a Hugging Face folder at path)
   std::string path = "";                      // source hf: the model folder (config.json, *.safetensors)
   BaseStorage base_dtype = BaseStorage::fp32;  // storage of the frozen base (source hf)
+  std::string chat_template = "auto";          // key `template`: a models/text chat template, or auto
   std::string preset = "tiny";
   int64_t seq_len = 0;  // 0 = preset's context
   int64_t d_model = 0, n_layers = 0, n_heads = 0, d_ff = 0;  // 0 = preset's

@@ -8,6 +8,7 @@
 #include "common/rng.hpp"
 #include "fedsim_version.hpp"
 #include "models/hf/hf.hpp"
+#include "models/text/batch.hpp"
 #include "sim/federation.hpp"
 
 namespace fedsim::sim {
@@ -33,14 +34,7 @@ models::ModelConfig model_config(const ExperimentConfig& c) {
     models::HfOptions o;
     o.max_seq = static_cast<int>(c.model.seq_len);
     o.base_dtype = c.model.base_dtype == BaseStorage::bf16 ? models::BaseDtype::bf16 : models::BaseDtype::fp32;
-    const models::ModelConfig m = models::read_hf_config(c.model.path, o);
-    // Until tokenizer.json is wired in, the simulator feeds fedsim's byte-level ids (0-263) to
-    // every model: a Hugging Face model must have room for them.
-    if (m.vocab_size < models::Tokenizer::vocab_size)
-      throw UserError(c.source_path + ": model.path: " + c.model.path + "/config.json: vocab_size " +
-                      std::to_string(m.vocab_size) + " is below the 264 ids of fedsim's byte-level tokenizer, which "
-                      "runs use for now; accepted: vocab_size >= 264");
-    return m;
+    return models::read_hf_config(c.model.path, o);
   }
   models::ModelConfig m = models::preset_config(c.model.preset);
   if (c.model.seq_len) m.max_seq = static_cast<int>(c.model.seq_len);
@@ -54,8 +48,38 @@ models::ModelConfig model_config(const ExperimentConfig& c) {
   return m;
 }
 
+std::string chat_template_name(const ExperimentConfig& c, const std::string& family, datasets::DataKind kind) {
+  if (c.model.chat_template != "auto") return c.model.chat_template;
+  const models::ChatUse use = kind == datasets::DataKind::multiturn ? models::ChatUse::conversations
+                              : kind == datasets::DataKind::dpo    ? models::ChatUse::preferences
+                                                                   : models::ChatUse::instructions;
+  return models::default_chat_template(family, use);
+}
+
+void check_model_text(const ExperimentConfig& c) {
+  std::shared_ptr<const models::TextTokenizer> tok = models::byte_tokenizer();
+  if (c.model.source == ModelSource::hf) {  // the folder's tokenizer, checked against config.json
+    const models::ModelConfig mc = model_config(c);
+    models::HfText t;
+    try {
+      t = models::read_hf_text(c.model.path, mc);
+    } catch (const UserError& e) {
+      throw UserError(c.source_path + ": model.path: " + e.what());
+    }
+    if (!t.tokenizer) throw UserError(c.source_path + ": model.path: " + t.why);
+    tok = t.tokenizer;
+  }
+  if (c.model.chat_template == "auto") return;  // auto picks a template of the tokenizer's family
+  try {
+    models::check_chat_template(*tok, models::chat_template(c.model.chat_template));
+  } catch (const UserError& e) {
+    throw UserError(c.source_path + ": model.template: " + e.what());
+  }
+}
+
 void validate_experiment(const ExperimentConfig& c) {
   model_config(c);
+  check_model_text(c);
   for (const ExperimentKind& k : experiment_kinds())
     if (k.validate) k.validate(c);
   for (const RunFeature& f : run_features())

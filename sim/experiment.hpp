@@ -33,6 +33,13 @@ models::ModelConfig model_config(const ExperimentConfig& c);
 models::LoraConfig lora_config(const ExperimentConfig& c);
 // `model.products` (models/products.hpp); run_experiment holds it for the whole run.
 models::Products products_of(const ExperimentConfig& c);
+// model.template for a model of chat family `family` (models::Model::chat_family) training on
+// data of `kind`: the configured name, or with auto models::default_chat_template (multiturn:
+// conversations, dpo: preferences, else instructions).
+std::string chat_template_name(const ExperimentConfig& c, const std::string& family, datasets::DataKind kind);
+// The model's text side: an hf folder's tokenizer.json (present, ids within vocab_size) and a
+// named template against the tokenizer (every token it writes); UserError naming the key.
+void check_model_text(const ExperimentConfig& c);
 // Checks that need other layers (model shapes, the data generator's parameters, mode and
 // algorithm combinations); UserError naming the key. Run by validate and before any output.
 void validate_experiment(const ExperimentConfig& c);

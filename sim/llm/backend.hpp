@@ -15,7 +15,13 @@
 namespace fedsim::sim::llm {
 
 struct Request {
-  std::string prompt;       // the instruction text (for the model backend: fed as BOS INST prompt RESP)
+  // The instruction text: one user turn (the model backend renders it through the model's chat
+  // template: BOS INST prompt RESP with the byte layout).
+  std::string prompt;
+  // Or a whole conversation ending on a user turn (its turns non-empty): the model backend
+  // renders it through the model's chat template, the openai backend sends its turns as
+  // messages; `prompt` is then not read.
+  models::Conversation chat;
   // The system message of a chat endpoint. Unset: the openai backend's default (the U2S
   // instruction it has always sent); "" = no system message. The model backend ignores it.
   std::optional<std::string> system;
@@ -45,7 +51,8 @@ class Backend {
   virtual std::vector<Result> generate(const std::vector<Request>& requests) = 0;
 };
 
-// fedsim's transformer (with an adapter, or the base when adapter is null). Tokens are bytes.
+// fedsim's transformer (with an adapter, or the base when adapter is null), through its own
+// tokenizer and chat template (models::Model::generate_chat); token counts are its tokenizer's.
 std::unique_ptr<Backend> make_model_backend(const models::Model& model, const std::vector<float>* adapter);
 
 // An OpenAI-compatible chat-completions endpoint via libcurl (openai_backend.cpp): requests go

@@ -100,7 +100,9 @@ class OpenAIBackend : public Backend {
                                           "Q:<question>\\nA:<answer>";
     nlohmann::json messages = nlohmann::json::array();
     if (!system.empty()) messages.push_back({{"role", "system"}, {"content", system}});
-    messages.push_back({{"role", "user"}, {"content", r.prompt}});
+    if (r.chat.turns.empty()) messages.push_back({{"role", "user"}, {"content", r.prompt}});
+    for (const models::Turn& t : r.chat.turns)
+      messages.push_back({{"role", t.role == models::Role::user ? "user" : "assistant"}, {"content", t.text}});
     nlohmann::json body = {{"model", c_.model},
                            {"messages", messages},
                            {"max_tokens", r.max_new_tokens},

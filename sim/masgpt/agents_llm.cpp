@@ -7,6 +7,7 @@
 #include "common/error.hpp"
 #include "datasets/dataset.hpp"
 #include "fedsim_version.hpp"
+#include "models/text/batch.hpp"
 #include "sim/experiment.hpp"
 #include "sim/masgpt/masgpt_config.hpp"
 
@@ -62,11 +63,15 @@ models::OptimConfig no_decay() {
   return o;
 }
 
-// SFT batch as short as its longest pair allows (shorter sequences are cheaper to train).
-models::Batch fit_batch(const std::vector<std::pair<std::string, std::string>>& pairs, int max_seq) {
-  size_t need = 0;
-  for (const auto& p : pairs) need = std::max(need, p.first.size() + p.second.size() + 4);
-  return models::make_sft_batch(pairs, static_cast<int>(std::min<size_t>(need, static_cast<size_t>(max_seq))));
+// SFT batch in the model's tokenizer and template, as short as its longest pair allows (shorter
+// sequences are cheaper to train).
+models::Batch fit_batch(const models::Model& model, const std::vector<std::pair<std::string, std::string>>& pairs,
+                        int max_seq) {
+  const models::TextTokenizer& tok = model.tokenizer();
+  const models::ChatTemplate& t = model.chat_template();
+  size_t need = 2;
+  for (const auto& p : pairs) need = std::max(need, models::tokenize_conversation(tok, t, models::exchange(p.first, p.second)).ids.size());
+  return models::make_sft_batch(tok, t, pairs, static_cast<int>(std::min<size_t>(need, static_cast<size_t>(max_seq))));
 }
 
 void say(const Log& log, const std::string& s) {
@@ -180,7 +185,7 @@ models::Model agents_llm(const ExperimentConfig& c, const std::vector<QuerySet>&
     std::vector<std::pair<std::string, std::string>> pairs;
     for (int64_t j = 0; j < m.agents_batch; ++j) pairs.push_back(role_example(pool[rng.below(pool.size())], rng));
     const double lr = cosine_lr(m.agents_lr, 0.1 * m.agents_lr, step, m.agents_steps);
-    const double loss = model.train_base_step(fit_batch(pairs, mc.max_seq), static_cast<float>(lr), no_decay());
+    const double loss = model.train_base_step(fit_batch(model, pairs, mc.max_seq), static_cast<float>(lr), no_decay());
     avg = step == 0 ? loss : 0.95 * avg + 0.05 * loss;
     if ((step + 1) % 250 == 0 || step + 1 == m.agents_steps)
       say(log, "masgpt: agents' LLM step " + std::to_string(step + 1) + "/" + std::to_string(m.agents_steps) +
@@ -220,11 +225,11 @@ models::Model train_generator(const ExperimentConfig& c, const std::string& agen
     std::vector<std::pair<std::string, std::string>> batch;
     for (int64_t j = 0; j < m.generator_batch; ++j) batch.push_back(pairs[rng.below(pairs.size())]);
     if (!full) {
-      lora_batches.push_back(fit_batch(batch, T));
+      lora_batches.push_back(fit_batch(model, batch, T));
       continue;
     }
     const double lr = cosine_lr(m.generator_lr, 0.1 * m.generator_lr, step, m.generator_steps);
-    const double loss = model.train_base_step(fit_batch(batch, T), static_cast<float>(lr), no_decay());
+    const double loss = model.train_base_step(fit_batch(model, batch, T), static_cast<float>(lr), no_decay());
     avg = step == 0 ? loss : 0.95 * avg + 0.05 * loss;
     if ((step + 1) % 100 == 0 || step + 1 == m.generator_steps)
       say(log, "masgpt: generator step " + std::to_string(step + 1) + "/" + std::to_string(m.generator_steps) +

@@ -173,7 +173,10 @@ MasgptResults run_masgpt(const ExperimentConfig& c, const Log& log) {
   models::GenerateConfig g;
   g.max_new_tokens = gen.config().max_seq;
   g.temperature = 0.0f;
-  r.generated = gen.generate(adapter ? &*adapter : nullptr, texts, g);
+  std::vector<models::Conversation> queries;
+  for (const std::string& t : texts) queries.push_back(models::Conversation{"", {{models::Role::user, t}}});
+  const std::vector<models::Generation> gens = gen.generate_chat(adapter ? &*adapter : nullptr, queries, g);
+  for (const models::Generation& x : gens) r.generated.push_back(x.text);
   const std::vector<QueryRun> runs = execute_texts(r.generated, texts, *backend, exec);
   r.rows.push_back(score_row("mas-gpt", test_q, runs, sets.size(), r.generation_calls));
   r.queries = static_cast<int64_t>(test_q.size());
@@ -186,7 +189,7 @@ MasgptResults run_masgpt(const ExperimentConfig& c, const Log& log) {
     r.test_queries.push_back(test_q[i].text);
     r.answers.push_back(q.answer);
     r.correct.push_back(q.answer == test_q[i].answer ? 1 : 0);
-    const double gen_tokens = static_cast<double>(texts[i].size() + 3 + r.generated[i].size() + 1);
+    const double gen_tokens = static_cast<double>(gens[i].prompt_tokens + gens[i].new_tokens);
     gen_s.push_back(gen_tokens * models::forward_flops_per_token(gen.config()) / exec.server_flops + exec.call_latency_s);
     exec_s.push_back(q.sim_seconds);
   }

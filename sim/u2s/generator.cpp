@@ -18,6 +18,7 @@
 #include "common/error.hpp"
 #include "common/rng.hpp"
 #include "fedsim_version.hpp"
+#include "models/text/batch.hpp"
 #include "sim/experiment.hpp"
 #include "sim/u2s/u2s_phase.hpp"
 
@@ -139,7 +140,8 @@ models::Model trained_generator(const ExperimentConfig& c, const std::vector<Poo
     const int64_t w = std::min(u.generator_warmup, u.generator_steps);
     const double lr = step < w ? u.generator_lr * static_cast<double>(step + 1) / static_cast<double>(w)
                                : cosine_lr(u.generator_lr, 0.1 * u.generator_lr, step - w, u.generator_steps - w);
-    const double loss = model.train_base_step(models::make_sft_batch(pairs, mc.max_seq), static_cast<float>(lr), opt);
+    const double loss = model.train_base_step(models::make_sft_batch(model.tokenizer(), model.chat_template(), pairs, mc.max_seq),
+                                             static_cast<float>(lr), opt);
     avg = step == 0 ? loss : 0.95 * avg + 0.05 * loss;
     if (hooks.log && ((step + 1) % 250 == 0 || step + 1 == u.generator_steps))
       hooks.log("u2s: generator step " + std::to_string(step + 1) + "/" + std::to_string(u.generator_steps) +

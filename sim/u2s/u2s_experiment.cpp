@@ -10,6 +10,7 @@
 
 #include "common/error.hpp"
 #include "common/h5.hpp"
+#include "models/text/batch.hpp"
 #include "sim/federation.hpp"
 #include "sim/u2s/u2s_phase.hpp"
 
@@ -59,8 +60,11 @@ class DomainEvalTrainer : public LocalTrainer {
     for (auto& pairs : by) {
       std::vector<models::Batch> bs;
       for (size_t i = 0; i < pairs.size(); i += 32)
-        bs.push_back(models::make_sft_batch({pairs.begin() + static_cast<long>(i), pairs.begin() + static_cast<long>(std::min(pairs.size(), i + 32))},
-                                            m.config().max_seq));
+        bs.push_back(models::make_sft_batch(
+            m.tokenizer(), m.chat_template(),
+            std::vector<std::pair<std::string, std::string>>(pairs.begin() + static_cast<long>(i),
+                                                             pairs.begin() + static_cast<long>(std::min(pairs.size(), i + 32))),
+            m.config().max_seq));
       n_.push_back(static_cast<int64_t>(pairs.size()));
       batches_.push_back(std::move(bs));
     }

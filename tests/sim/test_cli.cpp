@@ -8,31 +8,14 @@
 #include <sstream>
 #include <string>
 
+#include "tests/sim/cli_util.hpp"
+
 namespace {
 
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
+using fedsim_cli::Outcome;
+using fedsim_cli::slurp;
 
-std::string slurp(const std::string& path) {
-  std::ifstream is(path);
-  std::stringstream ss;
-  ss << is.rdbuf();
-  return ss.str();
-}
-
-Outcome fedsim(const std::string& args) {
-  const char* bin = std::getenv("FEDSIM_BINARY");
-  REQUIRE(bin != nullptr);
-  const std::string cmd = std::string(bin) + " " + args + " >cli.out 2>cli.err";
-  const int status = std::system(cmd.c_str());
-  Outcome o;
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  o.out = slurp("cli.out");
-  o.err = slurp("cli.err");
-  return o;
-}
+Outcome fedsim(const std::string& args) { return fedsim_cli::run_fedsim(args, "cli"); }
 
 void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
@@ -145,13 +128,13 @@ federation:
   CHECK(slurp("hf-run/peft/adapter_model.safetensors") == slurp("hf-run/peft-end/adapter_model.safetensors"));
   CHECK(slurp("hf-run/peft/adapter_config.json").find("\"target_modules\": [\n    \"q_proj\",\n    \"v_proj\",\n    \"gate_proj\"") !=
         std::string::npos);
-  // Too small a vocabulary for the byte-level ids runs use for now; no such folder.
+  // Too small a vocabulary for the byte-level tokenizer.json model init writes by default
+  // (tests/sim/test_hf_text.cpp: other tokenizers and the run's checks).
   o = fedsim("model init --arch llama --layers 1 --hidden 16 --heads 2 --intermediate 32 --vocab 100 --out hf-run/small");
-  REQUIRE(o.code == 0);
-  o = fedsim("run hf-run/cfg.yaml --set model.path=hf-run/small");
   CHECK(o.code == 2);
-  CHECK(o.err == "fedsim: error: hf-run/cfg.yaml: model.path: hf-run/small/config.json: vocab_size 100 is below the 264 "
-                 "ids of fedsim's byte-level tokenizer, which runs use for now; accepted: vocab_size >= 264\n");
+  CHECK(o.err == "fedsim: error: model init: --tokenizer (byte-level) has 264 token ids, more than --vocab 100; "
+                 "accepted: --vocab >= 264\n");
+  CHECK_FALSE(std::filesystem::exists("hf-run/small"));
   o = fedsim("run hf-run/cfg.yaml --set model.path=hf-run/none");
   CHECK(o.code == 2);
   CHECK(o.err.find("model.path: 'hf-run/none' is not a folder") != std::string::npos);
