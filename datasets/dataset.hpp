@@ -16,7 +16,7 @@ namespace fedsim::datasets {
 
 // Version 2 added kind, languages, per-sample language, DPO `rejected`, conversation turns and
 // client attributes (FORMAT.md). read_dataset still reads version-1 files (as kind sft).
-inline constexpr int64_t kFormatVersion = 2;
+inline constexpr int64_t kFormatVersion = 3;
 inline constexpr const char* kFormatKind = "fedsim-dataset";
 
 // What a sample holds. sft: instruction -> response. multiturn: `turns` is the conversation and

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "common/error.hpp"
+#include "common/stop.hpp"
 #include "datasets/import.hpp"
 #include "datasets/json_text.hpp"
 
@@ -150,14 +151,29 @@ FederatedDataset import_fedllm(const std::string& path, const ImportOptions& opt
   const std::string text = read_file(path);
   if (format == "json") {
     const Source src{path, text};
-    const Json root = parse_text(src);
-    if (root.is_array()) {  // a local-run file (utils/benchmark_dataset.py): one client, named by the file
-      ClientData& c = client_for(d, index, std::filesystem::path(path).stem().string());
-      for (size_t i = 0; i < root.size(); ++i)
-        add_sample(c, reader.read(src, root[i], Path{{"", i, false}}, opt.kind), opt.kind, reader);
-    } else if (root.is_object()) {
-      for (const auto& [key, samples] : root.items()) {
+    const size_t first = text.find_first_not_of(" \t\r\n");
+    // Syntax first, without building anything: a bad file gets the parser's located message.
+    const bool object = first != std::string::npos && text[first] == '{' && Json::accept(text);
+    if (object && too_deep(text) == std::string::npos) {
+      // Each client's list is parsed on its own, and duplicate keys are seen (object_entries).
+      std::unordered_map<std::string, size_t> seen;  // key -> offset of its first entry
+      for (const ObjectEntry& e : object_entries(text)) {
+        check_stop();
+        const std::string& key = e.key;
         const Path at{{key, 0, true}};
+        if (const auto [it, fresh] = seen.emplace(key, e.key_at); !fresh) {
+          const auto [line, col] = line_col(text, it->second);
+          throw error_at(src, e.key_at, "client key " + Json(key).dump() + " appears a second time (first at line " +
+                                            std::to_string(line) + ", column " + std::to_string(col) +
+                                            "); each client must be listed once (the second list would replace the first)");
+        }
+        Json samples;
+        try {
+          samples = Json::parse(text.begin() + static_cast<long>(e.begin), text.begin() + static_cast<long>(e.end));
+        } catch (const Json::exception&) {  // a number beyond double's range: the whole text locates it
+          parse_text(src);
+          throw;
+        }
         if (!samples.is_array())
           throw error_at(src, at, "expected a list of samples for client \"" + key + "\", found " + type_of(samples));
         ClientData& c = client_for(d, index, key);
@@ -168,14 +184,24 @@ FederatedDataset import_fedllm(const std::string& path, const ImportOptions& opt
         }
       }
     } else {
-      throw error_at(src, Path{},
-                     "expected an object {\"client key\": [sample, ...]} or a list of samples (one client), found " +
-                         type_of(root));
+      const Json root = parse_text(src);
+      if (root.is_array()) {  // a local-run file (utils/benchmark_dataset.py): one client, named by the file
+        ClientData& c = client_for(d, index, std::filesystem::path(path).stem().string());
+        for (size_t i = 0; i < root.size(); ++i) {
+          if (i % 4096 == 0) check_stop();
+          add_sample(c, reader.read(src, root[i], Path{{"", i, false}}, opt.kind), opt.kind, reader);
+        }
+      } else {
+        throw error_at(src, Path{},
+                       "expected an object {\"client key\": [sample, ...]} or a list of samples (one client), found " +
+                           type_of(root));
+      }
     }
   } else {
     std::istringstream lines(text);
     std::string line;
     for (size_t n = 0; std::getline(lines, line); ++n) {
+      if (n % 1024 == 0) check_stop();
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       const Source src{path, line, n};
       const Json j = parse_text(src);

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "common/stop.hpp"
 #include "common/error.hpp"
 #include "datasets/dataset.hpp"
 #include "synthetic_tasks.hpp"
@@ -195,6 +196,7 @@ FederatedDataset generate_preset(const SyntheticSpec& s) {
   for (double w : p.language_weights) lang_alpha.push_back(s.language_alpha * static_cast<double>(langs.size()) * w);
   d.clients.resize(counts.size());
   for (size_t c = 0; c < counts.size(); ++c) {
+    check_stop();  // SIGINT/SIGTERM (common/stop.hpp)
     ClientData& client = d.clients[c];
     client.name = client_name(static_cast<int>(c), n_clients);
     Rng trait(s.seed, c, 3, Purpose::data_split);
@@ -271,10 +273,12 @@ FederatedDataset generate_preset(const SyntheticSpec& s) {
   };
   const int n_test = s.n_test;
   for (int i = 0; i < n_test; ++i) {  // language-major blocks like Aya's 8 x 20, tasks round-robin
+    if (i % 4096 == 0) check_stop();
     const size_t lang = static_cast<size_t>(i) * langs.size() / static_cast<size_t>(std::max(1, n_test));
     d.test.push_back(split_sample(kTestStream, static_cast<uint64_t>(i), static_cast<size_t>(i) % n_tasks, lang, true));
   }
   for (int i = 0; i < s.n_public; ++i) {
+    if (i % 4096 == 0) check_stop();
     Rng pick(s.seed, kPublicStream, static_cast<uint64_t>(i), Purpose::data_split);
     const size_t task = pick.below(n_tasks), lang = pick.below(langs.size());
     d.public_split.push_back(split_sample(kPublicStream, static_cast<uint64_t>(i), task, lang, false));

@@ -9,11 +9,13 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <sstream>
 
 #include "common/error.hpp"
 #include "datasets/dataset.hpp"
 #include "models/text/chat_template.hpp"
+#include "sim/yaml_checks.hpp"
 
 namespace fedsim::sim {
 namespace {
@@ -46,6 +48,8 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
          "cache for generated data and pretrained base models; empty = $FEDSIM_CACHE or ~/.cache/fedsim");
   v.integer("checkpoint_every", c.experiment.checkpoint_every, 0, 1000000000,
             "write the whole simulation state to <out>.ckpt every k rounds (and on SIGINT/SIGTERM); 0 = only on signals");
+  v.number("max_memory_gb", c.experiment.max_memory_gb, 0.0, 1e6,
+           "refuse a run whose memory estimate (printed at its start) is above this many GiB; 0 = the machine's memory");
 
   v.section("data", "federated data set");
   v.pick("source", c.data.source, "synthetic = generate (cached by parameters); file = read data.path");
@@ -281,7 +285,9 @@ KeyLister list_keys() {
 
 class Loader : public Visitor {
  public:
-  Loader(const YAML::Node& root, std::string source) : root_(root), source_(std::move(source)) {}
+  // `from_set`: keys given by --set, with their assignment (a bad value is blamed on it).
+  Loader(const YAML::Node& root, std::string source, std::map<std::string, std::string> from_set = {})
+      : root_(root), source_(std::move(source)), from_set_(std::move(from_set)) {}
   void section(const char* name, const char*) override {
     sec_name_ = name;
     sec_ = root_[name];
@@ -364,10 +370,12 @@ class Loader : public Visitor {
   }
   [[noreturn]] void fail(const char* k, const std::string& what) const {
     const std::string key = (sec_name_ == k ? std::string(k) : sec_name_ + "." + k);
-    throw UserError(source_ + ": " + key + ": " + what);
+    const auto set = from_set_.find(key);
+    throw UserError((set == from_set_.end() ? source_ : "--set " + set->second) + ": " + key + ": " + what);
   }
   YAML::Node root_, sec_;
   std::string source_, sec_name_;
+  std::map<std::string, std::string> from_set_;
 };
 
 class Emitter : public Visitor {
@@ -428,7 +436,8 @@ void check_unknown_keys(const YAML::Node& root, const std::string& source) {
   }
 }
 
-void apply_override(YAML::Node& root, const std::string& assignment) {
+// Returns the key it sets ("section.key").
+std::string apply_override(YAML::Node& root, const std::string& assignment) {
   const std::string src = "--set " + assignment;
   const size_t eq = assignment.find('=');
   const size_t dot = assignment.find('.');
@@ -447,6 +456,7 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
   check_unknown_keys(probe, "--set");
   if (!root[sec] || !root[sec].IsMap()) root[sec] = YAML::Node(YAML::NodeType::Map);
   root[sec][key] = parsed.IsNull() ? YAML::Node("") : parsed;
+  return sec + "." + key;
 }
 
 void check_cross_fields(const ExperimentConfig& c, const std::string& source) {
@@ -523,10 +533,12 @@ ExperimentConfig parse_config(const std::string& yaml_text, const std::string& s
                     std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  check_duplicate_keys(root, source);
   check_unknown_keys(root, source);
-  for (const auto& o : overrides) apply_override(root, o);
+  std::map<std::string, std::string> from_set;
+  for (const auto& o : overrides) from_set[apply_override(root, o)] = o;
   ExperimentConfig c;
-  Loader loader(root, source);
+  Loader loader(root, source, from_set);
   visit_config(c, loader);
   c.source_path = source;
   check_cross_fields(c, source);
@@ -534,11 +546,28 @@ ExperimentConfig parse_config(const std::string& yaml_text, const std::string& s
 }
 
 ExperimentConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw UserError(path + ": is a folder; expected a YAML config file");
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    throw UserError(path + ": is not a regular file; expected a YAML config file");  // a FIFO would block
   std::ifstream is(path, std::ios::binary);
   if (!is) throw UserError(path + ": cannot read config file (no such file or not readable)");
   std::stringstream ss;
   ss << is.rdbuf();
-  return parse_config(ss.str(), path, overrides);
+  const std::string text = ss.str();
+  bool empty = text.find_first_not_of(" \t\r\n") == std::string::npos;
+  if (!empty) {
+    try {
+      empty = YAML::Load(text).IsNull();  // comments only
+    } catch (const YAML::Exception&) {
+      // parse_config reports the syntax error with its position
+    }
+  }
+  if (empty)
+    throw UserError(path + ": is empty (no keys); expected a YAML config such as `federation:` with `rounds: 10` "
+                    "under it (`fedsim config reference` lists every key)");
+  return parse_config(text, path, overrides);
 }
 
 std::string to_yaml(const ExperimentConfig& c) {

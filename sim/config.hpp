@@ -51,6 +51,7 @@ struct ExperimentSection {
   std::string out = "";        // results file; "" = results/<name>.h5
   std::string cache_dir = "";  // generated data and pretrained models; "" = $FEDSIM_CACHE or ~/.cache/fedsim
   int64_t checkpoint_every = 10;  // rounds between simulation checkpoints; 0 = only on SIGINT/SIGTERM
+  double max_memory_gb = 0.0;     // refuse runs estimated above this (sim/memory_estimate.hpp); 0 = the machine's
 };
 
 struct DataSection {

@@ -208,13 +208,16 @@ void run_resumable(Simulation& sim, const ExperimentConfig& c, const RunHooks& h
   bool resumed = false;
   if (!ck.empty() && control.resume && std::filesystem::exists(ck)) {
     const SimCheckpoint saved = read_checkpoint(ck);
-    if (saved.config_yaml == to_yaml(c)) {
-      if (hooks.log) hooks.log("resuming from " + ck + " after round " + std::to_string(saved.completed_rounds));
+    if (saved.config_yaml != to_yaml(c))
+      throw UserError(ck + ": holds the checkpoint of another config; resuming it would mix two runs" + fresh_hint() +
+                      " or choose another --out");
+    if (hooks.log) hooks.log("resuming from " + ck + " after round " + std::to_string(saved.completed_rounds));
+    try {
       sim.load_state(saved.state);
-      resumed = true;
-    } else if (hooks.log) {
-      hooks.log("warning: " + ck + " holds a checkpoint of another config; starting from round 0");
+    } catch (const UserError& e) {
+      throw UserError(ck + ": " + e.what() + fresh_hint());
     }
+    resumed = true;
   }
   if (!resumed) start();
   sim.run();

@@ -8,6 +8,7 @@
 
 #include "common/error.hpp"
 #include "common/schema.hpp"
+#include "common/stop.hpp"
 #include "datasets/dataset.hpp"
 #include "datasets/debian.hpp"
 #include "datasets/import.hpp"
@@ -189,6 +190,7 @@ int cmd_data(const std::vector<std::string>& args) {
     std::cout << kDataUsage;
     return args.empty() ? 2 : 0;
   }
+  install_stop_handlers();  // generation, import and reading poll it (common/stop.hpp)
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "generate") return data_generate(rest);
   if (args[0] == "import") return data_import(rest);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "common/error.hpp"
 #include "fedsim_version.hpp"
@@ -17,6 +18,9 @@
 #include "sim/eval/eval_results.hpp"
 #include "sim/mpi/comm.hpp"
 #include "sim/experiment.hpp"
+#include "sim/journal.hpp"
+#include "sim/memory_estimate.hpp"
+#include "sim/output.hpp"
 
 namespace po = boost::program_options;
 
@@ -29,6 +33,7 @@ struct ConfigArgs {
   std::vector<std::string> sets;
   bool help = false;
   bool fresh = false;
+  bool force = false;
 };
 
 ConfigArgs parse_config_args(const std::vector<std::string>& args, const char* cmd, bool with_out) {
@@ -40,7 +45,9 @@ ConfigArgs parse_config_args(const std::vector<std::string>& args, const char* c
   if (with_out)
     desc.add_options()("out,o", po::value<std::string>(&a.out), "results file (default: experiment.out)")(
         "resume", "continue from <out>.ckpt (the default whenever it holds a checkpoint of the same config)")(
-        "fresh", po::bool_switch(&a.fresh), "ignore an existing checkpoint and start from round 0");
+        "fresh", po::bool_switch(&a.fresh),
+        "ignore an existing checkpoint and start from round 0; replace results of another config at --out")(
+        "force", po::bool_switch(&a.force), "replace whatever regular file or link is at --out (never a device or FIFO)");
   const po::variables_map vm = parse_args(args, desc, "config", &a.config);
   if (vm.count("help")) {
     std::cout << desc;
@@ -93,6 +100,12 @@ int cmd_run(const std::vector<std::string>& args, int& argc, char** argv) {
   if (!a.out.empty()) c.experiment.out = a.out;
   sim::validate_experiment(c);
   const std::string out = sim::results_path(c);
+  const sim::MemoryEstimate memory = sim::estimate_memory(c);
+  sim::check_memory(c, memory);  // before anything is allocated
+  // Before any work: what is at --out may be replaced, the folder is writable, no other run
+  // writes there (held until exit). Under MPI only rank 0 writes, so only rank 0 claims it.
+  std::optional<sim::OutputLock> lock;
+  if (mpi::is_root()) lock.emplace(sim::claim_results_output(out, c, sim::OutputOptions{a.fresh, a.force}));
 
   models::Runtime runtime(argc, argv);
   const auto t0 = std::chrono::steady_clock::now();
@@ -111,9 +124,11 @@ int cmd_run(const std::vector<std::string>& args, int& argc, char** argv) {
               << fmt(elapsed(), "%.1f") << "s  ETA " << (done > 0 ? fmt(per_round * left, "%.1f") + "s" : "-") << "\n";
   };
   models::set_products(sim::products_of(c));  // for the banner; run_experiment holds it for the run
-  if (root)
+  if (root) {
     std::cerr << "[fedsim] " << c.experiment.name << ": " << models::Runtime::describe()
               << (mpi::size() > 1 ? "; " + mpi::describe() : "") << "\n";
+    std::cerr << "[fedsim] memory estimate: " << memory.summary() << "\n";
+  }
   sim::install_stop_handlers();
   sim::RunControl control;
   control.checkpoint_file = sim::checkpoint_path(out);
@@ -130,7 +145,7 @@ int cmd_run(const std::vector<std::string>& args, int& argc, char** argv) {
   if (!root) return 0;  // rank 0 writes the results
   r.wall_total_s = elapsed();
   sim::write_results(r, out);
-  std::filesystem::remove(control.checkpoint_file);  // the run is complete
+  sim::remove_checkpoint_files(control.checkpoint_file);  // the results are in place: the run is complete
 
   const sim::RoundRow& first = r.rounds.front();
   const sim::RoundRow& last = r.rounds.back();

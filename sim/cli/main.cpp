@@ -1,7 +1,8 @@
 // fedsim command line: parses arguments and wires datasets/, models/ and sim/. Sub-commands
 // stay thin; the work lives in the libraries.
 //
-// Exit codes: 0 success, 2 user error (config, data file, CLI), 1 internal error. Under MPI with
+// Exit codes: 0 success, 2 user error (config, data file, CLI, the output path), 1 internal
+// error, 128 + N stopped by signal N (130 SIGINT, 143 SIGTERM; common/stop.hpp). Under MPI with
 // more than one rank, a rank that fails ends the whole job with its code (MPI_Abort) after
 // printing the error with its rank.
 #include <boost/program_options.hpp>
@@ -11,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "common/cache.hpp"
 #include "common/error.hpp"
+#include "common/stop.hpp"
 #include "fedsim_version.hpp"
 #include "models/model.hpp"
 #include "sim/cli/commands.hpp"
@@ -59,6 +62,9 @@ int fail(int code, const std::string& line) {
 }
 
 int run(int argc, char** argv) {
+  // Long cache builds (pretraining, the U2S generator, MAS-GPT's agents) stop at their next step
+  // once SIGINT/SIGTERM set the stop flag; their temporaries go as the stack unwinds.
+  fedsim::cache::set_cancel_check(&fedsim::stop_signal);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
@@ -94,6 +100,14 @@ int run(int argc, char** argv) {
     throw fedsim::UserError("unknown command '" + cmd +
                             "'; accepted: run, validate, config, bench, data, sweep, results, masgpt, model, export (see "
                             "fedsim --help)");
+  } catch (const fedsim::Stopped& stop) {
+    // A stop outside a checkpointed run (data, pretraining, import, between sweep points):
+    // whatever was being written was removed as the stack unwound.
+    std::cerr << "fedsim: stopped by signal " << stop.signal << "; no partial file was left\n";
+    return 128 + stop.signal;
+  } catch (const fedsim::cache::Cancelled& stop) {
+    std::cerr << "fedsim: stopped by signal " << stop.signal << "; no partial file was left\n";
+    return 128 + stop.signal;
   } catch (const fedsim::UserError& e) {
     return fail(2, e.what());
   } catch (const po::error& e) {
@@ -109,6 +123,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<fedsim::mpi::Session> mpi;
   try {
     mpi = std::make_unique<fedsim::mpi::Session>(argc, argv);
+  } catch (const fedsim::cache::Cancelled& stop) {
+    std::cerr << "fedsim: stopped by signal " << stop.signal << "; no partial file was left\n";
+    return 128 + stop.signal;
   } catch (const fedsim::UserError& e) {
     return fail(2, e.what());
   }

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include "common/error.hpp"
@@ -71,7 +72,9 @@ SweepReport run_sweep_ranks(const SweepSpec& s, const std::string& out_dir, cons
   SweepReport rep;
   rep.total = static_cast<int64_t>(points.size());
   std::vector<int64_t> pending;  // point indices, run order; [skipped] appended by rank 0
+  std::optional<OutputLock> lock;  // rank 0 holds the folder's lock; its index is rank 0's to write
   if (mpi::is_root()) {
+    lock.emplace(claim_sweep_folder(s, out_dir, opt));
     const SweepScan scan = scan_sweep(points, out_dir, opt);
     for (size_t i = 0; i < points.size(); ++i)
       if (!scan.done[i] && (opt.max_points < 0 || static_cast<int64_t>(pending.size()) < opt.max_points))

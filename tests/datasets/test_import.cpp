@@ -186,3 +186,24 @@ TEST_CASE("tolerant as the upstream loader: a local-run list, a leading gpt turn
   CHECK(s.clients[0].samples[1].response == "r2");
   CHECK(none.turns() == 0);
 }
+
+TEST_CASE("import: a client key listed twice is an error at its second place; NUL characters survive") {
+  // Issue 21: the second list used to replace the first silently.
+  const std::string dup = write("dup.json",
+                                "{\"a\": [{\"instruction\": \"i\", \"response\": \"r\"}],\n"
+                                " \"b\": [{\"instruction\": \"j\", \"response\": \"s\"}],\n"
+                                " \"a\": [{\"instruction\": \"k\", \"response\": \"t\"}]}\n");
+  CHECK(import_error(dup, DataKind::sft) ==
+        dup + ":3:2: client key \"a\" appears a second time (first at line 1, column 2); each client must be listed "
+              "once (the second list would replace the first)");
+  // "x\u0000y" used to come back as "x" (variable-length strings end at NUL); text is stored as
+  // bytes and end offsets now, so all three bytes come back.
+  const std::string nul = write("nul.json", "{\"a\": [{\"instruction\": \"x\\u0000y\", \"response\": \"r\\u0000\"}]}\n");
+  ImportOptions o;
+  o.kind = DataKind::sft;
+  const FederatedDataset back = round_trip(import_fedllm(nul, o), "nul.h5");
+  REQUIRE(back.clients.size() == 1);
+  REQUIRE(back.clients[0].samples.size() == 1);
+  CHECK(back.clients[0].samples[0].instruction == std::string("x\0y", 3));
+  CHECK(back.clients[0].samples[0].response == std::string("r\0", 2));
+}

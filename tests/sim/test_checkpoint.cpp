@@ -101,11 +101,12 @@ TEST_CASE("checkpoint: a file of the previous version is refused naming the file
   const char* bin = std::getenv("FEDSIM_BINARY");
   REQUIRE(bin != nullptr);
   std::ofstream("ckpt-cli.yaml") << kYaml;
-  std::filesystem::copy_file("ckpt-v1.h5.ckpt", "ckpt-v1.h5.ckpt.ckpt", std::filesystem::copy_options::overwrite_existing);
-  const std::string cmd = std::string(bin) + " run ckpt-cli.yaml --out ckpt-v1.h5.ckpt >/dev/null 2>ckpt-cli.err";
+  std::filesystem::remove("ckpt-v1-run.h5");
+  std::filesystem::copy_file("ckpt-v1.h5.ckpt", "ckpt-v1-run.h5.ckpt", std::filesystem::copy_options::overwrite_existing);
+  const std::string cmd = std::string(bin) + " run ckpt-cli.yaml --out ckpt-v1-run.h5 >/dev/null 2>ckpt-cli.err";
   const int st = std::system(cmd.c_str());
   CHECK(WEXITSTATUS(st) == 2);
   const std::string err = bytes_of("ckpt-cli.err");
-  CHECK(err.find("ckpt-v1.h5.ckpt.ckpt: checkpoint format_version " + old + " is not supported") != std::string::npos);
+  CHECK(err.find("ckpt-v1-run.h5.ckpt: checkpoint format_version " + old + " is not supported") != std::string::npos);
   CHECK(err.find("--fresh") != std::string::npos);
 }

@@ -81,7 +81,9 @@ TEST_CASE("config: --set overrides, with the same checks") {
   CHECK(c.lora.targets == std::vector<std::string>{"v"});
   CHECK(error_of("", {"federation.roundz=3"}) ==
         "--set: unknown key 'roundz' at federation.roundz; nearest valid key: federation.rounds");
-  CHECK(error_of("", {"federation.rounds=x"}) == "t.yaml: federation.rounds: expected an integer, got 'x'");
+  // A bad value from --set is blamed on the --set, not on the file.
+  CHECK(error_of("", {"federation.rounds=x"}) ==
+        "--set federation.rounds=x: federation.rounds: expected an integer, got 'x'");
   CHECK(error_of("", {"rounds"}) == "--set rounds: expected section.key=value, for example federation.rounds=20");
 }
 

@@ -139,16 +139,16 @@ TEST_CASE("hf text: model init --tokenizer, a chatml run, the response-only loss
   CHECK(fs::exists("hf-text/peft-a/adapter_config.json"));
 
   // A template name that does not exist, and one whose tokens the tokenizer lacks.
-  o = run_cli("run hf-text/a.yaml --set model.template=chatmx");
+  o = run_cli("run hf-text/a.yaml --fresh --set model.template=chatmx");
   CHECK(o.code == 2);
-  CHECK(o.err.rfind("fedsim: error: hf-text/a.yaml: model.template: 'chatmx' is not accepted; accepted: auto, alpaca, ", 0) == 0);
-  o = run_cli("run hf-text/a.yaml --set model.template=llama-3");
+  CHECK(o.err.rfind("fedsim: error: --set model.template=chatmx: model.template: 'chatmx' is not accepted; accepted: auto, alpaca, ", 0) == 0);
+  o = run_cli("run hf-text/a.yaml --fresh --set model.template=llama-3");
   CHECK(o.code == 2);
   CHECK(o.err.rfind("fedsim: error: hf-text/a.yaml: model.template: chat template 'llama-3' needs the token "
                     "'<|begin_of_text|>', which the tokenizer does not have (tokenizer.json BPE",
                     0) == 0);
   // Multi-turn data needs a multi-turn template.
-  o = run_cli("run hf-text/a.yaml --set model.template=alpaca --set data.preset=fed-wildchat-multiturn --set data.length_scale=0.02");
+  o = run_cli("run hf-text/a.yaml --fresh --set model.template=alpaca --set data.preset=fed-wildchat-multiturn --set data.length_scale=0.02");
   CHECK(o.code == 2);
   CHECK(o.err.find("\nfedsim: error: hf-text/a.yaml: model.template: 'alpaca' formats one exchange, but the data set "
                    "holds multi-turn conversations; accepted: a multi-turn template (vicuna_v1.1, llama-3, chatml, qwen2.5, "

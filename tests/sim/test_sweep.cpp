@@ -145,7 +145,26 @@ TEST_CASE("sweep: stopped after k points, it resumes, skips the finished ones an
   CHECK_FALSE(point_is_complete(points[2], point_file(out, points[2])));
   const auto before = fs::last_write_time(point_file(out, points[0]));
 
-  rep = run_sweep(s, out, {});
+  // Neither is replaced silently: another config's results need --fresh, a file fedsim did not
+  // write needs --force; the sweep refuses before running any point.
+  CHECK_THROWS_WITH_AS(run_sweep(s, out, {}),
+                       (point_file(out, points[2]) +
+                        ": holds the results of another config; refusing to replace them (--fresh runs this config in "
+                        "their place, or choose another --out)")
+                           .c_str(),
+                       fedsim::UserError);
+  SweepOptions fresh;
+  fresh.fresh = true;
+  CHECK_THROWS_WITH_AS(run_sweep(s, out, fresh),
+                       (point_file(out, points[3]) +
+                        ": exists and is not a fedsim results file; refusing to replace it (--force replaces it, or "
+                        "choose another --out)")
+                           .c_str(),
+                       fedsim::UserError);
+  CHECK(read_sweep_index(index_path(out)).done == std::vector<uint8_t>{1, 1, 0, 0});  // nothing ran
+  SweepOptions force;
+  force.force = true;
+  rep = run_sweep(s, out, force);
   CHECK(rep.ran == 2);
   CHECK(rep.skipped == 2);
   CHECK(fs::last_write_time(point_file(out, points[0])) == before);  // not rerun
