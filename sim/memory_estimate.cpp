@@ -45,8 +45,9 @@ MemoryEstimate estimate_memory(const ExperimentConfig& c) {
   // A sample: its text (about two context lengths of bytes, prompt and response) and the
   // strings' and vector's own overhead.
   const double sample = 2 * T + 160;
-  e.data = sample * (c.data.samples_mean * static_cast<double>(c.federation.clients) +
-                     static_cast<double>(c.data.test_samples + c.data.public_samples));
+  const datasets::SyntheticSpec& d = c.data.synthetic;
+  e.data = sample * (d.samples_mean * static_cast<double>(c.federation.clients) +
+                     static_cast<double>(d.n_test + d.n_public));
   // A round row, one participation entry and two timeline rows (train, eval) per selected client.
   e.history = static_cast<double>(c.federation.rounds) * (256.0 + 8.0 * static_cast<double>(c.federation.clients_per_round) *
                                                                       (1 + 2 * 64.0 / 8.0));
