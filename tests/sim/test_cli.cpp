@@ -90,6 +90,17 @@ TEST_CASE("cli: data partition names the option, the value and the accepted spel
   }
 }
 
+TEST_CASE("cli: data import of text with a NUL character exits 2 naming the place and writes nothing") {
+  std::filesystem::remove("cli-nul.h5");
+  write("cli-nul.json", "{\"a\": [{\"instruction\": \"x\\u0000y\", \"response\": \"r\"}]}\n");
+  const Outcome o = fedsim("data import cli-nul.json -o cli-nul.h5");
+  CHECK(o.code == 2);
+  CHECK(o.err == "fedsim: error: cli-nul.json:1:24: client \"a\", sample 0: \"instruction\" holds a NUL character "
+                 "(\\u0000) at byte 1; accepted: text without NUL characters\n");
+  for (const auto& entry : std::filesystem::directory_iterator("."))  // neither the file nor its .tmp-<pid>
+    CHECK(entry.path().filename().string().rfind("cli-nul.h5", 0) == std::string::npos);
+}
+
 TEST_CASE("cli: validate accepts the shipped configs") {
   const char* src = std::getenv("FEDSIM_SOURCE_DIR");
   REQUIRE(src != nullptr);
