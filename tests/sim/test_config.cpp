@@ -64,7 +64,8 @@ TEST_CASE("config: out-of-range and unaccepted values give the accepted range") 
   CHECK(error_of("data:\n  quantity: zipf\n") ==
         "t.yaml: data.quantity: 'zipf' is not accepted; accepted: calibrated, lognormal, powerlaw, equal");
   CHECK(error_of("u2s:\n  start: never\n") == "t.yaml: u2s.start: 'never' is not accepted; accepted: as_ready, after_all");
-  CHECK(error_of("", {"masgpt.backend=gpt"}) == "t.yaml: masgpt.backend: 'gpt' is not accepted; accepted: model, openai");
+  CHECK(error_of("", {"masgpt.backend=gpt"}) ==
+        "--set masgpt.backend=gpt: masgpt.backend: 'gpt' is not accepted; accepted: model, openai");
   CHECK(error_of("federation:\n  clients: 5\n  clients_per_round: 6\n") ==
         "t.yaml: federation.clients_per_round: 6 is more than federation.clients (5); accepted: 1 to 5");
 }
