@@ -50,6 +50,12 @@ const char* kUsage =
     "  -h, --help       this help (also: fedsim <command> --help)\n"
     "  --version        print the version and the Kokkos set-up\n";
 
+// A stop by signal `sig` outside a checkpointed run: exit code 128 + sig.
+int stopped(int sig) {
+  std::cerr << "fedsim: stopped by signal " << sig << "; no partial file was left\n";
+  return 128 + sig;
+}
+
 // Prints the error and returns the exit code; on one of several MPI ranks ends the job instead.
 int fail(int code, const std::string& line) {
   if (fedsim::mpi::size() > 1) {
@@ -101,13 +107,11 @@ int run(int argc, char** argv) {
                             "'; accepted: run, validate, config, bench, data, sweep, results, masgpt, model, export (see "
                             "fedsim --help)");
   } catch (const fedsim::Stopped& stop) {
-    // A stop outside a checkpointed run (data, pretraining, import, between sweep points):
-    // whatever was being written was removed as the stack unwound.
-    std::cerr << "fedsim: stopped by signal " << stop.signal << "; no partial file was left\n";
-    return 128 + stop.signal;
-  } catch (const fedsim::cache::Cancelled& stop) {
-    std::cerr << "fedsim: stopped by signal " << stop.signal << "; no partial file was left\n";
-    return 128 + stop.signal;
+    // A stop outside a checkpointed run (data, import, between sweep points): whatever was
+    // being written was removed as the stack unwound.
+    return stopped(stop.signal);
+  } catch (const fedsim::cache::Cancelled& stop) {  // the same, inside a cache build (pretraining, ...)
+    return stopped(stop.signal);
   } catch (const fedsim::UserError& e) {
     return fail(2, e.what());
   } catch (const po::error& e) {
@@ -123,9 +127,6 @@ int main(int argc, char** argv) {
   std::unique_ptr<fedsim::mpi::Session> mpi;
   try {
     mpi = std::make_unique<fedsim::mpi::Session>(argc, argv);
-  } catch (const fedsim::cache::Cancelled& stop) {
-    std::cerr << "fedsim: stopped by signal " << stop.signal << "; no partial file was left\n";
-    return 128 + stop.signal;
   } catch (const fedsim::UserError& e) {
     return fail(2, e.what());
   }
