@@ -17,7 +17,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   libtrilinos-kokkos-dev libtrilinos-kokkos-kernels-dev libopenblas-dev libopenblas0-openmp
   libhdf5-dev hdf5-tools libyaml-cpp-dev libboost-program-options-dev doctest-dev
-  nlohmann-json3-dev libcurl4-openssl-dev python3 python3-h5py python3-matplotlib python3-numpy
+  nlohmann-json3-dev libcurl4-openssl-dev libopenmpi-dev openmpi-bin python3 python3-h5py python3-matplotlib python3-numpy
 )
 
 missing=()

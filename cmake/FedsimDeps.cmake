@@ -136,3 +136,20 @@ find_package(Boost 1.71 REQUIRED COMPONENTS program_options)
 if(FEDSIM_BUILD_TESTS)
   find_package(doctest REQUIRED)
 endif()
+
+# MPI (optional): sweeps over ranks and one run's training over ranks (sim/mpi/). AUTO: used when
+# found. Without it fedsim compiles the same code as one rank.
+set(FEDSIM_MPI AUTO CACHE STRING "Build with MPI (AUTO, ON, OFF)")
+set_property(CACHE FEDSIM_MPI PROPERTY STRINGS AUTO ON OFF)
+set(FEDSIM_HAVE_MPI OFF)
+if(NOT FEDSIM_MPI STREQUAL "OFF")
+  set(MPI_CXX_SKIP_MPICXX ON)  # the C API only; not the removed C++ bindings
+  find_package(MPI COMPONENTS CXX QUIET)
+  if(MPI_CXX_FOUND)
+    set(FEDSIM_HAVE_MPI ON)
+  elseif(FEDSIM_MPI STREQUAL "ON")
+    message(FATAL_ERROR "FEDSIM_MPI=ON but MPI was not found.\n"
+                        "HINT: install libopenmpi-dev openmpi-bin, or pass -DFEDSIM_MPI=OFF")
+  endif()
+endif()
+message(STATUS "fedsim: MPI: ${FEDSIM_HAVE_MPI} ${MPI_CXX_VERSION}")

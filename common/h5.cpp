@@ -1,18 +1,20 @@
 #include "h5.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
+#include "checksum.hpp"
 #include "error.hpp"
+#include "h5_detail.hpp"
 
 namespace fedsim::h5 {
-namespace {
+namespace detail {
 
 // HDF5's default error handler prints a stack on every failed call, including the probes we
 // make on purpose (H5Lexists on a missing parent, opening a non-HDF5 file). We report errors
@@ -22,53 +24,28 @@ struct SilenceHdf5 {
 };
 const SilenceHdf5 silence_hdf5_once;
 
-template <class T> hid_t mem_type();
-template <> hid_t mem_type<float>() { return H5T_NATIVE_FLOAT; }
-template <> hid_t mem_type<double>() { return H5T_NATIVE_DOUBLE; }
-template <> hid_t mem_type<int32_t>() { return H5T_NATIVE_INT32; }
-template <> hid_t mem_type<int64_t>() { return H5T_NATIVE_INT64; }
-template <> hid_t mem_type<uint8_t>() { return H5T_NATIVE_UINT8; }
-template <> hid_t mem_type<uint64_t>() { return H5T_NATIVE_UINT64; }
-
-template <class T> const char* type_name();
-template <> const char* type_name<float>() { return "float32"; }
-template <> const char* type_name<double>() { return "float64"; }
-template <> const char* type_name<int32_t>() { return "int32"; }
-template <> const char* type_name<int64_t>() { return "int64"; }
-template <> const char* type_name<uint8_t>() { return "uint8"; }
-template <> const char* type_name<uint64_t>() { return "uint64"; }
-
 [[noreturn]] void write_fail(const std::string& where, const char* what) {
   throw InternalError("HDF5: cannot " + std::string(what) + " " + where);
 }
-[[noreturn]] void read_fail(const std::string& where, const std::string& what) {
-  throw UserError(where + ": " + what);
+[[noreturn]] void read_fail(const std::string& where, const std::string& what) { throw UserError(where + ": " + what); }
+
+Handle no_times(hid_t cls) {
+  Handle p(H5Pcreate(cls), H5Pclose);
+  if (!p.valid() || H5Pset_obj_track_times(p.id(), 0) < 0) throw InternalError("HDF5: cannot make a creation property list");
+  return p;
 }
 
-Handle string_type() {
-  Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
-  if (!t.valid() || H5Tset_size(t.id(), H5T_VARIABLE) < 0 || H5Tset_cset(t.id(), H5T_CSET_UTF8) < 0)
-    throw InternalError("HDF5: cannot make a string type");
-  return t;
+// File access: strong close (closing the file closes every object still open in it, so a
+// commit really has the whole file even while a caller still holds group handles) and the 1.8
+// format at least, whose metadata HDF5 checksums.
+Handle file_access() {
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  if (!fapl.valid() || H5Pset_fclose_degree(fapl.id(), H5F_CLOSE_STRONG) < 0 ||
+      H5Pset_libver_bounds(fapl.id(), H5F_LIBVER_V18, H5F_LIBVER_LATEST) < 0)
+    throw InternalError("HDF5: cannot make a file access property list");
+  return fapl;
 }
 
-// Transfer properties for variable-length strings. HDF5 callocs a type-conversion buffer of
-// the transfer's buffer size (1 MiB by default) on every H5Dwrite/H5Dread that converts, even
-// for a dataset of ten strings: with thousands of small per-client datasets the zeroing and
-// page faults took ~1 s for 747 clients. Sizing it to the data (a vlen string is 16 bytes in
-// the file, a pointer 8 in memory) removes that cost.
-Handle string_transfer(hsize_t n) {
-  Handle dxpl(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
-  const size_t bytes = std::max<size_t>(4096, static_cast<size_t>(n) * 32);
-  if (!dxpl.valid() || H5Pset_buffer(dxpl.id(), bytes, nullptr, nullptr) < 0)
-    throw InternalError("HDF5: cannot make a transfer property list");
-  return dxpl;
-}
-
-// Number of elements of `dims`, refusing what the file cannot hold. A hostile file declares
-// shapes it does not store (2^40 elements in a few hundred bytes, or dimensions whose product
-// wraps): refuse them before allocating. Stored bytes must cover the elements; chunked data may
-// be compressed, up to deflate's best ratio (about 1032:1).
 hsize_t checked_count(hid_t ds, const std::vector<hsize_t>& dims, size_t elem_bytes, const std::string& where) {
   long double n = 1;
   for (auto d : dims) n *= static_cast<long double>(d);
@@ -86,23 +63,85 @@ hsize_t checked_count(hid_t ds, const std::vector<hsize_t>& dims, size_t elem_by
   return static_cast<hsize_t>(n);
 }
 
-// Creation properties without modification times: HDF5 stamps every object header with the
-// time it was written by default, so two identical runs would write different bytes.
-Handle no_times(hid_t cls) {
-  Handle p(H5Pcreate(cls), H5Pclose);
-  if (!p.valid() || H5Pset_obj_track_times(p.id(), 0) < 0) throw InternalError("HDF5: cannot make a creation property list");
-  return p;
-}
-
-// Attributes are read into one value: refuse arrays (HDF5 would write past it).
 void check_scalar_attr(hid_t a, const std::string& where) {
   Handle space(H5Aget_space(a), H5Sclose);
   const hssize_t n = space.valid() ? H5Sget_simple_extent_npoints(space.id()) : -1;
   if (n != 1) read_fail(where, "expected a single value, found " + std::to_string(n) + " values");
 }
 
-// Contiguous for small data, chunked + deflate for large 1-D/2-D arrays is not needed yet:
-// files are small and written once.
+void write_attr(hid_t obj, const std::string& name, hid_t type, const void* v, const std::string& where) {
+  if (H5Aexists(obj, name.c_str()) > 0 && H5Adelete(obj, name.c_str()) < 0) write_fail(where + "@" + name, "replace attribute");
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle a(H5Acreate2(obj, name.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (!a.valid() || H5Awrite(a.id(), type, v) < 0 || a.close() < 0) write_fail(where + "@" + name, "write attribute");
+}
+
+Handle open_dataset(const Group& g, const std::string& name) {
+  if (!g.has(name)) read_fail(g.where(name), "missing dataset");
+  H5O_info_t info;
+  if (H5Oget_info_by_name(g.id(), name.c_str(), &info, H5P_DEFAULT) < 0) read_fail(g.where(name), "unreadable object (damaged file)");
+  if (info.type != H5O_TYPE_DATASET) read_fail(g.where(name), "not a dataset");
+  Handle ds(H5Dopen2(g.id(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!ds.valid()) read_fail(g.where(name), "cannot open dataset (damaged file)");
+  return ds;
+}
+
+void check_crc(hid_t ds, uint32_t computed, bool required, const std::string& where) {
+  const htri_t has = H5Aexists(ds, kChecksumAttr);
+  if (has < 0) read_fail(where, "cannot read its attributes (damaged file)");
+  if (has == 0) {
+    if (required) read_fail(where, "has no crc32 checksum; the file is damaged or was not written by this fedsim");
+    return;
+  }
+  const std::string at = where + "@" + kChecksumAttr;
+  Handle a(H5Aopen(ds, kChecksumAttr, H5P_DEFAULT), H5Aclose);
+  if (!a.valid()) read_fail(at, "cannot open attribute (damaged file)");
+  check_scalar_attr(a.id(), at);
+  Handle t(H5Aget_type(a.id()), H5Tclose);
+  if (H5Tget_class(t.id()) != H5T_INTEGER) read_fail(at, "expected an integer checksum");
+  uint32_t stored = 0;
+  if (H5Aread(a.id(), H5T_NATIVE_UINT32, &stored) < 0) read_fail(at, "cannot read attribute (damaged file)");
+  if (stored != computed) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "checksum mismatch (crc32 stored %08x, computed %08x): the file is damaged",
+                  static_cast<unsigned>(stored), static_cast<unsigned>(computed));
+    read_fail(where, buf);
+  }
+}
+
+}  // namespace detail
+
+using namespace detail;
+
+namespace {
+
+template <class T> hid_t mem_type();
+template <> hid_t mem_type<float>() { return H5T_NATIVE_FLOAT; }
+template <> hid_t mem_type<double>() { return H5T_NATIVE_DOUBLE; }
+template <> hid_t mem_type<int32_t>() { return H5T_NATIVE_INT32; }
+template <> hid_t mem_type<int64_t>() { return H5T_NATIVE_INT64; }
+template <> hid_t mem_type<uint8_t>() { return H5T_NATIVE_UINT8; }
+template <> hid_t mem_type<uint64_t>() { return H5T_NATIVE_UINT64; }
+
+template <class T> const char* type_name();
+template <> const char* type_name<float>() { return "float32"; }
+template <> const char* type_name<double>() { return "float64"; }
+template <> const char* type_name<int32_t>() { return "int32"; }
+template <> const char* type_name<int64_t>() { return "int64"; }
+template <> const char* type_name<uint8_t>() { return "uint8"; }
+template <> const char* type_name<uint64_t>() { return "uint64"; }
+
+Handle open_attr(const Group& g, const std::string& name) {
+  const std::string where = g.where() + "@" + name;
+  const htri_t has = H5Aexists(g.id(), name.c_str());
+  if (has < 0) read_fail(where, "cannot read attributes (damaged file)");
+  if (has == 0) read_fail(where, "missing attribute");
+  Handle a(H5Aopen(g.id(), name.c_str(), H5P_DEFAULT), H5Aclose);
+  if (!a.valid()) read_fail(where, "cannot open attribute");
+  check_scalar_attr(a.id(), where);
+  return a;
+}
+
 }  // namespace
 
 Handle& Handle::operator=(Handle&& o) noexcept {
@@ -115,9 +154,13 @@ Handle& Handle::operator=(Handle&& o) noexcept {
   return *this;
 }
 
-void Handle::reset() {
-  if (id_ >= 0 && closer_) closer_(id_);
+void Handle::reset() { (void)close(); }
+
+herr_t Handle::close() {
+  herr_t r = 0;
+  if (id_ >= 0 && closer_) r = closer_(id_);
   id_ = H5I_INVALID_HID;
+  return r;
 }
 
 std::string Group::where(const std::string& child) const {
@@ -129,7 +172,7 @@ std::string Group::where(const std::string& child) const {
 Group Group::create_group(const std::string& name) const {
   Handle g(H5Gcreate2(id(), name.c_str(), H5P_DEFAULT, no_times(H5P_GROUP_CREATE).id(), H5P_DEFAULT), H5Gclose);
   if (!g.valid()) write_fail(where(name), "create group");
-  return Group(std::move(g), file_, path_ == "/" ? "/" + name : path_ + "/" + name);
+  return Group(std::move(g), file_, path_ == "/" ? "/" + name : path_ + "/" + name, checked_);
 }
 
 bool Group::has(const std::string& name) const {
@@ -147,9 +190,12 @@ bool Group::has(const std::string& name) const {
 
 Group Group::open_group(const std::string& name) const {
   if (!has(name)) read_fail(where(name), "missing group");
+  H5O_info_t info;
+  if (H5Oget_info_by_name(id(), name.c_str(), &info, H5P_DEFAULT) < 0) read_fail(where(name), "unreadable object (damaged file)");
+  if (info.type != H5O_TYPE_GROUP) read_fail(where(name), "not a group");
   Handle g(H5Gopen2(id(), name.c_str(), H5P_DEFAULT), H5Gclose);
   if (!g.valid()) read_fail(where(name), "not a group");
-  return Group(std::move(g), file_, path_ == "/" ? "/" + name : path_ + "/" + name);
+  return Group(std::move(g), file_, path_ == "/" ? "/" + name : path_ + "/" + name, checked_);
 }
 
 template <class T>
@@ -166,116 +212,85 @@ void Group::write(const std::string& name, const std::vector<T>& data, std::vect
   if (!ds.valid()) write_fail(where(name), "create dataset");
   if (n > 0 && H5Dwrite(ds.id(), mem_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()) < 0)
     write_fail(where(name), "write dataset");
+  const uint32_t crc = crc32_values(data);
+  write_attr(ds.id(), kChecksumAttr, H5T_NATIVE_UINT32, &crc, where(name));
+  if (ds.close() < 0) write_fail(where(name), "close dataset");
 }
 
 std::vector<hsize_t> Group::shape(const std::string& name) const {
-  if (!has(name)) read_fail(where(name), "missing dataset");
-  Handle ds(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), H5Dclose);
-  if (!ds.valid()) read_fail(where(name), "not a dataset");
+  Handle ds = open_dataset(*this, name);
   Handle space(H5Dget_space(ds.id()), H5Sclose);
-  const int rank = H5Sget_simple_extent_ndims(space.id());
+  const int rank = space.valid() ? H5Sget_simple_extent_ndims(space.id()) : -1;
   if (rank < 0) read_fail(where(name), "unreadable dataspace");
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
-  if (rank > 0) H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
+  if (rank > 0 && H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr) < 0) read_fail(where(name), "unreadable dataspace");
   return dims;
+}
+
+size_t Group::length(const std::string& name) const {
+  const std::string at = has(name + "/ends") ? name + "/ends" : name;  // a text column, or a dataset
+  Handle ds = open_dataset(*this, at);
+  const std::vector<hsize_t> dims = shape(at);
+  if (dims.size() != 1)
+    read_fail(where(at), "expected a 1-D dataset, found " + std::to_string(dims.size()) + " dimension(s)");
+  Handle ftype(H5Dget_type(ds.id()), H5Tclose);
+  const size_t elem = H5Tis_variable_str(ftype.id()) > 0 ? 16 : std::max<size_t>(1, H5Tget_size(ftype.id()));
+  return static_cast<size_t>(checked_count(ds.id(), dims, elem, where(at)));
 }
 
 template <class T>
 std::vector<T> Group::read(const std::string& name, std::vector<hsize_t>* dims_out) const {
-  if (!has(name)) read_fail(where(name), "missing dataset");
-  Handle ds(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), H5Dclose);
-  if (!ds.valid()) read_fail(where(name), "not a dataset");
+  Handle ds = open_dataset(*this, name);
   Handle ftype(H5Dget_type(ds.id()), H5Tclose);
   const H5T_class_t cls = H5Tget_class(ftype.id());
   const bool want_float = std::is_floating_point<T>::value;
-  if ((want_float && cls != H5T_FLOAT) || (!want_float && cls != H5T_INTEGER))
+  // A file with checksums holds exactly the type it was written with (the checksum is over those bytes).
+  const bool exact = !checked_ || H5Tget_size(ftype.id()) == sizeof(T);
+  if ((want_float && cls != H5T_FLOAT) || (!want_float && cls != H5T_INTEGER) || !exact)
     read_fail(where(name), std::string("expected a ") + type_name<T>() + " dataset");
   const std::vector<hsize_t> dims = shape(name);
   const hsize_t n = checked_count(ds.id(), dims, H5Tget_size(ftype.id()), where(name));
   std::vector<T> out(n);
   if (n > 0 && H5Dread(ds.id(), mem_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
-    read_fail(where(name), "cannot read dataset");
+    read_fail(where(name), "cannot read dataset (damaged file)");
+  check_crc(ds.id(), crc32_values(out), checked_, where(name));
   if (dims_out) *dims_out = dims;
   return out;
 }
 
-void Group::write_strings(const std::string& name, const std::vector<std::string>& s) const {
-  std::vector<const char*> ptrs(s.size());
-  for (size_t i = 0; i < s.size(); ++i) ptrs[i] = s[i].c_str();
-  Handle t = string_type();
-  hsize_t n = s.size();
-  Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
-  Handle ds(H5Dcreate2(id(), name.c_str(), t.id(), space.id(), H5P_DEFAULT, no_times(H5P_DATASET_CREATE).id(), H5P_DEFAULT),
-            H5Dclose);
-  if (!ds.valid()) write_fail(where(name), "create dataset");
-  if (n > 0 && H5Dwrite(ds.id(), t.id(), H5S_ALL, H5S_ALL, string_transfer(n).id(), ptrs.data()) < 0)
-    write_fail(where(name), "write dataset");
-}
-
-std::vector<std::string> Group::read_strings(const std::string& name) const {
-  if (!has(name)) read_fail(where(name), "missing dataset");
-  Handle ds(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), H5Dclose);
-  if (!ds.valid()) read_fail(where(name), "not a dataset");
-  Handle ftype(H5Dget_type(ds.id()), H5Tclose);
-  if (H5Tget_class(ftype.id()) != H5T_STRING || H5Tis_variable_str(ftype.id()) <= 0)
-    read_fail(where(name), "expected a variable-length string dataset");
-  const std::vector<hsize_t> dims = shape(name);
-  if (dims.size() != 1) read_fail(where(name), "expected a 1-D string dataset");
-  checked_count(ds.id(), dims, 8, where(name));  // a stored string reference takes 16 bytes
-  std::vector<char*> ptrs(dims[0], nullptr);
-  Handle t = string_type();
-  if (dims[0] > 0 && H5Dread(ds.id(), t.id(), H5S_ALL, H5S_ALL, string_transfer(dims[0]).id(), ptrs.data()) < 0)
-    read_fail(where(name), "cannot read dataset");
-  std::vector<std::string> out(dims[0]);
-  for (size_t i = 0; i < ptrs.size(); ++i) out[i] = ptrs[i] ? ptrs[i] : "";
-  if (dims[0] > 0) {
-    Handle space(H5Dget_space(ds.id()), H5Sclose);
-    H5Dvlen_reclaim(t.id(), space.id(), H5P_DEFAULT, ptrs.data());
-  }
-  return out;
-}
-
-namespace {
-void write_attr(const Group& g, const std::string& name, hid_t type, const void* v) {
-  if (H5Aexists(g.id(), name.c_str()) > 0) H5Adelete(g.id(), name.c_str());
-  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-  Handle a(H5Acreate2(g.id(), name.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-  if (!a.valid() || H5Awrite(a.id(), type, v) < 0) write_fail(g.where() + "@" + name, "write attribute");
-}
-Handle open_attr(const Group& g, const std::string& name) {
-  if (H5Aexists(g.id(), name.c_str()) <= 0) read_fail(g.where() + "@" + name, "missing attribute");
-  Handle a(H5Aopen(g.id(), name.c_str(), H5P_DEFAULT), H5Aclose);
-  if (!a.valid()) read_fail(g.where() + "@" + name, "cannot open attribute");
-  check_scalar_attr(a.id(), g.where() + "@" + name);
-  return a;
-}
-}  // namespace
-
 void Group::set_attr(const std::string& name, const std::string& v) const {
-  Handle t = string_type();
-  const char* p = v.c_str();
-  write_attr(*this, name, t.id(), &p);
+  // Fixed length, padded with NULs (no terminator needed): stored in the object header, not
+  // in the global heap. HDF5 types cannot be 0 bytes long; "" is one NUL.
+  Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
+  if (!t.valid() || H5Tset_size(t.id(), std::max<size_t>(1, v.size())) < 0 || H5Tset_strpad(t.id(), H5T_STR_NULLPAD) < 0 ||
+      H5Tset_cset(t.id(), H5T_CSET_UTF8) < 0)
+    throw InternalError("HDF5: cannot make a string type");
+  const std::string padded = v.empty() ? std::string(1, '\0') : v;
+  write_attr(id(), name, t.id(), padded.data(), where());
 }
-void Group::set_attr(const std::string& name, int64_t v) const { write_attr(*this, name, H5T_NATIVE_INT64, &v); }
-void Group::set_attr(const std::string& name, double v) const { write_attr(*this, name, H5T_NATIVE_DOUBLE, &v); }
+void Group::set_attr(const std::string& name, int64_t v) const { write_attr(id(), name, H5T_NATIVE_INT64, &v, where()); }
+void Group::set_attr(const std::string& name, double v) const { write_attr(id(), name, H5T_NATIVE_DOUBLE, &v, where()); }
 bool Group::has_attr(const std::string& name) const { return H5Aexists(id(), name.c_str()) > 0; }
 
 std::string Group::attr_string(const std::string& name) const {
   Handle a = open_attr(*this, name);
+  const std::string where_attr = where() + "@" + name;
   Handle ftype(H5Aget_type(a.id()), H5Tclose);
-  if (H5Tget_class(ftype.id()) != H5T_STRING) read_fail(where() + "@" + name, "expected a string attribute");
+  if (H5Tget_class(ftype.id()) != H5T_STRING) read_fail(where_attr, "expected a string attribute");
   if (H5Tis_variable_str(ftype.id()) > 0) {
-    Handle t = string_type();
+    // The global heap: never in a file with checksums (fedsim writes fixed-length text).
+    if (checked_) read_fail(where_attr, "expected a fixed-length string, found a variable-length one (damaged file)");
+    Handle t = vlen_string_type();
     char* p = nullptr;
-    if (H5Aread(a.id(), t.id(), &p) < 0) read_fail(where() + "@" + name, "cannot read attribute");
+    if (H5Aread(a.id(), t.id(), &p) < 0) read_fail(where_attr, "cannot read attribute");
     std::string s = p ? p : "";
     H5free_memory(p);
     return s;
   }
   const size_t n = H5Tget_size(ftype.id());
-  if (n > (size_t(1) << 26)) read_fail(where() + "@" + name, "string attribute of " + std::to_string(n) + " bytes is too long");
+  if (n > (size_t(1) << 26)) read_fail(where_attr, "string attribute of " + std::to_string(n) + " bytes is too long");
   std::string s(n, '\0');
-  if (H5Aread(a.id(), ftype.id(), s.data()) < 0) read_fail(where() + "@" + name, "cannot read attribute");
+  if (H5Aread(a.id(), ftype.id(), s.data()) < 0) read_fail(where_attr, "cannot read attribute");
   s.resize(s.find('\0') == std::string::npos ? n : s.find('\0'));
   return s;
 }
@@ -289,87 +304,57 @@ int64_t Group::attr_int(const std::string& name) const {
 }
 double Group::attr_double(const std::string& name) const {
   Handle a = open_attr(*this, name);
+  Handle ftype(H5Aget_type(a.id()), H5Tclose);
+  if (H5Tget_class(ftype.id()) != H5T_FLOAT && H5Tget_class(ftype.id()) != H5T_INTEGER)
+    read_fail(where() + "@" + name, "expected a number attribute");
   double v = 0;
   if (H5Aread(a.id(), H5T_NATIVE_DOUBLE, &v) < 0) read_fail(where() + "@" + name, "cannot read attribute");
   return v;
 }
 
 File File::create(const std::string& path) {
-  // Strong close: closing the file closes every object still open in it, so AtomicFile's
-  // commit() has really written and closed the file before it is renamed, even while a caller
-  // still holds group handles (with HDF5's default weak close the file would stay open).
-  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  if (!fapl.valid() || H5Pset_fclose_degree(fapl.id(), H5F_CLOSE_STRONG) < 0)
-    throw InternalError("HDF5: cannot make a file access property list");
-  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, no_times(H5P_FILE_CREATE).id(), fapl.id()), H5Fclose);
+  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, no_times(H5P_FILE_CREATE).id(), file_access().id()), H5Fclose);
   if (!f.valid()) throw UserError(path + ": cannot create HDF5 file (check that the folder exists and is writable)");
-  return File(std::move(f), path);
+  return File(std::move(f), path, false);
 }
 
 File File::open_read(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw UserError(path + ": no such file");
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) throw UserError(path + ": " + (errno == ENOENT ? "no such file" : system_reason(errno)));
+  // A FIFO would block H5Fis_hdf5, a folder gives HDF5's own confusing error.
+  if (!S_ISREG(st.st_mode)) throw UserError(path + ": not a regular file");
   if (H5Fis_hdf5(path.c_str()) <= 0) throw UserError(path + ": not an HDF5 file (truncated or foreign)");
   Handle f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  if (!f.valid()) throw UserError(path + ": cannot open HDF5 file (truncated or corrupt)");
-  return File(std::move(f), path);
+  if (!f.valid()) throw UserError(path + ": cannot open HDF5 file (truncated or damaged)");
+  const htri_t marked = H5Aexists(f.id(), kIntegrityAttr);
+  if (marked < 0) throw UserError(path + ": cannot read the root group's attributes (damaged file)");
+  File out(std::move(f), path, false);
+  if (marked > 0) {
+    const std::string v = out.root().attr_string(kIntegrityAttr);
+    if (v != "crc32") throw UserError(path + ":/@" + kIntegrityAttr + ": '" + v + "' is not supported; accepted: crc32");
+    out.checked_ = true;
+  }
+  return out;
 }
 
 Group File::root() const {
   Handle g(H5Gopen2(h_.id(), "/", H5P_DEFAULT), H5Gclose);
-  if (!g.valid()) throw UserError(path_ + ": cannot open root group");
-  return Group(std::move(g), path_, "/");
+  if (!g.valid()) throw UserError(path_ + ": cannot open root group (damaged file)");
+  return Group(std::move(g), path_, "/", checked_);
 }
 
 void File::flush() const {
   if (H5Fflush(h_.id(), H5F_SCOPE_GLOBAL) < 0) throw InternalError("HDF5: cannot flush " + path_);
 }
 
-AtomicFile::AtomicFile(std::string final_path) : final_(std::move(final_path)) {
-  tmp_ = final_ + ".tmp-" + std::to_string(::getpid());
-  file_ = new File(File::create(tmp_));
-}
-
-AtomicFile::~AtomicFile() {
-  delete file_;
-  if (!committed_) std::remove(tmp_.c_str());
-}
-
-void AtomicFile::commit() {
-  FEDSIM_ASSERT(!committed_);
-  file_->close();
-  fsync_path(tmp_);
-  if (std::rename(tmp_.c_str(), final_.c_str()) != 0)
-    throw UserError(final_ + ": cannot rename " + tmp_ + " into place");
-  committed_ = true;
-  fsync_path(std::filesystem::path(final_).parent_path().empty() ? "." : std::filesystem::path(final_).parent_path().string());
-}
-
-void fsync_path(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) return;  // best effort for directories on odd file systems
-  ::fsync(fd);
-  ::close(fd);
-}
-
-void atomic_write_text(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream os(tmp, std::ios::binary);
-    if (!os) throw UserError(path + ": cannot write (check that the folder exists and is writable)");
-    os << text;
-    if (!os) throw UserError(path + ": write failed");
-  }
-  fsync_path(tmp);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw UserError(path + ": cannot rename into place");
-  }
+void File::close() {
+  if (h_.valid() && h_.close() < 0) throw InternalError("HDF5: cannot close " + path_);
 }
 
 void set_format(const Group& root, const std::string& kind, int64_t version) {
   root.set_attr("format", kind);
   root.set_attr("format_version", version);
+  root.set_attr(kIntegrityAttr, "crc32");
 }
 
 void write_header(const Group& root, const std::string& kind, int64_t version, const std::string& fedsim_version) {
@@ -385,6 +370,9 @@ void check_format(const File& f, const std::string& kind, int64_t version) {
   if (v != version)
     throw UserError(f.path() + ": " + kind + " format_version " + std::to_string(v) + " is not supported; this fedsim reads version " +
                     std::to_string(version) + " (regenerate the file with this fedsim)");
+  if (!f.checked())
+    throw UserError(f.path() + ": has no checksums (root attribute '" + kIntegrityAttr +
+                    "' is missing); the file is damaged or was not written by this fedsim");
 }
 
 namespace {
@@ -402,6 +390,8 @@ std::vector<T> read_column(const Group& g, const std::string& name, size_t n) {
 std::vector<std::string> read_string_column(const Group& g, const std::string& name, size_t n) {
   return column_of(g.read_strings(name), g, name, n);
 }
+
+std::string system_reason(int err) { return std::strerror(err); }
 
 #define FEDSIM_H5_INSTANTIATE(T)                                                                   \
   template void Group::write<T>(const std::string&, const std::vector<T>&, std::vector<hsize_t>) const; \

@@ -8,11 +8,15 @@
 #include <string>
 #include <vector>
 
+namespace fedsim {
+struct Visitor;  // common/schema.hpp
+}
+
 namespace fedsim::datasets {
 
 // Version 2 added kind, languages, per-sample language, DPO `rejected`, conversation turns and
 // client attributes (FORMAT.md). read_dataset still reads version-1 files (as kind sft).
-inline constexpr int64_t kFormatVersion = 2;
+inline constexpr int64_t kFormatVersion = 3;
 inline constexpr const char* kFormatKind = "fedsim-dataset";
 
 // What a sample holds. sft: instruction -> response. multiturn: `turns` is the conversation and
@@ -32,6 +36,9 @@ struct Sample {
   int32_t language = -1;    // index into FederatedDataset::languages; -1 = unknown
   std::string rejected;     // DPO only: the dispreferred response
   std::vector<std::string> turns;  // multiturn only: human, gpt, human, gpt, ... (even count)
+  // Every field, for field-by-field archives (sim/archive.hpp: U2S checkpoints hold generated pairs).
+  template <class Ar>
+  void fields(Ar& ar) { ar(instruction, response, answer, task, quality, language, rejected, turns); }
 };
 
 struct ClientData {
@@ -52,6 +59,16 @@ struct FederatedDataset {
   std::string generator_yaml;        // the parameters that produced it (cache key, provenance)
   size_t n_samples() const;
 };
+
+// How per-client sample counts are drawn (calibrated: the preset's own distribution), how the
+// generated data is re-split into clients (natural: as generated) and by which label. Their YAML
+// spellings: names() (spec_fields.cpp).
+enum class Quantity : uint8_t { calibrated, lognormal, powerlaw, equal };
+enum class Partition : uint8_t { natural, iid, dirichlet, shards };
+enum class PartitionBy : uint8_t { task, language, length, quality };
+const std::vector<std::string>& names(Quantity);
+const std::vector<std::string>& names(Partition);
+const std::vector<std::string>& names(PartitionBy);
 
 // Synthetic instruction data with ground truth (procedural task families). Task mix per client
 // is Dirichlet(alpha) over task families (Hsu et al., "Measuring the effects of non-identical data
@@ -76,16 +93,20 @@ struct SyntheticSpec {
   std::string preset;          // "" (the small-task generator above) or a name in preset_names()
   double length_scale = 1.0;   // multiplies the calibrated text lengths (bytes); (0, 10]
   double language_alpha = 0.1; // Dirichlet over a client's languages (multilingual presets)
-  std::string quantity = "calibrated";  // calibrated | lognormal | powerlaw | equal
+  Quantity quantity = Quantity::calibrated;
   double quantity_param = 1.0; // lognormal: log-sigma; powerlaw: Pareto tail exponent (> 1)
   double length_skew = 0.5;    // log-sigma of a per-client length factor (0 = none)
   double quality_skew = 0.5;   // share of quality variance between clients, [0, 1)
   // --- Re-split of the generated data (every generator; partition.cpp). natural = keep.
-  std::string partition = "natural";  // natural | iid | dirichlet | shards
-  std::string partition_by = "task";  // task | language | length | quality
+  Partition partition = Partition::natural;
+  PartitionBy partition_by = PartitionBy::task;
   double partition_alpha = 0.5;       // dirichlet
   int shards_per_client = 2;          // shards
 };
+
+// The config keys of the fields above (section `data`; n_clients and seed come from
+// federation.clients and experiment.seed), each with its default, range and doc.
+void visit_synthetic_spec(SyntheticSpec& spec, Visitor& v);
 
 std::vector<std::string> preset_names();
 // A preset's defaults: its client count and FedLLM-Bench test-set size (Aya 160, others 50).
@@ -96,11 +117,11 @@ void set_spec_field(SyntheticSpec& spec, const std::string& key, const std::stri
 // Re-splitting pooled samples into clients (partition.cpp). Conversations and pairs move whole.
 struct PartitionSpec {
   int n_clients = 20;
-  std::string scheme = "dirichlet";  // iid | dirichlet | shards
-  std::string by = "task";           // task | language | length | quality (label to skew)
+  Partition scheme = Partition::dirichlet;  // iid | dirichlet | shards
+  PartitionBy by = PartitionBy::task;       // the label to skew
   double alpha = 0.5;                // dirichlet concentration per label; large = IID
   int shards_per_client = 2;         // shards: McMahan et al. 2017, Sec. 3
-  std::string quantity = "equal";    // equal | lognormal | powerlaw
+  Quantity quantity = Quantity::equal;  // equal | lognormal | powerlaw
   double quantity_param = 1.0;       // lognormal sigma or Pareto exponent
   uint64_t seed = 1;
 };
@@ -181,6 +202,9 @@ struct U2sWorld {
   std::vector<U2sFact> demos;   // the server's generator-training facts (disjoint from all above)
 };
 std::vector<std::string> u2s_domain_names();  // medicine, knowledge, math (task order)
+// The config keys of its fields (section `u2s`; n_clients, n_demos and seed come from
+// federation.clients, the generator's set-up and experiment.seed).
+void visit_u2s_corpus_spec(U2sCorpusSpec& spec, Visitor& v);
 void validate_u2s_corpus_spec(const U2sCorpusSpec& spec);  // UserError naming the u2s key
 std::string u2s_corpus_spec_yaml(const U2sCorpusSpec& spec);
 U2sWorld generate_u2s_world(const U2sCorpusSpec& spec);

@@ -32,6 +32,8 @@ size_t skip_value(const std::string& t, size_t i) {
   return i;
 }
 
+}  // namespace
+
 std::pair<size_t, size_t> line_col(const std::string& t, size_t offset) {
   size_t line = 1, col = 1;
   for (size_t i = 0; i < std::min(offset, t.size()); ++i) {
@@ -43,8 +45,10 @@ std::pair<size_t, size_t> line_col(const std::string& t, size_t offset) {
 
 // FedLLM-Bench layouts nest at most 5 levels. Deeper nesting only costs stack: nlohmann's copy
 // and dump recurse once per level, so a file of a million '[' would overflow it.
+namespace {
 constexpr int kMaxDepth = 64;
-size_t too_deep(const std::string& t) {  // offset where nesting passes kMaxDepth, or npos
+}  // namespace
+size_t too_deep(const std::string& t) {
   int depth = 0;
   for (size_t i = 0; i < t.size(); ++i) {
     if (t[i] == '"') {
@@ -58,7 +62,24 @@ size_t too_deep(const std::string& t) {  // offset where nesting passes kMaxDept
   return std::string::npos;
 }
 
-}  // namespace
+std::vector<ObjectEntry> object_entries(const std::string& t) {
+  std::vector<ObjectEntry> out;
+  size_t i = skip_ws(t, 0);
+  FEDSIM_ASSERT_MSG(i < t.size() && t[i] == '{', "object_entries: the text does not hold an object");
+  i = skip_ws(t, i + 1);
+  while (i < t.size() && t[i] != '}') {
+    ObjectEntry e;
+    e.key_at = i;
+    const size_t key_end = skip_string(t, i);
+    e.key = Json::parse(t.begin() + static_cast<long>(i), t.begin() + static_cast<long>(key_end)).get<std::string>();
+    e.begin = skip_ws(t, skip_ws(t, key_end) + 1);  // past ':'
+    e.end = skip_value(t, e.begin);
+    out.push_back(std::move(e));
+    i = skip_ws(t, out.back().end);
+    if (i < t.size() && t[i] == ',') i = skip_ws(t, i + 1);
+  }
+  return out;
+}
 
 std::string path_text(const Path& p) {
   std::string s;

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/error.hpp"
@@ -44,6 +45,21 @@ UserError error_at(const Source& s, const Path& path, const std::string& msg);
 std::string read_file(const std::string& path);
 // Parses s.text; syntax errors and nesting deeper than 64 levels are UserErrors located in it.
 Json parse_text(const Source& s);
+// 1-based line and column of a byte offset.
+std::pair<size_t, size_t> line_col(const std::string& text, size_t offset);
+// Offset where nesting passes 64 levels, or npos.
+size_t too_deep(const std::string& text);
+
+// The entries of the object at the top of `text`, which must be valid JSON (Json::accept)
+// holding an object, in one linear pass and without building it: the key (unescaped), the
+// offset of its opening quote, and its value's text [begin, end). Duplicate keys are all listed.
+// (nlohmann's ordered_json, which keeps key order, searches every key on each insert: 200,000
+// clients took minutes.)
+struct ObjectEntry {
+  std::string key;
+  size_t key_at = 0, begin = 0, end = 0;
+};
+std::vector<ObjectEntry> object_entries(const std::string& text);
 inline std::string type_of(const Json& j) { return j.type_name(); }
 
 // Calls f(source, value) for every non-blank line of a JSONL text (lines numbered from 1 in

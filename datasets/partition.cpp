@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "common/error.hpp"
+#include "common/schema.hpp"
 #include "common/rng.hpp"
 #include "datasets/dataset.hpp"
 #include "synthetic_tasks.hpp"
@@ -29,12 +30,12 @@ size_t text_bytes(const Sample& s) {
 }
 
 // Label of every pooled sample under p.by; deciles by rank for length and quality.
-std::vector<size_t> labels_of(const std::vector<const Sample*>& pool, const std::string& by, size_t& n_labels) {
+std::vector<size_t> labels_of(const std::vector<const Sample*>& pool, PartitionBy by, size_t& n_labels) {
   std::vector<size_t> label(pool.size());
-  if (by == "task" || by == "language") {
+  if (by == PartitionBy::task || by == PartitionBy::language) {
     n_labels = 0;
     for (size_t i = 0; i < pool.size(); ++i) {
-      const int32_t v = by == "task" ? pool[i]->task : pool[i]->language + 1;  // language -1 -> label 0
+      const int32_t v = by == PartitionBy::task ? pool[i]->task : pool[i]->language + 1;  // language -1 -> label 0
       label[i] = static_cast<size_t>(std::max(0, v));
       n_labels = std::max(n_labels, label[i] + 1);
     }
@@ -42,7 +43,7 @@ std::vector<size_t> labels_of(const std::vector<const Sample*>& pool, const std:
   }
   std::vector<size_t> order(pool.size());
   std::iota(order.begin(), order.end(), size_t{0});
-  auto key = [&](size_t i) { return by == "length" ? static_cast<double>(text_bytes(*pool[i])) : pool[i]->quality; };
+  auto key = [&](size_t i) { return by == PartitionBy::length ? static_cast<double>(text_bytes(*pool[i])) : pool[i]->quality; };
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) < key(b); });
   for (size_t r = 0; r < order.size(); ++r) label[order[r]] = r * kBins / std::max<size_t>(1, order.size());
   n_labels = kBins;
@@ -76,17 +77,14 @@ void validate_partition_spec(const PartitionSpec& p, const std::string& prefix) 
     throw UserError(prefix + key + ": " + value + " is not accepted; expected " + accepted);
   };
   if (p.n_clients < 1 || p.n_clients > 1000000) fail("", std::to_string(p.n_clients) + " clients", "[1, 1000000]");
-  if (p.scheme != "iid" && p.scheme != "dirichlet" && p.scheme != "shards")
-    fail("", "'" + p.scheme + "'", "natural, iid, dirichlet or shards");
-  if (p.by != "task" && p.by != "language" && p.by != "length" && p.by != "quality")
-    fail("_by", "'" + p.by + "'", "task, language, length or quality");
+  // The enums hold only their spellings; natural and calibrated are the generator's, not a re-split's.
+  if (p.scheme == Partition::natural) fail("", "'natural'", "iid, dirichlet or shards");
   if (!(std::isfinite(p.alpha) && p.alpha > 0)) fail("_alpha", detail::format_double(p.alpha), "a finite number > 0");
   if (p.shards_per_client < 1 || p.shards_per_client > 1000)
     fail(" shards_per_client", std::to_string(p.shards_per_client), "an integer in [1, 1000]");
-  if (p.quantity != "equal" && p.quantity != "lognormal" && p.quantity != "powerlaw")
-    fail(" quantity", "'" + p.quantity + "'", "equal, lognormal or powerlaw");
+  if (p.quantity == Quantity::calibrated) fail(" quantity", "'calibrated'", "equal, lognormal or powerlaw");
   if (!(std::isfinite(p.quantity_param) && p.quantity_param >= 0 && p.quantity_param <= 5) ||
-      (p.quantity == "powerlaw" && !(p.quantity_param > 1)))
+      (p.quantity == Quantity::powerlaw && !(p.quantity_param > 1)))
     fail(" quantity_param", detail::format_double(p.quantity_param), "[0, 5] (lognormal), (1, 5] (powerlaw)");
 }
 
@@ -104,8 +102,8 @@ FederatedDataset repartition(const FederatedDataset& d, const PartitionSpec& p) 
   std::vector<double> w(n, 1.0);
   for (size_t c = 0; c < n; ++c) {
     Rng rng(p.seed, c, 4, Purpose::data_split);
-    if (p.quantity == "lognormal") w[c] = std::exp(p.quantity_param * rng.normal());
-    if (p.quantity == "powerlaw") w[c] = std::pow(1.0 - rng.uniform(), -1.0 / p.quantity_param);
+    if (p.quantity == Quantity::lognormal) w[c] = std::exp(p.quantity_param * rng.normal());
+    if (p.quantity == Quantity::powerlaw) w[c] = std::pow(1.0 - rng.uniform(), -1.0 / p.quantity_param);
   }
   const std::vector<size_t> count = allocate(pool.size(), w);
 
@@ -116,21 +114,21 @@ FederatedDataset repartition(const FederatedDataset& d, const PartitionSpec& p) 
   r.languages = d.languages;
   r.test = d.test;
   r.public_split = d.public_split;
-  r.generator_yaml = d.generator_yaml + "repartition: " + p.scheme + " by " + p.by + " alpha " +
+  r.generator_yaml = d.generator_yaml + "repartition: " + name_of(p.scheme) + " by " + name_of(p.by) + " alpha " +
                      detail::format_double(p.alpha) + " shards " + std::to_string(p.shards_per_client) + " quantity " +
-                     p.quantity + " " + detail::format_double(p.quantity_param) + " clients " +
+                     name_of(p.quantity) + " " + detail::format_double(p.quantity_param) + " clients " +
                      std::to_string(p.n_clients) + " seed " + std::to_string(p.seed) + "\n";
   r.clients.resize(n);
   for (size_t c = 0; c < n; ++c) {
     r.clients[c].name = detail::client_name(static_cast<int>(c), p.n_clients);
-    r.clients[c].attributes["partition"] = p.scheme;
+    r.clients[c].attributes["partition"] = name_of(p.scheme);
   }
 
-  if (p.scheme == "iid") {
+  if (p.scheme == Partition::iid) {
     size_t at = 0;
     for (size_t c = 0; c < n; ++c)
       for (size_t k = 0; k < count[c]; ++k) r.clients[c].samples.push_back(*pool[at++]);
-  } else if (p.scheme == "shards") {
+  } else if (p.scheme == Partition::shards) {
     std::vector<size_t> order(pool.size());
     std::iota(order.begin(), order.end(), size_t{0});
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return label[a] < label[b]; });

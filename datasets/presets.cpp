@@ -15,6 +15,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "common/stop.hpp"
 #include "common/error.hpp"
 #include "datasets/dataset.hpp"
 #include "synthetic_tasks.hpp"
@@ -154,7 +155,7 @@ FederatedDataset generate_preset(const SyntheticSpec& s) {
   // Calibrated counts add up to Table 1's total exactly (scaled to n_clients when it differs).
   std::vector<int> counts(static_cast<size_t>(n_clients));
   const int min_count = 1;
-  if (s.quantity == "calibrated") {
+  if (s.quantity == Quantity::calibrated) {
     Rng rng(s.seed, kCountStream, 0, Purpose::data_split);
     const int64_t total = std::llround(static_cast<double>(p.total) * n_clients / p.clients);
     counts = calibrated_counts(n_clients, static_cast<double>(total) / n_clients, p.per_client.std, min_count, rng, total);
@@ -163,8 +164,8 @@ FederatedDataset generate_preset(const SyntheticSpec& s) {
       Rng rng(s.seed, static_cast<uint64_t>(c), 0, Purpose::data_split);
       double n = p.per_client.mean;
       const double a = s.quantity_param;
-      if (s.quantity == "lognormal") n = std::exp(std::log(n) - 0.5 * a * a + a * rng.normal());
-      if (s.quantity == "powerlaw") n = n * (a - 1) / a * std::pow(1.0 - rng.uniform(), -1.0 / a);  // Pareto(x_m, a)
+      if (s.quantity == Quantity::lognormal) n = std::exp(std::log(n) - 0.5 * a * a + a * rng.normal());
+      if (s.quantity == Quantity::powerlaw) n = n * (a - 1) / a * std::pow(1.0 - rng.uniform(), -1.0 / a);  // Pareto(x_m, a)
       counts[static_cast<size_t>(c)] = std::max(min_count, static_cast<int>(std::llround(std::min(n, 1e8))));
     }
   }
@@ -195,6 +196,7 @@ FederatedDataset generate_preset(const SyntheticSpec& s) {
   for (double w : p.language_weights) lang_alpha.push_back(s.language_alpha * static_cast<double>(langs.size()) * w);
   d.clients.resize(counts.size());
   for (size_t c = 0; c < counts.size(); ++c) {
+    check_stop();  // SIGINT/SIGTERM (common/stop.hpp)
     ClientData& client = d.clients[c];
     client.name = client_name(static_cast<int>(c), n_clients);
     Rng trait(s.seed, c, 3, Purpose::data_split);
@@ -271,10 +273,12 @@ FederatedDataset generate_preset(const SyntheticSpec& s) {
   };
   const int n_test = s.n_test;
   for (int i = 0; i < n_test; ++i) {  // language-major blocks like Aya's 8 x 20, tasks round-robin
+    if (i % 4096 == 0) check_stop();
     const size_t lang = static_cast<size_t>(i) * langs.size() / static_cast<size_t>(std::max(1, n_test));
     d.test.push_back(split_sample(kTestStream, static_cast<uint64_t>(i), static_cast<size_t>(i) % n_tasks, lang, true));
   }
   for (int i = 0; i < s.n_public; ++i) {
+    if (i % 4096 == 0) check_stop();
     Rng pick(s.seed, kPublicStream, static_cast<uint64_t>(i), Purpose::data_split);
     const size_t task = pick.below(n_tasks), lang = pick.below(langs.size());
     d.public_split.push_back(split_sample(kPublicStream, static_cast<uint64_t>(i), task, lang, false));

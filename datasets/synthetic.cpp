@@ -12,6 +12,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "common/stop.hpp"
 #include "common/error.hpp"
 #include "common/rng.hpp"
 #include "datasets/dataset.hpp"
@@ -236,6 +237,7 @@ FederatedDataset generate_synthetic(const SyntheticSpec& spec) {
 
   d.clients.resize(static_cast<size_t>(spec.n_clients));
   for (int c = 0; c < spec.n_clients; ++c) {
+    check_stop();  // SIGINT/SIGTERM: a million clients take a while
     const uint64_t cu = static_cast<uint64_t>(c);
     ClientData& client = d.clients[static_cast<size_t>(c)];
     client.name = client_name(c, spec.n_clients);
@@ -253,12 +255,14 @@ FederatedDataset generate_synthetic(const SyntheticSpec& spec) {
   // Test: round-robin over tasks so every family is scored on (nearly) equal footing.
   d.test.reserve(static_cast<size_t>(spec.n_test));
   for (int i = 0; i < spec.n_test; ++i) {
+    if (i % 4096 == 0) check_stop();
     Rng rng(spec.seed, kTestStream, static_cast<uint64_t>(i), Purpose::data_generation);
     d.test.push_back(make_sample(families, static_cast<size_t>(i) % n_tasks, rng));
   }
   // Public: IID over tasks, for pretraining the base model.
   d.public_split.reserve(static_cast<size_t>(spec.n_public));
   for (int i = 0; i < spec.n_public; ++i) {
+    if (i % 4096 == 0) check_stop();
     Rng rng(spec.seed, kPublicStream, static_cast<uint64_t>(i), Purpose::data_generation);
     const size_t task = public_index[static_cast<size_t>(rng.below(public_index.size()))];
     d.public_split.push_back(make_sample(all_families, task, rng));

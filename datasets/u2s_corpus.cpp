@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "common/schema.hpp"
 #include "common/rng.hpp"
 #include "datasets/dataset.hpp"
 #include "synthetic_tasks.hpp"
@@ -120,6 +121,17 @@ void fail(const std::string& key, const std::string& value, const std::string& a
 }  // namespace
 
 std::vector<std::string> u2s_domain_names() { return {kDomains[0], kDomains[1], kDomains[2]}; }
+
+void visit_u2s_corpus_spec(U2sCorpusSpec& s, Visitor& v) {
+  v.list("domains", s.domains, u2s_domain_names(), "synthetic corpus domains; [] = all");
+  v.integer("docs_min", s.docs_min, 1, 10000, "synthetic: fewest documents per client");
+  v.integer("docs_max", s.docs_max, 1, 10000, "synthetic: most documents per client");
+  v.integer("facts_per_doc", s.facts_per_doc, 1, 100, "synthetic: fact sentences per document");
+  v.number("domain_alpha", s.dirichlet_alpha, 1e-6, 1e6, "synthetic: Dirichlet concentration of each client's domain mix");
+  v.number("filler_prob", s.filler_prob, 0.0, 1.0, "synthetic: chance of a fact-free sentence after a fact");
+  v.number("repeat_prob", s.repeat_prob, 0.0, 1.0, "synthetic: chance that a fact is restated from an earlier document");
+  v.integer("pool_size", s.pool_size, 1, 1000000, "examples in the server pool");
+}
 
 void validate_u2s_corpus_spec(const U2sCorpusSpec& s) {
   if (s.n_clients < 1 || s.n_clients > 100000) fail("federation.clients", std::to_string(s.n_clients), "1 to 100000");

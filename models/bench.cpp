@@ -1,6 +1,7 @@
 // `fedsim bench model`: training throughput against this machine's sgemm rate, and the memory
 // of a many-client round on a Hugging Face folder.
 #include "models/bench.hpp"
+#include "models/text/batch.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -144,7 +145,7 @@ BenchResult bench_model(const std::string& preset, int B, double min_seconds, in
                      std::string(cfg.max_seq, static_cast<char>('a' + b % 26))});
   BenchResult r;
   r.preset = preset;
-  const Batch batch = make_sft_batch(pairs, cfg.max_seq);
+  const Batch batch = make_sft_batch(m.tokenizer(), m.chat_template(), pairs, cfg.max_seq);
   time_steps(m, batch, min_seconds, sgemm_n, r);
   count_passes(m, batch, r);
   return r;

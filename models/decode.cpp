@@ -1,4 +1,5 @@
-// KvDecoder (decode.hpp) and Model::generate: KV-cache generation, greedy or sampled.
+// KvDecoder (decode.hpp) and Model::generate_chat: KV-cache generation through the model's chat
+// template, greedy or sampled.
 #include "models/decode.hpp"
 
 #include <algorithm>
@@ -6,6 +7,7 @@
 #include <numeric>
 
 #include "models/model_impl.hpp"
+#include "models/text/batch.hpp"
 
 namespace fedsim::models {
 
@@ -185,53 +187,85 @@ int32_t pick(const float* logits, int V, const GenerateConfig& g, double u) {
 }
 }  // namespace
 
-std::vector<std::string> Model::generate(const std::vector<float>* adapter, const std::vector<std::string>& prompts,
-                                         const GenerateConfig& g) const {
-  Net<float>& net = impl_->net;
-  const int B = static_cast<int>(prompts.size()), maxT = net.cfg.max_seq, V = net.cfg.vocab_size;
-  std::vector<std::string> out(B);
-  if (B == 0) return out;
-  FEDSIM_ASSERT_MSG(net.cfg.vocab_size >= Tokenizer::vocab_size, "vocab " << net.cfg.vocab_size
-                    << " has no room for the byte-level tokenizer's ids (264)");
-  const int client = impl_->eval_row(adapter);
-  // BOS INST <prompt> RESP, the prompt cut so that at least one token can be generated.
-  std::vector<std::vector<int32_t>> seq(B);
-  for (int b = 0; b < B; ++b) {
-    std::vector<int32_t> p = Tokenizer::encode(prompts[b]);
-    if (static_cast<int>(p.size()) > maxT - 4) p.resize(std::max(0, maxT - 4));
-    seq[b] = {Tokenizer::BOS, Tokenizer::INST};
-    seq[b].insert(seq[b].end(), p.begin(), p.end());
-    seq[b].push_back(Tokenizer::RESP);
+namespace {
+// The generation prompt of c in at most `budget` tokens: the oldest exchanges go first, then the
+// end of the last user text (bytes; with the byte layout one pass cuts it to budget - 3 bytes,
+// the rule Model::generate always had); a template whose own text exceeds the budget keeps its
+// first `budget` tokens.
+std::vector<int32_t> fit_prompt(const TextTokenizer& tok, const ChatTemplate& t, Conversation c, size_t budget) {
+  std::vector<int32_t> ids = tokenize_prompt(tok, t, c);
+  while (ids.size() > budget && c.turns.size() > 1) {
+    c.turns.erase(c.turns.begin(), c.turns.begin() + 2);
+    ids = tokenize_prompt(tok, t, c);
   }
+  std::string& last = c.turns.back().text;
+  while (ids.size() > budget && !last.empty()) {
+    last.resize(last.size() - std::min(last.size(), ids.size() - budget));
+    ids = tokenize_prompt(tok, t, c);
+  }
+  if (ids.size() > budget) ids.resize(budget);
+  return ids;
+}
+}  // namespace
+
+std::vector<Generation> Model::generate_chat(const std::vector<float>* adapter, const std::vector<Conversation>& convs,
+                                             const GenerateConfig& g) const {
+  Net<float>& net = impl_->net;
+  const int B = static_cast<int>(convs.size()), maxT = net.cfg.max_seq, V = net.cfg.vocab_size;
+  std::vector<Generation> out(B);
+  if (B == 0) return out;
+  const TextTokenizer& tok = tokenizer();
+  const ChatTemplate& tmpl = chat_template();
+  // Picks range over the tokenizer's ids: rows of a padded embedding decode to nothing.
+  const int Vp = std::min(V, static_cast<int>(tok.vocab_size()));
+  const std::vector<int32_t> stop = stop_ids(tok, tmpl);
+  const int client = impl_->eval_row(adapter);
+  // At least one position is left to generate into.
+  std::vector<std::vector<int32_t>> seq(B);
+  for (int b = 0; b < B; ++b) seq[b] = fit_prompt(tok, tmpl, convs[b], static_cast<size_t>(std::max(1, maxT - 1)));
   std::vector<fedsim::Rng> rng;
   for (int b = 0; b < B; ++b) rng.emplace_back(g.seed, static_cast<uint64_t>(b), 0, Purpose::generation);
   std::vector<std::vector<int32_t>> gen(B);
-  std::vector<bool> done(B, false);
+  std::vector<bool> done(B, false), stopped(B, false);
   KvDecoder<float> dec(net, B, client);
-  std::vector<int32_t> tok(B);
+  std::vector<int32_t> in(B);
   for (int s = 0; s < maxT; ++s) {
     bool any = false;
     for (int b = 0; b < B; ++b) {
       const size_t n = seq[b].size();
       // Finished sequences are fed PAD: their outputs are ignored, the batch keeps its shape.
-      tok[b] = s < static_cast<int>(n) ? seq[b][s] : (s - n < gen[b].size() ? gen[b][s - n] : Tokenizer::PAD);
+      in[b] = s < static_cast<int>(n) ? seq[b][s] : (s - n < gen[b].size() ? gen[b][s - n] : tok.pad_id());
       any = any || !done[b];
     }
     if (!any) break;
-    const std::vector<float>& logits = dec.step(tok);
+    const std::vector<float>& logits = dec.step(in);
     for (int b = 0; b < B; ++b) {
       if (done[b] || s + 1 < static_cast<int>(seq[b].size())) continue;  // still reading the prompt
       const double u = g.temperature > 0 ? rng[b].uniform() : 0.0;
-      const int32_t next = pick(logits.data() + size_t(b) * V, V, g, u);
-      if (next == Tokenizer::EOS) {
-        done[b] = true;
+      const int32_t next = pick(logits.data() + size_t(b) * V, Vp, g, u);
+      if (std::find(stop.begin(), stop.end(), next) != stop.end()) {
+        done[b] = stopped[b] = true;
         continue;
       }
       gen[b].push_back(next);
       if (static_cast<int>(gen[b].size()) >= g.max_new_tokens) done[b] = true;
     }
   }
-  for (int b = 0; b < B; ++b) out[b] = Tokenizer::decode(gen[b]);
+  for (int b = 0; b < B; ++b) {
+    out[b].text = tok.decode(gen[b], true);
+    out[b].prompt_tokens = static_cast<int64_t>(seq[b].size());
+    out[b].new_tokens = static_cast<int64_t>(gen[b].size()) + (stopped[b] ? 1 : 0);
+  }
+  return out;
+}
+
+std::vector<std::string> Model::generate(const std::vector<float>* adapter, const std::vector<std::string>& prompts,
+                                         const GenerateConfig& g) const {
+  std::vector<Conversation> convs;
+  convs.reserve(prompts.size());
+  for (const std::string& p : prompts) convs.push_back(Conversation{"", {{Role::user, p}}});
+  std::vector<std::string> out;
+  for (Generation& x : generate_chat(adapter, convs, g)) out.push_back(std::move(x.text));
   return out;
 }
 

@@ -12,29 +12,37 @@ namespace fedsim::models {
 std::vector<std::vector<float>> Model::embed(const std::vector<std::string>& texts) const {
   Net<float>& net = impl_->net;  // buffers only; weights and training state are untouched
   const int T = net.cfg.max_seq, C = net.cfg.d_model;
-  FEDSIM_ASSERT_MSG(net.cfg.vocab_size >= Tokenizer::vocab_size, "vocab " << net.cfg.vocab_size
-                    << " has no room for the byte-level tokenizer's ids (264)");
+  const TextTokenizer& tok = tokenizer();
+  const std::vector<int32_t>& prefix = tok.special_prefix();
   std::vector<std::vector<float>> out;
   out.reserve(texts.size());
   // One text per forward: the dense products' summation order may depend on the number of rows
   // (BLAS blocking), and a text's embedding must not depend on what it is batched with.
   for (const std::string& text : texts) {
-    // BOS <text bytes>, cut to T, right-padded; no targets (the loss is not needed).
-    std::vector<int32_t> ids = Tokenizer::encode(text);
-    ids.insert(ids.begin(), Tokenizer::BOS);
+    // The post-processor's prefix (BOS where the tokenizer adds one), the text's ids, cut to T,
+    // right-padded; no targets (the loss is not needed).
+    std::vector<int32_t> ids(prefix);
+    const std::vector<int32_t> body = tok.encode(text, false);
+    ids.insert(ids.end(), body.begin(), body.end());
     if (static_cast<int>(ids.size()) > T) ids.resize(static_cast<size_t>(T));
+    if (ids.empty()) {  // an empty text and no prefix (Qwen): nothing to read
+      out.emplace_back(static_cast<size_t>(C), 0.0f);
+      continue;
+    }
     Batch batch;
     batch.B = 1;
     batch.T = T;
-    batch.inputs.assign(static_cast<size_t>(T), Tokenizer::PAD);
+    batch.inputs.assign(static_cast<size_t>(T), tok.pad_id());
     batch.targets.assign(static_cast<size_t>(T), -1);
     std::copy(ids.begin(), ids.end(), batch.inputs.begin());
     net.set_batch(batch);
     net.forward(-1, false, 0);
     const auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), net.final_hidden());  // (T, C)
     FEDSIM_ASSERT(static_cast<int64_t>(h.extent(0)) >= T && static_cast<int>(h.extent(1)) == C);
-    // Positions 1..n-1 are the text's bytes; an empty text has only BOS (position 0).
-    const int n = static_cast<int>(ids.size()), first = n > 1 ? 1 : 0;
+    // The text's positions follow the prefix; an empty text (or a prefix filling the context)
+    // averages every position read.
+    const int n = static_cast<int>(ids.size()), p = static_cast<int>(prefix.size());
+    const int first = n > p ? p : 0;
     std::vector<double> sum(static_cast<size_t>(C), 0.0);
     for (int t = first; t < n; ++t)  // in position order: deterministic on any backend
       for (int j = 0; j < C; ++j) sum[static_cast<size_t>(j)] += static_cast<double>(h(t, j));

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "models/model_impl.hpp"
+#include "models/text/batch.hpp"
 
 namespace fedsim::models {
 
@@ -20,6 +21,34 @@ const LoraConfig& Model::lora() const { return impl_->lora; }
 int64_t Model::n_base_params() const { return impl_->net.bl.total + impl_->net.bl.total_half; }
 int64_t Model::n_adapter_params() const { return impl_->net.al.total; }
 std::vector<float> Model::base_weights() const { return impl_->net.base_host(); }
+
+const TextTokenizer& Model::tokenizer() const {
+  if (!impl_->tok) {
+    if (!impl_->no_tokenizer_why.empty()) throw UserError(impl_->no_tokenizer_why);
+    throw UserError("this model has no tokenizer: its vocab_size " + std::to_string(config().vocab_size) +
+                    " has no room for fedsim's 264 byte-level ids\nHINT: load it from a Hugging Face folder with its "
+                    "tokenizer.json");
+  }
+  return *impl_->tok;
+}
+std::shared_ptr<const TextTokenizer> Model::shared_tokenizer() const { return impl_->tok; }
+const ChatTemplate& Model::chat_template() const { return *impl_->tmpl; }
+const std::string& Model::chat_family() const { return impl_->family; }
+
+void Model::set_chat_template(const ChatTemplate& t) {
+  check_chat_template(tokenizer(), t);
+  impl_->tmpl = &t;
+}
+
+void Model::set_tokenizer(std::shared_ptr<const TextTokenizer> tok, const std::string& family) {
+  FEDSIM_ASSERT(tok != nullptr);
+  if (tok->vocab_size() > config().vocab_size)
+    throw UserError("tokenizer (" + tok->describe() + ") has " + std::to_string(tok->vocab_size()) +
+                    " ids, more than the model's vocab_size " + std::to_string(config().vocab_size));
+  impl_->tok = std::move(tok);
+  impl_->family = family;
+  set_chat_template(models::chat_template(default_chat_template(family, ChatUse::instructions)));
+}
 
 int64_t adapter_param_count(const ModelConfig& cfg, const LoraConfig& lora) {
   return make_adapter_layout(cfg, lora).total;

@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "models/products.hpp"
+#include "models/text/chat_template.hpp"
+#include "models/text/tokenizer.hpp"
 
 namespace fedsim::models {
 
@@ -176,6 +178,12 @@ struct GenerateConfig {
   int top_k = 0;
   uint64_t seed = 0;
 };
+// One answer of Model::generate_chat.
+struct Generation {
+  std::string text;           // decoded with special tokens skipped; no stop token
+  int64_t prompt_tokens = 0;  // tokens of the prompt the model read (after cutting to the context)
+  int64_t new_tokens = 0;     // tokens it produced, the stop token included
+};
 // Fraction of answers equal byte for byte to their reference (0 for no answers).
 double exact_match(const std::vector<std::string>& generated, const std::vector<std::string>& references);
 
@@ -268,15 +276,39 @@ class Model {
   // max_seq) under the base, or with `adapter` (no dropout). For checks against references.
   std::vector<float> logits(const std::vector<float>* adapter, const std::vector<int32_t>& tokens) const;
 
-  // Responses to instructions: feeds BOS INST <prompt> RESP (prompt cut to max_seq - 4 bytes)
-  // and decodes with a KV cache, batched over prompts, until EOS, max_new_tokens, or the
-  // context (max_seq) is full. Returns the response bytes (special tokens skipped).
+  // Text in and out (models/README.md "Text: tokenizer and template of a model"). A model built
+  // from a preset or a checkpoint reads fedsim's byte-level ids (byte_tokenizer(), template
+  // fedsim-bytes); one loaded from a Hugging Face folder its tokenizer.json, with the template
+  // of the tokenizer's family (default_chat_template(chat_family(), instructions)).
+  // tokenizer(): UserError when the model has none (a folder without tokenizer.json, or a
+  // random model whose vocab_size is below the 264 byte-level ids).
+  const TextTokenizer& tokenizer() const;
+  std::shared_ptr<const TextTokenizer> shared_tokenizer() const;  // nullptr when none
+  const ChatTemplate& chat_template() const;
+  const std::string& chat_family() const;  // chat_family() of the tokenizer ("fedsim-bytes" for presets)
+  // The template every conversation goes through; UserError if the tokenizer lacks one of its tokens.
+  void set_chat_template(const ChatTemplate& t);
+  // Another tokenizer (tests, tools): UserError if its ids exceed vocab_size; the template becomes
+  // the family's default for instructions.
+  void set_tokenizer(std::shared_ptr<const TextTokenizer> tok, const std::string& family);
+
+  // Answers to conversations that end on a user turn: the template's generation prompt
+  // (tokenize_prompt) decoded with a KV cache, batched over conversations, until a stop token
+  // (stop_ids: EOS, the template's end of turn), max_new_tokens, or the context (max_seq) is
+  // full. A prompt longer than max_seq - 1 tokens loses its oldest exchanges, then the end of
+  // its last user text (decode.cpp, fit_prompt). Greedy and sampled picks range over the
+  // tokenizer's ids (a vocab_size padded past them never produces an id it cannot decode).
+  std::vector<Generation> generate_chat(const std::vector<float>* adapter, const std::vector<Conversation>& convs,
+                                        const GenerateConfig& cfg) const;
+  // Responses to instructions: generate_chat of one-turn conversations, the texts only. With
+  // the byte layout: BOS INST <prompt> RESP, the prompt cut to max_seq - 4 bytes.
   std::vector<std::string> generate(const std::vector<float>* adapter, const std::vector<std::string>& prompts,
                                     const GenerateConfig& cfg) const;
 
-  // Text embeddings (embed.cpp): per text, the mean over its tokens (BOS, then its bytes cut to
-  // max_seq - 1) of the base model's final-layernorm hidden states, L2-normalised (d_model
-  // floats; all zero only if every hidden state is). Deterministic; no adapter.
+  // Text embeddings (embed.cpp): per text, the mean over its tokens (the tokenizer's ids without
+  // the post-processor's prefix, e.g. BOS, which is read first but not averaged; cut to max_seq)
+  // of the base model's final-norm hidden states, L2-normalised (d_model floats; all zero only
+  // if every hidden state is). Deterministic; no adapter.
   std::vector<std::vector<float>> embed(const std::vector<std::string>& texts) const;
 
   // Checkpoint (HDF5, written atomically; layout in models/README.md): base weights, config,
@@ -301,6 +333,8 @@ class Model {
   // with model.safetensors.index.json; F32, BF16, F16). The files are memory-mapped and each
   // tensor is converted once into the base (no second copy is ever held). UserError naming the
   // file, the tensor and what was expected for any missing, malformed or mismatched tensor.
+  // tokenizer.json (and tokenizer_config.json) of the folder become the model's tokenizer
+  // (read_hf_text); a tokenizer with more ids than vocab_size is a UserError naming both files.
   static Model load_hf(const std::string& dir, const LoraConfig& lora, const HfOptions& opt = HfOptions());
 
  private:

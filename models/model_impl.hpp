@@ -30,6 +30,12 @@ struct Model::Impl {
   Impl(const ModelConfig& cfg, const LoraConfig& lora) : lora(lora), net(cfg, lora, kAdapterRows) {
     adam_m = Mat<float>(Kokkos::view_alloc(net.exec, "fedsim::models::adapter_adam_m"), kAdapterRows, net.al.total);
     adam_v = Mat<float>(Kokkos::view_alloc(net.exec, "fedsim::models::adapter_adam_v"), kAdapterRows, net.al.total);
+    // fedsim's byte-level ids wherever they fit (presets, checkpoints, random Llama-family
+    // models); load_hf replaces them by the folder's tokenizer.
+    if (cfg.vocab_size >= Tokenizer::vocab_size) {
+      tok = byte_tokenizer();
+      family = "fedsim-bytes";
+    }
   }
   // One full-parameter AdamW step on the base (pretraining): the optimizer kernels of
   // kernels/adamw.hpp with the base as a single row.
@@ -53,6 +59,10 @@ struct Model::Impl {
 
   LoraConfig lora;
   Net<float> net;
+  std::shared_ptr<const TextTokenizer> tok;  // nullptr: none (Model::tokenizer says why)
+  std::string family;                         // chat_family of tok
+  std::string no_tokenizer_why;               // what tokenizer() reports when tok is null
+  const ChatTemplate* tmpl = &models::chat_template("fedsim-bytes");
   Mat<float> adam_m, adam_v;  // (rows, P) adapter moments, reset by every training call
   Vec<float> base_m = Vec<float>("fedsim::models::base_adam_m", 0);  // (n_base) full-parameter moments,
   Vec<float> base_v = Vec<float>("fedsim::models::base_adam_v", 0);  // kept across calls

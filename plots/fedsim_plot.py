@@ -28,6 +28,25 @@ def attr_str(v):
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+def read_text(node):
+    """A text column as a list of str: fedsim stores n strings as a group of `bytes` (uint8, the
+    strings back to back) and `ends` (int64, each string's end offset); older files hold a dataset
+    of variable-length strings."""
+    if isinstance(node, h5py.Group):
+        raw = np.asarray(node["bytes"][:], dtype=np.uint8).tobytes()
+        out, start = [], 0
+        for end in np.asarray(node["ends"][:]):
+            out.append(raw[start:int(end)].decode("utf-8", errors="replace"))
+            start = int(end)
+        return out
+    return [attr_str(x) for x in node[:]]
+
+
+def column(node):
+    """A table column: numbers as a numpy array, text (a group, see read_text) as a list of str."""
+    return read_text(node) if isinstance(node, h5py.Group) else np.asarray(node[:])
+
+
 def kind_of(path):
     try:
         with h5py.File(path, "r") as f:
@@ -68,16 +87,16 @@ def load_results(path):
         if "eval" in f:
             e = f["eval"]
             r["eval"] = {}
-            for name in (attr_str(x) for x in e["benchmarks"][:]):
+            for name in read_text(e["benchmarks"]):
                 g = e[name]
-                r["eval"][name] = {k: np.asarray(g["rounds"][k][:]) for k in g["rounds"]}
+                r["eval"][name] = {k: column(g["rounds"][k]) for k in g["rounds"]}
                 r["eval"][name]["kind"] = attr_str(g.attrs["kind"])
                 r["eval"][name]["turns"] = {k: np.asarray(g["turns"][k][:]) for k in ("round", "turn", "mean")}
         if "timeline" in f:
             t = f["timeline"]
             r["timeline"] = {k: np.asarray(t[k][:]) for k in ("client", "kind", "end", "round", "start_s", "end_s")}
-            r["timeline"]["kind_names"] = [attr_str(x) for x in t["kind_names"][:]]
-            r["timeline"]["end_names"] = [attr_str(x) for x in t["end_names"][:]]
+            r["timeline"]["kind_names"] = read_text(t["kind_names"])
+            r["timeline"]["end_names"] = read_text(t["end_names"])
         return r
 
 
@@ -132,8 +151,8 @@ def read_index(path):
     with h5py.File(path, "r") as f:
         if attr_str(f.attrs.get("format", "")) != INDEX_KIND:
             sys.exit(f"{path}: not a {INDEX_KIND} file")
-        keys = [attr_str(k) for k in f["axes/keys"][:]]
-        params = {k: [attr_str(v) for v in f["params"][k][:]] for k in keys}
+        keys = read_text(f["axes/keys"])
+        params = {k: read_text(f["params"][k]) for k in keys}
         metrics = {k: np.asarray(f["metrics"][k][:]) for k in f["metrics"]}
         done = np.asarray(f["points/done"][:]).astype(bool)
         return {"name": attr_str(f.attrs["name"]), "keys": keys, "params": params, "metrics": metrics, "done": done}

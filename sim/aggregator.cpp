@@ -132,12 +132,25 @@ double dp_sigma(double lr, double clip, double total_samples, int n_clients, int
 Aggregator::Aggregator(const ExperimentConfig& cfg, const std::vector<int64_t>& n, std::vector<float> initial)
     : cfg_(cfg), algo_(algorithm_info(cfg.federation.algorithm)), n_(n), global_(std::move(initial)) {
   const FederationSection& f = cfg.federation;
-  total_n_ = static_cast<double>(std::accumulate(n_.begin(), n_.end(), int64_t{0}));
+  int64_t total = 0;
+  for (int64_t x : n_)
+    if (x != kDataPending) total += x, ++holders_;
+  total_n_ = static_cast<double>(total);
   uniform_weights_ = f.weighting == ClientWeights::uniform ||
                      (f.weighting == ClientWeights::by_algorithm && algo_.weighting == Weighting::uniform);
   rule_ = make_server_rule({algo_.rule, f.server_beta1, f.server_beta2, f.server_eta, f.server_tau});
   if (algo_.scaffold) scaffold_ = std::make_unique<Scaffold>(static_cast<int>(n_.size()), global_.size());
   if (local()) local_.assign(f.local_client >= 0 ? 1 : n_.size(), global_);
+}
+
+void Aggregator::set_client_data(int32_t client, int64_t n, bool holds_data) {
+  int64_t& slot = n_.at(static_cast<size_t>(client));
+  FEDSIM_ASSERT_MSG(slot == kDataPending, "client " << client << " announced its data twice");
+  slot = n;
+  if (holds_data) {
+    total_n_ += static_cast<double>(n);
+    ++holders_;
+  }
 }
 
 const std::vector<float>& Aggregator::start_adapter(int32_t client) const {
@@ -171,10 +184,11 @@ double Aggregator::base_weight(int32_t client) const {
 // Clips the update y_i - x_i to L2 norm C, then adds N(0, sigma^2) per entry. Upstream's C only
 // enters sigma and nothing is clipped (sim/README.md "Differential privacy"); fedsim clips.
 // FedLLM-Bench's sigma takes the constant initial learning rate (fed_global.py, gaussian_noise);
-// privacy.noise_lr: round scales it with the round's lr instead.
+// privacy.noise_lr: round scales it with the round's lr instead. N and samples count the
+// clients holding data now: every client, unless their data arrives during the run (U2S).
 void Aggregator::privatise(const ClientUpdate& u, int64_t round) const {
   const FederationSection& f = cfg_.federation;
-  const int n_clients = static_cast<int>(n_.size());
+  const int n_clients = holders_;
   const double noise_lr = cfg_.privacy.noise_lr == NoiseLr::round ? cosine_lr(f.lr, f.lr_min, round, f.rounds) : f.lr;
   const double sigma = dp_sigma(noise_lr, cfg_.privacy.clip, total_n_, n_clients,
                                 static_cast<int>(std::min<int64_t>(f.clients_per_round, n_clients)), f.rounds,

@@ -22,6 +22,9 @@ namespace fedsim::sim {
 
 struct ExperimentConfig;
 
+// A client's data size before its data exists (U2S: until its generation job ends).
+inline constexpr int64_t kDataPending = -1;
+
 struct ServerRuleSpec {
   ServerRuleKind kind = ServerRuleKind::average;
   double beta1 = 0.9;   // FedAvgM, FedYogi, FedAdam momentum
@@ -131,8 +134,11 @@ struct ClientUpdate {
 // The global adapter and everything the server rule keeps, for one federation.
 class Aggregator {
  public:
-  // n: every client's data size n_i (weights and DP); initial: the starting adapter.
+  // n: every client's data size n_i (weights and DP), kDataPending for a client whose data
+  // arrives during the run (set_client_data); initial: the starting adapter.
   Aggregator(const ExperimentConfig& cfg, const std::vector<int64_t>& n, std::vector<float> initial);
+  // A pending client's data arrived: n_i, and whether it holds data it trains on (DP's n).
+  void set_client_data(int32_t client, int64_t n, bool holds_data);
   const AlgorithmInfo& algorithm() const { return algo_; }
   bool local() const { return algo_.rule == ServerRuleKind::keep_local; }
   const std::vector<float>& global() const { return global_; }
@@ -160,7 +166,8 @@ class Aggregator {
   const ExperimentConfig& cfg_;
   const AlgorithmInfo& algo_;
   std::vector<int64_t> n_;
-  double total_n_ = 0.0;
+  double total_n_ = 0.0;  // DP: sum of n_i over the clients holding data, and their count
+  int holders_ = 0;
   bool uniform_weights_ = false;
   std::unique_ptr<ServerRule> rule_;
   std::unique_ptr<Scaffold> scaffold_;

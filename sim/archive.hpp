@@ -6,6 +6,11 @@
 // every length against what is left, every bool against {0, 1} and every enum against its
 // range (`archive_enum_count(E)`, found by argument-dependent lookup), so a truncated, foreign
 // or corrupt blob fails with a UserError instead of loading invalid values.
+//
+// History that only grows (the results' rows, the job timeline) is marked `appended(v)`: with a
+// journal attached (sim/journal.hpp) the archive holds only its length and the journal receives
+// the elements added since the last checkpoint, so a checkpoint costs what the state holds, not
+// what the run has done so far. Without a journal the whole vector is stored inline.
 #pragma once
 
 #include <array>
@@ -16,8 +21,23 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "sim/journal.hpp"
 
 namespace fedsim::sim {
+
+// A vector that only grows between checkpoints (elements never change once added).
+template <class T>
+struct Appended {
+  std::vector<T>& v;
+};
+template <class T>
+Appended<T> appended(std::vector<T>& v) {
+  return {v};
+}
+template <class T>
+Appended<T> appended(const std::vector<T>& v) {
+  return {const_cast<std::vector<T>&>(v)};  // fields() only reads through a writer
+}
 
 namespace archive_detail {
 template <class T, class Ar, class = void>
@@ -35,6 +55,8 @@ class ArchiveWriter {
   struct CountOnly {};
   ArchiveWriter() = default;
   explicit ArchiveWriter(CountOnly) : counting_(true) {}
+  // Appended vectors go to `j` (elements since its marks) instead of inline.
+  void attach(Journal* j) { journal_ = j; }
   void reserve(size_t n) { buf_.reserve(n); }
   size_t size() const { return counting_ ? count_ : buf_.size(); }
   std::vector<uint8_t> take() { return std::move(buf_); }
@@ -79,6 +101,21 @@ class ArchiveWriter {
     put(static_cast<uint64_t>(s.size()));
     append(s.data(), s.size());
   }
+  template <class T>
+  void put(const Appended<T>& a) {
+    if (!journal_) {
+      put(a.v);
+      return;
+    }
+    const size_t stream = stream_++;
+    put(static_cast<uint64_t>(a.v.size()));
+    if (counting_) return;
+    const uint64_t from = journal_->mark(stream);
+    FEDSIM_ASSERT_MSG(from <= a.v.size(), "appended history shrank: " << a.v.size() << " < " << from);
+    ArchiveWriter seg;
+    for (uint64_t i = from; i < a.v.size(); ++i) seg.put(a.v[i]);
+    journal_->add(stream, a.v.size() - from, seg.take());
+  }
   void append(const void* p, size_t n) {
     if (counting_) {
       count_ += n;
@@ -90,13 +127,17 @@ class ArchiveWriter {
   std::vector<uint8_t> buf_;
   bool counting_ = false;
   size_t count_ = 0;
+  Journal* journal_ = nullptr;
+  size_t stream_ = 0;
 };
 
 class ArchiveReader {
  public:
   ArchiveReader(const std::vector<uint8_t>& b, std::string what) : b_(b), what_(std::move(what)) {}
+  // Appended vectors come from `j` (loaded) instead of inline.
+  void attach(const Journal* j) { journal_ = j; }
   template <class... T>
-  void operator()(T&... v) {
+  void operator()(T&&... v) {  // lvalues, and appended(...) temporaries
     (get(v), ...);
   }
   bool done() const { return pos_ == b_.size(); }
@@ -163,9 +204,34 @@ class ArchiveReader {
     s.assign(reinterpret_cast<const char*>(b_.data() + pos_), n);
     pos_ += n;
   }
+  template <class T>
+  void get(Appended<T>& a) {
+    if (!journal_) {
+      get(a.v);
+      return;
+    }
+    const size_t stream = stream_++;
+    uint64_t n = 0;
+    get(n);
+    static const Journal::Stream kNone;  // a history still empty has no segment
+    const Journal::Stream* s = journal_->stream(stream);
+    if (!s) s = &kNone;
+    // Each element takes at least one byte: a count beyond the bytes is damage, not a size.
+    if (s->count != n || n > s->bytes.size()) fail();
+    ArchiveReader r(s->bytes, what_);
+    a.v.assign(n, T{});
+    for (auto& x : a.v) r.get(x);
+    if (!r.done()) fail();
+  }
+  template <class T>
+  void get(Appended<T>&& a) {
+    get(a);
+  }
   const std::vector<uint8_t>& b_;
   std::string what_;
   size_t pos_ = 0;
+  const Journal* journal_ = nullptr;
+  size_t stream_ = 0;
 };
 
 }  // namespace fedsim::sim

@@ -35,6 +35,17 @@ class FedBuff : public ServerStrategy {
     ++dropped_;
     fill();
   }
+  // A free slot waits for an eligible client: its retry, planned from the clients that were
+  // ready then (or none), comes forward to now (an event due now, after those already due).
+  void on_clients_ready() override {
+    if (finished_ || in_flight() >= limit()) return;
+    if (retry_pending_) {
+      if (sim().queue().pending_time(retry_event_) <= now()) return;
+      sim().queue().cancel(retry_event_);
+    }
+    retry_event_ = schedule(now(), kRetryLaunch, -1, 0);
+    retry_pending_ = true;
+  }
   Tick precompute_cutoff() const override { return kNever; }
   void save(ArchiveWriter& ar) const override { const_cast<FedBuff*>(this)->fields(ar); }
   void load(ArchiveReader& ar) override {
@@ -49,6 +60,8 @@ class FedBuff : public ServerStrategy {
        retry_pending_, retry_event_, finished_);
   }
   void fill();
+  size_t in_flight() const { return static_cast<size_t>(std::count(in_flight_.begin(), in_flight_.end(), true)); }
+  size_t limit() const { return static_cast<size_t>(std::min<int64_t>(f_.async_concurrency, host_.n_clients())); }
 
   const FederationSection& f_;
   uint64_t seed_;
@@ -66,10 +79,8 @@ class FedBuff : public ServerStrategy {
 
 void FedBuff::fill() {
   if (finished_) return;
-  size_t active = 0;
-  for (bool f : in_flight_) active += f ? 1 : 0;
-  const auto limit = static_cast<size_t>(std::min<int64_t>(f_.async_concurrency, host_.n_clients()));
-  while (active < limit) {
+  size_t active = in_flight();
+  while (active < limit()) {
     const std::vector<int32_t> eligible = host_.eligible(&in_flight_);
     if (eligible.empty()) {
       const Tick t = host_.next_eligible(&in_flight_);

@@ -4,21 +4,28 @@
 // holds no state, and models/ keeps none between local trainings, so nothing else is needed.
 //
 // File: HDF5 at <results>.ckpt, written atomically (the previous checkpoint stays until the new
-// one is complete); root attributes format = fedsim-sim-state, format_version, config_yaml,
-// completed_rounds; dataset `state` (uint8) holds the archive (sim/archive.hpp: field by field,
-// so identical runs write identical files). Version 2: the Simulation's processes, fields
-// archived one by one (version 1 held raw structs). Version 3 adds the run's own event count and
-// end time (observers such as the open-ended evaluation left out). Other versions are refused.
+// one is complete and read back); root attributes format = fedsim-sim-state, format_version,
+// config_yaml, completed_rounds, content_crc32 (CRC-32 of config_yaml, completed_rounds and the
+// state, verified before use); dataset `state` (uint8) holds the archive (sim/archive.hpp:
+// field by field, so identical runs write identical files), and the history the run only
+// appends to lives in <results>.ckpt.journal (sim/journal.hpp), whose length and CRC the state
+// records. Version 2: the Simulation's processes, fields archived one by one (version 1 held raw
+// structs). Version 3: sync rounds keep their wait for an eligible client, U2S generation is a
+// process of the run. Version 4: the run's own event count and end time (observers such as the
+// open-ended evaluation left out). Version 5: the journal and the checksums (version 4 still
+// rewrote the whole history every time). Other versions are refused with the hint --fresh.
 #pragma once
 
-#include <csignal>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "common/fault.hpp"
+#include "common/stop.hpp"
+
 namespace fedsim::sim {
 
-inline constexpr int64_t kSimStateFormatVersion = 3;
+inline constexpr int64_t kSimStateFormatVersion = 5;
 inline constexpr const char* kSimStateKind = "fedsim-sim-state";
 
 struct SimCheckpoint {
@@ -29,13 +36,16 @@ struct SimCheckpoint {
 
 std::string checkpoint_path(const std::string& results_path);
 void write_checkpoint(const std::string& path, const SimCheckpoint& c);
-// UserError naming the file and both versions (HINT: --fresh) for a checkpoint of another version.
+// Every problem (another version, a damaged or foreign file) is a UserError naming the file,
+// with the hint --fresh.
 SimCheckpoint read_checkpoint(const std::string& path);
+// The hint every unusable checkpoint gets.
+std::string fresh_hint();
 
-// SIGINT / SIGTERM ask a running simulation to checkpoint after the current event and stop
-// (fedsim run then exits with 128 + the signal number). install_stop_handlers() sets them up.
-void install_stop_handlers();
-int stop_signal();  // 0 while no stop was requested
+// SIGINT / SIGTERM (common/stop.hpp): a simulation that checkpoints writes its state after the
+// current event and throws Interrupted (fedsim run then exits with 128 + the signal number).
+inline void install_stop_handlers() { fedsim::install_stop_handlers(); }
+inline int stop_signal() { return fedsim::stop_signal(); }
 
 // Thrown by a run that stopped on a signal after writing its checkpoint.
 struct Interrupted {
@@ -43,15 +53,7 @@ struct Interrupted {
   std::string checkpoint;
 };
 
-// Fault injection for the crash tests, from the environment variable FEDSIM_FAULT:
-//   kill_after_events=N   SIGKILL the process after N events of the run (of the simulation that checkpoints)
-//   kill_in_checkpoint=N  SIGKILL it halfway through writing the N-th checkpoint (temp file open)
-//   term_after_events=N   send it SIGTERM after N events (the graceful stop path)
-struct FaultPlan {
-  int64_t kill_after_events = -1;
-  int64_t kill_in_checkpoint = -1;
-  int64_t term_after_events = -1;
-  static FaultPlan from_env();
-};
+// Fault injection (common/fault.hpp).
+using FaultPlan = fedsim::FaultPlan;
 
 }  // namespace fedsim::sim

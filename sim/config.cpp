@@ -9,10 +9,13 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <sstream>
 
 #include "common/error.hpp"
 #include "datasets/dataset.hpp"
+#include "models/text/chat_template.hpp"
+#include "sim/yaml_checks.hpp"
 
 namespace fedsim::sim {
 namespace {
@@ -20,16 +23,17 @@ namespace {
 constexpr int64_t kMaxInt = kConfigMaxInt;
 constexpr double kHuge = kConfigHuge;
 
-const std::vector<std::string> kQuantity{"calibrated", "lognormal", "powerlaw", "equal"};
-const std::vector<std::string> kPartition{"natural", "iid", "dirichlet", "shards"};
-const std::vector<std::string> kPartitionBy{"task", "language", "length", "quality"};
-
-std::vector<std::string> data_presets() {
-  std::vector<std::string> p{""};
-  for (const auto& n : datasets::preset_names()) p.push_back(n);
-  return p;
-}
 const std::vector<std::string> kPresets{"nano", "tiny", "small", "gpt2-124m"};
+
+// model.template: auto, or a template of models/text/chat_template.cpp.
+const std::vector<std::string>& template_choices() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n{"auto"};
+    for (const std::string& t : models::chat_template_names()) n.push_back(t);
+    return n;
+  }();
+  return names;
+}
 const std::vector<std::string> kLoraTargets{"q",      "k",      "v",      "o",      "mlp_up",    "mlp_down",
                                             "mlp_gate", "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
                                             "up_proj", "down_proj"};
@@ -44,37 +48,21 @@ void visit_config(ExperimentConfig& c, Visitor& v) {
          "cache for generated data and pretrained base models; empty = $FEDSIM_CACHE or ~/.cache/fedsim");
   v.integer("checkpoint_every", c.experiment.checkpoint_every, 0, 1000000000,
             "write the whole simulation state to <out>.ckpt every k rounds (and on SIGINT/SIGTERM); 0 = only on signals");
+  v.number("max_memory_gb", c.experiment.max_memory_gb, 0.0, 1e6,
+           "refuse a run whose memory estimate (printed at its start) is above this many GiB; 0 = the machine's memory");
 
   v.section("data", "federated data set");
   v.pick("source", c.data.source, "synthetic = generate (cached by parameters); file = read data.path");
   v.text("path", c.data.path, "fedsim-dataset HDF5 file, for source: file");
-  v.choice("preset", c.data.preset, data_presets(),
-           "synthetic: \"\" = short task families; else a generator calibrated to FedLLM-Bench Table 1");
-  v.number("samples_mean", c.data.samples_mean, 1.0, 1e7, "synthetic: mean samples per client");
-  v.number("samples_sigma", c.data.samples_sigma, 0.0, 5.0, "synthetic: lognormal sigma of samples per client (quantity skew)");
-  v.number("dirichlet_alpha", c.data.dirichlet_alpha, 1e-4, 1e6,
-           "synthetic: Dirichlet concentration of task types per client; small = heterogeneous");
-  v.integer("min_samples", c.data.min_samples, 1, 1000000, "synthetic: floor of samples per client");
-  v.list("tasks", c.data.tasks, datasets::synthetic_task_names(), "synthetic: task families to use; [] = all");
-  v.list("public_tasks", c.data.public_tasks, datasets::synthetic_task_names(),
-         "synthetic: task families of the public (pretraining) split; [] = tasks");
-  v.integer("test_samples", c.data.test_samples, 1, 10000000, "synthetic: held-out test samples");
-  v.integer("public_samples", c.data.public_samples, 0, 10000000, "synthetic: public split for pretraining the base");
-  v.number("length_scale", c.data.length_scale, 1e-6, 10.0, "preset: multiplies the calibrated text lengths (bytes)");
-  v.number("language_alpha", c.data.language_alpha, 1e-6, 1e6, "preset: Dirichlet concentration of a client's languages");
-  v.choice("quantity", c.data.quantity, kQuantity, "preset: how per-client sample counts are drawn");
-  v.number("quantity_param", c.data.quantity_param, 0.0, 5.0, "lognormal sigma, or Pareto exponent (> 1) for powerlaw");
-  v.number("length_skew", c.data.length_skew, 0.0, 3.0, "preset: log-sigma of a per-client length factor");
-  v.number("quality_skew", c.data.quality_skew, 0.0, 0.999, "preset: share of quality variance between clients");
-  v.choice("partition", c.data.partition, kPartition, "re-split the generated data: natural keeps the generator's clients");
-  v.choice("partition_by", c.data.partition_by, kPartitionBy, "the label a dirichlet or shards partition skews");
-  v.number("partition_alpha", c.data.partition_alpha, 1e-6, 1e6, "dirichlet partition concentration; small = skewed");
-  v.integer("shards_per_client", c.data.shards_per_client, 1, 1000, "shards partition: shards per client");
+  datasets::visit_synthetic_spec(c.data.synthetic, v);
 
-  v.section("model", "base transformer (byte-level tokens)");
+  v.section("model", "base transformer, its tokenizer and chat template");
   v.pick("source", c.model.source, "preset: fedsim's GPT (preset, pretrained here); hf: a Hugging Face folder (model.path)");
   v.text("path", c.model.path, "source hf: model folder (config.json, model.safetensors or shards)");
   v.pick("base_dtype", c.model.base_dtype, "source hf: storage of the frozen base (bf16: half)");
+  v.choice("template", c.model.chat_template, template_choices(),
+           "chat template of every text (models/README.md \"Which template\"); auto: fedsim-bytes for presets, the "
+           "folder's format for hf (llama-3, chatml, qwen2.5, qwen3), else FedLLM-Bench's alpaca / vicuna_v1.1 / plain");
   v.choice("preset", c.model.preset, kPresets, "shape preset");
   v.integer("seq_len", c.model.seq_len, 0, 65536, "context length; 0 = preset's");
   v.integer("d_model", c.model.d_model, 0, 65536, "0 = preset's");
@@ -297,7 +285,9 @@ KeyLister list_keys() {
 
 class Loader : public Visitor {
  public:
-  Loader(const YAML::Node& root, std::string source) : root_(root), source_(std::move(source)) {}
+  // `from_set`: keys given by --set, with their assignment (a bad value is blamed on it).
+  Loader(const YAML::Node& root, std::string source, std::map<std::string, std::string> from_set = {})
+      : root_(root), source_(std::move(source)), from_set_(std::move(from_set)) {}
   void section(const char* name, const char*) override {
     sec_name_ = name;
     sec_ = root_[name];
@@ -380,10 +370,12 @@ class Loader : public Visitor {
   }
   [[noreturn]] void fail(const char* k, const std::string& what) const {
     const std::string key = (sec_name_ == k ? std::string(k) : sec_name_ + "." + k);
-    throw UserError(source_ + ": " + key + ": " + what);
+    const auto set = from_set_.find(key);
+    throw UserError((set == from_set_.end() ? source_ : "--set " + set->second) + ": " + key + ": " + what);
   }
   YAML::Node root_, sec_;
   std::string source_, sec_name_;
+  std::map<std::string, std::string> from_set_;
 };
 
 class Emitter : public Visitor {
@@ -444,7 +436,8 @@ void check_unknown_keys(const YAML::Node& root, const std::string& source) {
   }
 }
 
-void apply_override(YAML::Node& root, const std::string& assignment) {
+// Returns the key it sets ("section.key").
+std::string apply_override(YAML::Node& root, const std::string& assignment) {
   const std::string src = "--set " + assignment;
   const size_t eq = assignment.find('=');
   const size_t dot = assignment.find('.');
@@ -463,6 +456,7 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
   check_unknown_keys(probe, "--set");
   if (!root[sec] || !root[sec].IsMap()) root[sec] = YAML::Node(YAML::NodeType::Map);
   root[sec][key] = parsed.IsNull() ? YAML::Node("") : parsed;
+  return sec + "." + key;
 }
 
 void check_cross_fields(const ExperimentConfig& c, const std::string& source) {
@@ -539,10 +533,12 @@ ExperimentConfig parse_config(const std::string& yaml_text, const std::string& s
                     std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  check_duplicate_keys(root, source);
   check_unknown_keys(root, source);
-  for (const auto& o : overrides) apply_override(root, o);
+  std::map<std::string, std::string> from_set;
+  for (const auto& o : overrides) from_set[apply_override(root, o)] = o;
   ExperimentConfig c;
-  Loader loader(root, source);
+  Loader loader(root, source, from_set);
   visit_config(c, loader);
   c.source_path = source;
   check_cross_fields(c, source);
@@ -550,11 +546,28 @@ ExperimentConfig parse_config(const std::string& yaml_text, const std::string& s
 }
 
 ExperimentConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw UserError(path + ": is a folder; expected a YAML config file");
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    throw UserError(path + ": is not a regular file; expected a YAML config file");  // a FIFO would block
   std::ifstream is(path, std::ios::binary);
   if (!is) throw UserError(path + ": cannot read config file (no such file or not readable)");
   std::stringstream ss;
   ss << is.rdbuf();
-  return parse_config(ss.str(), path, overrides);
+  const std::string text = ss.str();
+  bool empty = text.find_first_not_of(" \t\r\n") == std::string::npos;
+  if (!empty) {
+    try {
+      empty = YAML::Load(text).IsNull();  // comments only
+    } catch (const YAML::Exception&) {
+      // parse_config reports the syntax error with its position
+    }
+  }
+  if (empty)
+    throw UserError(path + ": is empty (no keys); expected a YAML config such as `federation:` with `rounds: 10` "
+                    "under it (`fedsim config reference` lists every key)");
+  return parse_config(text, path, overrides);
 }
 
 std::string to_yaml(const ExperimentConfig& c) {

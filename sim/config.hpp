@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "datasets/dataset.hpp"
 #include "sim/algorithms.hpp"
 #include "sim/config_schema.hpp"
 #include "sim/sampler.hpp"
@@ -50,36 +51,22 @@ struct ExperimentSection {
   std::string out = "";        // results file; "" = results/<name>.h5
   std::string cache_dir = "";  // generated data and pretrained models; "" = $FEDSIM_CACHE or ~/.cache/fedsim
   int64_t checkpoint_every = 10;  // rounds between simulation checkpoints; 0 = only on SIGINT/SIGTERM
+  double max_memory_gb = 0.0;     // refuse runs estimated above this (sim/memory_estimate.hpp); 0 = the machine's
 };
 
 struct DataSection {
   DataSource source = DataSource::synthetic;
-  std::string path = "";             // HDF5 data set (source: file)
-  double samples_mean = 60.0;
-  double samples_sigma = 0.6;
-  double dirichlet_alpha = 0.5;
-  std::vector<std::string> tasks{};  // empty = all task families
-  std::vector<std::string> public_tasks{};  // empty = tasks
-  int64_t min_samples = 4;
-  int64_t test_samples = 200;
-  int64_t public_samples = 2000;
-  std::string preset = "";           // "" or a FedLLM-Bench-calibrated preset
-  double length_scale = 1.0;
-  double language_alpha = 0.1;
-  std::string quantity = "calibrated";
-  double quantity_param = 1.0;
-  double length_skew = 0.5;
-  double quality_skew = 0.5;
-  std::string partition = "natural";
-  std::string partition_by = "task";
-  double partition_alpha = 0.5;
-  int64_t shards_per_client = 2;
+  std::string path = "";  // HDF5 data set (source: file)
+  // The generator's parameters, keys declared by datasets (visit_synthetic_spec); its n_clients
+  // and seed are federation.clients and experiment.seed (synthetic_spec in experiment.hpp).
+  datasets::SyntheticSpec synthetic;
 };
 
 struct ModelSection {
   ModelSource source = ModelSource::preset;  // preset (fedsim's GPT) | hf (a Hugging Face folder at path)
   std::string path = "";                      // source hf: the model folder (config.json, *.safetensors)
   BaseStorage base_dtype = BaseStorage::fp32;  // storage of the frozen base (source hf)
+  std::string chat_template = "auto";          // key `template`: a models/text chat template, or auto
   std::string preset = "tiny";
   int64_t seq_len = 0;  // 0 = preset's context
   int64_t d_model = 0, n_layers = 0, n_heads = 0, d_ff = 0;  // 0 = preset's

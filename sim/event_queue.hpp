@@ -57,6 +57,12 @@ class EventQueue {
     const Slot& s = slots_[id.slot];
     return s.live && s.ev.seq == id.seq ? s.ev.kind : 0;
   }
+  // The time of a pending event, or -1 when it already ran or was cancelled.
+  Tick pending_time(EventId id) const {
+    if (id.slot >= slots_.size()) return -1;
+    const Slot& s = slots_[id.slot];
+    return s.live && s.ev.seq == id.seq ? s.ev.time : -1;
+  }
   // Next live event in (time, seq) order; advances now(). False when none is left.
   bool pop(Event& out);
   size_t pending() const { return live_; }

@@ -1,13 +1,13 @@
 #include "sim/experiment.hpp"
 
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
 
+#include "common/cache.hpp"
 #include "common/error.hpp"
 #include "common/rng.hpp"
 #include "fedsim_version.hpp"
 #include "models/hf/hf.hpp"
+#include "models/text/batch.hpp"
 #include "sim/federation.hpp"
 
 namespace fedsim::sim {
@@ -17,30 +17,12 @@ double cosine_lr(double lr0, double lr_min, int64_t round, int64_t rounds) {
   return lr_min + 0.5 * (lr0 - lr_min) * (1.0 + std::cos(pi * static_cast<double>(round) / static_cast<double>(rounds)));
 }
 
-std::string content_hash(const std::string& text) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char ch : text) {
-    h ^= ch;
-    h *= 1099511628211ULL;
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
 models::ModelConfig model_config(const ExperimentConfig& c) {
   if (c.model.source == ModelSource::hf) {
     models::HfOptions o;
     o.max_seq = static_cast<int>(c.model.seq_len);
     o.base_dtype = c.model.base_dtype == BaseStorage::bf16 ? models::BaseDtype::bf16 : models::BaseDtype::fp32;
-    const models::ModelConfig m = models::read_hf_config(c.model.path, o);
-    // Until tokenizer.json is wired in, the simulator feeds fedsim's byte-level ids (0-263) to
-    // every model: a Hugging Face model must have room for them.
-    if (m.vocab_size < models::Tokenizer::vocab_size)
-      throw UserError(c.source_path + ": model.path: " + c.model.path + "/config.json: vocab_size " +
-                      std::to_string(m.vocab_size) + " is below the 264 ids of fedsim's byte-level tokenizer, which "
-                      "runs use for now; accepted: vocab_size >= 264");
-    return m;
+    return models::read_hf_config(c.model.path, o);
   }
   models::ModelConfig m = models::preset_config(c.model.preset);
   if (c.model.seq_len) m.max_seq = static_cast<int>(c.model.seq_len);
@@ -54,8 +36,38 @@ models::ModelConfig model_config(const ExperimentConfig& c) {
   return m;
 }
 
+std::string chat_template_name(const ExperimentConfig& c, const std::string& family, datasets::DataKind kind) {
+  if (c.model.chat_template != "auto") return c.model.chat_template;
+  const models::ChatUse use = kind == datasets::DataKind::multiturn ? models::ChatUse::conversations
+                              : kind == datasets::DataKind::dpo    ? models::ChatUse::preferences
+                                                                   : models::ChatUse::instructions;
+  return models::default_chat_template(family, use);
+}
+
+void check_model_text(const ExperimentConfig& c) {
+  std::shared_ptr<const models::TextTokenizer> tok = models::byte_tokenizer();
+  if (c.model.source == ModelSource::hf) {  // the folder's tokenizer, checked against config.json
+    const models::ModelConfig mc = model_config(c);
+    models::HfText t;
+    try {
+      t = models::read_hf_text(c.model.path, mc);
+    } catch (const UserError& e) {
+      throw UserError(c.source_path + ": model.path: " + e.what());
+    }
+    if (!t.tokenizer) throw UserError(c.source_path + ": model.path: " + t.why);
+    tok = t.tokenizer;
+  }
+  if (c.model.chat_template == "auto") return;  // auto picks a template of the tokenizer's family
+  try {
+    models::check_chat_template(*tok, models::chat_template(c.model.chat_template));
+  } catch (const UserError& e) {
+    throw UserError(c.source_path + ": model.template: " + e.what());
+  }
+}
+
 void validate_experiment(const ExperimentConfig& c) {
   model_config(c);
+  check_model_text(c);
   for (const ExperimentKind& k : experiment_kinds())
     if (k.validate) k.validate(c);
   for (const RunFeature& f : run_features())
@@ -99,28 +111,9 @@ void say(const RunHooks& h, const std::string& line) {
 }  // namespace
 
 datasets::SyntheticSpec synthetic_spec(const ExperimentConfig& c) {
-  datasets::SyntheticSpec s;
+  datasets::SyntheticSpec s = c.data.synthetic;
   s.n_clients = static_cast<int>(c.federation.clients);
-  s.samples_mean = c.data.samples_mean;
-  s.samples_sigma = c.data.samples_sigma;
-  s.dirichlet_alpha = c.data.dirichlet_alpha;
-  s.tasks = c.data.tasks;
-  s.public_tasks = c.data.public_tasks;
-  s.min_samples = static_cast<int>(c.data.min_samples);
-  s.n_test = static_cast<int>(c.data.test_samples);
-  s.n_public = static_cast<int>(c.data.public_samples);
   s.seed = static_cast<uint64_t>(c.experiment.seed);
-  s.preset = c.data.preset;
-  s.length_scale = c.data.length_scale;
-  s.language_alpha = c.data.language_alpha;
-  s.quantity = c.data.quantity;
-  s.quantity_param = c.data.quantity_param;
-  s.length_skew = c.data.length_skew;
-  s.quality_skew = c.data.quality_skew;
-  s.partition = c.data.partition;
-  s.partition_by = c.data.partition_by;
-  s.partition_alpha = c.data.partition_alpha;
-  s.shards_per_client = static_cast<int>(c.data.shards_per_client);
   return s;
 }
 
@@ -136,23 +129,16 @@ datasets::FederatedDataset prepare_data(const ExperimentConfig& c, const RunHook
     return d;
   }
   const datasets::SyntheticSpec spec = synthetic_spec(c);
-  const std::string dir = cache_dir(c);
-  const std::string path = dir + "/data-" + content_hash(datasets::synthetic_spec_yaml(spec) + "format=" + std::to_string(datasets::kFormatVersion)) + ".h5";
-  if (std::filesystem::exists(path)) {
-    try {
-      datasets::FederatedDataset d = datasets::read_dataset(path);
-      say(hooks, "data: cached " + path);
-      return d;
-    } catch (const UserError& e) {
-      say(hooks, "data: ignoring unreadable cache entry (" + std::string(e.what()) + "), regenerating");
-    }
-  }
-  datasets::FederatedDataset d = datasets::generate_synthetic(spec);
-  std::filesystem::create_directories(dir);
-  datasets::write_dataset(d, path);
-  say(hooks, "data: generated " + std::to_string(d.clients.size()) + " clients, " + std::to_string(d.n_samples()) +
-                 " samples -> " + path);
-  return d;
+  const std::string key = datasets::synthetic_spec_yaml(spec) + "format=" + std::to_string(datasets::kFormatVersion);
+  return cache::load_or_build<datasets::FederatedDataset>(
+      cache::entry_path(cache_dir(c), "data", key), datasets::read_dataset,
+      [&] {
+        datasets::FederatedDataset d = datasets::generate_synthetic(spec);
+        say(hooks, "data: generated " + std::to_string(d.clients.size()) + " clients, " + std::to_string(d.n_samples()) +
+                       " samples");
+        return d;
+      },
+      datasets::write_dataset, hooks.log, "data");
 }
 
 }  // namespace fedsim::sim

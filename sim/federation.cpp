@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <filesystem>
 #include <limits>
+#include <memory>
 
 #include "common/error.hpp"
 #include "models/hf/hf.hpp"
 #include "fedsim_version.hpp"
 #include "sim/checkpoint.hpp"
+#include "sim/mpi/comm.hpp"
+#include "sim/mpi/rank_trainer.hpp"
 
 namespace fedsim::sim {
 namespace {
@@ -16,7 +19,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 const std::vector<int64_t>& checked_sizes(const ExperimentConfig& cfg, const std::vector<int64_t>& n) {
   for (size_t i = 0; i < n.size(); ++i)
-    if (n[i] <= 0) throw UserError(cfg.source_path + ": data: client " + std::to_string(i) + " has no samples");
+    if (n[i] <= 0 && n[i] != kDataPending)
+      throw UserError(cfg.source_path + ": data: client " + std::to_string(i) + " has no samples");
   return n;
 }
 
@@ -35,6 +39,10 @@ Federation::Federation(const ExperimentConfig& cfg, std::vector<int64_t> n_sampl
   FEDSIM_ASSERT_MSG(!(cfg.federation.mode == ServerMode::async && !agg_.algorithm().async_ok),
                     "validate_experiment missed " << agg_.algorithm().name);
   parts_.set_strategy(*strategy_);
+  for (int64_t x : n_) {
+    ready_.push_back(x != kDataPending);
+    pending_ = pending_ || x == kDataPending;
+  }
   const uint64_t seed = static_cast<uint64_t>(cfg.experiment.seed);
   sim.add(parts_, 0, seed);  // the participations' jobs draw their failures from the run's seed
   sim.add(*strategy_, strategy_->n_kinds(), seed);
@@ -42,12 +50,10 @@ Federation::Federation(const ExperimentConfig& cfg, std::vector<int64_t> n_sampl
   ClientTotals& t = results_.clients;
   const auto nc = static_cast<size_t>(n_clients());
   t.resize(nc);
-  t.n_samples = n_;
   for (size_t i = 0; i < nc; ++i) {
     t.flops_per_s[i] = sim.system().client(static_cast<int>(i)).flops_per_s;
     t.bits_per_s[i] = sim.system().client(static_cast<int>(i)).bits_per_s;
   }
-  results_.client_n_samples = n_;
   results_.fedsim_version = FEDSIM_VERSION_STRING;
   results_.config_yaml = to_yaml(cfg);
   results_.seed = cfg.experiment.seed;
@@ -75,28 +81,36 @@ void Federation::start() {
 void Federation::record(RoundRow row) {
   recorder_.record(row);
   for (RoundObserver* o : observers_) o->on_round(row.round, agg_.global());
+  if (row.round == cfg_.federation.rounds && on_done_) on_done_();
+}
+
+void Federation::set_client_data(int32_t client, int64_t n, bool trains) {
+  const auto c = static_cast<size_t>(client);
+  FEDSIM_ASSERT_MSG(n_.at(c) == kDataPending && n > 0, "client " << client << ": data announced twice or empty");
+  n_[c] = n;
+  agg_.set_client_data(client, n, trains);
+  if (!trains) return;
+  ready_[c] = true;
+  strategy_->on_clients_ready();
 }
 
 std::vector<int32_t> Federation::eligible(const std::vector<bool>* exclude) const {
   std::vector<int32_t> out;
   const Tick now = sim_.now();
-  const auto& ready = hooks_.client_ready_ticks;
   for (int32_t c = 0; c < n_clients(); ++c)
-    if ((!exclude || !(*exclude)[static_cast<size_t>(c)]) && sim_.system().availability().online(c, now) &&
-        (ready.empty() || now >= ready[static_cast<size_t>(c)]))
+    if ((!exclude || !(*exclude)[static_cast<size_t>(c)]) && ready_[static_cast<size_t>(c)] &&
+        sim_.system().availability().online(c, now))
       out.push_back(c);
   return out;
 }
 
+// Clients whose data is not there yet are left out: their arrival wakes the strategy
+// (set_client_data -> ServerStrategy::on_clients_ready).
 Tick Federation::next_eligible(const std::vector<bool>* exclude) const {
   Tick best = kNever;
-  const auto& ready = hooks_.client_ready_ticks;
   for (int32_t c = 0; c < n_clients(); ++c)
-    if (!exclude || !(*exclude)[static_cast<size_t>(c)]) {
-      // A client that is not ready yet (U2S) becomes eligible at its ready tick.
-      const Tick r = ready.empty() ? 0 : ready[static_cast<size_t>(c)];
-      if (r != kNever) best = std::min(best, sim_.system().availability().next_online(c, std::max(sim_.now() + 1, r)));
-    }
+    if ((!exclude || !(*exclude)[static_cast<size_t>(c)]) && ready_[static_cast<size_t>(c)])
+      best = std::min(best, sim_.system().availability().next_online(c, sim_.now() + 1));
   return best;
 }
 
@@ -122,6 +136,7 @@ void Federation::aggregate(const std::vector<size_t>& slots, const std::vector<d
 void Federation::save(ArchiveWriter& ar) const {
   const_cast<Aggregator&>(agg_).fields(ar);
   const_cast<RoundRecorder&>(recorder_).fields(ar);
+  if (pending_) const_cast<Federation*>(this)->roster_fields(ar);
 }
 
 void Federation::load(ArchiveReader& ar) {
@@ -129,11 +144,24 @@ void Federation::load(ArchiveReader& ar) {
   agg_.fields(ar);
   recorder_.fields(ar);
   const size_t n = n_.size();
+  if (pending_) {
+    roster_fields(ar);
+    if (n_.size() != n || ready_.size() != n) ar.fail();
+    // The aggregator learns the sizes announced before the checkpoint, as it did then.
+    for (size_t c = 0; c < n; ++c) {
+      if (n_[c] == kDataPending) {
+        if (ready_[c]) ar.fail();
+        continue;
+      }
+      if (n_[c] <= 0) ar.fail();
+      agg_.set_client_data(static_cast<int32_t>(c), n_[c], ready_[c]);
+    }
+  }
   const ClientTotals& t = results_.clients;
   if (agg_.global().size() != n_params)
     throw UserError("checkpoint: saved for another adapter size; it does not match this config");
   if (t.rounds_joined.size() != n || t.updates_accepted.size() != n || t.tokens_trained.size() != n ||
-      t.busy_s.size() != n || results_.rounds.empty())
+      t.busy_s.size() != n || (results_.rounds.empty() && !pending_))  // u2s.start: after_all starts late
     ar.fail();
 }
 
@@ -144,6 +172,8 @@ RunResults Federation::finish() {
   const double end_s = ticks_to_seconds(sim_.run_end());
   ClientTotals& t = results_.clients;
   for (size_t c = 0; c < n_.size(); ++c) t.idle_s[c] = end_s - t.busy_s[c];
+  t.n_samples = n_;  // kDataPending for a client whose data never arrived
+  results_.client_n_samples = n_;
   for (const auto& r : sim_.jobs().timeline())
     results_.timeline.push_back({r.client, static_cast<int32_t>(r.kind), static_cast<int32_t>(r.end), r.round,
                                  ticks_to_seconds(r.start), ticks_to_seconds(r.stop)});
@@ -158,11 +188,9 @@ RunResults Federation::finish() {
   return results_;
 }
 
-RunResults run_federation(const ExperimentConfig& c, std::vector<int64_t> n, LocalTrainer& trainer, const RunHooks& hooks,
-                          const RunControl& control, const RunInputs& inputs) {
-  const int n_clients = static_cast<int>(n.size());
-  Simulation sim(c.system, n_clients, static_cast<uint64_t>(c.experiment.seed));
-  Federation fed(c, std::move(n), trainer, hooks, sim);
+std::vector<std::unique_ptr<RoundObserver>> observe_run_features(Simulation& sim, Federation& fed,
+                                                                 const ExperimentConfig& c, const RunInputs& inputs,
+                                                                 const RunHooks& hooks) {
   std::vector<std::unique_ptr<RoundObserver>> observers;
   for (const RunFeature& f : run_features())
     if (f.enabled(c)) {
@@ -170,29 +198,65 @@ RunResults run_federation(const ExperimentConfig& c, std::vector<int64_t> n, Loc
       sim.add(*observers.back(), observers.back()->n_kinds(), static_cast<uint64_t>(c.experiment.seed), /*observer=*/true);
       fed.observe(*observers.back());
     }
+  return observers;
+}
+
+void run_resumable(Simulation& sim, const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control,
+                   const std::function<void()>& start) {
   const std::string& ck = control.checkpoint_file;
   sim.set_checkpointing(ck, to_yaml(c));
   bool resumed = false;
   if (!ck.empty() && control.resume && std::filesystem::exists(ck)) {
     const SimCheckpoint saved = read_checkpoint(ck);
-    if (saved.config_yaml == to_yaml(c)) {
-      if (hooks.log) hooks.log("resuming from " + ck + " after round " + std::to_string(saved.completed_rounds));
+    if (saved.config_yaml != to_yaml(c))
+      throw UserError(ck + ": holds the checkpoint of another config; resuming it would mix two runs" + fresh_hint() +
+                      " or choose another --out");
+    if (hooks.log) hooks.log("resuming from " + ck + " after round " + std::to_string(saved.completed_rounds));
+    try {
       sim.load_state(saved.state);
-      resumed = true;
-    } else if (hooks.log) {
-      hooks.log("warning: " + ck + " holds a checkpoint of another config; starting from round 0");
+    } catch (const UserError& e) {
+      throw UserError(ck + ": " + e.what() + fresh_hint());
     }
+    resumed = true;
   }
-  if (!resumed) fed.start();
+  if (!resumed) start();
   sim.run();
+}
+
+RunResults run_federation(const ExperimentConfig& c, std::vector<int64_t> n, LocalTrainer& trainer, const RunHooks& hooks,
+                          const RunControl& control, const RunInputs& inputs) {
+  const int n_clients = static_cast<int>(n.size());
+  Simulation sim(c.system, n_clients, static_cast<uint64_t>(c.experiment.seed));
+  Federation fed(c, std::move(n), trainer, hooks, sim);
+  const auto observers = observe_run_features(sim, fed, c, inputs, hooks);
+  run_resumable(sim, c, hooks, control, [&fed] { fed.start(); });
   RunResults r = fed.finish();
   for (const auto& o : observers) o->finish(r);
   return r;
 }
 
+namespace {
+
+// Whether a run's training can be spread over MPI ranks: real training of the federation itself
+// (a generator's experiment or a system-only run has no train jobs to spread).
+bool spread_over_ranks(const ExperimentConfig& c, const RunHooks& hooks) {
+  std::string why;
+  for (const ExperimentKind& k : experiment_kinds())
+    if (k.enabled(c)) why = std::string("a ") + k.name + " experiment";
+  if (c.federation.trainer == TrainerKind::none) why = "federation.trainer: none";
+  if (why.empty()) return true;
+  if (hooks.log && mpi::is_root())
+    hooks.log("MPI: " + why + " runs on rank 0 alone; ranks 1-" + std::to_string(mpi::size() - 1) + " idle");
+  return false;
+}
+
+}  // namespace
+
 RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control) {
   validate_experiment(c);
   const models::ProductsScope products(products_of(c));
+  const bool over_ranks = control.over_ranks && mpi::size() > 1 && spread_over_ranks(c, hooks);
+  if (control.over_ranks && !over_ranks && !mpi::is_root()) return {};  // rank 0 runs it alone
   for (const ExperimentKind& k : experiment_kinds())
     if (k.enabled(c)) return k.run(c, hooks, control);  // U2S: clients generate their data first
   if (c.federation.trainer == TrainerKind::none) {
@@ -205,9 +269,17 @@ RunResults run_experiment(const ExperimentConfig& c, const RunHooks& hooks, cons
   const datasets::FederatedDataset data = prepare_data(c, hooks);
   models::Model model = prepare_model(c, data, hooks);
   auto trainer = make_model_trainer(c, data, model);
+  std::unique_ptr<LocalTrainer> ranks;  // rank 0's trainer when training is spread over MPI ranks
+  if (over_ranks) {
+    if (!mpi::is_root()) {
+      serve_rank_training(*trainer);
+      return {};
+    }
+    ranks = make_rank_trainer(*trainer, hooks.log);
+  }
   std::vector<int64_t> n;
   for (const auto& cl : data.clients) n.push_back(static_cast<int64_t>(cl.samples.size()));
-  RunResults r = run_federation(c, std::move(n), *trainer, hooks, control, RunInputs{&model, &data});
+  RunResults r = run_federation(c, std::move(n), ranks ? *ranks : *trainer, hooks, control, RunInputs{&model, &data});
   if (!c.lora.export_dir.empty() && !r.global_adapter.empty()) {
     models::write_peft_adapter(model.config(), lora_config(c), r.global_adapter, c.model.path, c.lora.export_dir);
     if (hooks.log) hooks.log("adapter: PEFT folder " + c.lora.export_dir);

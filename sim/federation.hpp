@@ -45,14 +45,22 @@ const std::vector<RunFeature>& run_features();
 
 class Federation final : public Process, public StrategyHost {
  public:
-  // n_samples: every client's data size n_i. Registers its processes with `sim`.
+  // n_samples: every client's data size n_i, or kDataPending (aggregator.hpp) for a client whose
+  // data arrives during the run (U2S generation, on the same Simulation): it is not eligible
+  // until set_client_data. Registers its processes with `sim`.
   Federation(const ExperimentConfig& cfg, std::vector<int64_t> n_samples, LocalTrainer& trainer, const RunHooks& hooks,
              Simulation& sim);
   // `o` sees every round recorded from now on.
   void observe(RoundObserver& o) { observers_.push_back(&o); }
   // A fresh run: row 0 (the starting model) and the strategy's first work.
   void start();
-  // After Simulation::run: totals, idle times and the timeline.
+  // A pending client's data exists now: its size n_i (weights, local steps) and whether it
+  // trains from now on (a client that generated nothing never does).
+  void set_client_data(int32_t client, int64_t n, bool trains);
+  // Called once, when the last round is recorded: the run is over for the processes beside it
+  // (U2S generation stops there, so the run ends with its training).
+  void set_on_done(std::function<void()> f) { on_done_ = std::move(f); }
+  // After Simulation::run: totals, idle times and the timeline (every process's jobs).
   RunResults finish();
 
   // StrategyHost.
@@ -75,8 +83,13 @@ class Federation final : public Process, public StrategyHost {
   void load(ArchiveReader& ar) override;
 
  private:
+  template <class Ar>
+  void roster_fields(Ar& ar) { ar(n_, ready_); }
+
   const ExperimentConfig& cfg_;
   std::vector<int64_t> n_;
+  std::vector<bool> ready_;  // whether the client's data is there and it may train
+  bool pending_ = false;     // some data arrives during the run: n_ and ready_ are state
   const RunHooks& hooks_;
   Simulation& sim_;
   RunResults results_;
@@ -84,7 +97,19 @@ class Federation final : public Process, public StrategyHost {
   RoundRecorder recorder_;
   Participations parts_;
   std::unique_ptr<ServerStrategy> strategy_;
+  std::function<void()> on_done_;
   std::vector<RoundObserver*> observers_;
 };
+
+// The run features `c` enables (run_features()), added to `sim` as observers of `fed`; the
+// caller hands them the results after the run (RoundObserver::finish).
+std::vector<std::unique_ptr<RoundObserver>> observe_run_features(Simulation& sim, Federation& fed,
+                                                                 const ExperimentConfig& c, const RunInputs& inputs,
+                                                                 const RunHooks& hooks);
+
+// Runs `sim` to its end with `control`'s checkpoints: resumes from the checkpoint file when it
+// holds this config's state, else calls `start` (a fresh run's first events) first.
+void run_resumable(Simulation& sim, const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control,
+                   const std::function<void()>& start);
 
 }  // namespace fedsim::sim

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/archive.hpp"
 #include "sim/event_queue.hpp"
 #include "sim/system_model.hpp"
 
@@ -71,7 +72,7 @@ class JobScheduler {
   uint64_t started() const;                 // all owners
   uint64_t started(uint32_t owner) const { return started_.at(owner); }
   template <class Ar>
-  void fields(Ar& ar) { ar(jobs_, free_, timeline_, started_); }
+  void fields(Ar& ar) { ar(jobs_, free_, appended(timeline_), started_); }
   void check_loaded() const;  // after reading: UserError if the state is inconsistent
 
  private:

@@ -41,8 +41,9 @@ template <class Ar>
 void RoundRecorder::fields(Ar& ar) {
   ClientTotals& t = results_.clients;
   double elapsed = wall_elapsed();
-  ar(results_.rounds, results_.participation, t.rounds_joined, t.updates_accepted, t.tokens_trained, t.busy_s,
-     t.local_eval_accuracy, results_.client_eval_round, results_.client_eval_accuracy, elapsed);
+  ar(appended(results_.rounds), appended(results_.participation), t.rounds_joined, t.updates_accepted,
+     t.tokens_trained, t.busy_s, t.local_eval_accuracy, appended(results_.client_eval_round),
+     appended(results_.client_eval_accuracy), elapsed);
   if constexpr (std::is_same<Ar, ArchiveReader>::value) wall_start_ = now_wall() - elapsed;
 }
 

@@ -134,7 +134,9 @@ void write_results(const RunResults& r, const std::string& path) {
   }
   if (!r.global_adapter.empty()) root.write<float>("global_adapter", r.global_adapter);
   for (const auto& w : r.write_extra) w(root);
-  out.commit();
+  // Read back before the rename: what replaces a previous file (and lets the caller remove the
+  // run's checkpoint) is a complete results file.
+  out.commit([](const std::string& tmp) { read_results(tmp); });
 }
 
 RunResults read_results(const std::string& path) {

@@ -11,7 +11,8 @@
 
 namespace fedsim::sim {
 
-inline constexpr int64_t kResultsFormatVersion = 2;
+// Version 3: text without the global heap, a checksum per dataset (common/h5.hpp).
+inline constexpr int64_t kResultsFormatVersion = 3;
 inline constexpr const char* kResultsKind = "fedsim-results";
 
 // Row k describes the global model after k completed rounds; row 0 is the starting model.

@@ -15,6 +15,7 @@
 #include "sim/archive.hpp"
 #include "sim/event_queue.hpp"
 #include "sim/jobs.hpp"
+#include "sim/journal.hpp"
 #include "sim/system_model.hpp"
 
 namespace fedsim::sim {
@@ -74,24 +75,31 @@ class Simulation {
 
   // Checkpoints (sim/checkpoint.hpp). `config_yaml` names the run in the file; a process calls
   // request_checkpoint() after a point worth resuming from and set_progress() with the rounds
-  // completed so far (the file's `completed_rounds`).
+  // completed so far (the file's `completed_rounds`). The history goes to the file's journal.
   void set_checkpointing(std::string file, std::string config_yaml);
   void request_checkpoint() { checkpoint_due_ = true; }
   void set_progress(int64_t completed_rounds) { progress_ = completed_rounds; }
+  // The whole state in one blob (the history inline; tests and tools).
   std::vector<uint8_t> save_state() const;
+  // A blob of save_state() or of a checkpoint (whose history is loaded from the journal of
+  // set_checkpointing's file). UserError for a damaged or foreign one.
   void load_state(const std::vector<uint8_t>& bytes);
 
   // The event loop: pops every event in (time, sequence) order and hands it to its owner; writes
-  // a checkpoint when one was requested and, on SIGINT/SIGTERM, writes one and throws
-  // Interrupted. Returns when no event is left.
+  // a checkpoint when one was requested. On SIGINT/SIGTERM (common/stop.hpp) a simulation that
+  // checkpoints writes one and throws Interrupted; one that does not throws Stopped. Returns
+  // when no event is left.
   void run();
 
  private:
   void dispatch(const Event& ev);
   void count(size_t owner, const Event& ev);
-  void write_checkpoint_now() const;
+  void write_checkpoint_now();
+  // The blob: header, body (queue, jobs, processes; appended history to `journal` if given,
+  // which is committed before the trailer records its length and CRC), trailer.
+  std::vector<uint8_t> archive(Journal* journal) const;
   template <class Ar, class Self>
-  static void core_fields(Self& self, Ar& ar);
+  static void body_fields(Self& self, Ar& ar);
 
   EventQueue queue_;
   SystemModel system_;
@@ -105,6 +113,7 @@ class Simulation {
   bool checkpoint_due_ = false;
   int64_t progress_ = 0;
   std::string checkpoint_file_, config_yaml_;
+  Journal journal_;
 };
 
 }  // namespace fedsim::sim

@@ -53,6 +53,10 @@ class ServerStrategy : public Process {
   virtual void on_delivered(size_t slot) = 0;
   // A slot's participation ended offline or failed (its slot is already freed).
   virtual void on_dropped(size_t slot, int32_t client) = 0;
+  // A client's data became ready during the run (U2S generation), so it may be eligible now: a
+  // strategy waiting for an eligible client looks again at once (after the events already
+  // due now); one in the middle of a round leaves it to the next selection.
+  virtual void on_clients_ready() = 0;
   // Train jobs ending after this tick need not be computed ahead (their update would be cut
   // off); kNever when nothing cuts them off.
   virtual Tick precompute_cutoff() const = 0;

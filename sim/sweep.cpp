@@ -10,8 +10,14 @@
 
 #include "common/error.hpp"
 #include "common/h5.hpp"
+#include "common/table.hpp"
 #include "fedsim_version.hpp"
+#include "common/stop.hpp"
+#include "sim/checkpoint.hpp"
 #include "sim/experiment.hpp"
+#include "sim/journal.hpp"
+#include "sim/mpi/comm.hpp"
+#include "sim/output.hpp"
 
 namespace fedsim::sim {
 namespace {
@@ -44,12 +50,6 @@ FinalMetrics not_run() {
   m.client_accuracy_mean = m.client_accuracy_p10 = m.sim_time_s = m.wall_s = kNaN;
   m.rounds = m.updates_aggregated = m.stragglers = -1;
   return m;
-}
-
-// The config as a sweep compares it: resolved, with the output path left out.
-std::string comparable_yaml(ExperimentConfig c) {
-  c.experiment.out.clear();
-  return to_yaml(c);
 }
 
 std::string fmt_duration(double s) {
@@ -103,65 +103,81 @@ bool point_is_complete(const SweepPoint& p, const std::string& path, RunResults*
 
 std::string index_path(const std::string& out_dir) { return (std::filesystem::path(out_dir) / "index.h5").string(); }
 
+namespace {
+
+struct PointRow {
+  std::string name, file;
+  uint8_t done = 0;
+};
+
+}  // namespace
+
+const h5::RowTable<FinalMetrics>& index_metrics_table() {
+  static const h5::RowTable<FinalMetrics> t = h5::RowTable<FinalMetrics>()
+      .col("final_eval_accuracy", &FinalMetrics::eval_accuracy, "fraction", "last non-NaN /rounds/eval_accuracy")
+      .col("final_eval_loss", &FinalMetrics::eval_loss, "nats/token", "last non-NaN /rounds/eval_loss")
+      .col("final_train_loss", &FinalMetrics::train_loss, "nats/token", "last non-NaN /rounds/train_loss")
+      .col("best_eval_accuracy", &FinalMetrics::best_eval_accuracy, "fraction", "highest /rounds/eval_accuracy")
+      .col("client_accuracy_mean", &FinalMetrics::client_accuracy_mean, "fraction",
+           "mean over clients of the last /client_eval/accuracy row (or of /clients/local_eval_accuracy)")
+      .col("client_accuracy_p10", &FinalMetrics::client_accuracy_p10, "fraction",
+           "10th percentile of the same (nearest rank below)")
+      .col("sim_time_s", &FinalMetrics::sim_time_s, "simulated s", "the run's sim_total_s")
+      .col("wall_s", &FinalMetrics::wall_s, "wall s", "the run's wall_total_s")
+      .col("rounds", &FinalMetrics::rounds, "rounds", "last /rounds/round")
+      .col("updates_aggregated", &FinalMetrics::updates_aggregated, "updates", "sum of /rounds/completed")
+      .col("stragglers", &FinalMetrics::stragglers, "clients", "sum of /rounds/stragglers");
+  return t;
+}
+
+namespace {
+
+const h5::RowTable<PointRow>& point_rows() {
+  static const h5::RowTable<PointRow> t = h5::RowTable<PointRow>()
+      .col("name", &PointRow::name, "", "point name")
+      .col("file", &PointRow::file, "", "its results file, relative to the index's folder")
+      .col("done", &PointRow::done, "", "1 = complete results file with the point's config");
+  return t;
+}
+
+}  // namespace
+
+std::vector<std::string> index_points_columns() {
+  std::vector<std::string> out;
+  for (const auto& c : point_rows().columns()) out.push_back(c.name);
+  return out;
+}
+
 void write_sweep_index(const SweepSpec& s, const std::vector<SweepPoint>& points, const std::vector<uint8_t>& done,
                        const std::vector<FinalMetrics>& metrics, const std::string& out_dir) {
   FEDSIM_ASSERT(done.size() == points.size() && metrics.size() == points.size());
   std::filesystem::create_directories(out_dir);
   h5::AtomicFile out(index_path(out_dir));
-  {  // every group handle must close before commit: HDF5 keeps a file open while any object is
-     // open, so the rename would otherwise publish a file that is not yet flushed and closed
-    const h5::Group root = out.root();
-    h5::write_header(root, kSweepIndexKind, kSweepIndexFormatVersion);
-    root.set_attr("name", s.name);
-    root.set_attr("base", s.base);
-    root.set_attr("spec_yaml", s.text);
-    int64_t n_done = 0;
-    for (uint8_t d : done) n_done += d;
-    root.set_attr("points", static_cast<int64_t>(points.size()));
-    root.set_attr("done", n_done);
+  const h5::Group root = out.root();
+  h5::write_header(root, kSweepIndexKind, kSweepIndexFormatVersion);
+  root.set_attr("name", s.name);
+  root.set_attr("base", s.base);
+  root.set_attr("spec_yaml", s.text);
+  int64_t n_done = 0;
+  for (uint8_t d : done) n_done += d;
+  root.set_attr("points", static_cast<int64_t>(points.size()));
+  root.set_attr("done", n_done);
 
-    std::vector<std::string> names, files, keys;
-    for (const auto& p : points) {
-      names.push_back(p.name);
-      files.push_back(p.name + ".h5");
-    }
-    if (!points.empty())
-      for (const auto& kv : points.front().params) keys.push_back(kv.first);
-    const h5::Group g = root.create_group("points");
-    g.write_strings("name", names);
-    g.write_strings("file", files);
-    g.write("done", done);
-    root.create_group("axes").write_strings("keys", keys);
-    const h5::Group pg = root.create_group("params");
-    for (size_t a = 0; a < keys.size(); ++a) {
-      std::vector<std::string> values;
-      for (const auto& p : points) values.push_back(p.params[a].second);
-      pg.write_strings(keys[a], values);
-    }
-    const h5::Group mg = root.create_group("metrics");
-    auto col = [&](double FinalMetrics::*f) {
-      std::vector<double> v;
-      for (const auto& m : metrics) v.push_back(m.*f);
-      return v;
-    };
-    mg.write("final_eval_accuracy", col(&FinalMetrics::eval_accuracy));
-    mg.write("final_eval_loss", col(&FinalMetrics::eval_loss));
-    mg.write("final_train_loss", col(&FinalMetrics::train_loss));
-    mg.write("best_eval_accuracy", col(&FinalMetrics::best_eval_accuracy));
-    mg.write("client_accuracy_mean", col(&FinalMetrics::client_accuracy_mean));
-    mg.write("client_accuracy_p10", col(&FinalMetrics::client_accuracy_p10));
-    mg.write("sim_time_s", col(&FinalMetrics::sim_time_s));
-    mg.write("wall_s", col(&FinalMetrics::wall_s));
-    auto icol = [&](int64_t FinalMetrics::*f) {
-      std::vector<int64_t> v;
-      for (const auto& m : metrics) v.push_back(m.*f);
-      return v;
-    };
-    mg.write("rounds", icol(&FinalMetrics::rounds));
-    mg.write("updates_aggregated", icol(&FinalMetrics::updates_aggregated));
-    mg.write("stragglers", icol(&FinalMetrics::stragglers));
+  std::vector<PointRow> rows;
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < points.size(); ++i) rows.push_back({points[i].name, points[i].name + ".h5", done[i]});
+  if (!points.empty())
+    for (const auto& kv : points.front().params) keys.push_back(kv.first);
+  point_rows().write(root.create_group("points"), rows);
+  root.create_group("axes").write_strings("keys", keys);
+  const h5::Group pg = root.create_group("params");
+  for (size_t a = 0; a < keys.size(); ++a) {
+    std::vector<std::string> values;
+    for (const auto& p : points) values.push_back(p.params[a].second);
+    pg.write_strings(keys[a], values);
   }
-  out.commit();
+  index_metrics_table().write(root.create_group("metrics"), metrics);
+  out.commit([](const std::string& tmp) { read_sweep_index(tmp); });
 }
 
 SweepIndex read_sweep_index(const std::string& path) {
@@ -171,46 +187,97 @@ SweepIndex read_sweep_index(const std::string& path) {
   SweepIndex x;
   x.name = root.attr_string("name");
   x.base = root.attr_string("base");
-  const h5::Group g = root.open_group("points");
-  x.point_names = g.read_strings("name");
-  const size_t n = x.point_names.size();
-  x.files = h5::read_string_column(g, "file", n);
-  x.done = h5::read_column<uint8_t>(g, "done", n);
+  const std::vector<PointRow> rows = point_rows().read(root.open_group("points"));
+  const size_t n = rows.size();
+  for (const PointRow& r : rows) {
+    x.point_names.push_back(r.name);
+    x.files.push_back(r.file);
+    x.done.push_back(r.done);
+  }
   // Every column holds one value per point (readers index them by point).
   x.axis_keys = root.open_group("axes").read_strings("keys");
   const h5::Group pg = root.open_group("params");
   for (const auto& k : x.axis_keys) x.params.push_back(h5::read_string_column(pg, k, n));
   const h5::Group mg = root.open_group("metrics");
-  auto real = [&](const char* name) { return h5::read_column<double>(mg, name, n); };
-  auto integer = [&](const char* name) { return h5::read_column<int64_t>(mg, name, n); };
-  const auto acc = real("final_eval_accuracy"), loss = real("final_eval_loss");
-  const auto train = real("final_train_loss"), best = real("best_eval_accuracy");
-  const auto cmean = real("client_accuracy_mean"), cp10 = real("client_accuracy_p10");
-  const auto sim = real("sim_time_s"), wall = real("wall_s");
-  const auto rounds = integer("rounds"), updates = integer("updates_aggregated");
-  const auto stragglers = integer("stragglers");
-  for (size_t i = 0; i < n; ++i)
-    x.metrics.push_back({acc[i], loss[i], train[i], best[i], cmean[i], cp10[i], rounds[i], sim[i], wall[i], updates[i],
-                         stragglers[i]});
+  x.metrics = index_metrics_table().read(mg);
+  if (x.metrics.size() != n)
+    throw UserError(mg.where(index_metrics_table().columns().front().name) + ": expected " + std::to_string(n) +
+                    " values, got " + std::to_string(x.metrics.size()));
   return x;
 }
 
-SweepReport run_sweep(const SweepSpec& s, const std::string& out_dir, const SweepOptions& opt) {
-  const std::vector<SweepPoint> points = expand_sweep(s, out_dir);  // every check before any output
-  SweepReport rep;
-  rep.total = static_cast<int64_t>(points.size());
-  std::vector<uint8_t> done(points.size(), 0);
-  std::vector<FinalMetrics> metrics(points.size(), not_run());
+OutputLock claim_sweep_folder(const SweepSpec& s, const std::string& out_dir, const SweepOptions& opt) {
+  OutputLock lock = claim_sweep_output(out_dir);
+  const std::string index = index_path(out_dir);
+  if (std::filesystem::exists(index) && !opt.force) {  // another sweep's folder, or a user's file
+    std::string name;
+    try {
+      name = read_sweep_index(index).name;
+    } catch (const UserError& e) {
+      throw UserError(index + ": exists and is not a sweep index this fedsim reads (" + e.what() +
+                      "); refusing to replace it (--force replaces it, or choose another --out)");
+    }
+    if (name != s.name && !opt.fresh)
+      throw UserError(index + ": is the index of sweep '" + name + "', not '" + s.name +
+                      "'; refusing to mix them (--fresh replaces it, or choose another --out)");
+  }
+  return lock;
+}
+
+SweepScan scan_sweep(const std::vector<SweepPoint>& points, const std::string& out_dir, const SweepOptions& opt) {
+  SweepScan scan;
+  scan.done.assign(points.size(), 0);
+  scan.metrics.assign(points.size(), not_run());
+  const OutputOptions out_opt{opt.fresh, opt.force};
   for (size_t i = 0; i < points.size(); ++i) {
+    check_stop();
     RunResults r;
-    if (point_is_complete(points[i], point_file(out_dir, points[i]), &r)) {
-      done[i] = 1;
-      metrics[i] = final_metrics(r);
-      ++rep.skipped;
-    } else if (std::filesystem::exists(point_file(out_dir, points[i]))) {
-      say(opt, "point " + points[i].name + ": existing file has another config or is unreadable; it will be rerun");
+    const std::string file = point_file(out_dir, points[i]);
+    if (point_is_complete(points[i], file, &r)) {
+      scan.done[i] = 1;
+      scan.metrics[i] = final_metrics(r);
+      ++scan.skipped;
+    } else {
+      check_results_target(file, points[i].config, out_opt);  // a user's file, or another config's results
+      if (std::filesystem::exists(file)) say(opt, "point " + points[i].name + ": replacing " + file + " (--fresh/--force)");
     }
   }
+  return scan;
+}
+
+RunResults run_sweep_point(const SweepPoint& p, const std::string& out_dir, const SweepOptions& opt) {
+  const auto start = std::chrono::steady_clock::now();
+  RunHooks hooks;
+  const int64_t every = std::max<int64_t>(1, p.config.federation.rounds / 5);
+  hooks.on_round = [&](const RoundRow& row, int64_t total_rows) {
+    if (row.round == 0 || (row.round % every != 0 && row.round != total_rows - 1)) return;
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "    round %lld/%lld  eval_acc %.3f  eval_loss %.4f",
+                  static_cast<long long>(row.round), static_cast<long long>(total_rows - 1), row.eval_accuracy,
+                  row.eval_loss);
+    say(opt, buf);
+  };
+  // Each point checkpoints next to its results file, so a stopped sweep resumes mid-point.
+  RunControl control;
+  control.checkpoint_file = checkpoint_path(point_file(out_dir, p));
+  control.resume = !opt.fresh;
+  RunResults r = run_experiment(p.config, hooks, control);
+  r.wall_total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  write_results(r, point_file(out_dir, p));
+  remove_checkpoint_files(control.checkpoint_file);
+  return r;
+}
+
+SweepReport run_sweep(const SweepSpec& s, const std::string& out_dir, const SweepOptions& opt) {
+  if (mpi::size() > 1) return run_sweep_ranks(s, out_dir, opt);
+  const std::vector<SweepPoint> points = expand_sweep(s, out_dir);  // every check before any output
+  const OutputLock lock = claim_sweep_folder(s, out_dir, opt);
+  SweepReport rep;
+  rep.total = static_cast<int64_t>(points.size());
+  SweepScan scan = scan_sweep(points, out_dir, opt);
+  std::vector<uint8_t>& done = scan.done;
+  std::vector<FinalMetrics>& metrics = scan.metrics;
+  rep.skipped = scan.skipped;
   say(opt, s.name + ": " + std::to_string(rep.total) + " points, " + std::to_string(rep.skipped) +
                " already complete (skipped), results in " + out_dir);
   write_sweep_index(s, points, done, metrics, out_dir);
@@ -220,6 +287,7 @@ SweepReport run_sweep(const SweepSpec& s, const std::string& out_dir, const Swee
   const int64_t pending = rep.total - rep.skipped;
   for (size_t i = 0; i < points.size(); ++i) {
     if (done[i]) continue;
+    check_stop();
     if (opt.max_points >= 0 && rep.ran >= opt.max_points) {
       say(opt, "stopping after " + std::to_string(rep.ran) + " points (--max-points)");
       break;
@@ -227,20 +295,7 @@ SweepReport run_sweep(const SweepSpec& s, const std::string& out_dir, const Swee
     const SweepPoint& p = points[i];
     const int64_t finished = rep.skipped + rep.ran;
     say(opt, "[" + std::to_string(finished + 1) + "/" + std::to_string(rep.total) + "] " + p.name + ": running");
-    const auto start = clock::now();
-    RunHooks hooks;
-    const int64_t every = std::max<int64_t>(1, p.config.federation.rounds / 5);
-    hooks.on_round = [&](const RoundRow& row, int64_t total_rows) {
-      if (row.round == 0 || (row.round % every != 0 && row.round != total_rows - 1)) return;
-      char buf[160];
-      std::snprintf(buf, sizeof buf, "    round %lld/%lld  eval_acc %.3f  eval_loss %.4f",
-                    static_cast<long long>(row.round), static_cast<long long>(total_rows - 1), row.eval_accuracy,
-                    row.eval_loss);
-      say(opt, buf);
-    };
-    RunResults r = run_experiment(p.config, hooks);
-    r.wall_total_s = std::chrono::duration<double>(clock::now() - start).count();
-    write_results(r, point_file(out_dir, p));
+    const RunResults r = run_sweep_point(p, out_dir, opt);
     done[i] = 1;
     metrics[i] = final_metrics(r);
     ++rep.ran;

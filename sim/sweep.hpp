@@ -15,11 +15,13 @@
 #include <vector>
 
 #include "sim/config.hpp"
+#include "sim/output.hpp"
 #include "sim/results.hpp"
 
 namespace fedsim::sim {
 
-inline constexpr int64_t kSweepIndexFormatVersion = 1;
+// Version 2: the table layer (text without the global heap, a checksum per dataset).
+inline constexpr int64_t kSweepIndexFormatVersion = 2;
 inline constexpr const char* kSweepIndexKind = "fedsim-sweep-index";
 
 // One swept config key and its values, each as `--set` text (YAML: scalars, lists as [a, b]).
@@ -72,15 +74,36 @@ bool point_is_complete(const SweepPoint& p, const std::string& path, RunResults*
 
 struct SweepOptions {
   int64_t max_points = -1;                           // run at most this many pending points, then stop (-1 = all)
+  bool fresh = false;  // replace results and checkpoints of another config (sim/output.hpp)
+  bool force = false;  // replace any regular file at a point's name, and a foreign index.h5
   std::function<void(const std::string& line)> log;  // progress lines; nullptr = silent
 };
 struct SweepReport {
   int64_t total = 0, skipped = 0, ran = 0;  // skipped = already complete
 };
 
-// Runs every pending point in order and rewrites <out_dir>/index.h5 after each one.
-// Needs the models runtime (Kokkos) initialised, as run_experiment does.
+// Runs every pending point in order and rewrites <out_dir>/index.h5 after each one. Locks the
+// folder (sim/output.hpp) and checks every point's file before running anything. Each point
+// checkpoints to <point>.h5.ckpt: on SIGINT/SIGTERM the running point saves its state and
+// Interrupted propagates; a stop between points throws Stopped. Needs the models runtime
+// (Kokkos) initialised, as run_experiment does. Under MPI with more than one rank it hands over
+// to run_sweep_ranks.
 SweepReport run_sweep(const SweepSpec& s, const std::string& out_dir, const SweepOptions& opt);
+
+// The pieces of run_sweep, shared with the MPI scheduler (sim/mpi/sweep_ranks.cpp).
+// The folder's lock, held while the result lives, after checking that an index already there is
+// this sweep's (--force / --fresh otherwise).
+OutputLock claim_sweep_folder(const SweepSpec& s, const std::string& out_dir, const SweepOptions& opt);
+struct SweepScan {
+  std::vector<uint8_t> done;  // 1 = complete results file with the point's config
+  std::vector<FinalMetrics> metrics;
+  int64_t skipped = 0;  // complete points
+};
+SweepScan scan_sweep(const std::vector<SweepPoint>& points, const std::string& out_dir, const SweepOptions& opt);
+// Runs one point (progress lines through opt.log) and writes its results file.
+RunResults run_sweep_point(const SweepPoint& p, const std::string& out_dir, const SweepOptions& opt);
+// Every rank takes the next pending point when it is free; rank 0 writes the index at the end.
+SweepReport run_sweep_ranks(const SweepSpec& s, const std::string& out_dir, const SweepOptions& opt);
 
 // The index file, as read back (tests, `fedsim results summary`).
 struct SweepIndex {
@@ -95,5 +118,8 @@ std::string index_path(const std::string& out_dir);
 void write_sweep_index(const SweepSpec& s, const std::vector<SweepPoint>& points, const std::vector<uint8_t>& done,
                        const std::vector<FinalMetrics>& metrics, const std::string& out_dir);
 SweepIndex read_sweep_index(const std::string& path);
+// The columns of /metrics and /points (experiments/RESULTS.md lists them; a test checks it).
+const h5::RowTable<FinalMetrics>& index_metrics_table();
+std::vector<std::string> index_points_columns();
 
 }  // namespace fedsim::sim

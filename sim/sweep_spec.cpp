@@ -11,6 +11,7 @@
 #include "common/error.hpp"
 #include "sim/experiment.hpp"
 #include "sim/sweep.hpp"
+#include "sim/yaml_checks.hpp"
 
 namespace fedsim::sim {
 namespace {
@@ -130,6 +131,7 @@ SweepSpec parse_sweep_spec(const std::string& yaml_text, const std::string& sour
     throw UserError(source + ": not valid YAML: " + e.what());
   }
   if (!root.IsMap()) throw UserError(source + ": expected a map with keys base, grid, zip, seeds, ...");
+  check_duplicate_keys(root, source);
   SweepSpec s;
   s.source = source;
   s.text = yaml_text;
@@ -186,6 +188,9 @@ SweepSpec parse_sweep_spec(const std::string& yaml_text, const std::string& sour
 }
 
 SweepSpec load_sweep_spec(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    throw UserError(path + ": is not a regular file; expected a YAML sweep spec");
   std::ifstream is(path);
   if (!is) throw UserError(path + ": cannot read sweep spec (no such file or not readable)");
   std::stringstream ss;

@@ -24,9 +24,10 @@ class SyncRounds : public ServerStrategy {
         seed_(static_cast<uint64_t>(cfg.experiment.seed)),
         local_(algorithm_info(cfg.federation.algorithm).rule == ServerRuleKind::keep_local) {}
   uint32_t n_kinds() const override { return kKinds; }
-  void start() override { schedule(0, kRoundStart, -1, 0); }
+  void start() override { schedule(now(), kRoundStart, -1, 0); }
   void on_event(const Event& ev, uint32_t kind) override {
     if (kind == kRoundStart) {
+      waiting_ = false;
       round_start(ev.payload);
     } else {
       deadline_pending_ = false;
@@ -40,6 +41,15 @@ class SyncRounds : public ServerStrategy {
   void on_dropped(size_t, int32_t) override {
     ++dropped_;
     if (arrived_.size() + dropped_ == selected_) close_round();
+  }
+  // Waiting for an eligible client: look again now, not at the wake-up planned from the clients
+  // that were ready then (as a round start scheduled now, after the events already due now).
+  void on_clients_ready() override {
+    if (!waiting_) return;
+    const Tick at = sim().queue().pending_time(wake_);
+    if (at >= 0 && at <= now()) return;
+    sim().queue().cancel(wake_);
+    wake_ = schedule(now(), kRoundStart, -1, round_);
   }
   Tick precompute_cutoff() const override {
     return deadline_pending_ ? round_started_ + seconds_to_ticks(f_.deadline_s) : kNever;
@@ -55,7 +65,8 @@ class SyncRounds : public ServerStrategy {
  private:
   template <class Ar>
   void fields(Ar& ar) {
-    ar(round_, round_started_, target_, selected_, dropped_, arrived_, in_round_, deadline_event_, deadline_pending_);
+    ar(round_, round_started_, target_, selected_, dropped_, arrived_, in_round_, deadline_event_, deadline_pending_,
+       waiting_, wake_);
   }
   std::vector<int32_t> choose(int64_t round, int m, int k, bool* wait);
   void round_start(int64_t round);
@@ -70,6 +81,8 @@ class SyncRounds : public ServerStrategy {
   std::vector<uint64_t> arrived_, in_round_;  // slots
   EventId deadline_event_;
   bool deadline_pending_ = false;
+  bool waiting_ = false;  // round_ could not start: no client was eligible
+  EventId wake_;          // while waiting: the round start at the next eligible tick (if any)
 };
 
 std::vector<int32_t> SyncRounds::choose(int64_t round, int m, int k, bool* wait) {
@@ -86,8 +99,8 @@ std::vector<int32_t> SyncRounds::choose(int64_t round, int m, int k, bool* wait)
   const std::vector<int32_t> online = host_.eligible(nullptr);
   if (online.empty()) {
     const Tick t = host_.next_eligible(nullptr);
-    if (t != kNever) schedule(t, kRoundStart, -1, round);
-    *wait = true;
+    wake_ = t != kNever ? schedule(t, kRoundStart, -1, round) : EventId{};
+    waiting_ = *wait = true;
     return {};
   }
   (void)m;

@@ -7,7 +7,7 @@
 
 #include "common/error.hpp"
 #include "common/rng.hpp"
-#include "models/conversation.hpp"
+#include "models/text/batch.hpp"
 #include "sim/experiment.hpp"
 #include "sim/sampler.hpp"
 
@@ -17,16 +17,16 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr size_t kEvalBatch = 32;
 
-using Pairs = std::vector<std::pair<std::string, std::string>>;
+// The sample's language as the data set names it ("" when unknown): the per-language alpaca
+// template reads it.
+std::string language_of(const datasets::FederatedDataset& d, const datasets::Sample& s) {
+  return s.language >= 0 && static_cast<size_t>(s.language) < d.languages.size() ? d.languages[static_cast<size_t>(s.language)]
+                                                                                  : std::string();
+}
 
-// One layout for training and scoring: single exchanges as BOS INST .. RESP .. EOS, or, for
-// multi-turn data, as one-exchange conversations (the layout the whole conversations train in).
-models::Batch pair_batch(const Pairs& pairs, int T, bool conversation) {
-  if (!conversation) return models::make_sft_batch(pairs, T);
-  std::vector<std::vector<std::string>> convs;
-  convs.reserve(pairs.size());
-  for (const auto& [i, r] : pairs) convs.push_back({i, r});
-  return models::make_conversation_batch(convs, T);
+// Rows of T tokens through the model's tokenizer and chat template.
+models::Batch text_batch(const models::Model& m, const std::vector<models::Conversation>& convs, int T) {
+  return models::make_sft_batch(m.tokenizer(), m.chat_template(), convs, T);
 }
 
 // True when the clients' responses are "<answer>\n<more text>" (the FedLLM-Bench-calibrated
@@ -44,21 +44,25 @@ bool answer_is_first_line(const datasets::FederatedDataset& d) {
   return seen > 0 && 2 * first_line > seen;
 }
 
-// Test-time batches score the ground truth answer, not a possibly corrupted response. The
-// answer must be followed by the end token, or, where training responses continue after the
-// answer line, by a newline: a sample counts iff greedy decoding writes exactly the answer line.
-std::vector<models::Batch> eval_batches(const std::vector<datasets::Sample>& s, size_t limit, int T, bool first_line,
-                                        bool conversation) {
+// Test-time batches score the ground truth answer, not a possibly corrupted response, as one
+// exchange in the run's template (multi-turn runs: one-exchange conversations). The answer must
+// be followed by the end of the answer (EOS, or the template's end-of-turn token), or, where
+// training responses continue after the answer line, by a newline: then the targets that end the
+// answer become the newline's id (the tokenizer's one token for "\n"; newline < 0 keeps them),
+// so a sample counts iff greedy decoding writes exactly the answer line.
+std::vector<models::Batch> eval_batches(const models::Model& m, const datasets::FederatedDataset& d,
+                                        const std::vector<datasets::Sample>& s, size_t limit, int T, int32_t newline) {
   std::vector<models::Batch> out;
+  const std::vector<int32_t> stop = models::stop_ids(m.tokenizer(), m.chat_template());
   const size_t n = std::min(limit, s.size());
   for (size_t start = 0; start < n; start += kEvalBatch) {
-    Pairs pairs;
+    std::vector<models::Conversation> convs;
     for (size_t i = start; i < std::min(start + kEvalBatch, n); ++i)
-      pairs.emplace_back(s[i].instruction, s[i].answer.empty() ? s[i].response : s[i].answer);
-    models::Batch b = pair_batch(pairs, T, conversation);
-    if (first_line)
+      convs.push_back(models::exchange(s[i].instruction, s[i].answer.empty() ? s[i].response : s[i].answer, language_of(d, s[i])));
+    models::Batch b = text_batch(m, convs, T);
+    if (newline >= 0)
       for (auto& t : b.targets)
-        if (t == models::Tokenizer::EOS) t = '\n';
+        if (std::find(stop.begin(), stop.end(), t) != stop.end()) t = newline;
     out.push_back(std::move(b));
   }
   return out;
@@ -89,14 +93,17 @@ class ModelTrainer : public LocalTrainer {
       throw UserError(c.source_path + ": federation.algorithm: " + name_of(c.federation.algorithm) +
                       " trains on instructions, but the data set holds preference pairs; accepted: feddpo");
     if (d.test.empty()) throw UserError(c.source_path + ": data: the data set has no test split to evaluate on");
-    first_line_ = answer_is_first_line(d);
+    // Scoring the answer line needs "\n" as one token (byte-level BPE and byte-fallback
+    // tokenizers have it); otherwise the whole response is scored.
+    const std::vector<int32_t> nl = m.tokenizer().encode("\n", false);
+    newline_ = answer_is_first_line(d) && nl.size() == 1 ? nl[0] : -1;
     multiturn_ = d.kind == datasets::DataKind::multiturn;
     // Upstream's multi-turn path hands the trainer the client's whole conversation set
     // (main_sft.py passes the data module, not get_dataset_this_round's subset): no subset draw.
     const LocalDraw draw = c.federation.local_draw;
     upstream_draw_ = !multiturn_ && (draw == LocalDraw::fedllm_bench ||
                                      (draw == LocalDraw::automatic && c.federation.sampling == Sampling::fedllm_bench));
-    test_ = eval_batches(d.test, d.test.size(), T_, first_line_, multiturn_);
+    test_ = eval_batches(m, d, d.test, d.test.size(), T_, newline_);
     opt_.weight_decay = static_cast<float>(c.federation.weight_decay);
     opt_.grad_clip = static_cast<float>(c.federation.grad_clip);
   }
@@ -105,6 +112,9 @@ class ModelTrainer : public LocalTrainer {
   std::vector<float> initial_adapter() const override {
     return m_.init_adapter(stream_key(static_cast<uint64_t>(c_.experiment.seed), 0, 0, Purpose::adapter_init));
   }
+  // The cost of a step is its padded rows: batch_size sequences of T = model.seq_len tokens of
+  // the model's tokenizer (sim/README.md "Tokens and cost"). The tokenizer decides what the T
+  // tokens hold, not how many there are, so NullTrainer charges the same count.
   int64_t tokens(int steps) const override {
     return static_cast<int64_t>(steps) * c_.federation.batch_size * T_;
   }
@@ -148,7 +158,7 @@ class ModelTrainer : public LocalTrainer {
   EvalResult evaluate(const std::vector<float>& adapter) const override { return eval_on(m_, adapter, test_); }
   double client_accuracy(const std::vector<float>& adapter, int32_t client) const override {
     const auto& s = d_.clients[static_cast<size_t>(client)].samples;
-    return eval_on(m_, adapter, eval_batches(s, static_cast<size_t>(c_.federation.client_eval_samples), T_, first_line_, multiturn_))
+    return eval_on(m_, adapter, eval_batches(m_, d_, s, static_cast<size_t>(c_.federation.client_eval_samples), T_, newline_))
         .accuracy;
   }
 
@@ -171,7 +181,7 @@ class ModelTrainer : public LocalTrainer {
     const std::vector<size_t> idx = draw(client, round, steps);
     std::vector<models::Batch> batches;
     for (int s = 0; s < steps; ++s)
-      batches.push_back(training_batch(d_, samples, std::vector<size_t>(idx.begin() + s * B, idx.begin() + (s + 1) * B), T_));
+      batches.push_back(training_batch(d_, samples, std::vector<size_t>(idx.begin() + s * B, idx.begin() + (s + 1) * B), m_));
     return batches;
   }
   std::vector<models::DpoBatch> dpo_batches(int32_t client, int64_t round, int steps) const {
@@ -179,13 +189,14 @@ class ModelTrainer : public LocalTrainer {
     const auto B = static_cast<size_t>(c_.federation.batch_size);
     const std::vector<size_t> idx = draw(client, round, steps);
     std::vector<models::DpoBatch> batches;
-    for (int s = 0; s < steps; ++s) {
-      std::vector<std::tuple<std::string, std::string, std::string>> triples;
+    for (int s = 0; s < steps; ++s) {  // chosen and rejected rows of the same prompts
+      std::vector<models::Conversation> chosen, rejected;
       for (size_t j = 0; j < B; ++j) {
         const auto& x = samples[idx[static_cast<size_t>(s) * B + j]];
-        triples.emplace_back(x.instruction, x.response, x.rejected);
+        chosen.push_back(models::exchange(x.instruction, x.response, language_of(d_, x)));
+        rejected.push_back(models::exchange(x.instruction, x.rejected, language_of(d_, x)));
       }
-      batches.push_back(models::make_dpo_batch(triples, T_));
+      batches.push_back(models::DpoBatch{text_batch(m_, chosen, T_), text_batch(m_, rejected, T_)});
     }
     return batches;
   }
@@ -196,8 +207,8 @@ class ModelTrainer : public LocalTrainer {
   int T_;
   bool dpo_;
   models::BatchOptions batch_;
-  bool first_line_ = false;
-  bool multiturn_ = false;      // whole conversations (models/conversation.hpp)
+  int32_t newline_ = -1;        // the answer line is scored: the id its newline must be
+  bool multiturn_ = false;      // whole conversations
   bool upstream_draw_ = false;  // local_draw fedllm-bench: CPython's per-round subset
   models::OptimConfig opt_;
   std::vector<models::Batch> test_;
@@ -213,6 +224,7 @@ class NullTrainer : public LocalTrainer {
   int64_t adapter_params() const override { return params_; }
   double flops_per_token() const override { return flops_; }
   std::vector<float> initial_adapter() const override { return {}; }
+  // ModelTrainer's count (steps x batch x T tokens) without a tokenizer: it does not depend on the text.
   int64_t tokens(int steps) const override { return static_cast<int64_t>(steps) * c_.federation.batch_size * T_; }
   LocalResult train(int32_t, int64_t, int steps, std::vector<float>&, double, const models::LocalHooks&) override {
     return {kNaN, steps, tokens(steps)};
@@ -274,17 +286,15 @@ std::vector<size_t> draw_local_samples(uint64_t seed, int32_t client, int64_t ro
 }
 
 models::Batch training_batch(const datasets::FederatedDataset& d, const std::vector<datasets::Sample>& samples,
-                             const std::vector<size_t>& idx, int T) {
-  if (d.kind == datasets::DataKind::multiturn) {
-    std::vector<std::vector<std::string>> convs;
-    convs.reserve(idx.size());
-    for (size_t i : idx) convs.push_back(samples[i].turns);
-    return models::make_conversation_batch(convs, T);
+                             const std::vector<size_t>& idx, const models::Model& m) {
+  std::vector<models::Conversation> convs;
+  convs.reserve(idx.size());
+  for (size_t i : idx) {
+    const datasets::Sample& s = samples[i];
+    convs.push_back(d.kind == datasets::DataKind::multiturn ? models::alternating(s.turns, language_of(d, s))
+                                                            : models::exchange(s.instruction, s.response, language_of(d, s)));
   }
-  Pairs pairs;
-  pairs.reserve(idx.size());
-  for (size_t i : idx) pairs.emplace_back(samples[i].instruction, samples[i].response);
-  return models::make_sft_batch(pairs, T);
+  return text_batch(m, convs, m.config().max_seq);
 }
 
 std::unique_ptr<LocalTrainer> make_model_trainer(const ExperimentConfig& c, const datasets::FederatedDataset& data,

@@ -42,7 +42,8 @@ class LocalTrainer {
   virtual int64_t adapter_params() const = 0;  // 0 for NullTrainer
   virtual double flops_per_token() const = 0;
   virtual std::vector<float> initial_adapter() const = 0;
-  // Tokens a participation of `steps` steps processes (its simulated cost), without training.
+  // Tokens a participation of `steps` steps processes (its simulated cost), without training:
+  // steps x batch_size x model.seq_len, tokens of the model's tokenizer.
   virtual int64_t tokens(int steps) const = 0;
   // `steps` local optimizer steps from `adapter` (in place) on client data drawn for `round`.
   virtual LocalResult train(int32_t client, int64_t round, int steps, std::vector<float>& adapter, double lr,
@@ -75,10 +76,10 @@ double round_lr(const FederationSection& f, int64_t round);
 std::vector<size_t> draw_local_samples(uint64_t seed, int32_t client, int64_t round, size_t n_i, int steps, int batch,
                                        bool upstream_subset = false);
 
-// The training batch of samples[idx]: instruction -> response (models::make_sft_batch), or
-// for multi-turn data the whole conversations, every assistant turn a target
-// (models::make_conversation_batch).
+// The training batch of samples[idx] in the model's tokenizer and chat template, rows of the
+// model's context: instruction -> response, or for multi-turn data the whole conversations,
+// every assistant turn a target (models::make_sft_batch of models/text/batch.hpp).
 models::Batch training_batch(const datasets::FederatedDataset& d, const std::vector<datasets::Sample>& samples,
-                             const std::vector<size_t>& idx, int T);
+                             const std::vector<size_t>& idx, const models::Model& m);
 
 }  // namespace fedsim::sim

@@ -3,6 +3,7 @@
 // PEFT's format (`fedsim export adapter`). Loading a folder into a Model is Model::load_hf.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +21,16 @@ const char* hf_architecture(Arch a);
 ModelConfig read_hf_config(const std::string& dir, const HfOptions& opt = HfOptions());
 // The same from the text of a config.json (`where` names it in errors).
 ModelConfig parse_hf_config(const std::string& text, const std::string& where, const HfOptions& opt = HfOptions());
+// The text side of a folder: DIR/tokenizer.json (with tokenizer_config.json beside it for BOS,
+// EOS, PAD and the chat template) and the chat family it is made for (chat_family). tokenizer is
+// nullptr when the folder has no tokenizer.json (then `why` says so). UserError naming both files
+// and both numbers when the tokenizer has more ids than cfg.vocab_size (its embedding rows).
+struct HfText {
+  std::shared_ptr<const TextTokenizer> tokenizer;
+  std::string family;
+  std::string why;  // tokenizer == nullptr: the message Model::tokenizer() gives
+};
+HfText read_hf_text(const std::string& dir, const ModelConfig& cfg);
 // config.json text for `c` in transformers' format (LlamaConfig, MistralConfig, Qwen2Config,
 // Qwen3Config keys), byte-level special token ids.
 std::string hf_config_json(const ModelConfig& c);
@@ -37,7 +48,9 @@ struct HfInitSpec {
   double noise = 0.0;
   StDtype dtype = StDtype::f32;
   int shards = 1;
-  std::string tokenizer;  // tokenizer.json to copy; empty: byte_level_tokenizer_json()
+  // tokenizer.json to copy (with the tokenizer_config.json beside it, if any); empty:
+  // byte_level_tokenizer_json() and byte_level_tokenizer_config_json(). Its ids must fit cfg.vocab_size.
+  std::string tokenizer;
 };
 // Writes DIR (which must not exist or be empty) through a temporary folder renamed at the end.
 // The weights equal Model(cfg, lora, seed)'s for noise 0 and dtype F32.
@@ -46,6 +59,8 @@ void write_hf_model(const HfInitSpec& spec, const std::string& dir);
 // the 256 bytes (GPT-2's byte-to-unicode characters, id = byte value) with no merges, and the
 // specials 256 <|bos|> ... 263 as added tokens.
 std::string byte_level_tokenizer_json();
+// Its tokenizer_config.json: BOS <|bos|> (256), EOS <|eos|> (257), PAD <|pad|> (258).
+std::string byte_level_tokenizer_config_json();
 
 // PEFT (huggingface/peft, LoraModel) adapter folder: adapter_config.json and
 // adapter_model.safetensors with tensors base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight

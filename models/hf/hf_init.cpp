@@ -16,6 +16,14 @@ namespace fedsim::models {
 namespace {
 namespace fs = std::filesystem;
 
+std::string read_all(const std::string& path, const char* what) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw UserError(path + ": cannot open (" + what + ")");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   if (!f || !(f << text) || !f.flush()) throw UserError(path + ": cannot write");
@@ -59,13 +67,20 @@ std::string byte_level_tokenizer_json() {
                      {"normalized", false},
                      {"special", true}});
   const json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
+  // BOS in front of a sequence, as byte_tokenizer()'s encode(text, add_special = true).
+  const json bos = {{"SpecialToken", {{"id", "<|bos|>"}, {"type_id", 0}}}};
+  const json bos_first = {
+      {"type", "TemplateProcessing"},
+      {"single", {bos, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+      {"pair", {bos, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}, bos, {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}}},
+      {"special_tokens", {{"<|bos|>", {{"id", "<|bos|>"}, {"ids", {Tokenizer::BOS}}, {"tokens", {"<|bos|>"}}}}}}};
   json t = {{"version", "1.0"},
             {"truncation", nullptr},
             {"padding", nullptr},
             {"added_tokens", added},
             {"normalizer", nullptr},
             {"pre_tokenizer", byte_level},
-            {"post_processor", nullptr},
+            {"post_processor", bos_first},
             {"decoder", byte_level},
             {"model",
              {{"type", "BPE"},
@@ -81,6 +96,16 @@ std::string byte_level_tokenizer_json() {
   return t.dump(2) + "\n";
 }
 
+std::string byte_level_tokenizer_config_json() {
+  const nlohmann::json t = {{"bos_token", "<|bos|>"},
+                            {"eos_token", "<|eos|>"},
+                            {"pad_token", "<|pad|>"},
+                            {"add_bos_token", false},
+                            {"model_max_length", 1000000},
+                            {"tokenizer_class", "PreTrainedTokenizerFast"}};
+  return t.dump(2) + "\n";
+}
+
 void write_hf_model(const HfInitSpec& spec, const std::string& dir) {
   ModelConfig cfg = spec.cfg;
   cfg.base_dtype = BaseDtype::fp32;
@@ -89,23 +114,37 @@ void write_hf_model(const HfInitSpec& spec, const std::string& dir) {
   if (spec.shards < 1) throw UserError("model init: --shards: " + std::to_string(spec.shards) + " is invalid; accepted: >= 1");
   if (fs::exists(dir) && !(fs::is_directory(dir) && fs::is_empty(dir)))
     throw UserError(dir + ": exists and is not an empty folder\nHINT: choose a new --out");
-  std::string tokenizer = byte_level_tokenizer_json();
+  // The tokenizer: a copy of the given file, with the tokenizer_config.json beside it (BOS, EOS,
+  // PAD, chat template) when there is one; else fedsim's byte-level one and its config.
+  std::string tokenizer = byte_level_tokenizer_json(), tokenizer_config = byte_level_tokenizer_config_json();
   if (!spec.tokenizer.empty()) {
-    std::ifstream f(spec.tokenizer, std::ios::binary);
-    if (!f) throw UserError(spec.tokenizer + ": cannot open (--tokenizer)");
-    std::stringstream ss;
-    ss << f.rdbuf();
-    tokenizer = ss.str();
+    tokenizer = read_all(spec.tokenizer, "--tokenizer");
     nlohmann::json j = nlohmann::json::parse(tokenizer, nullptr, false);
     if (j.is_discarded() || !j.is_object() || !j.contains("model"))
       throw UserError(spec.tokenizer + ": not a Hugging Face tokenizer.json (a JSON object with a \"model\")");
+    const fs::path beside = fs::path(spec.tokenizer).parent_path() / "tokenizer_config.json";
+    tokenizer_config = fs::exists(beside) ? read_all(beside.string(), "--tokenizer") : "";
   }
   const std::string tmp = dir + ".tmp-" + std::to_string(::getpid());
   try {
     fs::remove_all(tmp);
     fs::create_directories(tmp);
-    write_text(tmp + "/config.json", hf_config_json(cfg));
     write_text(tmp + "/tokenizer.json", tokenizer);
+    if (!tokenizer_config.empty()) write_text(tmp + "/tokenizer_config.json", tokenizer_config);
+    // The folder must load: the tokenizer parses (errors name the given file) and its ids fit
+    // the embedding.
+    const std::shared_ptr<const TextTokenizer> tok =
+        load_tokenizer_json(spec.tokenizer.empty() ? tmp + "/tokenizer.json" : spec.tokenizer);
+    if (tok->vocab_size() > cfg.vocab_size)
+      throw UserError("model init: --tokenizer " + (spec.tokenizer.empty() ? "(byte-level)" : spec.tokenizer) + " has " +
+                      std::to_string(tok->vocab_size()) + " token ids, more than --vocab " +
+                      std::to_string(cfg.vocab_size) + "; accepted: --vocab >= " + std::to_string(tok->vocab_size()));
+    nlohmann::json config = nlohmann::json::parse(hf_config_json(cfg));
+    auto id = [](int32_t v) { return v >= 0 ? nlohmann::json(v) : nlohmann::json(nullptr); };
+    config["bos_token_id"] = id(tok->bos_id());  // what transformers' generate() reads
+    config["eos_token_id"] = id(tok->eos_id());
+    config["pad_token_id"] = id(tok->pad_id());
+    write_text(tmp + "/config.json", config.dump(2) + "\n");
     const BaseLayout bl = make_base_layout(cfg);
     const auto names = hf_tensor_names(bl);
     const size_t K = static_cast<size_t>(spec.shards), n = names.size();

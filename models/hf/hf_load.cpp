@@ -87,6 +87,7 @@ void convert(const SafetensorsFile& f, const StTensor& t, Bf16* dst) {
 
 Model Model::load_hf(const std::string& dir, const LoraConfig& lora, const HfOptions& opt) {
   const ModelConfig c = read_hf_config(dir, opt);
+  HfText text = read_hf_text(dir, c);  // before the weights: a mismatch costs no loading
   const Weights w(dir);
   const BaseLayout bl = make_base_layout(c);
   const auto names = hf_tensor_names(bl);
@@ -122,7 +123,15 @@ Model Model::load_hf(const std::string& dir, const LoraConfig& lora, const HfOpt
     net.fill_tensor(*slot, [&](auto* dst) { convert(*file, *t, dst); });
     file->release(*t);
   }
-  return Model(std::move(impl));
+  Model m(std::move(impl));
+  if (text.tokenizer) {
+    m.set_tokenizer(std::move(text.tokenizer), text.family);
+  } else {  // logits still work (fedsim model forward); text needs a tokenizer
+    m.impl_->tok = nullptr;
+    m.impl_->family.clear();
+    m.impl_->no_tokenizer_why = text.why;
+  }
+  return m;
 }
 
 int64_t Model::base_bytes() const {

@@ -105,8 +105,27 @@ Batch make_sft_batch(const TextTokenizer& tok, const ChatTemplate& t, const std:
   return b;
 }
 
-Conversation exchange(const std::string& instruction, const std::string& response) {
-  return Conversation{"", {{Role::user, instruction}, {Role::assistant, response}}};
+Conversation exchange(const std::string& instruction, const std::string& response, const std::string& language) {
+  return Conversation{"", {{Role::user, instruction}, {Role::assistant, response}}, language};
+}
+
+Conversation alternating(const std::vector<std::string>& turns, const std::string& language) {
+  Conversation c{"", {}, language};
+  c.turns.reserve(turns.size());
+  for (size_t k = 0; k < turns.size(); ++k) c.turns.push_back({k % 2 ? Role::assistant : Role::user, turns[k]});
+  return c;
+}
+
+void check_chat_template(const TextTokenizer& tok, const ChatTemplate& t) {
+  tokenize_conversation(tok, t, exchange("?", "!"));
+}
+
+std::vector<int32_t> stop_ids(const TextTokenizer& tok, const ChatTemplate& t) {
+  std::vector<int32_t> ids;
+  if (tok.eos_id() >= 0) ids.push_back(tok.eos_id());
+  const int32_t end = t.end_of_turn.empty() ? -1 : tok.token_to_id(t.end_of_turn);
+  if (end >= 0 && end != tok.eos_id()) ids.push_back(end);
+  return ids;
 }
 
 Batch make_sft_batch(const TextTokenizer& tok, const ChatTemplate& t,

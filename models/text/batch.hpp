@@ -45,6 +45,15 @@ DpoBatch make_dpo_batch(const TextTokenizer& tok, const ChatTemplate& t,
                         const std::vector<std::tuple<std::string, std::string, std::string>>& triples, int T);
 
 // One exchange as a conversation.
-Conversation exchange(const std::string& instruction, const std::string& response);
+Conversation exchange(const std::string& instruction, const std::string& response, const std::string& language = "");
+// Turns human, assistant, human, ... (a last human turn is context only) as a conversation.
+Conversation alternating(const std::vector<std::string>& turns, const std::string& language = "");
+
+// UserError unless the tokenizer has every token the template writes (BOS, EOS, its named
+// tokens): a one-exchange conversation is tokenized to find out.
+void check_chat_template(const TextTokenizer& tok, const ChatTemplate& t);
+// The ids that end an answer under the template: the tokenizer's EOS and the template's
+// end-of-turn token (either may be absent).
+std::vector<int32_t> stop_ids(const TextTokenizer& tok, const ChatTemplate& t);
 
 }  // namespace fedsim::models

@@ -25,9 +25,10 @@ namespace {
 
 using Tok = Tokenizer;
 
-// Names of ids 256..263 (263 is reserved and has none).
-const std::array<const char*, 8> kSpecialNames = {"<bos>", "<eos>",  "<pad>",       "<inst>",
-                                                  "<resp>", "<user>", "<assistant>", ""};
+// Names of ids 256..263, as the byte-level tokenizer.json of `fedsim model init` writes them
+// (models/hf/hf_init.cpp), so the fedsim-bytes templates find their tokens in either.
+const std::array<const char*, 8> kSpecialNames = {"<|bos|>",  "<|eos|>",  "<|pad|>",       "<|inst|>",
+                                                  "<|resp|>", "<|user|>", "<|assistant|>", "<|reserved|>"};
 
 class ByteTokenizer final : public TextTokenizer {
  public:
@@ -60,7 +61,7 @@ class ByteTokenizer final : public TextTokenizer {
   int32_t vocab_size() const override { return Tok::vocab_size; }
   int32_t token_to_id(std::string_view token) const override {
     if (token.size() == 1) return static_cast<unsigned char>(token[0]);
-    for (size_t k = 0; k + 1 < kSpecialNames.size(); ++k)
+    for (size_t k = 0; k < kSpecialNames.size(); ++k)
       if (token == kSpecialNames[k]) return 256 + static_cast<int32_t>(k);
     return -1;
   }

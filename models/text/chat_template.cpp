@@ -55,8 +55,33 @@ const SingleTurn& single_turn_row(const std::string& name) {
   return kSingleTurn[0];
 }
 
+// The variants by language: fedsim's language codes and the names of upstream's
+// lang_template_dict (evaluation/open_ended/aya_evaluation/gen_answer_aya.py), with '_' or ' '.
+struct LanguageRow {
+  const char* code;
+  const char* name;
+  const char* tmpl;
+};
+const LanguageRow kLanguages[] = {
+    {"ar", "Standard_Arabic", "arabic_alpaca"},       {"en", "English", "alpaca"},
+    {"zh", "Simplified_Chinese", "chinese_alpaca"},   {"pt", "Portuguese", "portuguese_alpaca"},
+    {"te", "Telugu", "telugu_alpaca"},                {"ru", "Russian", "russian_alpaca"},
+    {"fr", "French", "french_alpaca"},                {"es", "Spanish", "spanish_alpaca"},
+};
+
+const char* language_row_name(const std::string& language) {
+  std::string spaced;
+  for (const auto& r : kLanguages) {
+    spaced = r.name;
+    std::replace(spaced.begin(), spaced.end(), '_', ' ');
+    if (language == r.code || language == r.name || language == spaced) return r.tmpl;
+  }
+  return "alpaca";
+}
+
 Pieces render_single_turn(const ChatTemplate& t, const Conversation& c, bool prompt) {
-  const SingleTurn& r = single_turn_row(t.name);
+  // alpaca_by_language: the row of the conversation's language.
+  const SingleTurn& r = single_turn_row(t.name == "alpaca_by_language" ? language_row_name(c.language) : t.name);
   Pieces p{text(r.head + c.turns[0].text + r.tail)};
   if (prompt) return p;
   if (c.turns.size() > 1) p.insert(p.end(), {text(" " + c.turns[1].text, true), eos()});
@@ -149,11 +174,11 @@ Pieces render_chatml(const ChatTemplate& t, const Conversation& c, bool prompt) 
 // answer EOS per turn (the multi-turn layout, FedLLM-Bench's multi-turn run in bytes).
 Pieces render_fedsim_bytes(const ChatTemplate& t, const Conversation& c, bool prompt) {
   const bool chat = t.name == "fedsim-bytes-chat";
-  const char* answer_marker = chat ? "<assistant>" : "<resp>";
+  const char* answer_marker = chat ? "<|assistant|>" : "<|resp|>";
   Pieces p{{ChatPiece::bos, "", false}};
   for (const Turn& turn : c.turns) {
     if (turn.role == Role::user) {
-      p.insert(p.end(), {token(chat ? "<user>" : "<inst>"), text(turn.text)});
+      p.insert(p.end(), {token(chat ? "<|user|>" : "<|inst|>"), text(turn.text)});
     } else {
       p.insert(p.end(), {token(answer_marker), text(turn.text, true), eos()});
     }
@@ -177,15 +202,20 @@ Pieces render_plain(const ChatTemplate&, const Conversation& c, bool) {
 
 std::vector<ChatTemplate> make_templates() {
   std::vector<ChatTemplate> out;
-  for (const auto& r : kSingleTurn)
+  for (const auto& r : kSingleTurn) {
     out.push_back({r.name, "FedLLM-Bench utils/template.py", true, false, false, Truncation::hf, render_single_turn});
+    if (std::string(r.name) == "spanish_alpaca")  // the last language variant
+      out.push_back({"alpaca_by_language", "FedLLM-Bench gen_answer_aya.py lang_template_dict", true, false, false,
+                     Truncation::hf, render_single_turn});
+  }
   out.push_back({"vicuna_v1.1", "FastChat conversation.py", true, true, true, Truncation::hf, render_vicuna_v11});
-  out.push_back({"llama-3", "Meta-Llama-3 tokenizer_config.json", false, true, true, Truncation::hf, render_llama3});
+  out.push_back({"llama-3", "Meta-Llama-3 tokenizer_config.json", false, true, true, Truncation::hf, render_llama3,
+                 "<|eot_id|>"});
   for (const char* n : {"chatml", "qwen2.5", "qwen3"})
-    out.push_back({n, "Qwen tokenizer_config.json", false, true, true, Truncation::hf, render_chatml});
+    out.push_back({n, "Qwen tokenizer_config.json", false, true, true, Truncation::hf, render_chatml, "<|im_end|>"});
   out.push_back({"plain", "trl DPOTrainer layout", true, true, true, Truncation::hf, render_plain});
   out.push_back({"fedsim-bytes", "fedsim make_sft_batch", false, false, false, Truncation::next_token, render_fedsim_bytes});
-  out.push_back({"fedsim-bytes-chat", "fedsim make_conversation_batch", false, true, false, Truncation::next_token,
+  out.push_back({"fedsim-bytes-chat", "fedsim multi-turn byte layout", false, true, false, Truncation::next_token,
                  render_fedsim_bytes});
   return out;
 }
@@ -210,6 +240,8 @@ const ChatTemplate& chat_template(const std::string& name) {
   for (const auto& n : chat_template_names()) all += (all.empty() ? "" : ", ") + n;
   throw UserError("chat template '" + name + "' is unknown; accepted: " + all);
 }
+
+const ChatTemplate& alpaca_for_language(const std::string& language) { return chat_template(language_row_name(language)); }
 
 void check_conversation(const ChatTemplate& t, const Conversation& c) {
   if (c.turns.empty()) throw UserError("conversation has no turns");

@@ -60,7 +60,8 @@ class TextTokenizer {
 std::shared_ptr<const TextTokenizer> load_tokenizer_json(const std::string& path);
 
 // fedsim's byte-level tokenizer (Tokenizer in models/model.hpp) behind the same interface.
-// Special tokens by name: <bos> <eos> <pad> <inst> <resp> <user> <assistant>; they are never
+// Special tokens by name: <|bos|> <|eos|> <|pad|> <|inst|> <|resp|> <|user|> <|assistant|>
+// <|reserved|> (the names of the tokenizer.json `fedsim model init` writes); they are never
 // split out of text (encode is the text's bytes), and add_special puts BOS in front.
 std::shared_ptr<const TextTokenizer> byte_tokenizer();
 

@@ -4,13 +4,16 @@
 // fedsim bench fl [--config C] [--rounds R] [--repeat N] [--json]: the same federated rounds with
 // sequential and batched local training (federation.execution, federation.packing) in one
 // process: tokens/s of local training each way, the speedup split into stacking and packing,
-// and how far the final adapters differ.
+// and how far the final adapters differ. Under mpirun, also the batched rounds with training
+// spread over the ranks: speed-up and efficiency against one rank, bytes moved per round.
 #include <boost/program_options.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <memory>
+#include <string>
 
 #include "common/error.hpp"
 #include "models/bench.hpp"
@@ -19,6 +22,8 @@
 #include "sim/cli/parse.hpp"
 #include "sim/config.hpp"
 #include "sim/experiment.hpp"
+#include "sim/mpi/comm.hpp"
+#include "sim/mpi/rank_trainer.hpp"
 #include "sim/trainer.hpp"
 
 namespace po = boost::program_options;
@@ -120,13 +125,17 @@ struct FlRun {
   models::KernelCounts counts;
 };
 
+// over_ranks: training spread over the MPI ranks (rank 0 here; the others in serve_rank_training).
 FlRun run_fl(const sim::ExperimentConfig& base, sim::Execution execution, bool packing,
-             const datasets::FederatedDataset& data, models::Model& model, bool count = false) {
+             const datasets::FederatedDataset& data, models::Model& model, bool over_ranks = false,
+             bool count = false) {
   sim::ExperimentConfig c = base;
   c.federation.execution = execution;
   c.federation.packing = packing;
   auto inner = sim::make_model_trainer(c, data, model);
-  TimedTrainer timed(*inner, count);
+  std::unique_ptr<sim::LocalTrainer> ranks;
+  if (over_ranks) ranks = sim::make_rank_trainer(*inner, nullptr);
+  TimedTrainer timed(ranks ? *ranks : *inner, count);
   if (count) models::start_counting(), models::stop_counting();  // zero the totals
   std::vector<int64_t> n;
   for (const auto& cl : data.clients) n.push_back(static_cast<int64_t>(cl.samples.size()));
@@ -169,8 +178,16 @@ int bench_fl(const std::string& config, int64_t rounds, int repeat, bool json, i
   models::set_products(sim::products_of(c));
   sim::RunHooks hooks;
   hooks.log = [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); };
+  if (!mpi::is_root()) hooks.log = nullptr;
   const datasets::FederatedDataset data = sim::prepare_data(c, hooks);
   models::Model model = sim::prepare_model(c, data, hooks);
+  if (!mpi::is_root()) {  // under MPI: train for rank 0's spread runs, nothing else
+    for (int i = 0; i < repeat; ++i) {
+      auto inner = sim::make_model_trainer(c, data, model);
+      sim::serve_rank_training(*inner);
+    }
+    return 0;
+  }
   // Three ways, alternating so load on a shared machine hits all: one client after another;
   // batched with padded rows (stacking alone, bit for bit sequential); batched and packed (the
   // default). Tokens are the (B,T) slots of the clients' batches, the same in every mode.
@@ -191,10 +208,20 @@ int bench_fl(const std::string& config, int64_t rounds, int repeat, bool json, i
   };
   const double s = median(seq_rate), p = median(pad_rate), b = median(bat_rate);
   // Counted passes (untimed): launches, host syncs and transfers per local step of each mode.
-  const models::KernelCounts kb = run_fl(c, sim::Execution::batched, true, data, model, true).counts;
-  const models::KernelCounts ks = run_fl(c, sim::Execution::sequential, true, data, model, true).counts;
+  const models::KernelCounts kb = run_fl(c, sim::Execution::batched, true, data, model, false, true).counts;
+  const models::KernelCounts ks = run_fl(c, sim::Execution::sequential, true, data, model, false, true).counts;
   auto per = [](const models::KernelCounts& k, double x) { return x / double(std::max<int64_t>(k.steps, 1)); };
   const double diff = rel_diff(bat.final_adapter, seq.final_adapter), diff_pad = rel_diff(pad.final_adapter, seq.final_adapter);
+  // Under MPI: the batched run again with training spread over the ranks (sim/mpi/rank_trainer.hpp).
+  const int R = mpi::size();
+  std::vector<double> rank_rate;
+  FlRun spread;
+  const sim::RankTrainingStats before = sim::rank_training_totals();
+  for (int i = 0; i < repeat && R > 1; ++i) {
+    spread = run_fl(c, sim::Execution::batched, true, data, model, true);
+    rank_rate.push_back(static_cast<double>(spread.tokens) / spread.train_s);
+  }
+  const sim::RankTrainingStats moved = sim::rank_training_totals() - before;
   std::printf("%s\n", models::Runtime::describe().c_str());
   std::printf("%s: preset %s, %s, %lld rounds x %lld clients, %lld local steps of %lld sequences\n",
               c.source_path.c_str(), c.model.preset.c_str(), sim::name_of(c.federation.algorithm).c_str(),
@@ -216,6 +243,23 @@ int bench_fl(const std::string& config, int64_t rounds, int repeat, bool json, i
                 name, per(k, double(k.launches + k.device_copies)), per(k, double(k.syncs())), per(k, double(k.bytes)),
                 double(k.syncs()) / double(std::max<int64_t>(k.runs, 1)), static_cast<long long>(k.steps),
                 static_cast<long long>(k.runs));
+  std::string ranks_json;
+  if (R > 1) {
+    const double m = median(rank_rate), runs = static_cast<double>(repeat);
+    const double per_round = static_cast<double>(moved.bytes) / runs / static_cast<double>(c.federation.rounds);
+    line(("batched, " + std::to_string(R) + " ranks").c_str(), spread, m);
+    std::printf("ranks       %d: speedup over 1 rank batched %.3f, efficiency %.3f; %lld of %lld participations on "
+                "ranks 1-%d; %.0f bytes moved per round; final adapter rel diff %.3g\n",
+                R, m / b, m / b / R, static_cast<long long>(moved.remote / repeat),
+                static_cast<long long>(moved.tasks / repeat), R - 1, per_round, rel_diff(spread.final_adapter, bat.final_adapter));
+    char buf[320];
+    std::snprintf(buf, sizeof buf,
+                  ", \"ranks\": %d, \"ranks_tokens_per_s\": %.6g, \"ranks_speedup\": %.6g, \"ranks_efficiency\": %.6g, "
+                  "\"ranks_bytes_per_round\": %.6g, \"ranks_remote_fraction\": %.6g",
+                  R, m, m / b, m / b / R, per_round,
+                  moved.tasks ? static_cast<double>(moved.remote) / static_cast<double>(moved.tasks) : 0.0);
+    ranks_json = buf;
+  }
   if (json)
     std::printf(
         "{\"sequential_tokens_per_s\": %.6g, \"batched_tokens_per_s\": %.6g, \"speedup\": %.6g, "
@@ -223,11 +267,11 @@ int bench_fl(const std::string& config, int64_t rounds, int repeat, bool json, i
         "\"rows_fraction\": %.6g, \"final_adapter_rel_diff\": %.6g, \"launches_per_step\": %.6g, "
         "\"host_syncs_per_step\": %.6g, \"host_device_bytes_per_step\": %.6g, \"host_syncs_per_run\": %.6g, "
         "\"sequential_launches_per_step\": %.6g, \"sequential_host_syncs_per_step\": %.6g, "
-        "\"sequential_host_device_bytes_per_step\": %.6g}\n",
+        "\"sequential_host_device_bytes_per_step\": %.6g%s}\n",
         s, b, b / s, p, p / s, b / p, static_cast<double>(bat.rows) / static_cast<double>(bat.tokens), diff,
         per(kb, double(kb.launches + kb.device_copies)), per(kb, double(kb.syncs())), per(kb, double(kb.bytes)),
         double(kb.syncs()) / double(std::max<int64_t>(kb.runs, 1)), per(ks, double(ks.launches + ks.device_copies)),
-        per(ks, double(ks.syncs())), per(ks, double(ks.bytes)));
+        per(ks, double(ks.syncs())), per(ks, double(ks.bytes)), ranks_json.c_str());
   std::fflush(stdout);
   return 0;
 }

@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "common/schema.hpp"
+#include "common/stop.hpp"
 #include "datasets/dataset.hpp"
 #include "datasets/debian.hpp"
 #include "datasets/import.hpp"
@@ -127,23 +129,29 @@ int data_stats(const std::vector<std::string>& args) {
 }
 
 int data_partition(const std::vector<std::string>& args) {
-  std::string file, out;
+  std::string file, out, scheme = "dirichlet", by = "task", quantity = "equal";
   datasets::PartitionSpec p;
   int64_t seed = 1;
   po::options_description desc("fedsim data partition FILE.h5");
   desc.add_options()("out,o", po::value<std::string>(&out), "output HDF5 file")(
       "clients", po::value<int>(&p.n_clients), "number of clients (default 20)")(
-      "scheme", po::value<std::string>(&p.scheme), "iid | dirichlet | shards (default dirichlet)")(
-      "by", po::value<std::string>(&p.by), "label to skew: task | language | length | quality (default task)")(
+      "scheme", po::value<std::string>(&scheme), "iid | dirichlet | shards (default dirichlet)")(
+      "by", po::value<std::string>(&by), "label to skew: task | language | length | quality (default task)")(
       "alpha", po::value<double>(&p.alpha), "Dirichlet concentration (default 0.5)")(
       "shards", po::value<int>(&p.shards_per_client), "shards per client (default 2)")(
-      "quantity", po::value<std::string>(&p.quantity), "equal | lognormal | powerlaw (default equal)")(
+      "quantity", po::value<std::string>(&quantity), "equal | lognormal | powerlaw (default equal)")(
       "quantity-param", po::value<double>(&p.quantity_param), "lognormal sigma or Pareto exponent (default 1)")(
       "seed", po::value<int64_t>(&seed), "random seed (default 1)");
   po::variables_map vm;
   if (!parse(args, desc, "file", &file, vm)) return 0;
   require_out(out, "partition");
   p.seed = static_cast<uint64_t>(seed);
+  // natural and calibrated are the generator's own split and counts, not a re-split's.
+  using datasets::Partition;
+  using datasets::Quantity;
+  p.scheme = parse_name(scheme, "--scheme", std::vector<Partition>{Partition::iid, Partition::dirichlet, Partition::shards});
+  p.by = parse_name<datasets::PartitionBy>(by, "--by");
+  p.quantity = parse_name(quantity, "--quantity", std::vector<Quantity>{Quantity::equal, Quantity::lognormal, Quantity::powerlaw});
   const auto t0 = std::chrono::steady_clock::now();
   const datasets::FederatedDataset d = datasets::repartition(datasets::read_dataset(file), p);
   datasets::write_dataset(d, out);
@@ -182,6 +190,7 @@ int cmd_data(const std::vector<std::string>& args) {
     std::cout << kDataUsage;
     return args.empty() ? 2 : 0;
   }
+  install_stop_handlers();  // generation, import and reading poll it (common/stop.hpp)
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "generate") return data_generate(rest);
   if (args[0] == "import") return data_import(rest);

@@ -78,15 +78,8 @@ int check(const Args& a) {
   ss << in.rdbuf();
   sim::MasgptSection m;
   if (!a.config.empty()) m = sim::masgpt_of(sim::load_config(a.config, a.sets));
-  sim::masgpt::MasLimits l;
-  l.max_agents = static_cast<int>(m.max_agents);
-  l.max_calls = static_cast<int>(m.max_calls);
-  l.max_copies = static_cast<int>(m.max_copies);
-  l.max_new_tokens = static_cast<int>(m.max_new_tokens);
-  l.max_inputs = static_cast<int>(m.max_inputs);
-  l.max_text_bytes = static_cast<int>(m.max_text_bytes);
   try {
-    const sim::masgpt::Mas mas = sim::masgpt::parse_mas(ss.str(), l);
+    const sim::masgpt::Mas mas = sim::masgpt::parse_mas(ss.str(), m.limits);
     std::cout << a.file << ": ok (" << mas.agents.size() << " agents, " << mas.calls() << " LLM calls)\n";
     return 0;
   } catch (const sim::masgpt::MasError& e) {

@@ -85,7 +85,7 @@ int cmd_model(const std::vector<std::string>& args, int& argc, char** argv) {
       "kv-heads", po::value<int>(&c.n_kv_heads)->default_value(0), "num_key_value_heads (0: --heads)")(
       "head-dim", po::value<int>(&c.head_dim)->default_value(0), "head_dim (0: hidden / heads)")(
       "intermediate", po::value<int>(&c.d_ff)->default_value(256), "intermediate_size")(
-      "vocab", po::value<int>(&c.vocab_size)->default_value(264), "vocab_size (fedsim runs need >= 264 for now)")(
+      "vocab", po::value<int>(&c.vocab_size)->default_value(264), "vocab_size (at least the tokenizer's ids)")(
       "max-positions", po::value<int>(&c.max_positions)->default_value(2048), "max_position_embeddings")(
       "rope-theta", po::value<double>(&c.rope.theta)->default_value(10000.0), "rope_theta")(
       "rope-scaling", po::value<std::string>(&rope_type)->default_value("default"),
@@ -102,7 +102,7 @@ int cmd_model(const std::vector<std::string>& args, int& argc, char** argv) {
       "dtype", po::value<std::string>(&dtype)->default_value("F32"), "safetensors dtype: F32 | BF16 | F16")(
       "shards", po::value<int>(&spec.shards)->default_value(1), "split into model-0000k-of-0000n.safetensors + index")(
       "seed", po::value<int64_t>(&seed)->default_value(1), "random seed")(
-      "tokenizer", po::value<std::string>(&spec.tokenizer), "tokenizer.json to copy (default: byte-level, 264 ids)")(
+      "tokenizer", po::value<std::string>(&spec.tokenizer), "tokenizer.json to copy, with the tokenizer_config.json beside it (default: fedsim's byte-level one, 264 ids)")(
       "out", po::value<std::string>(&out), "folder to create");
   const po::variables_map vm = parse_args(std::vector<std::string>(args.begin() + 1, args.end()), desc);
   if (vm.count("help")) {

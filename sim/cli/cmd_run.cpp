@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "common/error.hpp"
 #include "fedsim_version.hpp"
@@ -15,7 +16,11 @@
 #include "sim/checkpoint.hpp"
 #include "sim/config.hpp"
 #include "sim/eval/eval_results.hpp"
+#include "sim/mpi/comm.hpp"
 #include "sim/experiment.hpp"
+#include "sim/journal.hpp"
+#include "sim/memory_estimate.hpp"
+#include "sim/output.hpp"
 
 namespace po = boost::program_options;
 
@@ -28,6 +33,7 @@ struct ConfigArgs {
   std::vector<std::string> sets;
   bool help = false;
   bool fresh = false;
+  bool force = false;
 };
 
 ConfigArgs parse_config_args(const std::vector<std::string>& args, const char* cmd, bool with_out) {
@@ -39,7 +45,9 @@ ConfigArgs parse_config_args(const std::vector<std::string>& args, const char* c
   if (with_out)
     desc.add_options()("out,o", po::value<std::string>(&a.out), "results file (default: experiment.out)")(
         "resume", "continue from <out>.ckpt (the default whenever it holds a checkpoint of the same config)")(
-        "fresh", po::bool_switch(&a.fresh), "ignore an existing checkpoint and start from round 0");
+        "fresh", po::bool_switch(&a.fresh),
+        "ignore an existing checkpoint and start from round 0; replace results of another config at --out")(
+        "force", po::bool_switch(&a.force), "replace whatever regular file or link is at --out (never a device or FIFO)");
   const po::variables_map vm = parse_args(args, desc, "config", &a.config);
   if (vm.count("help")) {
     std::cout << desc;
@@ -92,14 +100,21 @@ int cmd_run(const std::vector<std::string>& args, int& argc, char** argv) {
   if (!a.out.empty()) c.experiment.out = a.out;
   sim::validate_experiment(c);
   const std::string out = sim::results_path(c);
+  const sim::MemoryEstimate memory = sim::estimate_memory(c);
+  sim::check_memory(c, memory);  // before anything is allocated
+  // Before any work: what is at --out may be replaced, the folder is writable, no other run
+  // writes there (held until exit). Under MPI only rank 0 writes, so only rank 0 claims it.
+  std::optional<sim::OutputLock> lock;
+  if (mpi::is_root()) lock.emplace(sim::claim_results_output(out, c, sim::OutputOptions{a.fresh, a.force}));
 
   models::Runtime runtime(argc, argv);
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  const bool root = mpi::is_root();  // under MPI the other ranks only train (sim/mpi/rank_trainer.hpp)
   sim::RunHooks hooks;
-  hooks.log = [&](const std::string& line) { std::cerr << "[fedsim " << fmt(elapsed(), "%6.1f") << "s] " << line << "\n"; };
+  if (root) hooks.log = [&](const std::string& line) { std::cerr << "[fedsim " << fmt(elapsed(), "%6.1f") << "s] " << line << "\n"; };
   double rounds_start = -1.0;
-  hooks.on_round = [&](const sim::RoundRow& row, int64_t total_rows) {
+  if (root) hooks.on_round = [&](const sim::RoundRow& row, int64_t total_rows) {
     if (rounds_start < 0) rounds_start = elapsed();
     const double done = static_cast<double>(row.round), left = static_cast<double>(total_rows - 1 - row.round);
     const double per_round = done > 0 ? (elapsed() - rounds_start) / done : 0.0;
@@ -109,11 +124,16 @@ int cmd_run(const std::vector<std::string>& args, int& argc, char** argv) {
               << fmt(elapsed(), "%.1f") << "s  ETA " << (done > 0 ? fmt(per_round * left, "%.1f") + "s" : "-") << "\n";
   };
   models::set_products(sim::products_of(c));  // for the banner; run_experiment holds it for the run
-  std::cerr << "[fedsim] " << c.experiment.name << ": " << models::Runtime::describe() << "\n";
+  if (root) {
+    std::cerr << "[fedsim] " << c.experiment.name << ": " << models::Runtime::describe()
+              << (mpi::size() > 1 ? "; " + mpi::describe() : "") << "\n";
+    std::cerr << "[fedsim] memory estimate: " << memory.summary() << "\n";
+  }
   sim::install_stop_handlers();
   sim::RunControl control;
   control.checkpoint_file = sim::checkpoint_path(out);
   control.resume = !a.fresh;
+  control.over_ranks = mpi::size() > 1;
   sim::RunResults r;
   try {
     r = sim::run_experiment(c, hooks, control);
@@ -122,9 +142,10 @@ int cmd_run(const std::vector<std::string>& args, int& argc, char** argv) {
               << "; run the same command again to resume\n";
     return 128 + stop.signal;
   }
+  if (!root) return 0;  // rank 0 writes the results
   r.wall_total_s = elapsed();
   sim::write_results(r, out);
-  std::filesystem::remove(control.checkpoint_file);  // the run is complete
+  sim::remove_checkpoint_files(control.checkpoint_file);  // the results are in place: the run is complete
 
   const sim::RoundRow& first = r.rounds.front();
   const sim::RoundRow& last = r.rounds.back();

@@ -7,7 +7,9 @@
 #include "common/error.hpp"
 #include "models/model.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/checkpoint.hpp"
 #include "sim/cli/parse.hpp"
+#include "sim/mpi/comm.hpp"
 #include "sim/sweep.hpp"
 
 namespace po = boost::program_options;
@@ -22,6 +24,8 @@ int cmd_sweep(const std::vector<std::string>& args, int& argc, char** argv) {
       "out,o", po::value<std::string>(&out),
       "folder for the results files and index.h5 (default: results/<sweep name>)")(
       "max-points", po::value<int64_t>(&max_points), "run at most N pending points, then stop (resume later)")(
+      "fresh", "replace results and checkpoints of another config, and another sweep's index.h5")(
+      "force", "replace any regular file at a point's name or at index.h5")(
       "dry-run", "list the points and whether each is complete; run nothing, write nothing");
   const po::variables_map vm = parse_args(args, desc, "spec", &spec_path);
   if (vm.count("help")) {
@@ -35,6 +39,7 @@ int cmd_sweep(const std::vector<std::string>& args, int& argc, char** argv) {
   const sim::SweepSpec spec = sim::load_sweep_spec(spec_path);
   if (out.empty()) out = "results/" + spec.name;
   if (vm.count("dry-run")) {
+    if (!mpi::is_root()) return 0;  // one listing per job
     const auto points = sim::expand_sweep(spec, out);
     for (const auto& p : points)
       std::printf("%-60s %s\n", p.name.c_str(),
@@ -47,13 +52,24 @@ int cmd_sweep(const std::vector<std::string>& args, int& argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   sim::SweepOptions opt;
   opt.max_points = max_points;
+  opt.fresh = vm.count("fresh") > 0;
+  opt.force = vm.count("force") > 0;
+  sim::install_stop_handlers();
   opt.log = [&](const std::string& line) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     char buf[32];
     std::snprintf(buf, sizeof buf, "[sweep %7.1fs] ", s);
     std::cerr << buf << line << "\n";
   };
-  const sim::SweepReport rep = sim::run_sweep(spec, out, opt);
+  sim::SweepReport rep;
+  try {
+    rep = sim::run_sweep(spec, out, opt);  // over MPI ranks when there are several
+  } catch (const sim::Interrupted& stop) {
+    std::cerr << "fedsim: sweep stopped by signal " << stop.signal << "; the running point's state is saved to "
+              << stop.checkpoint << "; run the same command again to resume\n";
+    return 128 + stop.signal;
+  }
+  if (!mpi::is_root()) return 0;  // rank 0 holds the totals
   std::printf("sweep %s: %lld points, %lld ran, %lld skipped (complete), %lld left\n", spec.name.c_str(),
               static_cast<long long>(rep.total), static_cast<long long>(rep.ran), static_cast<long long>(rep.skipped),
               static_cast<long long>(rep.total - rep.ran - rep.skipped));

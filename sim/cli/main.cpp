@@ -1,17 +1,24 @@
 // fedsim command line: parses arguments and wires datasets/, models/ and sim/. Sub-commands
 // stay thin; the work lives in the libraries.
 //
-// Exit codes: 0 success, 2 user error (config, data file, CLI), 1 internal error.
+// Exit codes: 0 success, 2 user error (config, data file, CLI, the output path), 1 internal
+// error, 128 + N stopped by signal N (130 SIGINT, 143 SIGTERM; common/stop.hpp). Under MPI with
+// more than one rank, a rank that fails ends the whole job with its code (MPI_Abort) after
+// printing the error with its rank.
 #include <boost/program_options.hpp>
 
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "common/cache.hpp"
 #include "common/error.hpp"
+#include "common/stop.hpp"
 #include "fedsim_version.hpp"
 #include "models/model.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/mpi/comm.hpp"
 
 namespace po = boost::program_options;
 
@@ -36,13 +43,34 @@ const char* kUsage =
     "  bench events [--json]                                        event-core and trainer-none throughput\n"
     "  bench fl [--config C] [--json]                               local training tokens/s, sequential vs. batched\n"
     "\n"
+    "under mpirun/mpiexec/srun (a build with MPI): sweep gives each rank the next pending point; run\n"
+    "spreads each group of training clients over the ranks (README.md \"MPI\")\n"
+    "\n"
     "options:\n"
     "  -h, --help       this help (also: fedsim <command> --help)\n"
     "  --version        print the version and the Kokkos set-up\n";
 
-}  // namespace
+// A stop by signal `sig` outside a checkpointed run: exit code 128 + sig.
+int stopped(int sig) {
+  std::cerr << "fedsim: stopped by signal " << sig << "; no partial file was left\n";
+  return 128 + sig;
+}
 
-int main(int argc, char** argv) {
+// Prints the error and returns the exit code; on one of several MPI ranks ends the job instead.
+int fail(int code, const std::string& line) {
+  if (fedsim::mpi::size() > 1) {
+    std::cerr << "fedsim: " << (code == 2 ? "error: " : "") << "rank " << fedsim::mpi::rank() << " of "
+              << fedsim::mpi::size() << ": " << line << std::endl;
+    fedsim::mpi::abort_job(code);
+  }
+  std::cerr << "fedsim: " << (code == 2 ? "error: " : "") << line << "\n";
+  return code;
+}
+
+int run(int argc, char** argv) {
+  // Long cache builds (pretraining, the U2S generator, MAS-GPT's agents) stop at their next step
+  // once SIGINT/SIGTERM set the stop flag; their temporaries go as the stack unwinds.
+  fedsim::cache::set_cancel_check(&fedsim::stop_signal);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
@@ -51,11 +79,18 @@ int main(int argc, char** argv) {
     }
     if (args[0] == "--version" || args[0] == "version") {
       fedsim::models::Runtime rt(argc, argv);
-      std::cout << "fedsim " << FEDSIM_VERSION_STRING << " (" << fedsim::models::Runtime::describe() << ")\n";
+      std::cout << "fedsim " << FEDSIM_VERSION_STRING << " (" << fedsim::models::Runtime::describe() << "; "
+                << fedsim::mpi::describe() << ")\n";
       return 0;
     }
     const std::string cmd = args[0];
     const std::vector<std::string> rest(args.begin() + 1, args.end());
+    // Under MPI only these spread their work; any other command runs once, on rank 0.
+    const bool spreads = cmd == "run" || cmd == "sweep" || (cmd == "bench" && !rest.empty() && rest[0] == "fl");
+    if (fedsim::mpi::size() > 1 && !spreads) {
+      if (!fedsim::mpi::is_root()) return 0;
+      std::cerr << "fedsim: " << cmd << " runs on rank 0 alone; ranks 1-" << fedsim::mpi::size() - 1 << " idle\n";
+    }
     if (cmd == "run") return fedsim::cli::cmd_run(rest, argc, argv);
     if (cmd == "validate") return fedsim::cli::cmd_validate(rest);
     if (cmd == "config") return fedsim::cli::cmd_config(rest);
@@ -71,14 +106,29 @@ int main(int argc, char** argv) {
     throw fedsim::UserError("unknown command '" + cmd +
                             "'; accepted: run, validate, config, bench, data, sweep, results, masgpt, model, export (see "
                             "fedsim --help)");
+  } catch (const fedsim::Stopped& stop) {
+    // A stop outside a checkpointed run (data, import, between sweep points): whatever was
+    // being written was removed as the stack unwound.
+    return stopped(stop.signal);
+  } catch (const fedsim::cache::Cancelled& stop) {  // the same, inside a cache build (pretraining, ...)
+    return stopped(stop.signal);
   } catch (const fedsim::UserError& e) {
-    std::cerr << "fedsim: error: " << e.what() << "\n";
-    return 2;
+    return fail(2, e.what());
   } catch (const po::error& e) {
-    std::cerr << "fedsim: error: " << e.what() << " (see fedsim --help)\n";
-    return 2;
+    return fail(2, std::string(e.what()) + " (see fedsim --help)");
   } catch (const std::exception& e) {
-    std::cerr << "fedsim: " << e.what() << "\n";
-    return 1;
+    return fail(1, e.what());
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::unique_ptr<fedsim::mpi::Session> mpi;
+  try {
+    mpi = std::make_unique<fedsim::mpi::Session>(argc, argv);
+  } catch (const fedsim::UserError& e) {
+    return fail(2, e.what());
+  }
+  return run(argc, argv);
 }

@@ -45,17 +45,33 @@ std::string python_strip(const std::string& s) {
 PromptFormat byte_layout(int context) {
   return [context](const Conversation& c) {
     FEDSIM_ASSERT_MSG(!c.empty() && c.back().role == "user", "a prompt ends with the user's turn");
+    auto one_turn = [](std::string text) { return models::Conversation{"", {{models::Role::user, std::move(text)}}}; };
     const std::string& last = c.back().content;
     std::string history;
     for (size_t i = 0; i + 1 < c.size(); ++i) history += c[i].content + "\n\n";
     const size_t budget = context > 4 ? static_cast<size_t>(context - 4) : 0;
-    if (context <= 0 || history.size() + last.size() <= budget) return history + last;
-    if (last.size() + 2 >= budget) return last;  // the model keeps the start of the last turn
+    if (context <= 0 || history.size() + last.size() <= budget) return one_turn(history + last);
+    if (last.size() + 2 >= budget) return one_turn(last);  // the model keeps the start of the last turn
     size_t from = history.size() - (budget - last.size());
     while (from < history.size() && (static_cast<unsigned char>(history[from]) & 0xC0) == 0x80)
       ++from;  // whole characters
-    return history.substr(from) + last;
+    return one_turn(history.substr(from) + last);
   };
+}
+
+PromptFormat chat_layout() {
+  return [](const Conversation& c) {
+    FEDSIM_ASSERT_MSG(!c.empty() && c.back().role == "user", "a prompt ends with the user's turn");
+    models::Conversation out;
+    for (const Message& m : c)
+      out.turns.push_back({m.role == "user" ? models::Role::user : models::Role::assistant, m.content});
+    return out;
+  };
+}
+
+PromptFormat model_layout(const models::Model& m) {
+  if (m.chat_template().multi_turn) return chat_layout();
+  return byte_layout(m.chat_family() == "fedsim-bytes" ? m.config().max_seq : 0);
 }
 
 Answers generate_answers(const Benchmark& b, llm::Backend& model, const AnswerOptions& opt) {
@@ -87,7 +103,12 @@ Answers generate_answers(const Benchmark& b, llm::Backend& model, const AnswerOp
       }
       c.push_back({"user", q.turns[t] + d.suffix});
       llm::Request r;
-      r.prompt = opt.format(c);
+      models::Conversation chat = opt.format(c);
+      // Aya's questions carry their language: the per-language alpaca template reads it.
+      if (b.kind == BenchmarkKind::aya) chat.language = q.category;
+      r.prompt = chat.turns.back().text;
+      // One user turn without a language is the plain prompt; anything more goes as the conversation.
+      if (chat.turns.size() > 1 || !chat.system.empty() || !chat.language.empty()) r.chat = std::move(chat);
       r.max_new_tokens = d.max_new_tokens;
       r.temperature = d.temperature < 1e-4 ? 0.0 : d.temperature;  // FastChat: greedy below 1e-4
       r.top_k = 0;

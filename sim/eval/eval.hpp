@@ -70,15 +70,23 @@ struct Message {
   std::string content;
 };
 using Conversation = std::vector<Message>;
-// Turns a conversation that ends with a user message into the prompt the answering backend
-// gets (for fedsim's model: the instruction text it wraps as BOS INST text RESP). A chat
-// template plugs in here.
-using PromptFormat = std::function<std::string(const Conversation&)>;
-// Today's byte-level layout: the contents joined by blank lines. With context > 0 (the model's
-// max_seq) and a prompt beyond context - 4 bytes (what Model::generate keeps), the oldest
-// history bytes are dropped so the last user turn stays whole; a last turn that alone is too
-// long is passed on as it is (the model keeps its start).
+// Turns a conversation that ends with a user message into the conversation the answering
+// backend is given (fedsim's model renders it through its chat template, an endpoint gets its
+// turns as messages). A chat template plugs in here: model_layout(model).
+using PromptFormat = std::function<models::Conversation(const Conversation&)>;
+// For single-turn templates (fedsim-bytes, alpaca): the contents joined by blank lines as one
+// user turn. With context > 0 (a byte-level model's max_seq) and a text beyond context - 4
+// bytes (what the byte layout keeps), the oldest history bytes are dropped so the last user
+// turn stays whole; a last turn that alone is too long is passed on as it is (the model keeps
+// its start).
 PromptFormat byte_layout(int context = 0);
+// For multi-turn templates: the turns as they are; the model's template renders them and the
+// model drops the oldest exchanges that do not fit its context (models::Model::generate_chat).
+PromptFormat chat_layout();
+// The layout of a model's chat template: chat_layout for a multi-turn template; for a
+// single-turn one byte_layout(max_seq) with the byte-level tokenizer, byte_layout() (the model
+// cuts by its own tokens) with any other.
+PromptFormat model_layout(const models::Model& m);
 
 struct EvalCost {
   int64_t generate_calls = 0;    // backend generate() calls (each batches a turn's questions)

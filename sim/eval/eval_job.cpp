@@ -57,7 +57,7 @@ void EvalRun::on_round(int64_t round, const std::vector<float>& global) {
   // The round's snapshot answers now; the server's job that charges for it may start later.
   const auto model = llm::make_model_backend(model_, &global);
   AnswerOptions ao;
-  ao.format = byte_layout(model_.config().max_seq);
+  ao.format = model_layout(model_);  // the model's chat template
   ao.seed = static_cast<uint64_t>(cfg_.experiment.seed);
   ao.round = round;
   ao.temperature = e.temperature;

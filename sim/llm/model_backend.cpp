@@ -24,17 +24,17 @@ class ModelBackend : public Backend {
       g.temperature = static_cast<float>(std::get<1>(key));
       g.top_k = std::get<2>(key);
       g.seed = std::get<3>(key);
-      std::vector<std::string> prompts;
-      for (size_t i : idx) prompts.push_back(requests[i].prompt);
-      const std::vector<std::string> texts = m_.generate(adapter_, prompts, g);
+      std::vector<models::Conversation> convs;
+      for (size_t i : idx)
+        convs.push_back(requests[i].chat.turns.empty() ? models::Conversation{"", {{models::Role::user, requests[i].prompt}}}
+                                                       : requests[i].chat);
+      const std::vector<models::Generation> gen = m_.generate_chat(adapter_, convs, g);
       for (size_t j = 0; j < idx.size(); ++j) {
         Result& r = out[idx[j]];
         r.ok = true;
-        r.text = texts[j];
-        // BOS INST <prompt> RESP, the prompt cut to max_seq - 4 bytes as Model::generate does.
-        const int64_t kept = std::min<int64_t>(static_cast<int64_t>(prompts[j].size()), std::max(0, m_.config().max_seq - 4));
-        r.prompt_tokens = kept + 3;
-        r.completion_tokens = static_cast<int64_t>(texts[j].size()) + 1;  // bytes + EOS (or the limit)
+        r.text = gen[j].text;
+        r.prompt_tokens = gen[j].prompt_tokens;     // after cutting to the context, as the model read it
+        r.completion_tokens = gen[j].new_tokens;    // the stop token included
       }
     }
     return out;

@@ -6,11 +6,14 @@
 #include <curl/curl.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/error.hpp"
+#include "common/schema.hpp"
 #include "sim/llm/backend.hpp"
 
 namespace fedsim::sim::llm {
@@ -100,7 +103,9 @@ class OpenAIBackend : public Backend {
                                           "Q:<question>\\nA:<answer>";
     nlohmann::json messages = nlohmann::json::array();
     if (!system.empty()) messages.push_back({{"role", "system"}, {"content", system}});
-    messages.push_back({{"role", "user"}, {"content", r.prompt}});
+    if (r.chat.turns.empty()) messages.push_back({{"role", "user"}, {"content", r.prompt}});
+    for (const models::Turn& t : r.chat.turns)
+      messages.push_back({{"role", t.role == models::Role::user ? "user" : "assistant"}, {"content", t.text}});
     nlohmann::json body = {{"model", c_.model},
                            {"messages", messages},
                            {"max_tokens", r.max_new_tokens},
@@ -182,5 +187,24 @@ class OpenAIBackend : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> make_openai_backend(const OpenAIConfig& c) { return std::make_unique<OpenAIBackend>(c); }
+
+void visit_openai(OpenAIConfig& c, Visitor& v) {
+  v.text("openai_url", c.url, "backend openai: OpenAI-compatible base URL; POST <url>/chat/completions");
+  v.text("openai_model", c.model, "backend openai: model name sent to the endpoint");
+  v.text("openai_api_key_env", c.api_key_env, "backend openai: environment variable with a bearer token; \"\" = none");
+  v.number("openai_timeout_s", c.timeout_s, 0.001, 86400.0, "backend openai: per-request timeout (wall clock)");
+  v.integer("openai_retries", c.retries, 0, 100, "backend openai: retries after a timeout, connection error, 429 or 5xx");
+  v.number("openai_backoff_s", c.backoff_s, 0.0, 3600.0, "backend openai: first retry delay, doubled per retry (wall clock)");
+  v.number("openai_rpm", c.rpm, 0.0, 1e9, "backend openai: request rate limit per minute; 0 = unlimited");
+}
+
+void resolve_api_key(OpenAIConfig& c, const std::string& key) {
+  if (c.api_key_env.empty()) return;
+  const char* token = std::getenv(c.api_key_env.c_str());
+  if (!token || !*token)
+    throw UserError(key + ": environment variable '" + c.api_key_env +
+                    "' is not set or empty; accepted: the name of a set variable, or \"\" for no token");
+  c.api_key = token;
+}
 
 }  // namespace fedsim::sim::llm

@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 
+#include "common/cache.hpp"
 #include "common/error.hpp"
 #include "datasets/dataset.hpp"
 #include "fedsim_version.hpp"
+#include "models/text/batch.hpp"
 #include "sim/experiment.hpp"
 #include "sim/masgpt/masgpt_config.hpp"
 
@@ -62,11 +63,15 @@ models::OptimConfig no_decay() {
   return o;
 }
 
-// SFT batch as short as its longest pair allows (shorter sequences are cheaper to train).
-models::Batch fit_batch(const std::vector<std::pair<std::string, std::string>>& pairs, int max_seq) {
-  size_t need = 0;
-  for (const auto& p : pairs) need = std::max(need, p.first.size() + p.second.size() + 4);
-  return models::make_sft_batch(pairs, static_cast<int>(std::min<size_t>(need, static_cast<size_t>(max_seq))));
+// SFT batch in the model's tokenizer and template, as short as its longest pair allows (shorter
+// sequences are cheaper to train).
+models::Batch fit_batch(const models::Model& model, const std::vector<std::pair<std::string, std::string>>& pairs,
+                        int max_seq) {
+  const models::TextTokenizer& tok = model.tokenizer();
+  const models::ChatTemplate& t = model.chat_template();
+  size_t need = 2;
+  for (const auto& p : pairs) need = std::max(need, models::tokenize_conversation(tok, t, models::exchange(p.first, p.second)).ids.size());
+  return models::make_sft_batch(tok, t, pairs, static_cast<int>(std::min<size_t>(need, static_cast<size_t>(max_seq))));
 }
 
 void say(const Log& log, const std::string& s) {
@@ -164,31 +169,31 @@ models::Model agents_llm(const ExperimentConfig& c, const std::vector<QuerySet>&
   std::string key = buf;
   for (const std::string& f : family_names(sets)) key += f + ",";
   key += ";fedsim=" FEDSIM_VERSION_STRING;
-  *path = cache_dir(c) + "/masgpt-agents-" + content_hash(key) + ".h5";
+  *path = cache::entry_path(cache_dir(c), "masgpt-agents", key);
   const models::LoraConfig lora = lora_config(c);
-  if (std::filesystem::exists(*path)) {
-    say(log, "masgpt: cached agents' LLM " + *path);
-    return models::Model::load(*path, lora);
-  }
-  const auto seed = static_cast<uint64_t>(c.experiment.seed);
-  models::Model model(mc, lora, stream_key(seed, kStreamClient, 0, Purpose::model_init));
-  // The agents' own training pool (pool 2), never the construction or held-out queries' stream.
-  const std::vector<Query> pool = make_queries(sets, 4000, seed, 2);
-  double avg = 0.0;
-  for (int64_t step = 0; step < m.agents_steps; ++step) {
-    Rng rng(seed, kStreamClient, static_cast<uint64_t>(step), Purpose::pretrain);
-    std::vector<std::pair<std::string, std::string>> pairs;
-    for (int64_t j = 0; j < m.agents_batch; ++j) pairs.push_back(role_example(pool[rng.below(pool.size())], rng));
-    const double lr = cosine_lr(m.agents_lr, 0.1 * m.agents_lr, step, m.agents_steps);
-    const double loss = model.train_base_step(fit_batch(pairs, mc.max_seq), static_cast<float>(lr), no_decay());
-    avg = step == 0 ? loss : 0.95 * avg + 0.05 * loss;
-    if ((step + 1) % 250 == 0 || step + 1 == m.agents_steps)
-      say(log, "masgpt: agents' LLM step " + std::to_string(step + 1) + "/" + std::to_string(m.agents_steps) +
-                   " loss " + std::to_string(avg));
-  }
-  std::filesystem::create_directories(cache_dir(c));
-  model.save(*path);
-  return model;
+  auto train = [&] {
+    const auto seed = static_cast<uint64_t>(c.experiment.seed);
+    models::Model model(mc, lora, stream_key(seed, kStreamClient, 0, Purpose::model_init));
+    // The agents' own training pool (pool 2), never the construction or held-out queries' stream.
+    const std::vector<Query> pool = make_queries(sets, 4000, seed, 2);
+    double avg = 0.0;
+    for (int64_t step = 0; step < m.agents_steps; ++step) {
+      cache::cancellation_point();
+      Rng rng(seed, kStreamClient, static_cast<uint64_t>(step), Purpose::pretrain);
+      std::vector<std::pair<std::string, std::string>> pairs;
+      for (int64_t j = 0; j < m.agents_batch; ++j) pairs.push_back(role_example(pool[rng.below(pool.size())], rng));
+      const double lr = cosine_lr(m.agents_lr, 0.1 * m.agents_lr, step, m.agents_steps);
+      const double loss = model.train_base_step(fit_batch(model, pairs, mc.max_seq), static_cast<float>(lr), no_decay());
+      avg = step == 0 ? loss : 0.95 * avg + 0.05 * loss;
+      if ((step + 1) % 250 == 0 || step + 1 == m.agents_steps)
+        say(log, "masgpt: agents' LLM step " + std::to_string(step + 1) + "/" + std::to_string(m.agents_steps) +
+                     " loss " + std::to_string(avg));
+    }
+    return model;
+  };
+  return cache::load_or_build<models::Model>(
+      *path, [&](const std::string& p) { return models::Model::load(p, lora); }, train,
+      [](const models::Model& model, const std::string& p) { model.save(p); }, log, "masgpt: agents' LLM");
 }
 
 models::Model train_generator(const ExperimentConfig& c, const std::string& agents_path,
@@ -202,45 +207,57 @@ models::Model train_generator(const ExperimentConfig& c, const std::string& agen
   char buf[256];
   std::snprintf(buf, sizeof buf, "masgpt-generator;%s;steps=%lld;batch=%lld;lr=%.17g;", name_of(m.generator_training).c_str(),
                 static_cast<long long>(m.generator_steps), static_cast<long long>(m.generator_batch), m.generator_lr);
-  const std::string path = cache_dir(c) + "/masgpt-generator-" +
-                           content_hash(std::string(buf) + agents_path + content_hash(text)) + ".h5";
-  models::Model model = models::Model::load(std::filesystem::exists(path) ? path : agents_path, lora);
-  if (std::filesystem::exists(path)) {
-    say(log, "masgpt: cached generator " + path);
-    if (!full) *adapter = model.load_adapters(path).at(0).second;
-    return model;
-  }
-  const auto seed = static_cast<uint64_t>(c.experiment.seed);
-  std::vector<float> ad = full ? std::vector<float>{} : model.init_adapter(stream_key(seed, kStreamClient, 1, Purpose::adapter_init));
-  const int T = model.config().max_seq;
-  std::vector<models::Batch> lora_batches;  // LoRA: one train_adapter call (one AdamW state), constant lr
-  double avg = 0.0;
-  for (int64_t step = 0; step < m.generator_steps; ++step) {
-    Rng rng(seed, kStreamClient, static_cast<uint64_t>(step), Purpose::batch_draw);
-    std::vector<std::pair<std::string, std::string>> batch;
-    for (int64_t j = 0; j < m.generator_batch; ++j) batch.push_back(pairs[rng.below(pairs.size())]);
-    if (!full) {
-      lora_batches.push_back(fit_batch(batch, T));
-      continue;
+  // The generator and, for LoRA training, its adapter (stored in the entry as "masgpt").
+  struct Trained {
+    models::Model model;
+    std::optional<std::vector<float>> adapter;
+  };
+  auto train = [&] {
+    models::Model model = models::Model::load(agents_path, lora);
+    const auto seed = static_cast<uint64_t>(c.experiment.seed);
+    std::vector<float> ad = full ? std::vector<float>{} : model.init_adapter(stream_key(seed, kStreamClient, 1, Purpose::adapter_init));
+    const int T = model.config().max_seq;
+    std::vector<models::Batch> lora_batches;  // LoRA: one train_adapter call (one AdamW state), constant lr
+    double avg = 0.0;
+    for (int64_t step = 0; step < m.generator_steps; ++step) {
+      cache::cancellation_point();
+      Rng rng(seed, kStreamClient, static_cast<uint64_t>(step), Purpose::batch_draw);
+      std::vector<std::pair<std::string, std::string>> batch;
+      for (int64_t j = 0; j < m.generator_batch; ++j) batch.push_back(pairs[rng.below(pairs.size())]);
+      if (!full) {
+        lora_batches.push_back(fit_batch(model, batch, T));
+        continue;
+      }
+      const double lr = cosine_lr(m.generator_lr, 0.1 * m.generator_lr, step, m.generator_steps);
+      const double loss = model.train_base_step(fit_batch(model, batch, T), static_cast<float>(lr), no_decay());
+      avg = step == 0 ? loss : 0.95 * avg + 0.05 * loss;
+      if ((step + 1) % 100 == 0 || step + 1 == m.generator_steps)
+        say(log, "masgpt: generator step " + std::to_string(step + 1) + "/" + std::to_string(m.generator_steps) +
+                     " loss " + std::to_string(avg));
     }
-    const double lr = cosine_lr(m.generator_lr, 0.1 * m.generator_lr, step, m.generator_steps);
-    const double loss = model.train_base_step(fit_batch(batch, T), static_cast<float>(lr), no_decay());
-    avg = step == 0 ? loss : 0.95 * avg + 0.05 * loss;
-    if ((step + 1) % 100 == 0 || step + 1 == m.generator_steps)
-      say(log, "masgpt: generator step " + std::to_string(step + 1) + "/" + std::to_string(m.generator_steps) +
-                   " loss " + std::to_string(avg));
-  }
-  if (!full && !lora_batches.empty()) {
-    const models::TrainStats st = model.train_adapter(ad, lora_batches, static_cast<float>(m.generator_lr), no_decay(), seed);
-    say(log, "masgpt: generator LoRA " + std::to_string(st.steps) + " steps, mean loss " + std::to_string(st.mean_loss));
-  }
-  if (full) {
-    model.save(path);
-  } else {
-    model.save(path, {{"masgpt", ad}});
-    *adapter = ad;
-  }
-  return model;
+    if (!full && !lora_batches.empty()) {
+      const models::TrainStats st = model.train_adapter(ad, lora_batches, static_cast<float>(m.generator_lr), no_decay(), seed);
+      say(log, "masgpt: generator LoRA " + std::to_string(st.steps) + " steps, mean loss " + std::to_string(st.mean_loss));
+    }
+    return Trained{std::move(model), full ? std::nullopt : std::optional<std::vector<float>>(std::move(ad))};
+  };
+  auto load = [&](const std::string& p) {
+    models::Model model = models::Model::load(p, lora);
+    std::optional<std::vector<float>> ad;
+    if (!full) ad = model.load_adapters(p).at(0).second;
+    return Trained{std::move(model), std::move(ad)};
+  };
+  auto save = [](const Trained& t, const std::string& p) {
+    if (t.adapter)
+      t.model.save(p, {{"masgpt", *t.adapter}});
+    else
+      t.model.save(p);
+  };
+  Trained t = cache::load_or_build<Trained>(
+      cache::entry_path(cache_dir(c), "masgpt-generator", std::string(buf) + agents_path + cache::content_hash(text)), load,
+      train, save, log, "masgpt: generator");
+  *adapter = std::move(t.adapter);
+  return std::move(t.model);
 }
 
 }  // namespace fedsim::sim::masgpt

@@ -11,6 +11,10 @@
 #include <string>
 #include <vector>
 
+namespace fedsim {
+struct Visitor;  // common/schema.hpp
+}
+
 namespace fedsim::sim::masgpt {
 
 struct MasLimits {
@@ -22,6 +26,8 @@ struct MasLimits {
   int max_text_bytes = 600;  // the whole MAS text
   int max_instruction_bytes = 40;
 };
+// The config keys of the limits (section masgpt; max_instruction_bytes is the format's, fixed).
+void visit_limits(MasLimits& l, Visitor& v);
 
 struct Agent {
   std::string name;                  // [a-z][a-z0-9_]*, unique, not "query"

@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/schema.hpp"
 #include "sim/masgpt/mas.hpp"
 
 namespace fedsim::sim::masgpt {
@@ -180,6 +181,15 @@ void validate_mas(const Mas& mas, const MasLimits& limits) {
   std::vector<int> lines;
   for (size_t i = 0; i < mas.agents.size(); ++i) lines.push_back(static_cast<int>(i) + 1);
   validate_lines(mas, limits, lines, static_cast<int>(mas.agents.size()) + 1);
+}
+
+void visit_limits(MasLimits& l, Visitor& v) {
+  v.integer("max_agents", l.max_agents, 1, 64, "limit: agent lines in a MAS");
+  v.integer("max_calls", l.max_calls, 6, 256, "limit: LLM calls of one MAS execution (>= 6, the fallback's)");
+  v.integer("max_copies", l.max_copies, 5, 64, "limit: copies (xN) of one agent (>= 5, the fallback's)");
+  v.integer("max_new_tokens", l.max_new_tokens, 32, 4096, "limit: n= of one agent (>= 32, the fallback's)");
+  v.integer("max_inputs", l.max_inputs, 5, 64, "limit: answers one agent receives (>= 5, the fallback's)");
+  v.integer("max_text_bytes", l.max_text_bytes, 100, 100000, "limit: bytes of MAS text");
 }
 
 Mas parse_mas(const std::string& text, const MasLimits& limits) {

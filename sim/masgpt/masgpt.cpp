@@ -15,17 +15,6 @@
 namespace fedsim::sim::masgpt {
 namespace {
 
-MasLimits limits_of(const MasgptSection& m) {
-  MasLimits l;
-  l.max_agents = static_cast<int>(m.max_agents);
-  l.max_calls = static_cast<int>(m.max_calls);
-  l.max_copies = static_cast<int>(m.max_copies);
-  l.max_new_tokens = static_cast<int>(m.max_new_tokens);
-  l.max_inputs = static_cast<int>(m.max_inputs);
-  l.max_text_bytes = static_cast<int>(m.max_text_bytes);
-  return l;
-}
-
 MethodRow score_row(const std::string& name, const std::vector<Query>& qs, const std::vector<QueryRun>& runs,
                     size_t n_sets, double extra_calls) {
   MethodRow row;
@@ -110,17 +99,9 @@ MasgptResults run_masgpt(const ExperimentConfig& c, const Log& log) {
   // The agents' LLM: fedsim's model, or the endpoint (the local model then only seeds the generator).
   std::unique_ptr<llm::Backend> model_backend;
   if (m.backend == AgentsBackend::openai) {
-    llm::OpenAIConfig oc;
-    oc.url = m.openai_url;
-    oc.model = m.openai_model;
-    oc.timeout_s = m.openai_timeout_s;
-    if (!m.openai_api_key_env.empty()) {
-      const char* key = std::getenv(m.openai_api_key_env.c_str());
-      if (!key || !*key)
-        throw UserError(c.source_path + ": masgpt.openai_api_key_env: environment variable '" + m.openai_api_key_env +
-                        "' is not set; accepted: the name of a set variable, or empty for no token");
-      oc.api_key = key;
-    }
+    llm::OpenAIConfig oc = m.openai;
+    oc.hint = "check masgpt.openai_url and masgpt.openai_model";
+    llm::resolve_api_key(oc, c.source_path + ": masgpt.openai_api_key_env");
     model_backend = llm::make_openai_backend(oc);
   } else {
     model_backend = llm::make_model_backend(agents, nullptr);
@@ -132,7 +113,7 @@ MasgptResults run_masgpt(const ExperimentConfig& c, const Log& log) {
     backend = flaky.get();
   }
   ExecConfig exec;
-  exec.limits = limits_of(m);
+  exec.limits = m.limits;
   exec.time_limit_s = m.time_limit_s;
   exec.flops_per_token = models::forward_flops_per_token(agents.config());
   exec.server_flops = m.server_gflops * 1e9;
@@ -173,7 +154,10 @@ MasgptResults run_masgpt(const ExperimentConfig& c, const Log& log) {
   models::GenerateConfig g;
   g.max_new_tokens = gen.config().max_seq;
   g.temperature = 0.0f;
-  r.generated = gen.generate(adapter ? &*adapter : nullptr, texts, g);
+  std::vector<models::Conversation> queries;
+  for (const std::string& t : texts) queries.push_back(models::Conversation{"", {{models::Role::user, t}}});
+  const std::vector<models::Generation> gens = gen.generate_chat(adapter ? &*adapter : nullptr, queries, g);
+  for (const models::Generation& x : gens) r.generated.push_back(x.text);
   const std::vector<QueryRun> runs = execute_texts(r.generated, texts, *backend, exec);
   r.rows.push_back(score_row("mas-gpt", test_q, runs, sets.size(), r.generation_calls));
   r.queries = static_cast<int64_t>(test_q.size());
@@ -186,7 +170,7 @@ MasgptResults run_masgpt(const ExperimentConfig& c, const Log& log) {
     r.test_queries.push_back(test_q[i].text);
     r.answers.push_back(q.answer);
     r.correct.push_back(q.answer == test_q[i].answer ? 1 : 0);
-    const double gen_tokens = static_cast<double>(texts[i].size() + 3 + r.generated[i].size() + 1);
+    const double gen_tokens = static_cast<double>(gens[i].prompt_tokens + gens[i].new_tokens);
     gen_s.push_back(gen_tokens * models::forward_flops_per_token(gen.config()) / exec.server_flops + exec.call_latency_s);
     exec_s.push_back(q.sim_seconds);
   }

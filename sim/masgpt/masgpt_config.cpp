@@ -21,10 +21,7 @@ void visit_masgpt(MasgptSection& s, Visitor& v) {
   v.pick("inter", s.inter, "inter-consistency groups: queries of one group share the best MAS");
   v.flag("intra", s.intra, "intra-consistency: per-query adjustments kept if the score does not drop");
   v.pick("backend", s.backend, "the agents' LLM: fedsim's model or an OpenAI-compatible endpoint");
-  v.text("openai_url", s.openai_url, "backend openai: endpoint base URL (POST <url>/chat/completions)");
-  v.text("openai_model", s.openai_model, "backend openai: model name sent to the endpoint");
-  v.text("openai_api_key_env", s.openai_api_key_env, "backend openai: environment variable with a bearer token; empty = none");
-  v.number("openai_timeout_s", s.openai_timeout_s, 0.001, kConfigHuge, "backend openai: wall-clock timeout per attempt");
+  llm::visit_openai(s.openai, v);
   v.integer("agents_steps", s.agents_steps, 0, 1000000, "full-parameter steps training the agents' LLM (cached)");
   v.integer("agents_batch", s.agents_batch, 1, 4096, "sequences per step for the agents' LLM");
   v.number("agents_lr", s.agents_lr, 0.0, 1.0, "peak learning rate for the agents' LLM (cosine to 10%)");
@@ -32,12 +29,7 @@ void visit_masgpt(MasgptSection& s, Visitor& v) {
   v.integer("generator_steps", s.generator_steps, 0, 1000000, "training steps of the generator (cached)");
   v.integer("generator_batch", s.generator_batch, 1, 4096, "(query, MAS) pairs per generator step");
   v.number("generator_lr", s.generator_lr, 0.0, 1.0, "peak learning rate of the generator");
-  v.integer("max_agents", s.max_agents, 1, 64, "limit: agent lines in a MAS");
-  v.integer("max_calls", s.max_calls, 6, 256, "limit: LLM calls of one MAS execution (>= 6, the fallback's)");
-  v.integer("max_copies", s.max_copies, 5, 64, "limit: copies (xN) of one agent (>= 5, the fallback's)");
-  v.integer("max_new_tokens", s.max_new_tokens, 32, 4096, "limit: n= of one agent (>= 32, the fallback's)");
-  v.integer("max_inputs", s.max_inputs, 5, 64, "limit: answers one agent receives (>= 5, the fallback's)");
-  v.integer("max_text_bytes", s.max_text_bytes, 100, 100000, "limit: bytes of MAS text");
+  masgpt::visit_limits(s.limits, v);
   v.number("time_limit_s", s.time_limit_s, 0.0, kConfigHuge, "simulated seconds per query and attempt (0 = none)");
   v.number("server_gflops", s.server_gflops, 1e-6, kConfigHuge, "FLOP/s (x1e9) of the server running agents and generator");
   v.number("call_latency_ms", s.call_latency_ms, 0.0, kConfigHuge, "fixed simulated cost of every LLM call");

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "sim/config_schema.hpp"
+#include "sim/llm/backend.hpp"
+#include "sim/masgpt/mas.hpp"
 
 namespace fedsim::sim {
 
@@ -32,10 +34,7 @@ struct MasgptSection {
   // The agents' LLM: fedsim's model (model.* shapes) trained on the task families in the roles
   // the base MAS use (solve, think, check, fix, pick).
   AgentsBackend backend = AgentsBackend::model;
-  std::string openai_url = "http://127.0.0.1:8080/v1";
-  std::string openai_model = "default";
-  std::string openai_api_key_env = "";  // environment variable holding a bearer token; "" = none
-  double openai_timeout_s = 30.0;
+  llm::OpenAIConfig openai;  // backend openai (keys declared by llm::visit_openai)
   int64_t agents_steps = 1500;
   int64_t agents_batch = 32;
   double agents_lr = 3e-3;
@@ -44,9 +43,7 @@ struct MasgptSection {
   int64_t generator_steps = 400;
   int64_t generator_batch = 16;
   double generator_lr = 1e-3;
-  // Safety limits on any MAS before it runs (FORMAT.md).
-  int64_t max_agents = 8, max_calls = 12, max_copies = 8, max_new_tokens = 32, max_inputs = 8;
-  int64_t max_text_bytes = 600;
+  masgpt::MasLimits limits;  // safety limits on any MAS before it runs (FORMAT.md; keys: visit_limits)
   // Costs in simulated time.
   double time_limit_s = 1.0;      // per query and attempt; 0 = none
   double server_gflops = 50.0;    // the server running the agents and the generator

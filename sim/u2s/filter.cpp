@@ -36,7 +36,8 @@ const char* drop_name(Drop d) {
   return "?";
 }
 
-Verdict judge(const llm::Result& r, const std::string& piece, const FilterSpec& f) {
+Verdict judge(const llm::Result& r, const std::string& piece, const FilterSpec& f,
+              const std::map<std::string, std::string>* truth) {
   if (!r.ok) return drop(r.error.find("timeout") != std::string::npos || r.error.find("timed out") != std::string::npos
                              ? Drop::timeout
                              : Drop::error);
@@ -56,9 +57,9 @@ Verdict judge(const llm::Result& r, const std::string& piece, const FilterSpec& 
       v.response.size() > f.max_answer)
     return drop(Drop::length);
   if (f.require_grounded && piece.find(v.response) == std::string::npos) return drop(Drop::ungrounded);
-  if (f.truth) {
-    const auto it = f.truth->find(v.instruction);
-    if (it == f.truth->end()) return drop(Drop::unverifiable);
+  if (truth) {
+    const auto it = truth->find(v.instruction);
+    if (it == truth->end()) return drop(Drop::unverifiable);
     if (it->second != v.response) return drop(Drop::incorrect);
   }
   v.keep = true;

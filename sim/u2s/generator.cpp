@@ -11,12 +11,13 @@
 // generator has to form copy (induction) heads (Olsson et al. 2022, "In-context learning and
 // induction heads") rather than memorise names.
 #include <algorithm>
-#include <filesystem>
 #include <memory>
 
+#include "common/cache.hpp"
 #include "common/error.hpp"
 #include "common/rng.hpp"
 #include "fedsim_version.hpp"
+#include "models/text/batch.hpp"
 #include "sim/experiment.hpp"
 #include "sim/u2s/u2s_phase.hpp"
 
@@ -40,11 +41,11 @@ Demo make_demo(const U2sSection& u, const std::vector<std::vector<size_t>>& by_d
   for (int attempt = 0; attempt < 1000; ++attempt) {
     std::string text;
     std::vector<size_t> in_doc;
-    for (int64_t f = 0; f < u.facts_per_doc; ++f) {
+    for (int f = 0; f < u.world.facts_per_doc; ++f) {
       const size_t i = facts[rng.below(facts.size())];
       in_doc.push_back(i);
       text += (text.empty() ? "" : " ") + demos[i].source;
-      if (rng.uniform() < u.filler_prob) text += std::string(" ") + kNoise[rng.below(4)];
+      if (rng.uniform() < u.world.filler_prob) text += std::string(" ") + kNoise[rng.below(4)];
     }
     std::vector<Demo> cands;
     for (std::string& p : chunk(text, static_cast<size_t>(u.chunk_size), static_cast<size_t>(u.chunk_overlap))) {
@@ -96,57 +97,51 @@ models::Model trained_generator(const ExperimentConfig& c, const std::vector<Poo
                     ";embedding=" + name_of(u.embedding) + embed_key +
                     ";ngram=" + std::to_string(u.ngram) + ";dim=" + std::to_string(u.embed_dim) +
                     ";chunk=" + std::to_string(u.chunk_size) + "/" + std::to_string(u.chunk_overlap) +
-                    ";facts_per_doc=" + std::to_string(u.facts_per_doc) + ";filler=" + std::to_string(u.filler_prob) +
+                    ";facts_per_doc=" + std::to_string(u.world.facts_per_doc) + ";filler=" + std::to_string(u.world.filler_prob) +
                     ";seed=" + std::to_string(c.experiment.seed) + ";fedsim=" FEDSIM_VERSION_STRING ";demos=";
   for (const auto& e : demos) key += e.source + '\x1f' + e.instruction + '\x1f' + e.response + '\x1e';
   key += ";pool=";
   for (const auto& e : pool) key += e.instruction + '\x1f' + e.response + '\x1e';
-  const std::string path = cache_dir(c) + "/u2s-generator-" + content_hash(key) + ".h5";
   const models::LoraConfig lora = lora_config(c);
-  if (std::filesystem::exists(path)) {
-    try {
-      models::Model m = models::Model::load(path, lora);
-      if (hooks.log) hooks.log("u2s: cached generator " + path);
-      return m;
-    } catch (const UserError& e) {
-      if (hooks.log) hooks.log("u2s: ignoring unreadable generator cache (" + std::string(e.what()) + "), training");
+  auto train = [&] {
+    const auto seed = static_cast<uint64_t>(c.experiment.seed);
+    models::Model model(mc, lora, stream_key(seed, 1, 0, Purpose::model_init));
+    models::OptimConfig opt;
+    const size_t pad_to = u.prompt_pad ? examples_width(pool, static_cast<size_t>(u.k)) : 0;
+    // The demonstrations' selectors: one, or for `mixed` all three, each demonstration drawing one.
+    std::vector<Selection> modes{static_cast<Selection>(u.generator_selection)};
+    if (u.generator_selection == GeneratorSelection::mixed) modes = {Selection::retrieval, Selection::random, Selection::fixed};
+    std::vector<std::unique_ptr<Selector>> sels;
+    for (const Selection m : modes)
+      sels.push_back(std::make_unique<Selector>(pool, m, static_cast<int>(u.k), static_cast<int>(u.ngram),
+                                                static_cast<int>(u.embed_dim), hidden));
+    double avg = 0.0;
+    for (int64_t step = 0; step < u.generator_steps; ++step) {
+      cache::cancellation_point();
+      Rng rng(seed, 1, static_cast<uint64_t>(step), Purpose::pretrain);
+      std::vector<std::pair<std::string, std::string>> pairs;
+      for (int64_t b = 0; b < u.generator_batch; ++b) {
+        const Demo d = make_demo(u, by_domain, demos, rng);
+        const Selector& sel = *sels[sels.size() == 1 ? 0 : rng.below(sels.size())];
+        const std::vector<size_t> ex = sel.select(d.piece, rng.next_u64());
+        pairs.emplace_back(format_prompt(pool, ex, d.piece, pad_to), format_pair(demos[d.fact].instruction, demos[d.fact].response));
+      }
+      // Linear warmup, then cosine decay to 10% (as GPT-2/nanoGPT pretraining).
+      const int64_t w = std::min(u.generator_warmup, u.generator_steps);
+      const double lr = step < w ? u.generator_lr * static_cast<double>(step + 1) / static_cast<double>(w)
+                                 : cosine_lr(u.generator_lr, 0.1 * u.generator_lr, step - w, u.generator_steps - w);
+      const double loss = model.train_base_step(
+          models::make_sft_batch(model.tokenizer(), model.chat_template(), pairs, mc.max_seq), static_cast<float>(lr), opt);
+      avg = step == 0 ? loss : 0.95 * avg + 0.05 * loss;
+      if (hooks.log && ((step + 1) % 250 == 0 || step + 1 == u.generator_steps))
+        hooks.log("u2s: generator step " + std::to_string(step + 1) + "/" + std::to_string(u.generator_steps) +
+                  "  loss " + std::to_string(avg));
     }
-  }
-  const auto seed = static_cast<uint64_t>(c.experiment.seed);
-  models::Model model(mc, lora, stream_key(seed, 1, 0, Purpose::model_init));
-  models::OptimConfig opt;
-  const size_t pad_to = u.prompt_pad ? examples_width(pool, static_cast<size_t>(u.k)) : 0;
-  // The demonstrations' selectors: one, or for `mixed` all three, each demonstration drawing one.
-  std::vector<Selection> modes{static_cast<Selection>(u.generator_selection)};
-  if (u.generator_selection == GeneratorSelection::mixed) modes = {Selection::retrieval, Selection::random, Selection::fixed};
-  std::vector<std::unique_ptr<Selector>> sels;
-  for (const Selection m : modes)
-    sels.push_back(std::make_unique<Selector>(pool, m, static_cast<int>(u.k), static_cast<int>(u.ngram),
-                                              static_cast<int>(u.embed_dim), hidden));
-  double avg = 0.0;
-  for (int64_t step = 0; step < u.generator_steps; ++step) {
-    Rng rng(seed, 1, static_cast<uint64_t>(step), Purpose::pretrain);
-    std::vector<std::pair<std::string, std::string>> pairs;
-    for (int64_t b = 0; b < u.generator_batch; ++b) {
-      const Demo d = make_demo(u, by_domain, demos, rng);
-      const Selector& sel = *sels[sels.size() == 1 ? 0 : rng.below(sels.size())];
-      const std::vector<size_t> ex = sel.select(d.piece, rng.next_u64());
-      pairs.emplace_back(format_prompt(pool, ex, d.piece, pad_to), format_pair(demos[d.fact].instruction, demos[d.fact].response));
-    }
-    // Linear warmup, then cosine decay to 10% (as GPT-2/nanoGPT pretraining).
-    const int64_t w = std::min(u.generator_warmup, u.generator_steps);
-    const double lr = step < w ? u.generator_lr * static_cast<double>(step + 1) / static_cast<double>(w)
-                               : cosine_lr(u.generator_lr, 0.1 * u.generator_lr, step - w, u.generator_steps - w);
-    const double loss = model.train_base_step(models::make_sft_batch(pairs, mc.max_seq), static_cast<float>(lr), opt);
-    avg = step == 0 ? loss : 0.95 * avg + 0.05 * loss;
-    if (hooks.log && ((step + 1) % 250 == 0 || step + 1 == u.generator_steps))
-      hooks.log("u2s: generator step " + std::to_string(step + 1) + "/" + std::to_string(u.generator_steps) +
-                "  loss " + std::to_string(avg));
-  }
-  std::filesystem::create_directories(cache_dir(c));
-  model.save(path);
-  if (hooks.log) hooks.log("u2s: trained generator cached at " + path);
-  return model;
+    return model;
+  };
+  return cache::load_or_build<models::Model>(
+      cache::entry_path(cache_dir(c), "u2s-generator", key), [&](const std::string& p) { return models::Model::load(p, lora); },
+      train, [](const models::Model& m, const std::string& p) { m.save(p); }, hooks.log, "u2s: generator");
 }
 
 }  // namespace fedsim::sim::u2s

@@ -92,13 +92,6 @@ enum class Drop : uint8_t { error, timeout, format, length, duplicate, ungrounde
 const char* drop_name(Drop d);
 constexpr size_t kDropKinds = static_cast<size_t>(Drop::kCount);
 
-struct FilterSpec {
-  size_t min_question = 8, max_question = 64, min_answer = 1, max_answer = 24;
-  bool require_grounded = true;
-  // question -> true answer, when the corpus has ground truth (synthetic); nullptr = none.
-  const std::map<std::string, std::string>* truth = nullptr;
-};
-
 struct Verdict {
   bool keep = false;
   Drop why = Drop::format;
@@ -106,7 +99,10 @@ struct Verdict {
 };
 
 // Parses "Q:<q>\nA:<a>" (surrounding whitespace trimmed, text after the answer's line ignored)
-// and checks lengths, grounding and truth. Duplicates are the caller's (per client).
-Verdict judge(const llm::Result& r, const std::string& piece, const FilterSpec& f);
+// and checks lengths, grounding and truth: `truth` maps questions to true answers where the
+// corpus has ground truth (synthetic) and f.check_truth is on, else nullptr. Duplicates are the
+// caller's (per client).
+Verdict judge(const llm::Result& r, const std::string& piece, const FilterSpec& f,
+              const std::map<std::string, std::string>* truth = nullptr);
 
 }  // namespace fedsim::sim::u2s

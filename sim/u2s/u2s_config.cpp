@@ -12,24 +12,26 @@ FEDSIM_ENUM_NAMES(Embedding, "tfidf", "hidden")
 FEDSIM_ENUM_NAMES(U2sBackend, "extractive", "model", "openai")
 FEDSIM_ENUM_NAMES(GeneratorSource, "trained", "base")
 FEDSIM_ENUM_NAMES(JoinRule, "wait", "cutoff")
+FEDSIM_ENUM_NAMES(U2sStart, "as_ready", "after_all")
+
+void visit_filter(FilterSpec& f, Visitor& v) {
+  v.integer("min_question", f.min_question, 0, 100000, "filter: shortest instruction in bytes");
+  v.integer("max_question", f.max_question, 1, 100000, "filter: longest instruction in bytes");
+  v.integer("min_answer", f.min_answer, 0, 100000, "filter: shortest response in bytes");
+  v.integer("max_answer", f.max_answer, 1, 100000, "filter: longest response in bytes");
+  v.flag("require_grounded", f.require_grounded, "filter: the response must occur in the piece");
+  v.flag("check_truth", f.check_truth, "filter: with ground truth (synthetic corpus), drop wrong or unknown questions");
+}
 
 void visit_u2s(U2sSection& s, Visitor& v) {
-  static const std::vector<std::string> kDomains{"medicine", "knowledge", "math"};
   v.section("u2s", "FedIT-U2S: clients turn their own raw text into instruction data (sim/u2s/README.md)");
   v.flag("mode", s.mode, "on = every client runs a U2S generation job before training", /*off_first=*/true);
   v.pick("train_on", s.train_on, "generated = U2S pairs; true = the true pairs of the clients' facts (baseline)");
   v.pick("corpus", s.corpus, "synthetic = documents stating facts with known answers; file = u2s.corpus_path");
   v.text("corpus_path", s.corpus_path, "HDF5 data set of kind corpus (e.g. fedsim data debian fortunes)");
-  v.list("domains", s.domains, kDomains, "synthetic corpus domains; [] = all");
-  v.integer("docs_min", s.docs_min, 1, 10000, "synthetic: fewest documents per client");
-  v.integer("docs_max", s.docs_max, 1, 10000, "synthetic: most documents per client");
-  v.integer("facts_per_doc", s.facts_per_doc, 1, 100, "synthetic: fact sentences per document");
-  v.number("domain_alpha", s.domain_alpha, 1e-6, 1e6, "synthetic: Dirichlet concentration of each client's domain mix");
-  v.number("filler_prob", s.filler_prob, 0.0, 1.0, "synthetic: chance of a fact-free sentence after a fact");
-  v.number("repeat_prob", s.repeat_prob, 0.0, 1.0, "synthetic: chance that a fact is restated from an earlier document");
+  datasets::visit_u2s_corpus_spec(s.world, v);
   v.pick("pool_source", s.pool_source, "server example pool: synthetic (other entities) or u2s.pool_path");
   v.text("pool_path", s.pool_path, "sft HDF5 pool: its public split, else all its client samples");
-  v.integer("pool_size", s.pool_size, 1, 1000000, "examples in the server pool");
   v.integer("chunk_size", s.chunk_size, 16, 100000, "piece length in bytes (cut at a sentence end or space)");
   v.integer("chunk_overlap", s.chunk_overlap, 0, 100000, "bytes each piece repeats from the previous one (< chunk_size)");
   v.pick("selection", s.selection, "few-shot examples: retrieval = top-k cosine; random; fixed = the first k");
@@ -56,22 +58,14 @@ void visit_u2s(U2sSection& s, Visitor& v) {
   v.integer("generator_warmup", s.generator_warmup, 0, 10000000, "trained generator: steps of linear learning-rate warmup");
   v.integer("max_new_tokens", s.max_new_tokens, 1, 4096, "generation limit per piece");
   v.number("temperature", s.temperature, 0.0, 10.0, "0 = greedy");
-  v.integer("min_question", s.min_question, 0, 100000, "filter: shortest instruction in bytes");
-  v.integer("max_question", s.max_question, 1, 100000, "filter: longest instruction in bytes");
-  v.integer("min_answer", s.min_answer, 0, 100000, "filter: shortest response in bytes");
-  v.integer("max_answer", s.max_answer, 1, 100000, "filter: longest response in bytes");
-  v.flag("require_grounded", s.require_grounded, "filter: the response must occur in the piece");
-  v.flag("check_truth", s.check_truth, "filter: with ground truth (synthetic corpus), drop wrong or unknown questions");
+  visit_filter(s.filter, v);
   v.pick("join", s.join, "wait = a client trains once its U2S job is done; cutoff = all at cutoff_s with what they have");
   v.number("cutoff_s", s.cutoff_s, 0.0, 1e12, "join cutoff: simulated seconds of generation before training starts");
+  v.pick("start", s.start,
+         "as_ready = rounds start at 0 among the clients whose data is ready (generation and training share the "
+         "timeline); after_all = round 0 starts once every client's generation has ended");
   v.integer("max_attempts", s.max_attempts, 1, 1000, "U2S job attempts per client (offline or failed jobs are retried)");
-  v.text("openai_url", s.openai_url, "OpenAI-compatible base URL; POST <url>/chat/completions");
-  v.text("openai_model", s.openai_model, "model name sent to the endpoint");
-  v.text("openai_api_key_env", s.openai_api_key_env, "environment variable with a bearer token; \"\" = none");
-  v.number("openai_timeout_s", s.openai_timeout_s, 0.001, 86400.0, "per-request timeout (wall clock)");
-  v.integer("openai_retries", s.openai_retries, 0, 100, "retries after a timeout, connection error, 429 or 5xx");
-  v.number("openai_backoff_s", s.openai_backoff_s, 0.0, 3600.0, "first retry delay, doubled per retry (wall clock)");
-  v.number("openai_rpm", s.openai_rpm, 0.0, 1e9, "request rate limit per minute; 0 = unlimited");
+  llm::visit_openai(s.openai, v);
   v.number("openai_tokens_per_s", s.openai_tokens_per_s, 1e-6, 1e12, "simulated: completion tokens per second of the endpoint");
   v.number("openai_latency_s", s.openai_latency_s, 0.0, 1e6, "simulated: latency per request");
   v.text("save_data", s.save_data, "write the generated data set (kind sft, FORMAT.md) here; \"\" = don't");

@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "datasets/dataset.hpp"
 #include "sim/config_schema.hpp"
+#include "sim/llm/backend.hpp"
 
 namespace fedsim::sim {
 
@@ -19,6 +21,7 @@ enum class Embedding : uint8_t { tfidf, hidden };
 enum class U2sBackend : uint8_t { extractive, model, openai };
 enum class GeneratorSource : uint8_t { trained, base };
 enum class JoinRule : uint8_t { wait, cutoff };
+enum class U2sStart : uint8_t { as_ready, after_all };
 const std::vector<std::string>& names(U2sTrainOn);
 const std::vector<std::string>& names(TextSource);
 const std::vector<std::string>& names(Selection);
@@ -27,6 +30,15 @@ const std::vector<std::string>& names(Embedding);
 const std::vector<std::string>& names(U2sBackend);
 const std::vector<std::string>& names(GeneratorSource);
 const std::vector<std::string>& names(JoinRule);
+const std::vector<std::string>& names(U2sStart);
+
+// What the filters keep (filter.cpp, judge); keys declared by visit_filter.
+struct FilterSpec {
+  size_t min_question = 8, max_question = 64, min_answer = 1, max_answer = 24;  // bytes
+  bool require_grounded = true;  // the answer must occur in the piece
+  bool check_truth = true;       // where the corpus has ground truth, the pair must match it
+};
+void visit_filter(FilterSpec& f, Visitor& v);
 
 struct U2sSection {
   bool enabled() const { return mode; }
@@ -36,13 +48,12 @@ struct U2sSection {
   // Client corpora.
   TextSource corpus = TextSource::synthetic;
   std::string corpus_path = "";      // kind corpus HDF5 (for example `fedsim data debian fortunes`)
-  std::vector<std::string> domains{};  // synthetic: medicine, knowledge, math; empty = all
-  int64_t docs_min = 3, docs_max = 5, facts_per_doc = 4;
-  double domain_alpha = 0.5, filler_prob = 0.3, repeat_prob = 0.1;
+  // The synthetic world: documents per client, domains, the pool's size (keys declared by
+  // datasets::visit_u2s_corpus_spec).
+  datasets::U2sCorpusSpec world;
   // Server example pool.
   TextSource pool_source = TextSource::synthetic;  // synthetic (facts about other entities) | file
   std::string pool_path = "";             // sft HDF5: its public split, else its clients' samples
-  int64_t pool_size = 120;
   // Chunking (bytes) and example selection.
   int64_t chunk_size = 64, chunk_overlap = 24;
   Selection selection = Selection::retrieval;
@@ -67,22 +78,15 @@ struct U2sSection {
   double generator_lr = 5e-3;
   int64_t max_new_tokens = 48;
   double temperature = 0.0;
-  // Filtering of generated pairs.
-  int64_t min_question = 8, max_question = 64, min_answer = 1, max_answer = 24;
-  bool require_grounded = true;  // on: the answer must occur in the piece
-  bool check_truth = true;       // on: where the corpus has ground truth, the pair must match it
+  FilterSpec filter;  // of generated pairs
   // Scheduling.
   JoinRule join = JoinRule::wait;  // wait: a client trains once its job is done; cutoff: at cutoff_s with what it has
   double cutoff_s = 600.0;
+  // as_ready: the server's rounds start at 0 and sample among the clients whose data is ready;
+  // after_all: round 0 starts once every client's generation has ended (or given up).
+  U2sStart start = U2sStart::as_ready;
   int64_t max_attempts = 3;  // a U2S job that goes offline or fails is retried when the client is back
-  // openai backend.
-  std::string openai_url = "http://127.0.0.1:8080/v1";
-  std::string openai_model = "default";
-  std::string openai_api_key_env = "";  // name of an environment variable holding a bearer token
-  double openai_timeout_s = 30.0;
-  int64_t openai_retries = 2;
-  double openai_backoff_s = 0.5;
-  double openai_rpm = 0.0;  // requests per minute; 0 = unlimited
+  llm::OpenAIConfig openai;  // openai backend (keys declared by llm::visit_openai)
   double openai_tokens_per_s = 20.0;  // simulated generation speed of the client's endpoint
   double openai_latency_s = 0.2;      // simulated per-request latency
   std::string save_data = "";  // write the generated data set (kind sft) to this HDF5 path

@@ -1,4 +1,5 @@
-// The U2S phase in simulated time, and the experiment around it (sim/u2s/README.md).
+// U2S generation as a process on the run's Simulation, next to the federation that trains on
+// what it generates, and the experiment around both (sim/u2s/README.md).
 #pragma once
 
 #include <array>
@@ -11,9 +12,10 @@
 #include "common/table.hpp"
 #include "sim/config.hpp"
 #include "sim/experiment.hpp"
+#include "sim/federation.hpp"
 #include "sim/jobs.hpp"
 #include "sim/results.hpp"
-#include "sim/system_model.hpp"
+#include "sim/simulation.hpp"
 #include "sim/u2s/u2s.hpp"
 
 namespace fedsim::sim::u2s {
@@ -28,8 +30,12 @@ struct ClientReport {
   int64_t attempts = 0;        // generate jobs started
   double gen_time_s = 0.0;     // simulated seconds of its last generate job
   double ready_s = std::numeric_limits<double>::infinity();  // may join training from then on
-  std::string status;          // done | cutoff | no pairs | gave up: <why>
+  std::string status;          // "" while generating; done | cutoff | no pairs | gave up: <why>
   std::vector<datasets::Sample> pairs;
+  template <class Ar>
+  void fields(Ar& ar) {
+    ar(pieces, processed, kept, drops, prompt_tokens, completion_tokens, attempts, gen_time_s, ready_s, status, pairs);
+  }
 };
 
 struct PhaseInput {
@@ -44,22 +50,79 @@ struct PhaseInput {
 
 struct PhaseOutput {
   std::vector<ClientReport> clients;
-  std::vector<TimelineRow> timeline;
-  uint64_t jobs_started = 0;
-  std::vector<std::string> messages;  // one line per distinct failure kind, with a count
+  std::vector<std::string> messages;  // one line per client left out and per failure kind, with a count
 };
 
-// Runs every client's download -> generate chain on its own event queue and job scheduler with
-// the run's system model (same seed: the same client speeds the federation uses).
-PhaseOutput run_phase(const ExperimentConfig& c, const PhaseInput& in, const RunHooks& hooks);
+// Every client's download -> generate chain, a process on the federation's Simulation (the same
+// queue, clock and system model; its own job stream, so its dropout draws do not shift the
+// federation's). A client whose job ends with pairs gets them as its training data in `data`
+// and is announced to the federation (Federation::set_client_data) when it may train: at the
+// job's end (join: wait) or at cutoff_s (join: cutoff); one that keeps nothing or gives up is
+// announced as never training (it holds one pool pair, so the data set stays valid). With
+// u2s.start: after_all the federation starts once every client is announced.
+class Generation : public Process {
+ public:
+  Generation(const ExperimentConfig& c, const PhaseInput& in, datasets::FederatedDataset& data, Federation& fed,
+             Simulation& sim, const RunHooks& hooks);
+  void start();  // a fresh run: every client starts when it is first online
+  // Training is over: clients still generating stop (their jobs are cut off, recorded as
+  // cancelled) and are announced as never training, so the run ends with its training.
+  void stop();
+  // After the run: the reports and the messages, also logged with a few generations verbatim.
+  PhaseOutput finish() const;
+
+  void on_event(const Event& ev, uint32_t kind) override;
+  void on_job_end(const Job& job, JobEnd how, const Event& ev) override;
+  void save(ArchiveWriter& ar) const override { const_cast<Generation*>(this)->fields(ar); }
+  void load(ArchiveReader& ar) override;
+
+ private:
+  enum Kind : uint32_t { kStart, kReady, kKinds };
+  struct ClientState {
+    std::vector<std::string> pieces;   // from the corpus (not state: cut again on resume)
+    std::vector<int32_t> domain;
+    std::vector<llm::Result> results;  // generated so far (a prefix of pieces)
+    std::vector<Tick> cost;            // simulated ticks per generated piece
+    bool downloaded = false;
+    EventId next;       // its last (re)start or ready event
+    uint32_t job = 0;   // its job, while busy
+    bool busy = false;
+    template <class Ar>
+    void fields(Ar& ar) { ar(results, cost, downloaded, next, job, busy); }
+  };
+  template <class Ar>
+  void fields(Ar& ar) { ar(st_, reports_, messages_, announced_); }
+
+  size_t generate(int ci, Tick budget, Tick* ticks);
+  void start_client(int ci);
+  void finish_client(int ci, size_t fit, Tick began);
+  void give_up(int ci, const std::string& why);
+  void attach(int ci);             // the client's training data: its pairs (or one pool pair)
+  void announce(int ci, bool trains);
+
+  const ExperimentConfig& c_;
+  const U2sSection& u_;
+  PhaseInput in_;
+  const std::map<std::string, std::string>* truth_;  // the filter's ground truth, or nullptr
+  datasets::FederatedDataset& data_;
+  Federation& fed_;
+  const RunHooks& hooks_;
+  uint64_t seed_;
+  Tick cutoff_t_;
+  size_t pad_to_;
+  std::vector<ClientState> st_;
+  std::vector<ClientReport> reports_;
+  std::vector<std::string> messages_;
+  uint64_t announced_ = 0;  // clients the federation has heard of
+};
 
 // generator.cpp
 // The trained generator's shape: generator_preset, with generator_seq_len and any of
 // generator_layers / generator_d_model / generator_heads that are not 0.
 models::ModelConfig generator_config(const U2sSection& u);
-// One demonstration of the trained generator: a document of u.facts_per_doc facts of one domain
+// One demonstration of the trained generator: a document of u.world.facts_per_doc facts of one domain
 // drawn from `demos` (by_domain: their indices per domain), a server filler after a fact with
-// u.filler_prob, cut by chunk(u.chunk_size, u.chunk_overlap); a piece holding a whole fact,
+// u.world.filler_prob, cut by chunk(u.chunk_size, u.chunk_overlap); a piece holding a whole fact,
 // drawn uniformly; `fact` = its first whole fact (the target's canonical pair). UserError if
 // chunk_size leaves no piece with a whole fact.
 struct Demo {
@@ -78,12 +141,13 @@ models::Model trained_generator(const ExperimentConfig& c, const std::vector<Poo
                                 const std::vector<PoolExample>& demos, const models::Model* hidden,
                                 const std::string& embed_key, const RunHooks& hooks);
 
-// u2s_experiment.cpp: corpus -> pool -> generation -> federated tuning -> results with /u2s/.
+// u2s_experiment.cpp: corpus -> pool -> generation and federated tuning on one timeline ->
+// results with /u2s/.
 // The per-client columns of /u2s (besides drops, drop_names and messages).
 const h5::RowTable<ClientReport>& u2s_clients_table();
 void validate_u2s(const ExperimentConfig& c);  // UserError naming the u2s key
-// Resume (`control`): the generation phase is deterministic and its generator cached, so it
-// runs again and the federation continues from the checkpoint.
+// Resume (`control`): the checkpoint holds the generation's state with the federation's, so a
+// run killed during generation or training continues from where it was.
 RunResults run_u2s_experiment(const ExperimentConfig& c, const RunHooks& hooks, const RunControl& control = {});
 
 }  // namespace fedsim::sim::u2s

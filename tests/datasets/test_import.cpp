@@ -186,3 +186,47 @@ TEST_CASE("tolerant as the upstream loader: a local-run list, a leading gpt turn
   CHECK(s.clients[0].samples[1].response == "r2");
   CHECK(none.turns() == 0);
 }
+
+TEST_CASE("import: a client key listed twice is an error at its second place") {
+  // Issue 21: the second list used to replace the first silently.
+  const std::string dup = write("dup.json",
+                                "{\"a\": [{\"instruction\": \"i\", \"response\": \"r\"}],\n"
+                                " \"b\": [{\"instruction\": \"j\", \"response\": \"s\"}],\n"
+                                " \"a\": [{\"instruction\": \"k\", \"response\": \"t\"}]}\n");
+  CHECK(import_error(dup, DataKind::sft) ==
+        dup + ":3:2: client key \"a\" appears a second time (first at line 1, column 2); each client must be listed "
+              "once (the second list would replace the first)");
+}
+
+TEST_CASE("import: a NUL character (\\u0000) in any text is an error at its value, naming client and sample") {
+  // Issue 21 item 10: "x\u0000y" used to become "x", then was kept as three bytes; neither is
+  // what the user meant, so it is refused where it stands.
+  const std::string sft = write("nul.json",
+                                "{\"a\": [{\"instruction\": \"i\", \"response\": \"r\"},\n"
+                                "       {\"instruction\": \"x\\u0000y\", \"response\": \"r\"}]}\n");
+  CHECK(import_error(sft, DataKind::sft) ==
+        sft + ":2:24: client \"a\", sample 1: \"instruction\" holds a NUL character (\\u0000) at byte 1; "
+              "accepted: text without NUL characters");
+  const std::string turn = write("nul_turn.json", "{\"b\": [{\"conversations\": [{\"from\": \"human\", \"value\": \"q\"}, "
+                                                  "{\"from\": \"gpt\", \"value\": \"ab\\u0000\"}]}]}");
+  CHECK(import_error(turn, DataKind::multiturn) ==
+        turn + ":1:85: client \"b\", sample 0, turn 1: \"value\" holds a NUL character (\\u0000) at byte 2; "
+               "accepted: text without NUL characters");
+  const std::string key = write("nul_key.json", "{\"k\\u0000\": [{\"instruction\": \"i\", \"response\": \"r\"}]}");
+  CHECK(import_error(key, DataKind::sft) ==
+        key + ":1:2: client key \"k\\u0000\" holds a NUL character (\\u0000) at byte 1; accepted: text without NUL "
+              "characters");
+  const std::string jl = write("nul.jsonl", "{\"client\": \"c\", \"instruction\": \"i\", \"response\": \"r\"}\n"
+                                            "{\"client\": \"c\", \"instruction\": \"i\", \"response\": \"\\u0000r\"}\n");
+  CHECK(import_error(jl, DataKind::sft) ==
+        jl + ":2:49: the sample on this line: \"response\" holds a NUL character (\\u0000) at byte 0; accepted: text "
+             "without NUL characters");
+  const std::string test = write("nul_test.json", "{\"English\": [{\"instruction\": \"i\\u0000\", \"reference\": \"r\"}]}");
+  ImportOptions o;
+  o.test_path = test;
+  const std::string ok = write("ok.json", "{\"a\": [{\"instruction\": \"i\", \"response\": \"r\"}]}");
+  CHECK_THROWS_WITH_AS(import_fedllm(ok, o),
+                       (test + ":1:30: language \"English\", test sample 0: \"instruction\" holds a NUL character "
+                               "(\\u0000) at byte 1; accepted: text without NUL characters").c_str(),
+                       fedsim::UserError);
+}

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "common/schema.hpp"
 #include "datasets/dataset.hpp"
 #include "datasets/text_gen.hpp"
 
@@ -178,31 +179,40 @@ TEST_CASE("repartition: Dirichlet alpha, shards, language and IID on pooled data
   CHECK(skewed.n_samples() == d.n_samples());
   CHECK(task_heterogeneity(skewed) > 0.5);
   CHECK(task_heterogeneity(flat) < 0.1);
-  p.by = "language";
+  p.by = PartitionBy::language;
   p.alpha = 0.1;
   CHECK(language_heterogeneity(repartition(d, p)) > 2 * language_heterogeneity(flat));
-  p.scheme = "shards";
-  p.by = "task";
+  p.scheme = Partition::shards;
+  p.by = PartitionBy::task;
   const FederatedDataset shards = repartition(d, p);
   for (const auto& c : shards.clients) {
     std::vector<int> seen(d.task_names.size(), 0);
     for (const auto& s : c.samples) seen[static_cast<size_t>(s.task)] = 1;
     CHECK(std::count(seen.begin(), seen.end(), 1) <= 2 * p.shards_per_client);  // a shard may straddle two tasks
   }
-  p.scheme = "iid";
-  p.quantity = "lognormal";
+  p.scheme = Partition::iid;
+  p.quantity = Quantity::lognormal;
   p.quantity_param = 1.0;
   const DatasetStats iid = dataset_stats(repartition(d, p));
   CHECK(iid.task_heterogeneity < 0.1);
   CHECK(iid.per_client_std > 0.5 * iid.per_client_mean);
-  p.by = "lengthy";
-  CHECK_THROWS_WITH_AS(repartition(d, p), doctest::Contains("partition_by: 'lengthy' is not accepted"), fedsim::UserError);
+  // Spellings are the enums' names() (what the config and the CLI accept); natural and
+  // calibrated belong to the generator, not to a re-split.
+  CHECK_THROWS_WITH_AS(fedsim::parse_name<PartitionBy>("lengthy", "--by"),
+                       "--by: 'lengthy' is not accepted; accepted: task, language, length, quality", fedsim::UserError);
+  p.scheme = Partition::natural;
+  CHECK_THROWS_WITH_AS(repartition(d, p), "partition: 'natural' is not accepted; expected iid, dirichlet or shards",
+                       fedsim::UserError);
+  p.scheme = Partition::iid;
+  p.quantity = Quantity::calibrated;
+  CHECK_THROWS_WITH_AS(repartition(d, p), "partition quantity: 'calibrated' is not accepted; expected equal, lognormal or powerlaw",
+                       fedsim::UserError);
 }
 
 TEST_CASE("a generator re-split through SyntheticSpec.partition keeps the cache key distinct") {
   SyntheticSpec s;  // the small-task generator
   const std::string natural = synthetic_spec_yaml(s);
-  s.partition = "dirichlet";
+  s.partition = Partition::dirichlet;
   s.partition_alpha = 0.1;
   const FederatedDataset d = generate_synthetic(s);
   CHECK(d.generator_yaml != natural);

@@ -2,8 +2,11 @@
 // second turn seeing the first answer, determinism and costs, with fedsim's nano model.
 #include <doctest/doctest.h>
 
+#include "models/text/batch.hpp"
 #include "sim/eval/eval.hpp"
 #include "tests/eval/eval_test_util.hpp"
+#include "tests/models/llama_configs.hpp"
+#include "tests/models/text_fixtures.hpp"
 
 using namespace fedsim;
 using namespace fedsim::sim::eval;
@@ -79,7 +82,8 @@ TEST_CASE("eval answers: one batched call per turn, FastChat's temperatures, the
     CHECK(a.turns[i][0] == python_strip(a.turns[i][0]));
     const Conversation c = {
         {"user", b.questions[i].turns[0]}, {"assistant", a.turns[i][0]}, {"user", b.questions[i].turns[1]}};
-    CHECK(rec.calls[1][i].prompt == byte_layout(T)(c));
+    CHECK(rec.calls[1][i].prompt == byte_layout(T)(c).turns.at(0).text);
+    CHECK(rec.calls[1][i].chat.turns.empty());  // one user turn: the plain prompt
   }
   // The greedy questions (math, reasoning) answer what the model alone answers, after strip().
   models::GenerateConfig g;
@@ -125,6 +129,55 @@ TEST_CASE("eval answers: single-turn benchmarks answer turns[0] with their suffi
   REQUIRE(rec.calls.size() == 1);
   CHECK(rec.calls[0][0].max_new_tokens == 2048);
   CHECK(rec.calls[0][0].prompt == "How do I keep a plant alive?");
+}
+
+TEST_CASE("eval answers through a chat template: MT-Bench's second turn is a conversation the model's template renders") {
+  // A Qwen2-shaped random model with a chatml tokenizer (byte-level BPE without merges, chat
+  // tokens at 1000-1002, EOS = <|im_end|> as Qwen's instruct folders set it).
+  test::json j = test::byte_level_json({});
+  test::add_token(j, 1000, "<|endoftext|>", true);
+  test::add_token(j, 1001, "<|im_start|>", true);
+  test::add_token(j, 1002, "<|im_end|>", true);
+  test::write_temp("eval-chat/tokenizer_config.json", R"({"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"})");
+  const auto tok = test::load_json("eval-chat/tokenizer.json", j);
+  models::ModelConfig mc = models::testing::small_llama(models::Arch::qwen2, 96, 16, 32);
+  mc.vocab_size = 1003;
+  mc.n_layers = 1;
+  models::Model model(mc, models::LoraConfig{}, 5);
+  model.set_tokenizer(tok, models::chat_family(*tok, "", false));
+  REQUIRE(model.chat_template().name == "chatml");
+  auto inner = sim::llm::make_model_backend(model, nullptr);
+  Recording rec(*inner);
+  const Benchmark b = mtbench();
+  AnswerOptions opt;
+  opt.format = model_layout(model);
+  opt.seed = 4;
+  const Answers a = generate_answers(b, rec, opt);
+  REQUIRE(rec.calls.size() == 2);
+  int64_t prompt_tokens = 0;
+  for (size_t i = 0; i < 4; ++i) {
+    CHECK(rec.calls[0][i].chat.turns.empty());  // turn 1: the question alone
+    const models::Conversation& c = rec.calls[1][i].chat;
+    REQUIRE(c.turns.size() == 3);
+    CHECK(c.turns[0].text == b.questions[i].turns[0]);
+    CHECK(c.turns[1].text == a.turns[i][0]);
+    CHECK(c.turns[2].text == b.questions[i].turns[1]);
+    // The model read the template's generation prompt in max_seq - 1 tokens: a conversation
+    // that does not fit loses its first exchange, then the end of the question (one token per
+    // byte here, so the cut lands on max_seq - 1 exactly).
+    auto read = [&](const models::Conversation& x) {
+      return static_cast<int64_t>(models::tokenize_prompt(*tok, model.chat_template(), x).size());
+    };
+    const models::Conversation q1{"", {{models::Role::user, b.questions[i].turns[0]}}};
+    const models::Conversation q2{"", {{models::Role::user, b.questions[i].turns[1]}}};
+    prompt_tokens += std::min<int64_t>(read(q1), mc.max_seq - 1);
+    prompt_tokens += read(c) <= mc.max_seq - 1 ? read(c) : std::min<int64_t>(read(q2), mc.max_seq - 1);
+  }
+  CHECK(a.cost.prompt_tokens == prompt_tokens);
+  CHECK(a.cost.generated_tokens > 0);
+  // Answers are decoded text: no chat tokens in them.
+  for (const auto& q : a.turns)
+    for (const auto& t : q) CHECK(t.find("<|im_") == std::string::npos);
 }
 
 TEST_CASE("eval answers: eval.temperature and eval.max_new_tokens replace upstream's decoding for every question") {

@@ -110,10 +110,10 @@ TEST_CASE("eval config: each mistake names the key, the file and the line; fedsi
             "/judge-x.jsonl: no such file; the folder holds the references by judge model (gpt-4.jsonl for judges "
             "named gpt-4*, else <eval.judge_model>.jsonl)");
   CHECK(err({"eval.benchmarks=[mtbench, bleu]"}) ==
-        "e.yaml: eval.benchmarks: 'bleu' is not accepted; accepted: mtbench, vicuna, advbench, refer, aya");
+        "--set eval.benchmarks=[mtbench, bleu]: eval.benchmarks: 'bleu' is not accepted; accepted: mtbench, vicuna, advbench, refer, aya");
   CHECK(err({"eval.temperature=-0.5"}) ==
         "e.yaml: eval.temperature: -0.5 is not accepted; accepted: -1 (upstream's) or 0 to 10");
-  CHECK(err({"eval.every=-1"}) == "e.yaml: eval.every: -1 is out of range; accepted: 0 to 1000000");
+  CHECK(err({"eval.every=-1"}) == "--set eval.every=-1: eval.every: -1 is out of range; accepted: 0 to 1000000");
   CHECK(err({"federation.trainer=none"}) ==
         "e.yaml: eval.benchmarks: answers need a model, but federation.trainer is none; accepted with eval: trainer "
         "model (or eval.benchmarks: [])");

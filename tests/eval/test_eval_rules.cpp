@@ -81,12 +81,22 @@ TEST_CASE("eval: decoding follows the upstream answer scripts") {
 
 TEST_CASE("eval: the prompt layout keeps the last user turn whole and cuts history at characters") {
   const Conversation c = {{"user", "hello"}, {"assistant", "world"}, {"user", "why?"}};
-  CHECK(byte_layout()(c) == "hello\n\nworld\n\nwhy?");
-  CHECK(byte_layout(20)(c) == "llo\n\nworld\n\nwhy?");  // 16 bytes = max_seq - 4
-  CHECK(byte_layout(22)(c) == "hello\n\nworld\n\nwhy?");
-  CHECK(byte_layout(10)({{"user", "a"}, {"assistant", "b"}, {"user", "too long a turn"}}) == "too long a turn");
+  auto text = [](const PromptFormat& f, const Conversation& x) {
+    const models::Conversation out = f(x);
+    REQUIRE(out.turns.size() == 1);  // one user turn
+    CHECK(out.turns[0].role == models::Role::user);
+    return out.turns[0].text;
+  };
+  CHECK(text(byte_layout(), c) == "hello\n\nworld\n\nwhy?");
+  CHECK(text(byte_layout(20), c) == "llo\n\nworld\n\nwhy?");  // 16 bytes = max_seq - 4
+  CHECK(text(byte_layout(22), c) == "hello\n\nworld\n\nwhy?");
+  CHECK(text(byte_layout(10), {{"user", "a"}, {"assistant", "b"}, {"user", "too long a turn"}}) == "too long a turn");
   // Budget 7: keeping 6 history bytes would start inside the second "é"; the cut moves past it.
-  CHECK(byte_layout(11)({{"user", "\xC3\xA9\xC3\xA9"}, {"assistant", "b"}, {"user", "c"}}) == "\n\nb\n\nc");
+  CHECK(text(byte_layout(11), {{"user", "\xC3\xA9\xC3\xA9"}, {"assistant", "b"}, {"user", "c"}}) == "\n\nb\n\nc");
+  // The multi-turn layout hands the turns on as they are.
+  const models::Conversation whole = chat_layout()(c);
+  REQUIRE(whole.turns.size() == 3);
+  CHECK((whole.turns[1].role == models::Role::assistant && whole.turns[1].text == "world" && whole.turns[2].text == "why?"));
   CHECK(python_strip(" \t\n answer \x1c\xC2\xA0\xE3\x80\x80") == "answer");
   CHECK(python_strip("\xC2\xA9 kept \xC2") == "\xC2\xA9 kept \xC2");
 }

@@ -1,16 +1,24 @@
-// Multi-turn batch layout: every assistant turn a target, human turns masked, truncation.
+// Multi-turn batch layout of the byte-level runs (the fedsim-bytes-chat template on fedsim's
+// byte tokenizer): every assistant turn a target, human turns masked, truncation.
 #include <doctest/doctest.h>
 
-#include "models/conversation.hpp"
+#include "models/text/batch.hpp"
 
 using namespace fedsim::models;
 using Tok = Tokenizer;
 
 namespace {
 constexpr int32_t U = Tok::USER, A = Tok::ASSISTANT, E = Tok::EOS, P = Tok::PAD, S = Tok::BOS;
-}
 
-TEST_CASE("make_conversation_batch: every assistant turn is a target, human turns are masked") {
+// Conversations given as their turns (human, assistant, ...), rows of T tokens.
+Batch make_conversation_batch(const std::vector<std::vector<std::string>>& turns, int T) {
+  std::vector<Conversation> convs;
+  for (const auto& t : turns) convs.push_back(alternating(t));
+  return make_sft_batch(*byte_tokenizer(), chat_template("fedsim-bytes-chat"), convs, T);
+}
+}  // namespace
+
+TEST_CASE("fedsim-bytes-chat: every assistant turn is a target, human turns are masked") {
   // BOS U h i A o k EOS U q A z EOS: both replies and their end markers are targets.
   const Batch b = make_conversation_batch({{"hi", "ok", "q", "z"}, {"a", "b"}}, 14);
   REQUIRE(b.B == 2);
@@ -25,14 +33,14 @@ TEST_CASE("make_conversation_batch: every assistant turn is a target, human turn
         std::vector<int32_t>{-1, -1, -1, 'b', E, -1, -1, -1, -1, -1, -1, -1, -1, -1});
 }
 
-TEST_CASE("make_conversation_batch: a last human turn is context without a target") {
+TEST_CASE("fedsim-bytes-chat: a last human turn is context without a target") {
   const Batch b = make_conversation_batch({{"q", "r", "more"}}, 12);
   // BOS U q A r EOS U m o r e
   CHECK(b.inputs == std::vector<int32_t>{S, U, 'q', A, 'r', E, U, 'm', 'o', 'r', 'e', P});
   CHECK(b.targets == std::vector<int32_t>{-1, -1, -1, 'r', E, -1, -1, -1, -1, -1, -1, -1});
 }
 
-TEST_CASE("make_conversation_batch: truncation to the context keeps what fits") {
+TEST_CASE("fedsim-bytes-chat: truncation to the context keeps what fits") {
   // BOS U a A x y z EOS U b A w EOS is 12 tokens; T = 6 cuts inside the first reply: x and y are
   // targets inside the window and z (just past it) is predicted from the last position; the
   // second exchange is not seen at all.

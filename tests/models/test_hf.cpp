@@ -314,3 +314,36 @@ TEST_CASE("PEFT export: adapter_config.json and adapter_model.safetensors with P
         "transformers cannot load");
   fs::remove_all(d);
 }
+
+TEST_CASE("load_hf: the folder's tokenizer and template; a tokenizer larger than vocab_size; no tokenizer.json") {
+  HfInitSpec spec;
+  spec.cfg = small_llama(Arch::qwen2, 16, 16, 24);
+  const std::string d = tmpdir("text");
+  write_hf_model(spec, d);
+  const LoraConfig lora;
+  {
+    const Model m = Model::load_hf(d, lora);
+    // The byte-level tokenizer.json and its tokenizer_config.json: fedsim's ids and turn markers.
+    CHECK(m.chat_family() == "fedsim-bytes");
+    CHECK(m.chat_template().name == "fedsim-bytes");
+    CHECK(m.tokenizer().encode("hé", true) == std::vector<int32_t>{Tokenizer::BOS, 'h', 0xC3, 0xA9});
+    CHECK(m.tokenizer().describe().find("tokenizer.json BPE (byte-level") == 0);
+  }
+  // 265 ids for 264 embedding rows.
+  nlohmann::json t = nlohmann::json::parse(byte_level_tokenizer_json());
+  t["added_tokens"].push_back({{"id", 264}, {"content", "<|more|>"}, {"single_word", false}, {"lstrip", false},
+                               {"rstrip", false}, {"normalized", false}, {"special", true}});
+  std::ofstream(d + "/tokenizer.json") << t.dump();
+  CHECK(error_of([&] { Model::load_hf(d, lora); }) ==
+        d + "/tokenizer.json: 265 token ids, more than the 264 rows of the model's embedding (" + d +
+            "/config.json: vocab_size 264)\nHINT: the tokenizer and the weights must come from the same model");
+  // Without tokenizer.json the weights still load (logits of given ids); text needs a tokenizer.
+  fs::remove(d + "/tokenizer.json");
+  const Model bare = Model::load_hf(d, lora);
+  CHECK(bare.logits(nullptr, {1, 2, 3}).size() == 3u * 264u);
+  CHECK(bare.shared_tokenizer() == nullptr);
+  CHECK(error_of([&] { bare.tokenizer(); }) ==
+        d + "/tokenizer.json: missing; a model folder needs its tokenizer.json to turn text into ids (a SentencePiece "
+            "tokenizer.model alone is not read)\nHINT: `fedsim model init --tokenizer FILE` writes one");
+  fs::remove_all(d);
+}

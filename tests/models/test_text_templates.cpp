@@ -179,8 +179,8 @@ TEST_CASE("multi-turn templates: every assistant turn a target, user turns and s
         "<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n⟦4<|im_end|>⟧\n");
   CHECK(render("plain", two_exchanges()) == "Hi⟦Hello!</s>⟧2+2?⟦\n4</s>⟧");
   CHECK(render("fedsim-bytes-chat", two_exchanges(), byte_tokenizer()) ==
-        "<bos><user>Hi<assistant>⟦Hello!<eos>⟧<user>2+2?<assistant>⟦\n4<eos>⟧");
-  CHECK(render("fedsim-bytes", exchange("Hi", "Hello!"), byte_tokenizer()) == "<bos><inst>Hi<resp>⟦Hello!<eos>⟧");
+        "<|bos|><|user|>Hi<|assistant|>⟦Hello!<|eos|>⟧<|user|>2+2?<|assistant|>⟦\n4<|eos|>⟧");
+  CHECK(render("fedsim-bytes", exchange("Hi", "Hello!"), byte_tokenizer()) == "<|bos|><|inst|>Hi<|resp|>⟦Hello!<|eos|>⟧");
 }
 
 TEST_CASE("the loss mask follows characters: a token running from the prompt into the answer is trained") {
@@ -270,7 +270,7 @@ TEST_CASE("generation prompts end where the answer starts") {
 TEST_CASE("template and conversation errors name what is accepted") {
   CHECK_THROWS_WITH_AS(chat_template("nope"),
                        "chat template 'nope' is unknown; accepted: alpaca, arabic_alpaca, chinese_alpaca, "
-                       "portuguese_alpaca, telugu_alpaca, russian_alpaca, french_alpaca, spanish_alpaca, vicuna, "
+                       "portuguese_alpaca, telugu_alpaca, russian_alpaca, french_alpaca, spanish_alpaca, alpaca_by_language, vicuna, "
                        "medquad, vicuna_v1.1, llama-3, chatml, qwen2.5, qwen3, plain, fedsim-bytes, fedsim-bytes-chat",
                        UserError);
   const auto tok = byte_hf();

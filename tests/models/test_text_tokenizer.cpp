@@ -193,9 +193,11 @@ TEST_CASE("the byte tokenizer behind TextTokenizer equals models::Tokenizer") {
   CHECK(t->encode(s, true) == [&] { V v{Tok::BOS}; for (int32_t id : Tok::encode(s)) v.push_back(id); return v; }());
   const V ids{Tok::BOS, 'a', Tok::INST, 'b', Tok::EOS, Tok::PAD};
   CHECK(t->decode(ids, true) == Tok::decode(ids));
-  CHECK(t->decode(ids, false) == "<bos>a<inst>b<eos><pad>");
+  CHECK(t->decode(ids, false) == "<|bos|>a<|inst|>b<|eos|><|pad|>");
   CHECK(t->vocab_size() == Tok::vocab_size);
-  CHECK(t->token_to_id("<assistant>") == Tok::ASSISTANT);
+  CHECK(t->token_to_id("<|assistant|>") == Tok::ASSISTANT);
+  CHECK(t->token_to_id("<|reserved|>") == 263);
+  CHECK(t->token_to_id("<assistant>") == -1);
   CHECK(t->token_to_id("<nope>") == -1);
   CHECK((t->bos_id() == Tok::BOS && t->eos_id() == Tok::EOS && t->pad_id() == Tok::PAD));
   CHECK(spans_of(*t, "ab") == std::vector<TokenSpan>{{0, 1}, {1, 2}});

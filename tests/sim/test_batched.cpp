@@ -13,37 +13,12 @@
 #include "sim/experiment.hpp"
 #include "sim/federation.hpp"
 #include "sim/trainer.hpp"
+#include "tests/sim/fixtures.hpp"
 
 using namespace fedsim::sim;
 
 namespace {
-const char* kBase = R"(experiment:
-  name: batched
-  seed: 11
-  cache_dir: batched-cache
-data:
-  samples_mean: 40
-  test_samples: 32
-  public_samples: 400
-model:
-  preset: nano
-  pretrain_steps: 40
-  pretrain_batch: 16
-system:
-  compute_gflops: 0.02  # training dominates the downloads, so train jobs overlap
-  compute_sigma: 0.5
-federation:
-  clients: 6
-  clients_per_round: 4
-  rounds: 2
-  local_steps_mode: proportional
-  local_epochs: 0.4
-  batch_size: 4
-  lr: 0.01
-  prox_mu: 0.1
-privacy:
-  clip: 0.5
-)";
+const char* kBase = fedsim::test::kBatchedBaseYaml;
 
 // Forwards to the model trainer; keeps every adapter evaluated (the global one after each
 // round, or every client's own for `local`) and counts batched calls.

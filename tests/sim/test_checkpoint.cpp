@@ -84,27 +84,29 @@ TEST_CASE("checkpoint: a corrupt state is a UserError, not invalid values") {
   CHECK_THROWS_AS(run_experiment(c, {}, control), fedsim::UserError);
 }
 
-TEST_CASE("checkpoint: a version-1 file is refused naming the file, both versions and --fresh; exit 2") {
+TEST_CASE("checkpoint: a file of the previous version is refused naming the file, both versions and --fresh; exit 2") {
+  const std::string old = std::to_string(kSimStateFormatVersion - 1), now = std::to_string(kSimStateFormatVersion);
   {
     fedsim::h5::AtomicFile out("ckpt-v1.h5.ckpt");
-    fedsim::h5::set_format(out.root(), kSimStateKind, 1);
+    fedsim::h5::set_format(out.root(), kSimStateKind, kSimStateFormatVersion - 1);
     out.root().set_attr("config_yaml", "x");
     out.root().set_attr("completed_rounds", int64_t{1});
     out.root().write("state", std::vector<uint8_t>(64, 0));
     out.commit();
   }
   const std::string msg =
-      "ckpt-v1.h5.ckpt: checkpoint format_version 1 is not supported; this fedsim reads version 3; HINT: rerun with "
-      "--fresh to start the run over (the checkpoint is replaced)";
+      "ckpt-v1.h5.ckpt: checkpoint format_version " + old + " is not supported; this fedsim reads version " + now +
+      "; HINT: rerun with --fresh to start the run over (the checkpoint is replaced)";
   CHECK_THROWS_WITH_AS(read_checkpoint("ckpt-v1.h5.ckpt"), msg.c_str(), fedsim::UserError);
   const char* bin = std::getenv("FEDSIM_BINARY");
   REQUIRE(bin != nullptr);
   std::ofstream("ckpt-cli.yaml") << kYaml;
-  std::filesystem::copy_file("ckpt-v1.h5.ckpt", "ckpt-v1.h5.ckpt.ckpt", std::filesystem::copy_options::overwrite_existing);
-  const std::string cmd = std::string(bin) + " run ckpt-cli.yaml --out ckpt-v1.h5.ckpt >/dev/null 2>ckpt-cli.err";
+  std::filesystem::remove("ckpt-v1-run.h5");
+  std::filesystem::copy_file("ckpt-v1.h5.ckpt", "ckpt-v1-run.h5.ckpt", std::filesystem::copy_options::overwrite_existing);
+  const std::string cmd = std::string(bin) + " run ckpt-cli.yaml --out ckpt-v1-run.h5 >/dev/null 2>ckpt-cli.err";
   const int st = std::system(cmd.c_str());
   CHECK(WEXITSTATUS(st) == 2);
   const std::string err = bytes_of("ckpt-cli.err");
-  CHECK(err.find("ckpt-v1.h5.ckpt.ckpt: checkpoint format_version 1 is not supported") != std::string::npos);
+  CHECK(err.find("ckpt-v1-run.h5.ckpt: checkpoint format_version " + old + " is not supported") != std::string::npos);
   CHECK(err.find("--fresh") != std::string::npos);
 }

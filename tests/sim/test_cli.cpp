@@ -8,31 +8,14 @@
 #include <sstream>
 #include <string>
 
+#include "tests/sim/cli_util.hpp"
+
 namespace {
 
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
+using fedsim_cli::Outcome;
+using fedsim_cli::slurp;
 
-std::string slurp(const std::string& path) {
-  std::ifstream is(path);
-  std::stringstream ss;
-  ss << is.rdbuf();
-  return ss.str();
-}
-
-Outcome fedsim(const std::string& args) {
-  const char* bin = std::getenv("FEDSIM_BINARY");
-  REQUIRE(bin != nullptr);
-  const std::string cmd = std::string(bin) + " " + args + " >cli.out 2>cli.err";
-  const int status = std::system(cmd.c_str());
-  Outcome o;
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  o.out = slurp("cli.out");
-  o.err = slurp("cli.err");
-  return o;
-}
+Outcome fedsim(const std::string& args) { return fedsim_cli::run_fedsim(args, "cli"); }
 
 void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
@@ -86,6 +69,36 @@ TEST_CASE("cli: usage errors exit 2") {
   const Outcome o = fedsim("validate absent.yaml");
   CHECK(o.code == 2);
   CHECK(o.err == "fedsim: error: absent.yaml: cannot read config file (no such file or not readable)\n");
+}
+
+TEST_CASE("cli: data partition names the option, the value and the accepted spellings") {
+  // natural and calibrated are the generator's split and counts, so a re-split does not list them.
+  const std::pair<const char*, const char*> cases[] = {
+      {"--scheme natural", "fedsim: error: --scheme: 'natural' is not accepted; accepted: iid, dirichlet, shards\n"},
+      {"--by size", "fedsim: error: --by: 'size' is not accepted; accepted: task, language, length, quality\n"},
+      {"--quantity calibrated",
+       "fedsim: error: --quantity: 'calibrated' is not accepted; accepted: lognormal, powerlaw, equal\n"},
+  };
+  for (const auto& option_message : cases) {
+    const std::string option = option_message.first;
+    const std::string message = option_message.second;
+    CAPTURE(option);
+    const Outcome o = fedsim("data partition absent.h5 -o cli-partition.h5 " + option);
+    CHECK(o.code == 2);
+    CHECK(o.err == message);
+    CHECK_FALSE(std::filesystem::exists("cli-partition.h5"));
+  }
+}
+
+TEST_CASE("cli: data import of text with a NUL character exits 2 naming the place and writes nothing") {
+  std::filesystem::remove("cli-nul.h5");
+  write("cli-nul.json", "{\"a\": [{\"instruction\": \"x\\u0000y\", \"response\": \"r\"}]}\n");
+  const Outcome o = fedsim("data import cli-nul.json -o cli-nul.h5");
+  CHECK(o.code == 2);
+  CHECK(o.err == "fedsim: error: cli-nul.json:1:24: client \"a\", sample 0: \"instruction\" holds a NUL character "
+                 "(\\u0000) at byte 1; accepted: text without NUL characters\n");
+  for (const auto& entry : std::filesystem::directory_iterator("."))  // neither the file nor its .tmp-<pid>
+    CHECK(entry.path().filename().string().rfind("cli-nul.h5", 0) == std::string::npos);
 }
 
 TEST_CASE("cli: validate accepts the shipped configs") {
@@ -145,13 +158,13 @@ federation:
   CHECK(slurp("hf-run/peft/adapter_model.safetensors") == slurp("hf-run/peft-end/adapter_model.safetensors"));
   CHECK(slurp("hf-run/peft/adapter_config.json").find("\"target_modules\": [\n    \"q_proj\",\n    \"v_proj\",\n    \"gate_proj\"") !=
         std::string::npos);
-  // Too small a vocabulary for the byte-level ids runs use for now; no such folder.
+  // Too small a vocabulary for the byte-level tokenizer.json model init writes by default
+  // (tests/sim/test_hf_text.cpp: other tokenizers and the run's checks).
   o = fedsim("model init --arch llama --layers 1 --hidden 16 --heads 2 --intermediate 32 --vocab 100 --out hf-run/small");
-  REQUIRE(o.code == 0);
-  o = fedsim("run hf-run/cfg.yaml --set model.path=hf-run/small");
   CHECK(o.code == 2);
-  CHECK(o.err == "fedsim: error: hf-run/cfg.yaml: model.path: hf-run/small/config.json: vocab_size 100 is below the 264 "
-                 "ids of fedsim's byte-level tokenizer, which runs use for now; accepted: vocab_size >= 264\n");
+  CHECK(o.err == "fedsim: error: model init: --tokenizer (byte-level) has 264 token ids, more than --vocab 100; "
+                 "accepted: --vocab >= 264\n");
+  CHECK_FALSE(std::filesystem::exists("hf-run/small"));
   o = fedsim("run hf-run/cfg.yaml --set model.path=hf-run/none");
   CHECK(o.code == 2);
   CHECK(o.err.find("model.path: 'hf-run/none' is not a folder") != std::string::npos);

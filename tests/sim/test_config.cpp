@@ -56,6 +56,16 @@ TEST_CASE("config: out-of-range and unaccepted values give the accepted range") 
   CHECK(error_of("lora:\n  targets: [q, w]\n") ==
         "t.yaml: lora.targets: 'w' is not accepted; accepted: q, k, v, o, mlp_up, mlp_down, mlp_gate, q_proj, "
         "k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj");
+  // Choices held as enums: the key, the value and every spelling of the enum, in order.
+  CHECK(error_of("data:\n  partition: halves\n") ==
+        "t.yaml: data.partition: 'halves' is not accepted; accepted: natural, iid, dirichlet, shards");
+  CHECK(error_of("data:\n  partition_by: size\n") ==
+        "t.yaml: data.partition_by: 'size' is not accepted; accepted: task, language, length, quality");
+  CHECK(error_of("data:\n  quantity: zipf\n") ==
+        "t.yaml: data.quantity: 'zipf' is not accepted; accepted: calibrated, lognormal, powerlaw, equal");
+  CHECK(error_of("u2s:\n  start: never\n") == "t.yaml: u2s.start: 'never' is not accepted; accepted: as_ready, after_all");
+  CHECK(error_of("", {"masgpt.backend=gpt"}) ==
+        "--set masgpt.backend=gpt: masgpt.backend: 'gpt' is not accepted; accepted: model, openai");
   CHECK(error_of("federation:\n  clients: 5\n  clients_per_round: 6\n") ==
         "t.yaml: federation.clients_per_round: 6 is more than federation.clients (5); accepted: 1 to 5");
 }
@@ -72,7 +82,9 @@ TEST_CASE("config: --set overrides, with the same checks") {
   CHECK(c.lora.targets == std::vector<std::string>{"v"});
   CHECK(error_of("", {"federation.roundz=3"}) ==
         "--set: unknown key 'roundz' at federation.roundz; nearest valid key: federation.rounds");
-  CHECK(error_of("", {"federation.rounds=x"}) == "t.yaml: federation.rounds: expected an integer, got 'x'");
+  // A bad value from --set is blamed on the --set, not on the file.
+  CHECK(error_of("", {"federation.rounds=x"}) ==
+        "--set federation.rounds=x: federation.rounds: expected an integer, got 'x'");
   CHECK(error_of("", {"rounds"}) == "--set rounds: expected section.key=value, for example federation.rounds=20");
 }
 

@@ -12,7 +12,7 @@
 
 #include "common/rng.hpp"
 #include "datasets/dataset.hpp"
-#include "models/conversation.hpp"
+#include "models/text/batch.hpp"
 #include "sim/config.hpp"
 #include "sim/federation.hpp"
 #include "sim/sampler.hpp"
@@ -148,6 +148,8 @@ TEST_CASE("local draw: FedLLM-Bench's random.seed(round); random.sample(range(n_
 }
 
 TEST_CASE("multi-turn data trains whole conversations: every assistant turn is a target") {
+  namespace models = fedsim::models;
+  using Tok = models::Tokenizer;
   ds::FederatedDataset d;
   d.kind = ds::DataKind::multiturn;
   ds::Sample s;
@@ -155,15 +157,51 @@ TEST_CASE("multi-turn data trains whole conversations: every assistant turn is a
   s.instruction = "q2";
   s.response = "a2";
   const std::vector<ds::Sample> samples{s};
-  const fedsim::models::Batch b = training_batch(d, samples, {0}, 32);
-  std::string targets;
-  for (int32_t t : b.targets)
-    if (t >= 0 && t < 256) targets += static_cast<char>(t);
-  CHECK(targets == "a1a2");  // both replies; the human turns q1, q2 are masked
-  CHECK(std::count(b.targets.begin(), b.targets.end(), fedsim::models::Tokenizer::EOS) == 2);
-  CHECK(b.inputs == fedsim::models::make_conversation_batch({s.turns}, 32).inputs);
+  models::ModelConfig mc = models::preset_config("nano");
+  mc.max_seq = 20;
+  models::Model m(mc, models::LoraConfig{}, 1);
+  m.set_chat_template(models::chat_template("fedsim-bytes-chat"));  // what auto picks for multi-turn data
+  const models::Batch b = training_batch(d, samples, {0}, m);
+  // BOS USER q 1 ASSISTANT a 1 EOS USER q 2 ASSISTANT a 2 EOS, padded: both replies and their EOS
+  // are targets; the human turns q1, q2 are masked.
+  const int32_t S = Tok::BOS, U = Tok::USER, A = Tok::ASSISTANT, E = Tok::EOS, P = Tok::PAD;
+  CHECK(b.inputs == std::vector<int32_t>{S, U, 'q', '1', A, 'a', '1', E, U, 'q', '2', A, 'a', '2', E, P, P, P, P, P});
+  CHECK(b.targets == std::vector<int32_t>{-1, -1, -1, -1, 'a', '1', E, -1, -1, -1, -1, 'a', '2', E, -1, -1, -1, -1, -1, -1});
   d.kind = ds::DataKind::sft;  // single-turn data keeps the instruction -> response layout
-  CHECK(training_batch(d, samples, {0}, 32).inputs == fedsim::models::make_sft_batch({{"q2", "a2"}}, 32).inputs);
+  m.set_chat_template(models::chat_template("fedsim-bytes"));
+  CHECK(training_batch(d, samples, {0}, m).inputs == models::make_sft_batch({{"q2", "a2"}}, 20).inputs);
+}
+
+TEST_CASE("a sample's language picks its alpaca variant (alpaca_by_language)") {
+  namespace models = fedsim::models;
+  ds::FederatedDataset d;
+  d.languages = {"en", "ar", "Simplified_Chinese"};
+  ds::Sample s;
+  s.instruction = "q";
+  s.response = "r";
+  std::vector<ds::Sample> samples(4, s);
+  samples[1].language = 1;
+  samples[2].language = 2;
+  samples[3].language = 0;  // samples[0]: unknown language, plain alpaca as English
+  models::ModelConfig mc = models::preset_config("nano");
+  mc.max_seq = 160;
+  models::Model m(mc, models::LoraConfig{}, 1);
+  m.set_chat_template(models::chat_template("alpaca_by_language"));
+  const models::Batch b = training_batch(d, samples, {0, 1, 2, 3}, m);
+  auto row_text = [&](int r) {
+    std::vector<int32_t> ids(b.inputs.begin() + r * b.T, b.inputs.begin() + (r + 1) * b.T);
+    return m.tokenizer().decode(ids, true);
+  };
+  // The byte tokenizer's post-processor puts BOS in front; the text is FedLLM-Bench's template.
+  const std::string en = "Below is an instruction that describes a task. Write a response that appropriately "
+                         "completes the request.\n\n### Instruction:\nq \n\n### Response: r";
+  CHECK(row_text(0) == en);
+  CHECK(row_text(3) == en);
+  CHECK(row_text(1) == "أدناه تعليمة تصف مهمة. اكتب استجابة تكميلية مناسبة للطلب.\n\n### التعليمات:\nq\n\n### الاستجابة: r");
+  CHECK(row_text(2) == "以下是描述任务的指示。请写出一个适当完成请求的回答。\n\n### 指令:\nq\n\n### 回答: r");
+  // The loss covers " r" and EOS in every variant.
+  for (int r = 0; r < 4; ++r)
+    CHECK(std::count_if(b.targets.begin() + r * b.T, b.targets.begin() + (r + 1) * b.T, [](int32_t t) { return t >= 0; }) == 3);
 }
 
 TEST_CASE("shipped FedLLM-Bench configs: paper defaults, published R, and every departure stated") {

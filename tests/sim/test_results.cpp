@@ -101,7 +101,7 @@ TEST_CASE("results: a foreign or truncated file is rejected with a clear error")
     f.commit();
   }
   CHECK_THROWS_WITH_AS(read_results("newer.h5"),
-                       "newer.h5: fedsim-results format_version 99 is not supported; this fedsim reads version 2 "
+                       "newer.h5: fedsim-results format_version 99 is not supported; this fedsim reads version 3 "
                        "(regenerate the file with this fedsim)",
                        fedsim::UserError);
   {

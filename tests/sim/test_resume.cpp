@@ -1,7 +1,8 @@
 // Crash safety: a run killed with SIGKILL at several points (mid-round, in the middle of writing
 // a checkpoint, around async aggregations) or stopped by SIGTERM, then run again, ends with
 // results identical to an uninterrupted run (wall-clock fields aside), for sync, deadline and
-// async modes and FedAvg, SCAFFOLD and FedAdam, and for a U2S run.
+// async modes and FedAvg, SCAFFOLD and FedAdam, and for a U2S run killed during generation or
+// training.
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "common/h5.hpp"
+#include "sim/checkpoint.hpp"
 #include "sim/results.hpp"
 #include "tests/sim/results_check.hpp"
 
@@ -122,11 +124,12 @@ TEST_CASE("resume: killed or stopped runs continue to the same results") {
   }
 }
 
-TEST_CASE("resume: a U2S run killed or stopped in its federation continues to the same results") {
-  // The generation phase runs again (deterministic), the federation continues from the
-  // checkpoint, and /u2s/eval still has the base's per-domain numbers of round 0.
-  const std::string cfg = "resume-u2s.yaml";
-  std::ofstream(cfg) << R"(experiment:
+TEST_CASE("resume: a U2S run killed or stopped during generation or training continues to the same results") {
+  // Generation and training share one timeline (sim/u2s/README.md), and a checkpoint holds the
+  // generated text with the federation's state: a run stopped while clients still generate
+  // resumes mid-generation (completed_rounds 0: the checkpoint came from a finished generate
+  // job or the stop itself), and /u2s/eval still has the base's per-domain numbers of round 0.
+  const std::string base = R"(experiment:
   seed: 2
   cache_dir: resume-cache
   checkpoint_every: 1
@@ -156,27 +159,51 @@ u2s:
       v.insert(v.end(), x.begin(), x.end());
     }
     for (int64_t k : g.read<int64_t>("kept")) v.push_back(static_cast<double>(k));
+    for (double r : g.read<double>("ready_s")) v.push_back(r);
     return v;
   };
-  std::filesystem::remove_all("resume-ref-u2s");
-  REQUIRE(run_fedsim(cfg, "resume-ref-u2s/ref.h5", "").code == 0);
-  const RunResults want = read_results("resume-ref-u2s/ref.h5");
-  const std::vector<double> want_u2s = u2s_eval("resume-ref-u2s/ref.h5");
-  REQUIRE(want_u2s.size() == 3 * 4 + 5);
-  for (const char* fault : {"kill_after_events=9", "term_after_events=15"}) {
-    const std::string fault_name = fault;
-    CAPTURE(fault_name);
-    const std::string out = "resume-u2s.h5";
-    std::filesystem::remove(out);
-    std::filesystem::remove(out + ".ckpt");
-    const Status first = run_fedsim(cfg, out, fault);
-    CHECK(first.killed);
-    CHECK(std::filesystem::exists(out + ".ckpt"));
-    CHECK_FALSE(std::filesystem::exists(out));
-    REQUIRE(run_fedsim(cfg, out, "").code == 0);
-    check_same(read_results(out), want);
-    const std::vector<double> got = u2s_eval(out);
-    REQUIRE(got.size() == want_u2s.size());
-    for (size_t i = 0; i < got.size(); ++i) CHECK(same_value(got[i], want_u2s[i]));
+  struct Fault {
+    const char* fault;
+    int64_t completed_rounds;  // in the checkpoint it leaves
+  };
+  struct Case {
+    const char* start;
+    std::vector<Fault> faults;
+  };
+  // as_ready: event 12 falls after the first generate jobs ended, while the others still run
+  // and round 1 trains the first ready client; event 4 before any job ended; event 30 in round 3.
+  // after_all: round 0 waits for every client, so events 13 and 14 are inside generation.
+  const Case cases[] = {
+      {"as_ready", {{"kill_after_events=12", 0}, {"term_after_events=4", 0}, {"kill_after_events=30", 2}}},
+      {"after_all", {{"term_after_events=13", 0}, {"kill_after_events=14", 0}}},
+  };
+  for (const Case& k : cases) {
+    const std::string start = k.start;
+    CAPTURE(start);
+    const std::string cfg = "resume-u2s-" + start + ".yaml";
+    std::ofstream(cfg) << base << "  start: " << start << "\n";
+    const std::string ref_dir = "resume-ref-u2s-" + start;
+    std::filesystem::remove_all(ref_dir);
+    REQUIRE(run_fedsim(cfg, ref_dir + "/ref.h5", "").code == 0);
+    const RunResults want = read_results(ref_dir + "/ref.h5");
+    const std::vector<double> want_u2s = u2s_eval(ref_dir + "/ref.h5");
+    REQUIRE(want_u2s.size() == 3 * 4 + 5 + 5);
+    for (const Fault& f : k.faults) {
+      const std::string fault_name = f.fault;
+      CAPTURE(fault_name);
+      const std::string out = "resume-u2s.h5";
+      std::filesystem::remove(out);
+      std::filesystem::remove(out + ".ckpt");
+      const Status first = run_fedsim(cfg, out, f.fault);
+      CHECK(first.killed);
+      REQUIRE(std::filesystem::exists(out + ".ckpt"));
+      CHECK(read_checkpoint(out + ".ckpt").completed_rounds == f.completed_rounds);
+      CHECK_FALSE(std::filesystem::exists(out));
+      REQUIRE(run_fedsim(cfg, out, "").code == 0);
+      check_same(read_results(out), want);
+      const std::vector<double> got = u2s_eval(out);
+      REQUIRE(got.size() == want_u2s.size());
+      for (size_t i = 0; i < got.size(); ++i) CHECK(same_value(got[i], want_u2s[i]));
+    }
   }
 }

@@ -31,15 +31,22 @@ struct Aggregation {
 class ScriptedHost : public Process, public StrategyHost {
  public:
   using Script = std::function<Outcome(size_t launch, int32_t client, int64_t round)>;
-  ScriptedHost(int n, Script s) : n_(n), script_(std::move(s)) {}
+  enum Kind : uint32_t { kSlotEnd, kArrival, kKinds };
+  ScriptedHost(int n, Script s) : n_(n), script_(std::move(s)), ready_(static_cast<size_t>(n), true) {}
 
   int n_clients() const override { return n_; }
+  // The client's data arrives at t seconds (U2S generation): not eligible until then.
+  void arrive_at(int32_t client, double t) {
+    ready_[static_cast<size_t>(client)] = false;
+    schedule(fedsim::sim::seconds_to_ticks(t), kArrival, client, 0);
+  }
   size_t launch(int32_t client, int64_t round) override {
     const Outcome o = script_(launches.size(), client, round);
     launches.push_back({client, round});
+    launch_times.push_back(fedsim::sim::ticks_to_seconds(now()));
     slots_.push_back({client, round, true, o.deliver, {}});
     const size_t slot = slots_.size() - 1;
-    slots_[slot].event = schedule_in(fedsim::sim::seconds_to_ticks(o.delay_s), 0, client, static_cast<int64_t>(slot));
+    slots_[slot].event = schedule_in(fedsim::sim::seconds_to_ticks(o.delay_s), kSlotEnd, client, static_cast<int64_t>(slot));
     return slot;
   }
   bool active(size_t slot) const override { return slots_.at(slot).active; }
@@ -57,7 +64,7 @@ class ScriptedHost : public Process, public StrategyHost {
   std::vector<int32_t> eligible(const std::vector<bool>* exclude) const override {
     std::vector<int32_t> out;
     for (int32_t c = 0; c < n_; ++c)
-      if (!exclude || !(*exclude)[static_cast<size_t>(c)]) out.push_back(c);
+      if ((!exclude || !(*exclude)[static_cast<size_t>(c)]) && ready_[static_cast<size_t>(c)]) out.push_back(c);
     return out;
   }
   Tick next_eligible(const std::vector<bool>*) const override { return kNever; }
@@ -72,7 +79,12 @@ class ScriptedHost : public Process, public StrategyHost {
     row.sim_time_s = fedsim::sim::ticks_to_seconds(now());
     rows.push_back(row);
   }
-  void on_event(const Event& ev, uint32_t) override {
+  void on_event(const Event& ev, uint32_t kind) override {
+    if (kind == kArrival) {
+      ready_[static_cast<size_t>(ev.client)] = true;
+      strategy->on_clients_ready();
+      return;
+    }
     const auto slot = static_cast<size_t>(ev.payload);
     Slot& s = slots_.at(slot);
     s.active = false;
@@ -86,6 +98,7 @@ class ScriptedHost : public Process, public StrategyHost {
 
   ServerStrategy* strategy = nullptr;
   std::vector<std::pair<int32_t, int64_t>> launches;
+  std::vector<double> launch_times;
   std::vector<size_t> released;
   std::vector<int32_t> cancelled;
   std::vector<Aggregation> aggregations;
@@ -101,6 +114,7 @@ class ScriptedHost : public Process, public StrategyHost {
   };
   int n_;
   Script script_;
+  std::vector<bool> ready_;
   std::vector<Slot> slots_;
 };
 
@@ -109,12 +123,15 @@ struct Run {
   Simulation sim{SystemSpec{}, 1, 1};
   ScriptedHost host;
   std::unique_ptr<ServerStrategy> strategy;
-  Run(const std::string& federation_yaml, int n, ScriptedHost::Script script)
+  // arrivals: (client, seconds) whose data arrives during the run; the others hold it from the start.
+  Run(const std::string& federation_yaml, int n, ScriptedHost::Script script,
+      const std::vector<std::pair<int32_t, double>>& arrivals = {})
       : cfg(parse_config("federation:\n  trainer: none\n" + federation_yaml, "t.yaml")), host(n, std::move(script)) {
     strategy = make_strategy(host, cfg);
     host.strategy = strategy.get();
-    sim.add(host, 1, 1);
+    sim.add(host, ScriptedHost::kKinds, 1);
     sim.add(*strategy, strategy->n_kinds(), 1);
+    for (const auto& [client, t] : arrivals) host.arrive_at(client, t);
     strategy->start();
     sim.run();
   }
@@ -241,4 +258,33 @@ TEST_CASE("fedbuff: a dropped participation is replaced at once and counted") {
   CHECK(r.host.rows[0].selected == 2);
   CHECK(r.host.aggregations[0].time_s == 2.0);
   CHECK(r.host.launches.size() == 3);
+}
+
+TEST_CASE("sync rounds: a round with no eligible client waits for data to arrive, then starts at once") {
+  // No client holds data at 0; clients 0 and 1 get theirs at 1 s (two events at one tick),
+  // client 2 at 1.5 s. Round 0 starts at 1 s after both arrivals, round 1 at 2 s with all three
+  // eligible; the arrival at 1.5 s, during round 0, does not start a round of its own.
+  Run r("  clients: 3\n  clients_per_round: 2\n  rounds: 2\n", 3, delays({1.0}), {{0, 1.0}, {1, 1.0}, {2, 1.5}});
+  REQUIRE(r.host.participation.size() == 2);
+  CHECK(r.host.participation[0] == std::vector<int32_t>{0, 1});
+  CHECK(r.host.launch_times == std::vector<double>{1.0, 1.0, 2.0, 2.0});
+  REQUIRE(r.host.aggregations.size() == 2);
+  CHECK(r.host.aggregations[0].time_s == 2.0);
+  CHECK(r.host.aggregations[1].time_s == 3.0);
+  CHECK(r.host.rows[0].duration_s == 1.0);  // from its start at 1 s, not from the wait at 0
+}
+
+TEST_CASE("fedbuff: a free slot waiting for an eligible client fills when data arrives") {
+  // Concurrency 2; only client 0 holds data at 0; clients 1 and 2 get theirs at 0.5 s.
+  Run r("  mode: async\n  clients: 3\n  clients_per_round: 1\n  async_concurrency: 2\n  async_buffer: 1\n  rounds: 2\n", 3,
+        delays({1.0}),
+        {{1, 0.5}, {2, 0.5}});
+  REQUIRE(r.host.launch_times.size() >= 3);
+  CHECK(r.host.launches[0].first == 0);
+  CHECK(r.host.launch_times[0] == 0.0);
+  CHECK(r.host.launch_times[1] == 0.5);  // the second slot fills at the arrival
+  CHECK(r.host.launches[1].first != 0);
+  REQUIRE(r.host.aggregations.size() == 2);
+  CHECK(r.host.aggregations[0].time_s == 1.0);
+  CHECK(r.host.aggregations[1].time_s == 1.5);
 }

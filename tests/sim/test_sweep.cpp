@@ -15,34 +15,14 @@
 #include "common/error.hpp"
 #include "sim/results.hpp"
 #include "sim/sweep.hpp"
+#include "tests/sim/fixtures.hpp"
 
 using namespace fedsim::sim;
 namespace fs = std::filesystem;
 
 namespace {
 
-// A run of well under a second: nano model, a few clients, two rounds.
-const char* kBase = R"(experiment:
-  name: base
-  seed: 3
-  cache_dir: sweep-cache
-data:
-  samples_mean: 20
-  tasks: [last, reverse]
-  public_tasks: [upper, first]
-  test_samples: 32
-  public_samples: 200
-model:
-  preset: nano
-  pretrain_steps: 20
-federation:
-  clients: 6
-  clients_per_round: 2
-  rounds: 2
-  local_steps: 2
-  batch_size: 4
-  lr: 0.01
-)";
+const char* kBase = fedsim::test::kSweepBaseYaml;
 
 void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
@@ -95,7 +75,7 @@ TEST_CASE("sweep: grid x zip x seeds expands in order with every value in the co
   CHECK(p[12].params[0].second == "scaffold");
   const ExperimentConfig& c = p[23].config;
   CHECK(c.federation.algorithm == Algorithm::scaffold);
-  CHECK(c.data.partition_alpha == 10.0);
+  CHECK(c.data.synthetic.partition_alpha == 10.0);
   CHECK(c.federation.clients_per_round == 4);
   CHECK(c.federation.deadline_s == 30.0);
   CHECK(c.experiment.seed == 2);
@@ -165,7 +145,26 @@ TEST_CASE("sweep: stopped after k points, it resumes, skips the finished ones an
   CHECK_FALSE(point_is_complete(points[2], point_file(out, points[2])));
   const auto before = fs::last_write_time(point_file(out, points[0]));
 
-  rep = run_sweep(s, out, {});
+  // Neither is replaced silently: another config's results need --fresh, a file fedsim did not
+  // write needs --force; the sweep refuses before running any point.
+  CHECK_THROWS_WITH_AS(run_sweep(s, out, {}),
+                       (point_file(out, points[2]) +
+                        ": holds the results of another config; refusing to replace them (--fresh runs this config in "
+                        "their place, or choose another --out)")
+                           .c_str(),
+                       fedsim::UserError);
+  SweepOptions fresh;
+  fresh.fresh = true;
+  CHECK_THROWS_WITH_AS(run_sweep(s, out, fresh),
+                       (point_file(out, points[3]) +
+                        ": exists and is not a fedsim results file; refusing to replace it (--force replaces it, or "
+                        "choose another --out)")
+                           .c_str(),
+                       fedsim::UserError);
+  CHECK(read_sweep_index(index_path(out)).done == std::vector<uint8_t>{1, 1, 0, 0});  // nothing ran
+  SweepOptions force;
+  force.force = true;
+  rep = run_sweep(s, out, force);
   CHECK(rep.ran == 2);
   CHECK(rep.skipped == 2);
   CHECK(fs::last_write_time(point_file(out, points[0])) == before);  // not rerun

@@ -2,7 +2,9 @@
 // server that also answers with garbage, errors and stalls. Counts are asserted, not timings.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -94,6 +96,67 @@ TEST_CASE("u2s extractive: every client generates, trains and the counts add up"
   for (const auto& t : r.timeline) gen += t.kind == static_cast<int32_t>(sim::JobKind::generate);
   CHECK(gen == 4);
   CHECK(r.jobs_started == r.timeline.size());
+}
+
+TEST_CASE("u2s start: as_ready interleaves generation and training on one timeline; after_all waits for every client") {
+  const double inf = std::numeric_limits<double>::infinity();
+  for (const std::string start : {"as_ready", "after_all"}) {
+    CAPTURE(start);
+    sim::RunResults r;
+    const U2sFile u = run_and_read(short_config({"u2s.start=" + start}), "u2s-" + start, &r);
+    std::vector<double> gen_end(4, inf), first_job(4, inf);
+    double last_gen = 0.0, first_fed = inf, prev_end = 0.0;
+    for (const auto& t : r.timeline) {
+      CHECK(t.end_s >= prev_end);  // one timeline: rows in the order their jobs ended
+      prev_end = t.end_s;
+      const auto c = static_cast<size_t>(t.client);
+      if (t.round == -1) {  // U2S jobs
+        if (t.kind == static_cast<int32_t>(sim::JobKind::generate) && t.end == static_cast<int32_t>(sim::JobEnd::done)) {
+          gen_end[c] = t.end_s;
+          last_gen = std::max(last_gen, t.end_s);
+        }
+      } else {
+        first_job[c] = std::min(first_job[c], t.start_s);
+        first_fed = std::min(first_fed, t.start_s);
+      }
+    }
+    for (size_t c = 0; c < 4; ++c) {
+      CHECK(u.status[c] == "done");
+      CHECK(first_job[c] >= gen_end[c]);  // a client trains only once its data is there
+    }
+    REQUIRE(first_fed < inf);
+    if (start == "as_ready") {
+      CHECK(r.rounds[0].sim_time_s == 0.0);  // the server starts at once and waits for ready clients
+      CHECK(first_fed < last_gen);           // training began while others still generated
+    } else {
+      CHECK(r.rounds[0].sim_time_s == last_gen);
+      CHECK(first_fed == last_gen);
+    }
+  }
+}
+
+TEST_CASE("u2s as_ready: clients still generating when training ends are stopped, and the run ends with training") {
+  // Diurnal availability: most clients are offline at 0 and generate hours later, long after
+  // two rounds among the first ready clients are over.
+  sim::RunResults r;
+  const U2sFile u = run_and_read(short_config({"system.availability=diurnal", "system.online_hours=6"}), "u2s-stopped", &r);
+  check_accounting(u);
+  size_t stopped = 0;
+  for (size_t c = 0; c < 4; ++c) {
+    if (u.status[c] != "stopped: training ended") continue;
+    ++stopped;
+    CHECK(u.kept[c] == 0);
+    CHECK(u.processed[c] == 0);
+    CHECK(r.clients.rounds_joined[c] == 0);
+  }
+  CHECK(stopped > 0);
+  CHECK(stopped < 4);
+  REQUIRE(r.rounds.size() == 3);
+  CHECK(r.sim_total_s == r.rounds.back().sim_time_s);
+  for (const auto& t : r.timeline) CHECK(t.end_s <= r.sim_total_s);
+  size_t lines = 0;
+  for (const auto& m : u.messages) lines += m.find("still generating when training ended") != std::string::npos;
+  CHECK(lines == stopped);
 }
 
 TEST_CASE("u2s save_data writes the generated data set, pool with its domains as the public split") {
@@ -209,8 +272,10 @@ TEST_CASE("u2s openai: against a local server with garbage, errors and timeouts 
         return HttpReply{200, rep.dump(), 0, false};
       },
       2000, 120.0);
+  // after_all: the endpoint's simulated latency makes generation outlast two rounds of training;
+  // training starts once every client is done, so every request is made and counted.
   const U2sFile u = run_and_read(short_config({"u2s.backend=openai", "u2s.openai_url=" + s.url(), "u2s.openai_timeout_s=0.1",
-                                               "u2s.openai_retries=0", "u2s.openai_backoff_s=0"}),
+                                               "u2s.openai_retries=0", "u2s.openai_backoff_s=0", "u2s.start=after_all"}),
                                  "u2s-openai");
   check_accounting(u);
   const int64_t pieces = std::accumulate(u.pieces.begin(), u.pieces.end(), int64_t{0});
@@ -254,8 +319,8 @@ TEST_CASE("u2s model backend: runs that differ only in the clients' selection sh
     bool fresh = false, cached = false;
     sim::RunHooks hooks;
     hooks.log = [&](const std::string& line) {
-      fresh = fresh || line.find("u2s: trained generator cached") != std::string::npos;
-      cached = cached || line.find("u2s: cached generator") != std::string::npos;
+      fresh = fresh || line.find("u2s: generator: built, cached at") != std::string::npos;
+      cached = cached || line.find("u2s: generator: cached ") != std::string::npos;
     };
     sim::run_experiment(c, hooks);
     REQUIRE(fresh != cached);

@@ -11,6 +11,7 @@
 using namespace fedsim;
 using namespace fedsim::sim::u2s;
 using fedsim::sim::Selection;
+using fedsim::sim::FilterSpec;
 
 namespace {
 
@@ -135,8 +136,7 @@ TEST_CASE("retrieval picks examples of the piece's template; random and fixed ar
 
 TEST_CASE("filter: each drop reason, and the kept pair") {
   std::map<std::string, std::string> truth{{"What does Zorvex treat?", "gout"}};
-  FilterSpec f;
-  f.truth = &truth;
+  const FilterSpec f;
   const std::string piece = "Zorvex treats gout. Zorvex treats rash.";
   auto res = [](bool ok, const std::string& text, const std::string& err = "") {
     sim::llm::Result r;
@@ -145,16 +145,15 @@ TEST_CASE("filter: each drop reason, and the kept pair") {
     r.error = err;
     return r;
   };
-  CHECK(judge(res(true, "Q:What does Zorvex treat?\nA:gout"), piece, f).keep);
-  CHECK(judge(res(true, "  Q:What does Zorvex treat?\nA:gout\nQ:more"), piece, f).keep);
-  CHECK(judge(res(false, "", "HTTP 500"), piece, f).why == Drop::error);
-  CHECK(judge(res(false, "", "timeout after 1 s"), piece, f).why == Drop::timeout);
-  CHECK(judge(res(true, "What does Zorvex treat? gout"), piece, f).why == Drop::format);
-  CHECK(judge(res(true, "Q:What?\nA:gout"), piece, f).why == Drop::length);
-  CHECK(judge(res(true, "Q:What does Zorvex treat?\nA:flu"), piece, f).why == Drop::ungrounded);
-  CHECK(judge(res(true, "Q:What does Zorvex treat?\nA:rash"), piece, f).why == Drop::incorrect);
-  CHECK(judge(res(true, "Q:What does Zorvex cure?\nA:gout"), piece, f).why == Drop::unverifiable);
-  f.truth = nullptr;
-  CHECK(judge(res(true, "Q:What does Zorvex cure?\nA:gout"), piece, f).keep);
+  CHECK(judge(res(true, "Q:What does Zorvex treat?\nA:gout"), piece, f, &truth).keep);
+  CHECK(judge(res(true, "  Q:What does Zorvex treat?\nA:gout\nQ:more"), piece, f, &truth).keep);
+  CHECK(judge(res(false, "", "HTTP 500"), piece, f, &truth).why == Drop::error);
+  CHECK(judge(res(false, "", "timeout after 1 s"), piece, f, &truth).why == Drop::timeout);
+  CHECK(judge(res(true, "What does Zorvex treat? gout"), piece, f, &truth).why == Drop::format);
+  CHECK(judge(res(true, "Q:What?\nA:gout"), piece, f, &truth).why == Drop::length);
+  CHECK(judge(res(true, "Q:What does Zorvex treat?\nA:flu"), piece, f, &truth).why == Drop::ungrounded);
+  CHECK(judge(res(true, "Q:What does Zorvex treat?\nA:rash"), piece, f, &truth).why == Drop::incorrect);
+  CHECK(judge(res(true, "Q:What does Zorvex cure?\nA:gout"), piece, f, &truth).why == Drop::unverifiable);
+  CHECK(judge(res(true, "Q:What does Zorvex cure?\nA:gout"), piece, f).keep);  // no ground truth
   CHECK(std::string(drop_name(Drop::unverifiable)) == "unverifiable");
 }
