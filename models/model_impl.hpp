@@ -76,6 +76,7 @@ struct Model::Impl {
   Vec<float> row_f = Vec<float>("fedsim::models::row_settings_f", 0);
   IVec row_i = IVec("fedsim::models::row_settings_i", 0);
   Vec<double> loss_acc = Vec<double>("fedsim::models::loss_sums", 0);
+  Vec<double> dpo_seq_nll = Vec<double>("fedsim::models::dpo_seq_losses", 0);  // DpoStep's scratch
   Vec<double> readback = Vec<double>("fedsim::models::readback", 0);
   Kokkos::View<float*, Kokkos::HostSpace> row_fh = Kokkos::View<float*, Kokkos::HostSpace>("fedsim::host::row_settings_f", 0);
   Kokkos::View<int32_t*, Kokkos::HostSpace> row_ih =

@@ -180,6 +180,19 @@ std::vector<double> Net<T>::sequence_losses() {
 }
 
 template <class T>
+void Net<T>::sequence_losses_device(UVec<double> out) {
+  FEDSIM_ASSERT(static_cast<int>(out.extent(0)) >= B_);
+  const UVec<T> l = a_.losses;
+  const IVec off = sr_.off_d;
+  Kokkos::parallel_for(
+      "fedsim::models::sequence_losses", range(exec, int64_t(B_)), KOKKOS_LAMBDA(const int64_t b) {
+        double sum = 0;  // in position order, as sequence_losses
+        for (int64_t n = off(b); n < off(b + 1); ++n) sum += static_cast<double>(l(n));
+        out(b) = sum;
+      });
+}
+
+template <class T>
 std::vector<T> Net<T>::logits_host() {
   FEDSIM_ASSERT_MSG(!packed_, "logits_host: the batch is packed (per-position outputs need a padded batch)");
   auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), a_.logits);

@@ -141,8 +141,13 @@ class Net {
   // over its target tokens, or, given seq_weights (B), sum over sequences b of seq_weights[b]
   // times the sum of b's per-token losses (DPO).
   void backward(bool base_grads, const std::vector<T>* seq_weights = nullptr);
+  // The same with the per-sequence weights already on the device, in seq_weights_device().
+  void backward_weighted(bool base_grads);
+  UVec<T> seq_weights_device();  // (B) device buffer backward_weighted reads
   // Per-sequence sums of the last forward's per-token losses, -log p(targets of b) (B).
   std::vector<double> sequence_losses();
+  // The same into out (B) on the device, each sequence's rows summed in order: no host read.
+  void sequence_losses_device(UVec<double> out);
 
   int64_t n_targets() const { return n_targets_; }
   // Floats of activation memory a padded (B,T) batch needs (for sizing batched groups; a
@@ -153,6 +158,7 @@ class Net {
   std::vector<T> logits_host();  // (B*T, V) of the last forward
   std::vector<T> losses_host();  // (rows) per-row losses
   int64_t n_rows() const { return sr_.rows(); }  // activation rows of the current batch
+  int n_seqs() const { return B_; }  // sequences of the current batch
   int64_t seq_rows(int b) const { return sr_.len(b); }  // rows of its sequence b
   int64_t staged_rows(size_t i) const { return staged_[i].off.back(); }  // rows of staged batch i
   const SegTable& segments() const { return st_; }  // of the current batch
@@ -196,6 +202,7 @@ class Net {
   UVec<T> row(Mat<T>& m, int r) { return as_vec(m.data() + int64_t(r) * m.extent(1), int64_t(m.extent(1))); }
 
  private:
+  void backward_from_dlogits();  // the backward below the loss, dlogits in a_.probs
   // Host side of one staged batch; the device side is views into stage_i_ / stage_k_.
   struct Staged {
     int B = 0, Tpad = 0;  // sequences, padded context

@@ -92,18 +92,37 @@ void Net<T>::forward_staged(bool adapters, bool dropout) {
 template <class T>
 void Net<T>::backward(bool base_grads, const std::vector<T>* seq_weights) {
   FEDSIM_ASSERT(!base_grads || base_grad.extent(0) > 0);
-  grads_on_ = base_grads;
-  Acts<T>& a = a_;
   if (seq_weights != nullptr) {  // staged from a member buffer, no fence
     FEDSIM_ASSERT(static_cast<int>(seq_weights->size()) == B_);
     if (static_cast<int>(seq_wh_.extent(0)) < B_) seq_wh_ = decltype(seq_wh_)("fedsim::host::seq_w", B_);
-    if (static_cast<int>(seq_w_.extent(0)) < B_) seq_w_ = Vec<T>(Kokkos::view_alloc(exec, "fedsim::models::seq_w"), B_);
+    const UVec<T> w = seq_weights_device();
     for (int b = 0; b < B_; ++b) seq_wh_(b) = (*seq_weights)[size_t(b)];
-    Kokkos::deep_copy(exec, Kokkos::subview(seq_w_, std::make_pair(0, B_)), Kokkos::subview(seq_wh_, std::make_pair(0, B_)));
-    crossentropy_backward_rows(exec, a.probs, a.probs, targets_, as_vec(seq_w_.data(), B_), sr_.seq);
-  } else {
-    crossentropy_backward_segments(exec, a.probs, a.probs, targets_, sr_.seq, st_.of_seq, st_.targets);
+    Kokkos::deep_copy(exec, w, Kokkos::subview(seq_wh_, std::make_pair(0, B_)));
+    backward_weighted(base_grads);
+    return;
   }
+  grads_on_ = base_grads;
+  crossentropy_backward_segments(exec, a_.probs, a_.probs, targets_, sr_.seq, st_.of_seq, st_.targets);
+  backward_from_dlogits();
+}
+
+template <class T>
+UVec<T> Net<T>::seq_weights_device() {
+  if (static_cast<int>(seq_w_.extent(0)) < B_) seq_w_ = Vec<T>(Kokkos::view_alloc(exec, "fedsim::models::seq_w"), B_);
+  return as_vec(seq_w_.data(), B_);
+}
+
+template <class T>
+void Net<T>::backward_weighted(bool base_grads) {
+  FEDSIM_ASSERT(!base_grads || base_grad.extent(0) > 0);
+  grads_on_ = base_grads;
+  crossentropy_backward_rows(exec, a_.probs, a_.probs, targets_, seq_weights_device(), sr_.seq);
+  backward_from_dlogits();
+}
+
+template <class T>
+void Net<T>::backward_from_dlogits() {
+  Acts<T>& a = a_;
   const Params<T>& g = grads();
   const UMat<T> dlogits = a.probs;
   dense_nn(exec, a.dln, dlogits, w.head, T(0));  // dlnf
@@ -135,7 +154,10 @@ void Net<T>::backward(bool base_grads, const std::vector<T>* seq_weights) {
   template void Net<T>::proj_forward(int, int, UMat<T>, UMat<T>, const WMat<T>&, UVec<T>);                       \
   template void Net<T>::proj_backward(int, int, UMat<T>, const WMat<T>&, UVec<T>, UMat<T>, UMat<T>, const WMat<T>&, T); \
   template void Net<T>::forward_staged(bool, bool);                                                               \
-  template void Net<T>::backward(bool, const std::vector<T>*);
+  template void Net<T>::backward(bool, const std::vector<T>*);                                                   \
+  template UVec<T> Net<T>::seq_weights_device();                                                                  \
+  template void Net<T>::backward_weighted(bool);                                                                  \
+  template void Net<T>::backward_from_dlogits();
 FEDSIM_NET_PASS(float)
 FEDSIM_NET_PASS(double)
 #undef FEDSIM_NET_PASS

@@ -261,32 +261,28 @@ struct SftStep {
   }
 };
 
-// The DPO step: the base's log-probabilities (reference) and the adapters' on the same stacked
-// batch, each client's DPO loss and sequence weights on the host, backward with those weights.
+// The DPO step: the base's per-sequence losses (reference) and the adapters' on the same stacked
+// batch, each segment's DPO loss (added to its client's sum) and sequence weights on the device
+// (dpo_step_device), backward with those weights: no host read per step.
 struct DpoStep {
   Net<float>& net;
+  Vec<double>& loss_acc;  // (clients of the run) loss sums
+  Vec<double>& seq_nll;   // (2 B) scratch: the adapters' and the base's per-sequence losses
   float beta;
   std::vector<double> operator()(size_t) const {
+    const int B = net.n_seqs();
+    if (static_cast<int>(seq_nll.extent(0)) < 2 * B)
+      seq_nll = Vec<double>(Kokkos::view_alloc(net.exec, "fedsim::models::dpo_seq_losses"), 2 * B);
+    const UVec<double> nl = as_vec(seq_nll.data(), B), ref = as_vec(seq_nll.data() + B, B);
     net.forward_staged(false, false);
-    std::vector<double> ref = net.sequence_losses();  // -log p under the base
+    net.sequence_losses_device(ref);  // -log p under the base
     net.forward_staged(true, true);
-    const std::vector<double> nl = net.sequence_losses();
-    std::vector<double> losses;
-    std::vector<float> w_all, w;
-    size_t b0 = 0;
-    for (const Segment& sg : net.segments().host) {
-      const auto n = static_cast<size_t>(sg.seqs);
-      std::vector<double> lp(n), rf(n);
-      for (size_t i = 0; i < n; ++i) {
-        lp[i] = -nl[b0 + i];
-        rf[i] = -ref[b0 + i];
-      }
-      losses.push_back(dpo_loss(lp, rf, beta, w).loss);
-      w_all.insert(w_all.end(), w.begin(), w.end());
-      b0 += n;
-    }
-    net.backward(false, &w_all);
-    return losses;
+    net.sequence_losses_device(nl);
+    const SegTable& st = net.segments();
+    dpo_step_device(net.exec, net.seq_weights_device(), as_vec(loss_acc.data(), int64_t(loss_acc.extent(0))),
+                    kAdapterRows, nl, ref, st.row, st.b0, st.seqs, beta);
+    net.backward_weighted(false);
+    return {};
   }
 };
 }  // namespace
@@ -307,7 +303,7 @@ TrainStats Model::train_adapter_dpo(std::vector<float>& adapter, const std::vect
   FEDSIM_ASSERT_MSG(static_cast<int64_t>(adapter.size()) == im.net.al.total,
                     "adapter has " << adapter.size() << " values, model expects " << im.net.al.total);
   return im.train_batched({&adapter}, std::vector<std::vector<DpoBatch>>{batches}, {lr}, {dropout_seed}, opt, {hooks},
-                          kNoBudget, false, DpoStep{im.net, beta})[0];
+                          kNoBudget, false, DpoStep{im.net, im.loss_acc, im.dpo_seq_nll, beta})[0];
 }
 
 std::vector<TrainStats> Model::train_adapters_batched(const std::vector<std::vector<float>*>& adapters,
@@ -341,7 +337,7 @@ std::vector<TrainStats> Model::train_adapters_dpo_batched(const std::vector<std:
   }
   Impl& im = *impl_;
   return im.train_batched(adapters, batches, lrs, dropout_seeds, opt, hooks, options.memory_mb, options.pack,
-                          DpoStep{im.net, beta});
+                          DpoStep{im.net, im.loss_acc, im.dpo_seq_nll, beta});
 }
 
 DpoEvalStats Model::evaluate_dpo(const std::vector<float>* adapter, const DpoBatch& batch, float beta) const {
