@@ -106,7 +106,7 @@ if(NOT FEDSIM_HOST_BLAS STREQUAL "OFF")
                         "HINT: install libopenblas-dev, or pass -DFEDSIM_HOST_BLAS=OFF")
   endif()
 endif()
-# Test configuration (.ci/openmp.sh): the device code paths of the team kernels on the host
+# Test configuration (.ci/host-teams.sh): the device code paths of the team kernels on the host
 # (models/kernels/team.hpp kTeamLoops).
 option(FEDSIM_HOST_TEAMS "Run the team kernels' device code paths on host backends (testing)" OFF)
 if(FEDSIM_HOST_TEAMS)

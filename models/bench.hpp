@@ -20,6 +20,7 @@ struct KernelCounts {
   int64_t writes = 0;         // host -> device copies (staged, no fence)
   int64_t bytes = 0;          // host <-> device bytes, both ways
   int64_t device_copies = 0;  // device -> device copies
+  int64_t allocations = 0;    // View allocations and frees (a free fences the device on Kokkos 4.x)
   int64_t steps = 0, runs = 0;  // local steps (stacked: one per stack) and client runs, marked by train.cpp
   int64_t syncs() const { return fences + reads; }
 };

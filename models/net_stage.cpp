@@ -91,7 +91,7 @@ void Net<T>::stage(const std::vector<const Batch*>& batches, const std::vector<s
       s.n_targets += s.seq_targets[size_t(b)];
       if (pack) lens[size_t(b)] = len;
     }
-    SeqRows lay;  // host layout only
+    SeqLayout lay;  // host layout only: no device allocation
     lay.set_host(lens);
     s.off = lay.off;
     s.Tc = lay.Tc;

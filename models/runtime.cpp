@@ -34,6 +34,11 @@ void register_allocation_callbacks();
 // the OpenMP runtime Kokkos uses; Serial: one), or FEDSIM_BLAS_THREADS; OPENBLAS_NUM_THREADS,
 // when set, is left to OpenBLAS.
 Runtime::Runtime(int& argc, char** argv) {
+  // Kokkos's OpenMP backend prints a binding hint on stdout (into every run's output, and before
+  // a --json line) when OMP_PROC_BIND is unset. The OpenMP runtime read its environment when it
+  // was loaded, so setting the variable now binds nothing: it records the runtime's default for
+  // an unset variable (false: threads not bound), and the hint goes.
+  if (!std::getenv("OMP_PROC_BIND")) setenv("OMP_PROC_BIND", "false", 0);
   if (!Kokkos::is_initialized()) Kokkos::initialize(argc, argv);
   int blas_threads = Kokkos::DefaultHostExecutionSpace().concurrency();
   if (const char* env = std::getenv("FEDSIM_BLAS_THREADS")) blas_threads = std::max(1, std::atoi(env));
@@ -123,19 +128,21 @@ bool is_device_ptr(const Kokkos::Tools::SpaceHandle& h, const void* p) {
   }
   return std::strcmp(h.name, Kokkos::HostSpace::name()) != 0;  // memory Kokkos did not allocate
 }
+std::atomic<int64_t> g_launches{0}, g_fences{0}, g_reads{0}, g_writes{0}, g_bytes{0}, g_copies{0}, g_allocs{0};
+std::atomic<int64_t> g_steps{0}, g_runs{0};
+std::atomic<bool> g_counting{false};
 void on_allocate(const Kokkos::Tools::SpaceHandle h, const char* label, const void* p, const uint64_t size) {
   const bool device = std::strcmp(h.name, MemSpace::name()) == 0 && !host_label(label);
   std::lock_guard<std::mutex> lock(g_mutex);
   allocs()[reinterpret_cast<uintptr_t>(p)] = Alloc{size, device};
+  if (g_counting) ++g_allocs;
 }
 void on_deallocate(const Kokkos::Tools::SpaceHandle, const char*, const void* p, const uint64_t) {
+  if (g_counting) ++g_allocs;
   std::lock_guard<std::mutex> lock(g_mutex);
   allocs().erase(reinterpret_cast<uintptr_t>(p));
 }
 
-std::atomic<int64_t> g_launches{0}, g_fences{0}, g_reads{0}, g_writes{0}, g_bytes{0}, g_copies{0};
-std::atomic<int64_t> g_steps{0}, g_runs{0};
-std::atomic<bool> g_counting{false};
 // Open regions: whether each is a BLAS call and the launches counted when it opened. A BLAS
 // call that launched no Kokkos kernel (a TPL: OpenBLAS, cuBLAS) counts as one launch.
 std::vector<std::pair<bool, int64_t>>& regions() {
@@ -188,7 +195,8 @@ void set_counting_callbacks(bool on) {
 }  // namespace
 
 void start_counting() {
-  for (auto* c : {&g_launches, &g_fences, &g_reads, &g_writes, &g_bytes, &g_copies, &g_steps, &g_runs}) *c = 0;
+  for (auto* c : {&g_launches, &g_fences, &g_reads, &g_writes, &g_bytes, &g_copies, &g_allocs, &g_steps, &g_runs})
+    *c = 0;
   regions().clear();
   g_counting = true;
   set_counting_callbacks(true);
@@ -206,6 +214,7 @@ KernelCounts stop_counting() {
   KernelCounts k;
   k.launches = g_launches;
   k.fences = g_fences;
+  k.allocations = g_allocs;
   k.reads = g_reads;
   k.writes = g_writes;
   k.bytes = g_bytes;

@@ -15,13 +15,11 @@
 
 namespace fedsim::models {
 
-struct SeqRows {
+// The host side alone: no Kokkos View, so making one allocates nothing on the device (a
+// deallocation fences the device on Kokkos 4.x).
+struct SeqLayout {
   std::vector<int64_t> off;  // (B+1) host: first row of sequence b, off[B] = rows
   int Tc = 0;                // longest sequence: the attention matrices' columns
-  // Device views, never default-constructed (README "Kokkos versions"); they grow, never shrink.
-  IVec off_d = IVec("fedsim::models::seq_off", 0);  // (B+1) off on the device
-  IVec pos = IVec("fedsim::models::row_pos", 0);    // (rows) position of the row within its sequence
-  IVec seq = IVec("fedsim::models::row_seq", 0);    // (rows) sequence of the row
 
   int B() const { return static_cast<int>(off.size()) - 1; }
   int64_t rows() const { return off.empty() ? 0 : off.back(); }
@@ -41,6 +39,14 @@ struct SeqRows {
       Tc = lens[size_t(b)] > Tc ? lens[size_t(b)] : Tc;
     }
   }
+};
+
+struct SeqRows : SeqLayout {
+  // Device views, never default-constructed (README "Kokkos versions"); they grow, never shrink.
+  IVec off_d = IVec("fedsim::models::seq_off", 0);  // (B+1) off on the device
+  IVec pos = IVec("fedsim::models::row_pos", 0);    // (rows) position of the row within its sequence
+  IVec seq = IVec("fedsim::models::row_seq", 0);    // (rows) sequence of the row
+
   // Room for `rows` rows in pos and seq (allocates; call before a run's first kernel).
   void reserve(const ExecSpace& exec, int64_t rows) {
     if (static_cast<int64_t>(pos.extent(0)) >= rows) return;

@@ -53,6 +53,7 @@ TEST_CASE("launches per step do not grow with stacked clients or sequences; one 
     CHECK(one.launches > 0);
     CHECK(one.syncs() == 1);  // the run's one read
     CHECK(one.reads == 1);
+    CHECK(one.allocations == 0);  // the first call sized every buffer (a free fences a GPU)
     for (const int K : {3, 8})
       for (const int B : {1, 3}) {
         CAPTURE(K);
@@ -64,6 +65,7 @@ TEST_CASE("launches per step do not grow with stacked clients or sequences; one 
         CHECK(c.device_copies == one.device_copies);
         CHECK(c.syncs() == 1);
         CHECK(c.reads == 1);
+        CHECK(c.allocations == 0);
       }
   }
 }
