@@ -1,15 +1,41 @@
 # Dependencies of fedsim. Every target links what it needs; nothing here sets global flags.
 #
-# Kokkos: Debian 12's libtrilinos-kokkos-dev (3.4.1, Serial) or a user's own install given by
-# -DKokkos_ROOT=... (3.4+ or 4.x, any backend).
+# Kokkos: setup.sh's Kokkos 3.4.1 with OpenMP (cmake/kokkos-openmp.sh), Debian 12's
+# libtrilinos-kokkos-dev (3.4.1, Serial), or a user's own install given by -DKokkos_ROOT=...
+# (3.4+ or 4.x, any backend; README "Building by hand").
 find_package(Kokkos REQUIRED)
-if(NOT Kokkos_ROOT AND NOT DEFINED ENV{Kokkos_ROOT} AND EXISTS /usr/include/trilinos/Kokkos_Core.hpp)
+if(Kokkos_DIR MATCHES "^/usr/lib/" AND EXISTS /usr/include/trilinos/Kokkos_Core.hpp)
   # Debian's KokkosConfig.cmake points Kokkos::kokkos at /usr/lib/include, which does not exist
   # and makes generation fail. The headers live in /usr/include/trilinos.
   set_target_properties(Kokkos::kokkos PROPERTIES INTERFACE_INCLUDE_DIRECTORIES /usr/include/trilinos)
   set(FEDSIM_DEBIAN_KOKKOS ON)
 else()
   set(FEDSIM_DEBIAN_KOKKOS OFF)
+endif()
+
+# A known-bad pair: with Kokkos 4.5.x-4.6.x, GCC 12.2-12.4 skip the constexpr constructor of
+# Kokkos's SharedAllocationTracker, so copying a default-constructed View dereferences a null
+# allocation record at run time (kokkos/kokkos#8187, fixed by #8223 for 4.7). fedsim copies no
+# such View (models/README.md "Kokkos versions"), but Kokkos's own code does; fail here, not in a run.
+option(FEDSIM_ALLOW_KNOWN_BAD_KOKKOS "Configure even with a known-bad Kokkos/compiler pair" OFF)
+if(Kokkos_VERSION VERSION_GREATER_EQUAL 4.5 AND Kokkos_VERSION VERSION_LESS 4.7 AND NOT FEDSIM_ALLOW_KNOWN_BAD_KOKKOS)
+  include(CheckCXXSourceCompiles)
+  # The compiler that compiles Kokkos's headers for the host: the C++ compiler itself, or the
+  # host compiler behind nvcc (its __GNUC__); clang and icpx define __clang__.
+  check_cxx_source_compiles("
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12 && __GNUC_MINOR__ >= 2 && __GNUC_MINOR__ <= 4
+#error bad
+#endif
+int main() { return 0; }" FEDSIM_HOST_COMPILER_NOT_GCC_12_2_TO_12_4)
+  if(NOT FEDSIM_HOST_COMPILER_NOT_GCC_12_2_TO_12_4)
+    message(FATAL_ERROR
+      "Kokkos ${Kokkos_VERSION} (${Kokkos_DIR}) with ${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER_VERSION} "
+      "(host GCC 12.2-12.4) is a known-bad pair: GCC 12.2-12.4 skip the constructor of Kokkos's "
+      "SharedAllocationTracker in Kokkos 4.5.x-4.6.x, and copying a default-constructed View segfaults "
+      "at run time (kokkos/kokkos#8187, fixed in 4.7 by #8223).\n"
+      "HINT: use Kokkos 4.7 or newer (or 4.4.x, or setup.sh's 3.4.1), or build with another compiler "
+      "(GCC 12.1 or older, GCC 13+, clang); -DFEDSIM_ALLOW_KNOWN_BAD_KOKKOS=ON configures anyway.")
+  endif()
 endif()
 
 # Kokkos Kernels (dense products through KokkosBlas::gemm; OpenBLAS on the host, cuBLAS on CUDA).
@@ -43,7 +69,51 @@ endif()
 if(FEDSIM_HAVE_KOKKOSKERNELS)
   target_compile_definitions(fedsim_kokkoskernels INTERFACE FEDSIM_HAVE_KOKKOSKERNELS=1)
 endif()
-message(STATUS "fedsim: Kokkos ${Kokkos_VERSION} (Debian package: ${FEDSIM_DEBIAN_KOKKOS}), Kokkos Kernels: ${FEDSIM_HAVE_KOKKOSKERNELS}")
+
+# Host BLAS through its C interface: dense products on host memory spaces call cblas_?gemm
+# directly (models/kernels/gemm.hpp), threaded by the BLAS. With Kokkos's OpenMP backend this is
+# Debian's OpenMP-threaded OpenBLAS (libopenblas0-openmp), linked by path so that it, not the
+# system's libblas alternative, is loaded: it runs its threads in the OpenMP runtime Kokkos uses,
+# instead of a second pool of spinning threads. Serial builds use the BLAS Kokkos Kernels uses.
+# The target keeps its historical name: it carries every dense-product library.
+set(FEDSIM_HOST_BLAS AUTO CACHE STRING "CBLAS library for host dense products: AUTO, OFF, or a library path")
+set(FEDSIM_HAVE_CBLAS OFF)
+set(FEDSIM_HOST_BLAS_NAME none)
+if(NOT FEDSIM_HOST_BLAS STREQUAL "OFF")
+  set(_blas "")
+  if(NOT FEDSIM_HOST_BLAS STREQUAL "AUTO")
+    set(_blas ${FEDSIM_HOST_BLAS})
+  elseif(Kokkos_ENABLE_OPENMP)
+    find_library(FEDSIM_OPENBLAS_OPENMP NAMES libopenblas.so.0 openblas
+                 PATHS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-openmp NO_DEFAULT_PATH)
+    set(_blas ${FEDSIM_OPENBLAS_OPENMP})
+  elseif(FEDSIM_HAVE_KOKKOSKERNELS AND FEDSIM_BLAS_LIB)
+    set(_blas ${FEDSIM_BLAS_LIB})
+  endif()
+  if(NOT _blas)
+    find_library(FEDSIM_OPENBLAS NAMES openblas)
+    set(_blas ${FEDSIM_OPENBLAS})
+  endif()
+  find_path(FEDSIM_CBLAS_INCLUDE cblas.h PATH_SUFFIXES openblas)
+  if(_blas AND FEDSIM_CBLAS_INCLUDE)
+    target_include_directories(fedsim_kokkoskernels SYSTEM INTERFACE ${FEDSIM_CBLAS_INCLUDE})
+    target_link_libraries(fedsim_kokkoskernels INTERFACE ${_blas})
+    target_compile_definitions(fedsim_kokkoskernels INTERFACE FEDSIM_HAVE_CBLAS=1)
+    set(FEDSIM_HAVE_CBLAS ON)
+    set(FEDSIM_HOST_BLAS_NAME ${_blas})
+  elseif(NOT FEDSIM_HOST_BLAS STREQUAL "AUTO")
+    message(FATAL_ERROR "FEDSIM_HOST_BLAS=${FEDSIM_HOST_BLAS}: no cblas.h found.\n"
+                        "HINT: install libopenblas-dev, or pass -DFEDSIM_HOST_BLAS=OFF")
+  endif()
+endif()
+# Test configuration (.ci/host-teams.sh): the device code paths of the team kernels on the host
+# (models/kernels/team.hpp kTeamLoops).
+option(FEDSIM_HOST_TEAMS "Run the team kernels' device code paths on host backends (testing)" OFF)
+if(FEDSIM_HOST_TEAMS)
+  target_compile_definitions(fedsim_kokkoskernels INTERFACE FEDSIM_HOST_TEAMS=1)
+endif()
+message(STATUS "fedsim: Kokkos ${Kokkos_VERSION} [${Kokkos_DEVICES}] (Debian package: ${FEDSIM_DEBIAN_KOKKOS}), "
+               "Kokkos Kernels: ${FEDSIM_HAVE_KOKKOSKERNELS}, host CBLAS: ${FEDSIM_HOST_BLAS_NAME}, host teams: ${FEDSIM_HOST_TEAMS}")
 
 # HDF5 with the C++ API (Debian: libhdf5-dev, serial flavour).
 find_package(HDF5 REQUIRED COMPONENTS C CXX)

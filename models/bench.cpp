@@ -79,6 +79,49 @@ void time_steps(Model& m, const Batch& batch, double min_seconds, int sgemm_n, B
   r.peak_rss_mb = peak_rss_mb();
 }
 
+StepCounts per_step(const KernelCounts& k, int clients) {
+  StepCounts c;
+  c.clients = clients;
+  const double steps = double(std::max<int64_t>(k.steps, 1)), runs = double(std::max<int64_t>(k.runs, 1));
+  c.launches_per_step = double(k.launches + k.device_copies) / steps;
+  c.host_syncs_per_step = double(k.syncs()) / steps;
+  c.host_device_bytes_per_step = double(k.bytes) / steps;
+  c.host_syncs_per_run = double(k.syncs()) / runs;
+  return c;
+}
+
+// Counted (untimed) passes: 3 calls of train_adapter on `batch` (a run of one step each), and
+// one train_adapters_batched call of `clients` clients with 2 steps of one sequence each, after
+// an uncounted one that sizes the buffers (the steady state of a federated run).
+void count_passes(Model& m, const Batch& batch, BenchResult& r) {
+  std::vector<float> ad = m.init_adapter(1);
+  start_counting();
+  for (int i = 0; i < 3; ++i) m.train_adapter(ad, {batch}, 1e-4f, OptimConfig{}, uint64_t(10 + i));
+  r.one = per_step(stop_counting(), 1);
+  const int T = std::min(64, batch.T);
+  Batch one;  // the first sequence of the batch, cut to T
+  one.B = 1;
+  one.T = T;
+  one.inputs.assign(batch.inputs.begin(), batch.inputs.begin() + T);
+  one.targets.assign(batch.targets.begin(), batch.targets.begin() + T);
+  for (int t = 0; t < T; ++t) one.targets[size_t(t)] = batch.inputs[size_t((t + 1) % T)];  // all targets
+  for (const int clients : {1, 16}) {
+    std::vector<std::vector<float>> ads(size_t(clients), m.init_adapter(2));
+    std::vector<std::vector<float>*> ptrs;
+    for (auto& a : ads) ptrs.push_back(&a);
+    const std::vector<std::vector<Batch>> batches(size_t(clients), std::vector<Batch>{one, one});
+    auto train = [&] {
+      m.train_adapters_batched(ptrs, batches, std::vector<float>(size_t(clients), 1e-4f), OptimConfig{},
+                               std::vector<uint64_t>(size_t(clients), 3), std::vector<LocalHooks>(size_t(clients)),
+                               BatchOptions{true, int64_t(1) << 20});
+    };
+    train();  // uncounted: grows the buffers to this stack (one-time allocations and their fills)
+    start_counting();
+    train();
+    (clients == 1 ? r.stacked1 : r.stacked16) = per_step(stop_counting(), clients);
+  }
+}
+
 // B sequences of T random ids below V: the first half prompt, the second half response.
 Batch random_batch(int B, int T, int V, uint64_t seed) {
   Batch b;
@@ -102,7 +145,9 @@ BenchResult bench_model(const std::string& preset, int B, double min_seconds, in
                      std::string(cfg.max_seq, static_cast<char>('a' + b % 26))});
   BenchResult r;
   r.preset = preset;
-  time_steps(m, make_sft_batch(m.tokenizer(), m.chat_template(), pairs, cfg.max_seq), min_seconds, sgemm_n, r);
+  const Batch batch = make_sft_batch(m.tokenizer(), m.chat_template(), pairs, cfg.max_seq);
+  time_steps(m, batch, min_seconds, sgemm_n, r);
+  count_passes(m, batch, r);
   return r;
 }
 
@@ -111,7 +156,9 @@ BenchResult bench_model_hf(const std::string& dir, const HfOptions& hf, const Lo
   Model m = Model::load_hf(dir, lora, hf);
   BenchResult r;
   r.preset = dir;
-  time_steps(m, random_batch(B, m.config().max_seq, m.config().vocab_size, 1), min_seconds, sgemm_n, r);
+  const Batch batch = random_batch(B, m.config().max_seq, m.config().vocab_size, 1);
+  time_steps(m, batch, min_seconds, sgemm_n, r);
+  count_passes(m, batch, r);
   return r;
 }
 

@@ -7,6 +7,36 @@
 
 namespace fedsim::models {
 
+// Kernel launches, host syncs and host <-> device transfers, counted by Kokkos's profiling
+// callbacks (models/runtime.cpp, registered in-process by Runtime) between start_counting and
+// stop_counting. On a host build both sides of a transfer are host memory; a copy counts as
+// host <-> device when one side is a device buffer of fedsim (the default memory space) and the
+// other is host memory (a std::vector, a "fedsim::host::" staging buffer, a mirror), exactly the
+// copies a GPU build makes over PCIe.
+struct KernelCounts {
+  int64_t launches = 0;       // parallel_for / reduce / scan, and BLAS calls that ran no Kokkos kernel
+  int64_t fences = 0;         // named fences (fedsim's fence(); every fence on Kokkos 4.x)
+  int64_t reads = 0;          // device -> host copies: each blocks the host
+  int64_t writes = 0;         // host -> device copies (staged, no fence)
+  int64_t bytes = 0;          // host <-> device bytes, both ways
+  int64_t device_copies = 0;  // device -> device copies
+  int64_t allocations = 0;    // View allocations and frees (a free fences the device on Kokkos 4.x)
+  int64_t steps = 0, runs = 0;  // local steps (stacked: one per stack) and client runs, marked by train.cpp
+  int64_t syncs() const { return fences + reads; }
+};
+void start_counting();         // zeroes the counts and registers the callbacks
+void resume_counting();        // registers them, keeping the counts
+KernelCounts stop_counting();  // unregisters them and returns the counts
+void count_step();  // marks, for the counters (no-ops when not counting)
+void count_run();
+
+// Counts per step of one client (train_adapter, one batch per call, as the throughput figure)
+// and of `clients` stacked clients (train_adapters_batched, one group).
+struct StepCounts {
+  int clients = 0;
+  double launches_per_step = 0, host_syncs_per_step = 0, host_device_bytes_per_step = 0, host_syncs_per_run = 0;
+};
+
 struct BenchResult {
   std::string preset, runtime;  // runtime: Runtime::describe(); preset: the folder for --hf
   int B = 0, T = 0, steps = 0;
@@ -20,13 +50,16 @@ struct BenchResult {
   double base_mb = 0;       // the frozen base as stored (Model::base_bytes)
   double activations_mb = 0;  // one step's activations and scratch (Model::activation_bytes)
   double peak_rss_mb = 0;   // peak resident memory of the process (VmHWM)
+  // Counted passes (not timed): one client's steps as timed above, and 1 and 16 clients stacked
+  // (one sequence each of the preset's context) for the launches' independence of the stack.
+  StepCounts one, stacked1, stacked16;
 };
 
 
 // Times train_adapter steps (forward + backward + AdamW, one client, LoRA defaults, dropout on)
 // on batches of B sequences of the preset's full context, for at least min_seconds (and at
 // least 3 steps) after one warm-up step; then measures the single-precision product rate at
-// size sgemm_n on the same execution space and BLAS threads.
+// size sgemm_n on the same execution space and BLAS threads; then the counted passes.
 BenchResult bench_model(const std::string& preset, int B, double min_seconds, int sgemm_n = 1024);
 double measure_sgemm_gflops(int n, double min_seconds);
 

@@ -44,6 +44,14 @@ struct DpoResult {
 // The DPO loss of one client's pairs from the policy's (lp) and the reference's (ref)
 // per-sequence log-probabilities (chosen 0..P-1, rejected P..2P-1), and in `w` (2P) the weights
 // of each sequence's summed token losses in the backward.
+// One pair's terms for margin m: the loss softplus(-beta m) (stable form) and sigmoid(-beta m),
+// the factor of its gradient. Shared by the host (dpo_loss) and the device (dpo_step_device).
+KOKKOS_INLINE_FUNCTION void dpo_pair(double m, double beta, double& loss, double& sig) {
+  const double z = beta * m;
+  loss = kmath::fmax(-z, 0.0) + kmath::log1p(kmath::exp(-kmath::fabs(z)));
+  sig = z >= 0 ? kmath::exp(-z) / (1.0 + kmath::exp(-z)) : 1.0 / (1.0 + kmath::exp(z));
+}
+
 template <class T>
 DpoResult dpo_loss(const std::vector<double>& lp, const std::vector<double>& ref, double beta, std::vector<T>& w) {
   FEDSIM_ASSERT(lp.size() == ref.size() && lp.size() % 2 == 0);
@@ -52,12 +60,12 @@ DpoResult dpo_loss(const std::vector<double>& lp, const std::vector<double>& ref
   w.assign(lp.size(), T(0));
   for (size_t b = 0; b < P; ++b) {
     const double m = (lp[b] - ref[b]) - (lp[P + b] - ref[P + b]);
-    const double z = beta * m;
-    r.loss += std::fmax(-z, 0.0) + std::log1p(std::exp(-std::fabs(z)));  // softplus(-z), stable
+    double loss = 0, sig = 0;
+    dpo_pair(m, beta, loss, sig);
+    r.loss += loss;
     r.margin += m;
     r.accuracy += m > 0;
     // d loss / d (sum of token losses) = -d loss / d lp; d loss / d z = -sigmoid(-z) / P.
-    const double sig = z >= 0 ? std::exp(-z) / (1.0 + std::exp(-z)) : 1.0 / (1.0 + std::exp(z));
     w[b] = static_cast<T>(beta * sig / P);
     w[P + b] = static_cast<T>(-beta * sig / P);
   }
@@ -67,6 +75,29 @@ DpoResult dpo_loss(const std::vector<double>& lp, const std::vector<double>& ref
     r.accuracy /= P;
   }
   return r;
+}
+
+// The same on the device for every segment of the staged batch at once: segment s holds
+// sequences b0(s) .. b0(s)+seqs(s)-1 (chosen first, then rejected), nl and ref their summed token
+// losses under the adapters and the base. Writes each sequence's backward weight into w and adds
+// each segment's mean pair loss into acc(row(s) - row0) (rows >= row0 only): no host read.
+template <class T>
+void dpo_step_device(const ExecSpace& exec, UVec<T> w, UVec<double> acc, int row0, UVec<double> nl, UVec<double> ref,
+                     IVec row, IVec b0, IVec seqs, double beta) {
+  Kokkos::parallel_for(
+      "fedsim::models::dpo_loss", range(exec, int64_t(row.extent(0))), KOKKOS_LAMBDA(const int64_t s) {
+        const int P = seqs(s) / 2, f = b0(s);
+        double sum = 0;
+        for (int b = 0; b < P; ++b) {  // in pair order, as dpo_loss
+          const double m = (ref(f + b) - nl(f + b)) - (ref(f + P + b) - nl(f + P + b));
+          double loss = 0, sig = 0;
+          dpo_pair(m, beta, loss, sig);
+          sum += loss;
+          w(f + b) = static_cast<T>(beta * sig / P);
+          w(f + P + b) = static_cast<T>(-beta * sig / P);
+        }
+        if (P > 0 && row(s) >= row0) acc(row(s) - row0) += sum / P;
+      });
 }
 
 // Forward of the policy (adapter row `client`) on the stacked batch already set in `net`, the

@@ -40,12 +40,18 @@ inline Kokkos::RangePolicy<ExecSpace> range(const ExecSpace& exec, int64_t n) {
 namespace kmath {
 #if KOKKOS_VERSION >= 40000
 using Kokkos::exp;
+using Kokkos::fabs;
+using Kokkos::fmax;
 using Kokkos::log;
+using Kokkos::log1p;
 using Kokkos::sqrt;
 using Kokkos::tanh;
 #else
 using Kokkos::Experimental::exp;
+using Kokkos::Experimental::fabs;
+using Kokkos::Experimental::fmax;
 using Kokkos::Experimental::log;
+using Kokkos::Experimental::log1p;
 using Kokkos::Experimental::sqrt;
 using Kokkos::Experimental::tanh;
 #endif

@@ -112,22 +112,16 @@ int Model::Impl::eval_row(const std::vector<float>* adapter) {
   return kEvalRow;
 }
 
-void Model::Impl::adamw_step(UVec<float> params, UVec<float> m, UVec<float> v, UVec<float> grads, int64_t t, float lr,
-                             const OptimConfig& opt) {
-  AdamWStep s{};
-  s.lr = lr;
-  s.beta1 = opt.beta1;
-  s.beta2 = opt.beta2;
-  s.eps = opt.eps;
-  s.weight_decay = opt.weight_decay;
-  s.bias1 = 1.0 - std::pow(static_cast<double>(opt.beta1), static_cast<double>(t));
-  s.bias2 = 1.0 - std::pow(static_cast<double>(opt.beta2), static_cast<double>(t));
-  s.grad_scale = 1.0;
-  if (opt.grad_clip > 0) {
-    const double norm = std::sqrt(sum_squares(net.exec, grads, sumsq_partial));
-    s.grad_scale = std::min(1.0, opt.grad_clip / (norm + 1e-6));
-  }
-  adamw_update(net.exec, params, m, v, grads, s);
+void Model::Impl::base_adamw_step(float lr, const OptimConfig& opt) {
+  const int64_t P = net.bl.total;
+  auto row = [&](Vec<float>& x) { return as_mat(x.data(), 1, P); };
+  RowSettings<float> rs;
+  rs.lr_all = lr;
+  if (clip_scale.extent(0) < 1) clip_scale = Vec<double>(Kokkos::view_alloc(net.exec, "fedsim::models::clip_scale"), 1);
+  const UVec<double> scale = as_vec(clip_scale.data(), 1);
+  clip_scales(net.exec, row(net.base_grad), row(net.base), rs, 0, opt.grad_clip, sumsq_partial, scale);
+  adamw_rows(net.exec, row(net.base), row(base_m), row(base_v), row(net.base_grad), scale, rs, 0,
+             adamw_common(opt, base_steps));
 }
 
 double Model::train_base_step(const Batch& batch, float lr, const OptimConfig& opt) {
@@ -142,12 +136,10 @@ double Model::train_base_step(const Batch& batch, float lr, const OptimConfig& o
   }
   net.set_batch(batch);
   Kokkos::deep_copy(net.exec, net.base_grad, 0.0f);
-  const double loss = net.forward(-1, false, 0);
+  const double loss = net.forward(-1, false, 0);  // reads the loss (pretraining reports every step)
   net.backward(true);
   im.base_steps += 1;
-  auto vec = [&](Vec<float>& x) { return as_vec(x.data(), net.bl.total); };
-  im.adamw_step(vec(net.base), vec(im.base_m), vec(im.base_v), vec(net.base_grad), im.base_steps, lr, opt);
-  net.exec.fence();
+  im.base_adamw_step(lr, opt);
   return loss;
 }
 

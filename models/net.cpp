@@ -144,65 +144,18 @@ int64_t Net<T>::build_acts(T* mem, int64_t N, int Tn) {
   int64_t widest = 0;
   for (int t = 0; t < kNumTargets; ++t) widest = std::max<int64_t>(widest, al.d_in[t]);
   a.dxd = take(N * widest);
+  // Column sums of the parameter gradients: up to 2 per column of the widest bias or gain, and
+  // the per-head norms' N*NH rows of hd.
+  const int64_t cols = std::max({C, F, Q, KV});
+  a.ws = vec(std::max(column_sums_ws(N, cols, 2), column_sums_ws(N * cfg.n_heads, cfg.llama() ? cfg.hd() : 1, 1)));
   return off;
 }
 
 template <class T>
-void Net<T>::set_batch(const Batch& batch, bool pack) {
-  FEDSIM_ASSERT_MSG(batch.B >= 1 && batch.T >= 1 && batch.T <= cfg.max_seq,
-                    "batch (B=" << batch.B << ", T=" << batch.T << ") does not fit max_seq " << cfg.max_seq);
-  const int64_t padded = int64_t(batch.B) * batch.T;
-  FEDSIM_ASSERT(static_cast<int64_t>(batch.inputs.size()) == padded &&
-                static_cast<int64_t>(batch.targets.size()) == padded);
-  // Rows per sequence: all T, or (packed) up to the last target token, at least one.
-  std::vector<int> lens(static_cast<size_t>(batch.B), batch.T);
-  if (pack)
-    for (int b = 0; b < batch.B; ++b) {
-      int len = 1;
-      for (int t = 0; t < batch.T; ++t)
-        if (batch.targets[size_t(b) * batch.T + t] >= 0) len = t + 1;
-      lens[size_t(b)] = len;
-    }
-  sr_.set(exec, lens, cfg.n_heads);
-  const int64_t N = sr_.rows();
-  const int64_t need = build_acts(nullptr, N, sr_.Tc);
-  if (static_cast<int64_t>(acts_mem_.extent(0)) < need)
-    acts_mem_ = Vec<T>(Kokkos::view_alloc(exec, "fedsim::models::activations"), need);
-  build_acts(acts_mem_.data(), N, sr_.Tc);
-  if (static_cast<int64_t>(tokens_.extent(0)) < N) {
-    tokens_ = IVec(Kokkos::view_alloc(exec, "fedsim::models::tokens"), N);
-    targets_ = IVec(Kokkos::view_alloc(exec, "fedsim::models::targets"), N);
-    argmax_ = IVec(Kokkos::view_alloc(exec, "fedsim::models::argmax"), N);
-    tokens_h_ = Kokkos::create_mirror_view(tokens_);
-    targets_h_ = Kokkos::create_mirror_view(targets_);
-  }
-  n_targets_ = 0;
-  seq_targets_.assign(static_cast<size_t>(batch.B), 0);
-  for (int64_t i = 0; i < padded; ++i) {
-    const int32_t tok = batch.inputs[i], tg = batch.targets[i];
-    FEDSIM_ASSERT_MSG(tok >= 0 && tok < cfg.vocab_size, "input token " << tok << " at " << i);
-    FEDSIM_ASSERT_MSG(tg >= -1 && tg < cfg.vocab_size, "target " << tg << " at " << i);
-    n_targets_ += tg >= 0;
-    seq_targets_[static_cast<size_t>(i / batch.T)] += tg >= 0;
-  }
-  for (int b = 0; b < batch.B; ++b)
-    for (int64_t t = 0; t < sr_.len(b); ++t) {
-      const size_t from = size_t(b) * batch.T + size_t(t);
-      tokens_h_(sr_.off[size_t(b)] + t) = batch.inputs[from];
-      targets_h_(sr_.off[size_t(b)] + t) = batch.targets[from];
-    }
-  Kokkos::deep_copy(exec, tokens_, tokens_h_);
-  Kokkos::deep_copy(exec, targets_, targets_h_);
-  B_ = batch.B;
-  T_ = batch.T;
-  packed_ = pack;
-}
-
-template <class T>
 int64_t Net<T>::activation_floats(int B, int Tn) {
-  const Acts<T> keep = a_;  // build_acts(nullptr) only counts, but it repoints the views
-  const int64_t n = build_acts(nullptr, int64_t(B) * Tn, Tn);
-  a_ = keep;
+  const int64_t N = sr_.rows(), Tc = sr_.Tc;
+  const int64_t n = build_acts(nullptr, int64_t(B) * Tn, Tn);  // counts, but repoints the views:
+  build_acts(N > 0 ? acts_mem_.data() : nullptr, N, int(Tc));  // point them back
   return n;
 }
 
@@ -212,6 +165,7 @@ const std::vector<int32_t>& Net<T>::argmax_host() {
   const int64_t N = int64_t(B_) * T_;
   auto h =
       Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Kokkos::subview(argmax_, std::make_pair(int64_t(0), N)));
+  // (a blocking read: evaluation, not training)
   argmax_host_.assign(h.data(), h.data() + N);
   return argmax_host_;
 }
@@ -223,6 +177,19 @@ std::vector<double> Net<T>::sequence_losses() {
   for (int b = 0; b < B_; ++b)  // in position order: deterministic on any backend
     for (int64_t n = sr_.off[size_t(b)]; n < sr_.off[size_t(b) + 1]; ++n) out[b] += static_cast<double>(l[size_t(n)]);
   return out;
+}
+
+template <class T>
+void Net<T>::sequence_losses_device(UVec<double> out) {
+  FEDSIM_ASSERT(static_cast<int>(out.extent(0)) >= B_);
+  const UVec<T> l = a_.losses;
+  const IVec off = sr_.off_d;
+  Kokkos::parallel_for(
+      "fedsim::models::sequence_losses", range(exec, int64_t(B_)), KOKKOS_LAMBDA(const int64_t b) {
+        double sum = 0;  // in position order, as sequence_losses
+        for (int64_t n = off(b); n < off(b + 1); ++n) sum += static_cast<double>(l(n));
+        out(b) = sum;
+      });
 }
 
 template <class T>
@@ -249,7 +216,6 @@ void Net<T>::set(Vec<T>& v, const std::vector<T>& h) {
   FEDSIM_ASSERT(h.size() == v.extent(0));
   Kokkos::View<const T*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> hv(h.data(), h.size());
   Kokkos::deep_copy(exec, v, hv);
-  exec.fence();
 }
 
 template <class T>
@@ -266,7 +232,6 @@ void Net<T>::set_row(Mat<T>& m, int r, const std::vector<T>& h) {
   FEDSIM_ASSERT(h.size() == m.extent(1));
   Kokkos::View<const T*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> hv(h.data(), h.size());
   Kokkos::deep_copy(exec, Kokkos::subview(m, r, Kokkos::ALL), hv);
-  exec.fence();
 }
 
 template <class T>

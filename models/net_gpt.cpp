@@ -18,7 +18,7 @@ void Net<T>::gpt_layer_forward(int l, UMat<T> res) {
   attention_block_forward(l, res);
   layernorm_forward(exec, la.ln2, la.ln2_mean, la.ln2_rstd, la.res2, p.ln2w, p.ln2b);
   proj_forward(l, kUp, la.fch, la.ln2, p.up, p.upb);
-  gelu_forward(exec, la.fch_gelu, la.fch);
+  gelu_forward_cached(exec, la.fch_gelu, la.fch);  // fch now holds gelu'(fch)
   proj_forward(l, kDown, a_.proj, la.fch_gelu, p.down, p.downb);
   residual_forward(exec, la.res3, la.res2, a_.proj);
 }
@@ -31,20 +31,16 @@ void Net<T>::gpt_layer_backward(int l, UMat<T> res) {
   const LayerParams<T>& p = w.layer(l);
   const LayerParams<T>& g = grads().layer(l);
   // MLP: res3 = res2 + down(gelu(up(ln2(res2)))); a.dres holds d res3.
-  zero(exec, a.dh);
-  proj_backward(l, kDown, a.dh, g.down, g.downb, a.dres, la.fch_gelu, p.down);
-  zero(exec, a.dh2);
-  gelu_backward(exec, a.dh2, a.dh, la.fch);
-  zero(exec, a.dln);
-  proj_backward(l, kUp, a.dln, g.up, g.upb, a.dh2, la.ln2, p.up);
-  layernorm_backward(exec, a.dres, g.ln2w, g.ln2b, a.dln, la.res2, p.ln2w, la.ln2_mean, la.ln2_rstd);
+  proj_backward(l, kDown, a.dh, g.down, g.downb, a.dres, la.fch_gelu, p.down, T(0));
+  gelu_backward_cached(exec, a.dh2, a.dh, la.fch);
+  proj_backward(l, kUp, a.dln, g.up, g.upb, a.dh2, la.ln2, p.up, T(0));
+  layernorm_backward(exec, a.dres, g.ln2w, g.ln2b, a.dln, la.res2, p.ln2w, la.ln2_mean, la.ln2_rstd, a.ws);
   // Attention: res2 = res + o(attn(q, k, v)(ln1(res))); a.dres holds d res2.
   attention_block_backward(l);
-  zero(exec, a.dln);
-  proj_backward(l, kQ, a.dln, g.q, g.qb, a.dq, la.ln1, p.q);
-  proj_backward(l, kK, a.dln, g.k, g.kb, a.dk, la.ln1, p.k);
-  proj_backward(l, kV, a.dln, g.v, g.vb, a.dv, la.ln1, p.v);
-  layernorm_backward(exec, a.dres, g.ln1w, g.ln1b, a.dln, res, p.ln1w, la.ln1_mean, la.ln1_rstd);
+  proj_backward(l, kQ, a.dln, g.q, g.qb, a.dq, la.ln1, p.q, T(0));
+  proj_backward(l, kK, a.dln, g.k, g.kb, a.dk, la.ln1, p.k, T(1));
+  proj_backward(l, kV, a.dln, g.v, g.vb, a.dv, la.ln1, p.v, T(1));
+  layernorm_backward(exec, a.dres, g.ln1w, g.ln1b, a.dln, res, p.ln1w, la.ln1_mean, la.ln1_rstd, a.ws);
 }
 
 // Both families: res2 = res + attn(q, k, v) Wo^T (+bo) (+ LoRA on o), from la.q, la.k, la.v.
@@ -63,11 +59,7 @@ void Net<T>::attention_block_backward(int l) {
   Acts<T>& a = a_;
   LayerActs<T>& la = a.layers[l];
   const LayerParams<T>& g = grads().layer(l);
-  zero(exec, a.datty);
-  proj_backward(l, kO, a.datty, g.o, g.ob, a.dres, la.atty, w.layer(l).o);
-  zero(exec, a.dq);
-  zero(exec, a.dk);
-  zero(exec, a.dv);
+  proj_backward(l, kO, a.datty, g.o, g.ob, a.dres, la.atty, w.layer(l).o, T(0));
   attention_backward(exec, a.dq, a.dk, a.dv, a.dpreatt, a.datty, la.att, la.q, la.k, la.v, sr_, attn_shape());
 }
 

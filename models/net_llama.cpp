@@ -47,15 +47,11 @@ void Net<T>::llama_layer_backward(int l, UMat<T> res) {
   const LayerParams<T>& g = grads().layer(l);
   const int hd = cfg.hd();
   // MLP; a.dres holds d res3.
-  zero(exec, a.dh);
-  proj_backward(l, kDown, a.dh, g.down, g.downb, a.dres, la.fch_gelu, p.down);
-  zero(exec, a.dh2);  // d up
-  zero(exec, a.dh3);  // d gate
-  swiglu_backward(exec, a.dh3, a.dh2, a.dh, la.gate, la.fch);
-  zero(exec, a.dln);
-  proj_backward(l, kGate, a.dln, g.gate, g.gateb, a.dh3, la.ln2, p.gate);
-  proj_backward(l, kUp, a.dln, g.up, g.upb, a.dh2, la.ln2, p.up);
-  rmsnorm_backward(exec, a.dres, g.ln2w, a.dln, la.res2, p.ln2w, la.ln2_rstd);
+  proj_backward(l, kDown, a.dh, g.down, g.downb, a.dres, la.fch_gelu, p.down, T(0));
+  swiglu_backward(exec, a.dh3, a.dh2, a.dh, la.gate, la.fch);  // d gate, d up
+  proj_backward(l, kGate, a.dln, g.gate, g.gateb, a.dh3, la.ln2, p.gate, T(0));
+  proj_backward(l, kUp, a.dln, g.up, g.upb, a.dh2, la.ln2, p.up, T(1));
+  rmsnorm_backward(exec, a.dres, g.ln2w, a.dln, la.res2, p.ln2w, la.ln2_rstd, a.ws);
   // Attention; a.dres holds d res2.
   attention_block_backward(l);
   rope_apply(exec, a.dq, sr_.pos, rope_, hd, true);  // the transposed turn
@@ -64,16 +60,15 @@ void Net<T>::llama_layer_backward(int l, UMat<T> res) {
   if (cfg.qk_norm) {
     zero(exec, a.dqn);
     zero(exec, a.dkn);
-    rmsnorm_backward(exec, per_head(a.dqn, hd), g.q_norm, per_head(a.dq, hd), per_head(la.qp, hd), p.q_norm, la.q_rstd);
-    rmsnorm_backward(exec, per_head(a.dkn, hd), g.k_norm, per_head(a.dk, hd), per_head(la.kp, hd), p.k_norm, la.k_rstd);
+    rmsnorm_backward(exec, per_head(a.dqn, hd), g.q_norm, per_head(a.dq, hd), per_head(la.qp, hd), p.q_norm, la.q_rstd, a.ws);
+    rmsnorm_backward(exec, per_head(a.dkn, hd), g.k_norm, per_head(a.dk, hd), per_head(la.kp, hd), p.k_norm, la.k_rstd, a.ws);
     dq = a.dqn;
     dk = a.dkn;
   }
-  zero(exec, a.dln);
-  proj_backward(l, kQ, a.dln, g.q, g.qb, dq, la.ln1, p.q);
-  proj_backward(l, kK, a.dln, g.k, g.kb, dk, la.ln1, p.k);
-  proj_backward(l, kV, a.dln, g.v, g.vb, a.dv, la.ln1, p.v);
-  rmsnorm_backward(exec, a.dres, g.ln1w, a.dln, res, p.ln1w, la.ln1_rstd);
+  proj_backward(l, kQ, a.dln, g.q, g.qb, dq, la.ln1, p.q, T(0));
+  proj_backward(l, kK, a.dln, g.k, g.kb, dk, la.ln1, p.k, T(1));
+  proj_backward(l, kV, a.dln, g.v, g.vb, a.dv, la.ln1, p.v, T(1));
+  rmsnorm_backward(exec, a.dres, g.ln1w, a.dln, res, p.ln1w, la.ln1_rstd, a.ws);
 }
 
 template void Net<float>::llama_layer_forward(int, UMat<float>);

@@ -1,119 +1,74 @@
 // Net<T>'s forward and backward passes: embedding, the layers (net_gpt.cpp / net_llama.cpp),
 // final norm, head and loss; and the segmented LoRA products every projection goes through.
+// No host transfer and no fence in here: the launches of a pass depend on the model's shape
+// only, not on the number of sequences, heads or stacked clients.
 #include "models/net.hpp"
 
 namespace fedsim::models {
 
-// Dropout stream of (layer, target). The GPT targets keep their historical numbering
+// mix64 of the dropout stream code of (layer, target); a segment's key is mix64(step_key ^ it)
+// (computed on the device, dmix64). The GPT targets keep their historical numbering
 // (l * 6 + t + 1), so GPT runs draw the masks they always drew; mlp_gate (Llama family only)
 // gets codes of its own above 2^40.
 template <class T>
-uint64_t Net<T>::target_key(uint64_t step_key, int l, int t) const {
+uint64_t Net<T>::target_code(int l, int t) const {
   constexpr int kGptTargets = 6;
   const uint64_t code = t < kGptTargets ? static_cast<uint64_t>(l) * kGptTargets + t + 1
                                         : (uint64_t(1) << 40) + static_cast<uint64_t>(l) * kNumTargets + t;
-  return mix64(step_key ^ mix64(code));
+  return mix64(code);
 }
 
-namespace {
-// Rows [n0, n0 + n) of a contiguous row-major matrix, again contiguous: flat indices inside the
-// segment start at 0, as in a forward over the segment alone (dropout masks hash them).
 template <class T>
-UMat<T> rows(const UMat<T>& m, int64_t n0, int64_t n) {
-  return as_mat(m.data() + n0 * int64_t(m.extent(1)), n, int64_t(m.extent(1)));
+LoraTarget<T> Net<T>::lora_target(int l, int t) const {
+  return LoraTarget<T>{adapters.data(), adapter_grads.data(), al.total, al.a(l, t), al.b(l, t),
+                       al.rank,         al.d_in[t],           al.d_out[t], T(al.scale)};
 }
-}  // namespace
 
-// Base product over every row, then each segment's LoRA branch (shrink to rank r, expand) with
-// its own adapter row: the segmented products of batched training.
+// Base product over every row, then the LoRA branch of every segment (dropout, shrink to rank r,
+// expand), each a grouped product over all segments (kernels/lora.hpp).
 template <class T>
 void Net<T>::proj_forward(int l, int t, UMat<T> out, UMat<T> inp, const WMat<T>& wm, UVec<T> b) {
   linear_forward(exec, out, inp, wm, b);
-  if (!al.enabled[t]) return;
-  const int64_t r = al.rank;
+  if (!al.enabled[t] || !adapters_on_) return;
   LayerActs<T>& la = a_.layers[l];
-  for (size_t i = 0; i < segs_.size(); ++i) {
-    const Segment& s = segs_[i];
-    const auto [n0, n1] = seg_rows(i);
-    const int64_t n = n1 - n0;
-    if (s.row >= 0) {
-      T* ad = adapters.data() + int64_t(s.row) * al.total;
-      UMat<T> A = as_mat(ad + al.a(l, t), r, al.d_in[t]), Bm = as_mat(ad + al.b(l, t), al.d_out[t], r);
-      UMat<T> xd = rows(inp, n0, n);
-      if (dropout_ && al.dropout > 0) {
-        dropout_forward(exec, rows(la.xd[t], n0, n), xd, al.dropout, target_key(s.step_key, l, t), drop_index(i));
-        xd = rows(la.xd[t], n0, n);
-      }
-      lora_forward(exec, rows(out, n0, n), rows(la.u[t], n0, n), xd, A, Bm, T(al.scale));
-    }
+  UMat<T> xd = inp;
+  if (dropout_ && al.dropout > 0) {
+    lora_dropout(exec, la.xd[t], inp, st_, sr_, al.dropout, target_code(l, t), T_, false);
+    xd = la.xd[t];
   }
+  const LoraTarget<T> tg = lora_target(l, t);
+  lora_grouped(exec, "fedsim::models::lora_shrink", detail::LoraItem<T>{LoraOp::shrink, tg, xd, la.u[t], T(0)}, st_,
+               sr_);
+  lora_grouped(exec, "fedsim::models::lora_expand", detail::LoraItem<T>{LoraOp::expand, tg, la.u[t], out, T(1)}, st_,
+               sr_);
 }
 
 template <class T>
 void Net<T>::proj_backward(int l, int t, UMat<T> dinp, const WMat<T>& dw, UVec<T> db, UMat<T> dout, UMat<T> inp,
-                           const WMat<T>& wm) {
-  linear_backward(exec, dinp, dw.f, db, dout, inp, wm);
-  if (!al.enabled[t]) return;
-  const int64_t r = al.rank, din = al.d_in[t];
+                           const WMat<T>& wm, T beta) {
+  linear_backward(exec, dinp, dw.f, db, dout, inp, wm, a_.ws, beta);
+  if (!al.enabled[t] || !adapters_on_) return;
   LayerActs<T>& la = a_.layers[l];
-  for (size_t i = 0; i < segs_.size(); ++i) {
-    const Segment& s = segs_[i];
-    const auto [n0, n1] = seg_rows(i);
-    const int64_t n = n1 - n0;
-    const int64_t off = int64_t(s.row) * al.total;
-    if (s.row >= 0) {
-      UMat<T> A = as_mat(adapters.data() + off + al.a(l, t), r, din);
-      UMat<T> Bm = as_mat(adapters.data() + off + al.b(l, t), al.d_out[t], r);
-      UMat<T> dA = as_mat(adapter_grads.data() + off + al.a(l, t), r, din);
-      UMat<T> dB = as_mat(adapter_grads.data() + off + al.b(l, t), al.d_out[t], r);
-      UMat<T> du = rows(a_.du, n0, n), dout_s = rows(dout, n0, n), u = rows(la.u[t], n0, n);
-      if (dropout_ && al.dropout > 0) {
-        UMat<T> dxd = as_mat(a_.dxd + n0 * din, n, din);
-        zero(exec, dxd);
-        lora_backward(exec, dxd, dA, dB, du, dout_s, u, rows(la.xd[t], n0, n), A, Bm, T(al.scale));
-        dropout_backward(exec, rows(dinp, n0, n), dxd, al.dropout, target_key(s.step_key, l, t), drop_index(i));
-      } else {
-        lora_backward(exec, rows(dinp, n0, n), dA, dB, du, dout_s, u, rows(inp, n0, n), A, Bm, T(al.scale));
-      }
-    }
+  const bool drop = dropout_ && al.dropout > 0;
+  const UMat<T> xd = drop ? la.xd[t] : inp;
+  const LoraTarget<T> tg = lora_target(l, t);
+  using Item = detail::LoraItem<T>;
+  lora_grouped(exec, "fedsim::models::lora_du", Item{LoraOp::du, tg, dout, a_.du, T(0)}, st_, sr_);
+  lora_grouped(exec, "fedsim::models::lora_dB", Item{LoraOp::dB, tg, dout, la.u[t], T(0)}, st_, sr_);
+  lora_grouped(exec, "fedsim::models::lora_dA", Item{LoraOp::dA, tg, a_.du, xd, T(0)}, st_, sr_);
+  if (drop) {  // dxd = du A into scratch, then through the masks into dinp
+    const UMat<T> dxd = as_mat(a_.dxd, int64_t(inp.extent(0)), int64_t(al.d_in[t]));
+    lora_grouped(exec, "fedsim::models::lora_dx", Item{LoraOp::dx, tg, a_.du, dxd, T(0)}, st_, sr_);
+    lora_dropout(exec, dinp, dxd, st_, sr_, al.dropout, target_code(l, t), T_, true);
+  } else {
+    lora_grouped(exec, "fedsim::models::lora_dx", Item{LoraOp::dx, tg, a_.du, dinp, T(1)}, st_, sr_);
   }
 }
 
-// Dropout indices of segment i: flat within the segment when padded (the segment's rows are
-// its sequences x T), through the rows' (sequence, position) when packed; the same masks.
 template <class T>
-DropIndex Net<T>::drop_index(size_t i) const {
-  if (!packed_) return {};
-  const auto r = seg_rows(i);
-  return DropIndex{Kokkos::subview(sr_.seq, r), Kokkos::subview(sr_.pos, r), seg_b0_[i], T_};
-}
-
-// Rows [first, end) of segment i: its sequences' rows, consecutive.
-template <class T>
-std::pair<int64_t, int64_t> Net<T>::seg_rows(size_t i) const {
-  return {sr_.off[size_t(seg_b0_[i])], sr_.off[size_t(seg_b0_[i] + segs_[i].seqs)]};
-}
-
-template <class T>
-double Net<T>::forward(int client, bool dropout, uint64_t step_key) {
+void Net<T>::forward_staged(bool adapters, bool dropout) {
   FEDSIM_ASSERT(B_ > 0);
-  return forward_segments({Segment{client, B_, step_key}}, dropout)[0];
-}
-
-template <class T>
-std::vector<double> Net<T>::forward_segments(const std::vector<Segment>& segs, bool dropout) {
-  FEDSIM_ASSERT(B_ > 0 && !segs.empty());
-  int total = 0;
-  seg_targets_.assign(segs.size(), 0);
-  for (size_t i = 0; i < segs.size(); ++i) {
-    FEDSIM_ASSERT(segs[i].seqs >= 1 && segs[i].row < static_cast<int>(adapters.extent(0)));
-    for (int b = total; b < total + segs[i].seqs; ++b) seg_targets_[i] += seq_targets_[static_cast<size_t>(b)];
-    total += segs[i].seqs;
-  }
-  FEDSIM_ASSERT_MSG(total == B_, "segments cover " << total << " of " << B_ << " sequences");
-  segs_ = segs;
-  seg_b0_.assign(segs.size(), 0);
-  for (size_t i = 1; i < segs.size(); ++i) seg_b0_[i] = seg_b0_[i - 1] + segs[i - 1].seqs;
+  adapters_on_ = adapters;
   dropout_ = dropout;
   Acts<T>& a = a_;
   embedding_forward(exec, a.encoded, tokens_, w.wte, w.wpe, sr_.pos);
@@ -131,45 +86,43 @@ std::vector<double> Net<T>::forward_segments(const std::vector<Segment>& segs, b
     layernorm_forward(exec, a.lnf, a.lnf_mean, a.lnf_rstd, res, w.lnfw, w.lnfb);
   dense_nt(exec, a.logits, a.lnf, w.head);  // tied (wte) or lm_head
   crossentropy_forward(exec, a.probs, a.losses, argmax_, a.logits, targets_);
-  // Sums in position order on the host: deterministic on any backend and segment split.
-  const std::vector<T> losses = losses_host();
-  std::vector<double> out(segs_.size(), 0.0);
-  int64_t pos = 0;
-  for (size_t i = 0; i < segs_.size(); ++i) {
-    double sum = 0;
-    const int64_t end = seg_rows(i).second;
-    for (; pos < end; ++pos) sum += static_cast<double>(losses[static_cast<size_t>(pos)]);
-    out[i] = seg_targets_[i] == 0 ? 0.0 : sum / static_cast<double>(seg_targets_[i]);
-  }
-  return out;
+  segment_losses(exec, seg_loss(), a.losses, sr_.off_d, st_.b0, st_.seqs, st_.targets);
 }
 
 template <class T>
 void Net<T>::backward(bool base_grads, const std::vector<T>* seq_weights) {
   FEDSIM_ASSERT(!base_grads || base_grad.extent(0) > 0);
-  grads_on_ = base_grads;
-  Acts<T>& a = a_;
-  std::vector<T>& seg_w = seg_w_host_;  // a member: the copy below may still read it
-  if (seq_weights == nullptr && segs_.size() > 1) {
-    // Each segment's own mean: weight 1/(its target tokens) on its sequences, the same float
-    // the one-segment path uses as dloss.
-    seg_w.assign(static_cast<size_t>(B_), T(0));
-    int b = 0;
-    for (size_t i = 0; i < segs_.size(); ++i)
-      for (int k = 0; k < segs_[i].seqs; ++k, ++b)
-        seg_w[static_cast<size_t>(b)] = seg_targets_[i] > 0 ? T(1) / T(seg_targets_[i]) : T(0);
-    seq_weights = &seg_w;
-  }
-  if (seq_weights != nullptr) {
+  if (seq_weights != nullptr) {  // staged from a member buffer, no fence
     FEDSIM_ASSERT(static_cast<int>(seq_weights->size()) == B_);
-    if (static_cast<int>(seq_w_.extent(0)) < B_) seq_w_ = Vec<T>(Kokkos::view_alloc(exec, "fedsim::models::seq_w"), B_);
-    Kokkos::View<const T*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> hw(seq_weights->data(), B_);
-    Kokkos::deep_copy(exec, Kokkos::subview(seq_w_, std::make_pair(0, B_)), hw);
-    crossentropy_backward_rows(exec, a.probs, a.probs, targets_, as_vec(seq_w_.data(), B_), sr_.seq);
-  } else {
-    const T dloss = n_targets_ > 0 ? T(1) / T(n_targets_) : T(0);
-    crossentropy_backward(exec, a.probs, a.probs, targets_, dloss);
+    if (static_cast<int>(seq_wh_.extent(0)) < B_) seq_wh_ = decltype(seq_wh_)("fedsim::host::seq_w", B_);
+    const UVec<T> w = seq_weights_device();
+    for (int b = 0; b < B_; ++b) seq_wh_(b) = (*seq_weights)[size_t(b)];
+    Kokkos::deep_copy(exec, w, Kokkos::subview(seq_wh_, std::make_pair(0, B_)));
+    backward_weighted(base_grads);
+    return;
   }
+  grads_on_ = base_grads;
+  crossentropy_backward_segments(exec, a_.probs, a_.probs, targets_, sr_.seq, st_.of_seq, st_.targets);
+  backward_from_dlogits();
+}
+
+template <class T>
+UVec<T> Net<T>::seq_weights_device() {
+  if (static_cast<int>(seq_w_.extent(0)) < B_) seq_w_ = Vec<T>(Kokkos::view_alloc(exec, "fedsim::models::seq_w"), B_);
+  return as_vec(seq_w_.data(), B_);
+}
+
+template <class T>
+void Net<T>::backward_weighted(bool base_grads) {
+  FEDSIM_ASSERT(!base_grads || base_grad.extent(0) > 0);
+  grads_on_ = base_grads;
+  crossentropy_backward_rows(exec, a_.probs, a_.probs, targets_, seq_weights_device(), sr_.seq);
+  backward_from_dlogits();
+}
+
+template <class T>
+void Net<T>::backward_from_dlogits() {
+  Acts<T>& a = a_;
   const Params<T>& g = grads();
   const UMat<T> dlogits = a.probs;
   dense_nn(exec, a.dln, dlogits, w.head, T(0));  // dlnf
@@ -178,9 +131,9 @@ void Net<T>::backward(bool base_grads, const std::vector<T>* seq_weights) {
   const int L = cfg.n_layers;
   const UMat<T> last = a.layers[L - 1].res3;
   if (cfg.llama())
-    rmsnorm_backward(exec, a.dres, g.lnfw, a.dln, last, w.lnfw, a.lnf_rstd);
+    rmsnorm_backward(exec, a.dres, g.lnfw, a.dln, last, w.lnfw, a.lnf_rstd, a.ws);
   else
-    layernorm_backward(exec, a.dres, g.lnfw, g.lnfb, a.dln, last, w.lnfw, a.lnf_mean, a.lnf_rstd);
+    layernorm_backward(exec, a.dres, g.lnfw, g.lnfb, a.dln, last, w.lnfw, a.lnf_mean, a.lnf_rstd, a.ws);
   for (int l = L - 1; l >= 0; --l) {
     const UMat<T> res_in = l == 0 ? a.encoded : a.layers[l - 1].res3;
     if (cfg.llama())
@@ -188,18 +141,23 @@ void Net<T>::backward(bool base_grads, const std::vector<T>* seq_weights) {
     else
       gpt_layer_backward(l, res_in);
   }
-  if (grads_on_) embedding_backward(exec, g.wte.f, g.wpe.f, a.dres, tokens_, sr_);
+  if (grads_on_) {
+    const Staged& s = staged_[cur_];
+    FEDSIM_ASSERT_MSG(s.csr >= 0, "full-parameter backward: enable_base_grad before staging the batch");
+    embedding_backward(exec, g.wte.f, g.wpe.f, a.dres, tok_ids_, tok_start_, tok_rows_, s.U, sr_);
+  }
 }
 
 #define FEDSIM_NET_PASS(T)                                                                                        \
-  template uint64_t Net<T>::target_key(uint64_t, int, int) const;                                                 \
+  template uint64_t Net<T>::target_code(int, int) const;                                                          \
+  template LoraTarget<T> Net<T>::lora_target(int, int) const;                                                     \
   template void Net<T>::proj_forward(int, int, UMat<T>, UMat<T>, const WMat<T>&, UVec<T>);                       \
-  template void Net<T>::proj_backward(int, int, UMat<T>, const WMat<T>&, UVec<T>, UMat<T>, UMat<T>, const WMat<T>&); \
-  template DropIndex Net<T>::drop_index(size_t) const;                                                            \
-  template std::pair<int64_t, int64_t> Net<T>::seg_rows(size_t) const;                                           \
-  template double Net<T>::forward(int, bool, uint64_t);                                                           \
-  template std::vector<double> Net<T>::forward_segments(const std::vector<Segment>&, bool);                       \
-  template void Net<T>::backward(bool, const std::vector<T>*);
+  template void Net<T>::proj_backward(int, int, UMat<T>, const WMat<T>&, UVec<T>, UMat<T>, UMat<T>, const WMat<T>&, T); \
+  template void Net<T>::forward_staged(bool, bool);                                                               \
+  template void Net<T>::backward(bool, const std::vector<T>*);                                                   \
+  template UVec<T> Net<T>::seq_weights_device();                                                                  \
+  template void Net<T>::backward_weighted(bool);                                                                  \
+  template void Net<T>::backward_from_dlogits();
 FEDSIM_NET_PASS(float)
 FEDSIM_NET_PASS(double)
 #undef FEDSIM_NET_PASS

@@ -1,42 +1,34 @@
 // Local adapter training: SFT and DPO loops, with the federation layer's FedProx and SCAFFOLD
-// hooks (model.hpp LocalHooks, REFERENCE.md section 3).
+// hooks (model.hpp LocalHooks). Every call trains its clients in groups whose stacked steps fit
+// the activation budget; a group is one run on the device:
+//   start   the adapters, hooks and per-row settings uploaded, every step's stacked batch staged
+//           (Net::stage), all before the run's first kernel, with no fence;
+//   steps   forward, backward and the optimizer of all clients at once; SFT losses and clipping
+//           norms stay on the device (DPO reads its sequence log-probabilities every step);
+//   end     ONE read: the group's adapters and loss sums, packed into one buffer.
+// train_adapter is the same with one client.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
+#include <type_traits>
 
+#include "models/bench.hpp"  // count_step, count_run
 #include "models/dpo.hpp"
 #include "models/model_impl.hpp"
 
 namespace fedsim::models {
 
 namespace {
-void upload(Net<float>& net, Vec<float>& dst, const std::vector<float>& src, const char* what) {
-  FEDSIM_ASSERT_MSG(static_cast<int64_t>(src.size()) == net.al.total,
-                    what << " has " << src.size() << " values, the adapter " << net.al.total);
-  if (static_cast<int64_t>(dst.extent(0)) != net.al.total)
-    dst = Vec<float>(Kokkos::view_alloc(net.exec, std::string(what)), net.al.total);
-  net.set(dst, src);
-}
 // Dropout masks: one key per (dropout_seed, step); kernels mix in layer, target, element.
 uint64_t step_key(uint64_t dropout_seed, size_t s) { return mix64(dropout_seed ^ mix64(0x5eedULL + s)); }
+int seqs_of(const Batch& b) { return b.B; }
+int seqs_of(const DpoBatch& b) { return 2 * b.chosen.B; }
+int t_of(const Batch& b) { return b.T; }
+int t_of(const DpoBatch& b) { return b.chosen.T; }
+Batch as_batch(const Batch& b) { return b; }
+Batch as_batch(const DpoBatch& b) { return stack_dpo(b); }  // chosen rows, then rejected
 }  // namespace
-
-void Model::Impl::set_hooks(const LocalHooks& hooks) {
-  if (hooks.prox_mu != 0.0f) {
-    FEDSIM_ASSERT_MSG(hooks.prox_anchor != nullptr, "LocalHooks: prox_mu " << hooks.prox_mu << " without an anchor");
-    upload(net, prox_anchor, *hooks.prox_anchor, "fedsim::models::prox_anchor");
-  }
-  if (hooks.scaffold_correction != nullptr)
-    upload(net, scaffold_corr, *hooks.scaffold_correction, "fedsim::models::scaffold_correction");
-}
-
-void Model::Impl::hooked_step(int row, const LocalHooks& hooks, UVec<float> anchor, UVec<float> correction, int64_t t,
-                              float lr, const OptimConfig& opt) {
-  auto params = net.row(net.adapters, row), grads = net.row(net.adapter_grads, row);
-  if (hooks.prox_mu != 0.0f) prox_gradient(net.exec, grads, params, anchor, hooks.prox_mu);
-  adamw_step(params, net.row(adam_m, row), net.row(adam_v, row), grads, t, lr, opt);
-  if (hooks.scaffold_correction != nullptr) scaffold_correct(net.exec, params, correction, lr);
-}
 
 void Model::Impl::ensure_rows(int rows) {
   auto grow = [&](Mat<float>& m) {
@@ -50,30 +42,26 @@ void Model::Impl::ensure_rows(int rows) {
   grow(net.adapter_grads);
   grow(adam_m);
   grow(adam_v);
-  net.exec.fence();
 }
-
-namespace {
-UVec<float> vec_of(Vec<float>& v, int64_t n) { return as_vec(v.data(), v.extent(0) == 0 ? 0 : n); }
-int seqs_of(const Batch& b) { return b.B; }
-int seqs_of(const DpoBatch& b) { return 2 * b.chosen.B; }
-int t_of(const Batch& b) { return b.T; }
-int t_of(const DpoBatch& b) { return b.chosen.T; }
-}  // namespace
 
 template <class BatchT, class StepFn>
 std::vector<TrainStats> Model::Impl::train_batched(const std::vector<std::vector<float>*>& adapters,
                                                    const std::vector<std::vector<BatchT>>& batches,
-                                                   const std::vector<float>& lrs, const OptimConfig& opt,
-                                                   const std::vector<LocalHooks>& hooks, int Tn, int64_t memory_mb,
+                                                   const std::vector<float>& lrs,
+                                                   const std::vector<uint64_t>& dropout_seeds, const OptimConfig& opt,
+                                                   const std::vector<LocalHooks>& hooks, int64_t memory_mb, bool pack,
                                                    StepFn step) {
   const size_t K = adapters.size();
   const int64_t P = net.al.total;
+  const ExecSpace& ex = net.exec;
   std::vector<TrainStats> out(K);
   // Groups of consecutive clients whose largest stacked step fits the activation budget.
-  const int64_t per_seq = net.activation_floats(1, Tn) * int64_t(sizeof(float));
+  int Tmax = 1;
+  for (const auto& bs : batches)
+    for (const BatchT& b : bs) Tmax = std::max(Tmax, t_of(b));
+  const int64_t per_seq = net.activation_floats(1, Tmax) * int64_t(sizeof(float));
   FEDSIM_ASSERT_MSG(memory_mb >= 1, "batched training: memory budget " << memory_mb << " MiB");
-  const int64_t budget = memory_mb << 20;
+  const int64_t budget = memory_mb > (int64_t(1) << 40) ? std::numeric_limits<int64_t>::max() : memory_mb << 20;
   size_t first = 0;
   while (first < K) {
     size_t end = first;
@@ -86,6 +74,12 @@ std::vector<TrainStats> Model::Impl::train_batched(const std::vector<std::vector
       ++end;
     }
     const int G = static_cast<int>(end - first);
+    size_t most_steps = 0;
+    for (size_t k = first; k < end; ++k) most_steps = std::max(most_steps, batches[k].size());
+    if (most_steps == 0) {
+      first = end;
+      continue;
+    }
     ensure_rows(kAdapterRows + G);
     bool prox = false, scaffold = false;
     for (size_t k = first; k < end; ++k) {
@@ -93,131 +87,148 @@ std::vector<TrainStats> Model::Impl::train_batched(const std::vector<std::vector
       scaffold = scaffold || hooks[k].scaffold_correction != nullptr;
     }
     auto need = [&](Mat<float>& m, const char* label) {
-      if (static_cast<int>(m.extent(0)) < G) m = Mat<float>(Kokkos::view_alloc(net.exec, std::string(label)), G, P);
+      if (static_cast<int>(m.extent(0)) < G) m = Mat<float>(Kokkos::view_alloc(ex, std::string(label)), G, P);
     };
     if (prox) need(batch_anchor, "fedsim::models::batch_prox_anchor");
     if (scaffold) need(batch_corr, "fedsim::models::batch_scaffold_correction");
-    size_t most_steps = 0;
-    std::vector<int> rows(K, -1);
+    // Every step's stacked batch (the active clients' batches in order) and its segments.
+    std::vector<Batch> stacked(most_steps);
+    std::vector<std::vector<Segment>> segs(most_steps);
+    std::vector<std::vector<size_t>> active(most_steps);
+    for (size_t s = 0; s < most_steps; ++s)
+      for (size_t k = first; k < end; ++k) {
+        if (batches[k].size() <= s) continue;  // fewer steps: dropped out
+        const Batch b = as_batch(batches[k][s]);
+        Batch& st = stacked[s];
+        st.T = b.T;
+        st.B += b.B;
+        st.inputs.insert(st.inputs.end(), b.inputs.begin(), b.inputs.end());
+        st.targets.insert(st.targets.end(), b.targets.begin(), b.targets.end());
+        segs[s].push_back({kAdapterRows + static_cast<int>(k - first), b.B, step_key(dropout_seeds[k], s)});
+        active[s].push_back(k);
+      }
+    std::vector<const Batch*> ptrs;
+    for (const Batch& b : stacked) ptrs.push_back(&b);
+    net.stage(ptrs, segs, pack);
+    // Uploads of the run: adapters, hooks, per-row settings (lr, mu; steps, has correction).
+    const auto rows = std::make_pair(kAdapterRows, kAdapterRows + G);
+    auto fit = [&](auto& v, int64_t n, const char* label) {
+      if (static_cast<int64_t>(v.extent(0)) < n) v = std::decay_t<decltype(v)>(Kokkos::view_alloc(std::string(label)), n);
+    };
+    fit(row_fh, 2 * G, "fedsim::host::row_settings_f");
+    fit(row_ih, 2 * G, "fedsim::host::row_settings_i");
+    fit(row_f, 2 * G, "fedsim::models::row_settings_f");
+    fit(row_i, 2 * G, "fedsim::models::row_settings_i");
+    fit(loss_acc, G, "fedsim::models::loss_sums");
+    fit(clip_scale, G, "fedsim::models::clip_scale");
+    // Adapters, anchors and corrections of the group: G rows each in one host buffer, one
+    // upload per matrix (rows without an anchor or correction are never read).
+    const int64_t GP = int64_t(G) * P, parts = 1 + int64_t(prox) + int64_t(scaffold);
+    fit(rows_h, parts * GP, "fedsim::host::adapter_rows");
+    float* const ad_h = rows_h.data();
+    float* const anc_h = ad_h + GP;
+    float* const cor_h = ad_h + (1 + int64_t(prox)) * GP;
     for (size_t k = first; k < end; ++k) {
-      const int row = kAdapterRows + static_cast<int>(k - first);
-      rows[k] = row;
+      const int g = static_cast<int>(k - first);
       FEDSIM_ASSERT_MSG(static_cast<int64_t>(adapters[k]->size()) == P,
                         "adapter " << k << " has " << adapters[k]->size() << " values, model expects " << P);
-      net.set_row(net.adapters, row, *adapters[k]);
-      Kokkos::deep_copy(net.exec, net.row(adam_m, row), 0.0f);  // fresh AdamW per client, as train_adapter
-      Kokkos::deep_copy(net.exec, net.row(adam_v, row), 0.0f);
+      std::copy(adapters[k]->begin(), adapters[k]->end(), ad_h + int64_t(g) * P);
       const LocalHooks& h = hooks[k];
       if (h.prox_mu != 0.0f) {
         FEDSIM_ASSERT_MSG(h.prox_anchor != nullptr, "LocalHooks: prox_mu " << h.prox_mu << " without an anchor");
-        FEDSIM_ASSERT(static_cast<int64_t>(h.prox_anchor->size()) == P);
-        net.set_row(batch_anchor, row - kAdapterRows, *h.prox_anchor);
+        FEDSIM_ASSERT_MSG(static_cast<int64_t>(h.prox_anchor->size()) == P,
+                          "prox anchor has " << h.prox_anchor->size() << " values, the adapter " << P);
+        std::copy(h.prox_anchor->begin(), h.prox_anchor->end(), anc_h + int64_t(g) * P);
       }
       if (h.scaffold_correction != nullptr) {
-        FEDSIM_ASSERT(static_cast<int64_t>(h.scaffold_correction->size()) == P);
-        net.set_row(batch_corr, row - kAdapterRows, *h.scaffold_correction);
+        FEDSIM_ASSERT_MSG(static_cast<int64_t>(h.scaffold_correction->size()) == P,
+                          "scaffold correction has " << h.scaffold_correction->size() << " values, the adapter " << P);
+        std::copy(h.scaffold_correction->begin(), h.scaffold_correction->end(), cor_h + int64_t(g) * P);
       }
-      most_steps = std::max(most_steps, batches[k].size());
+      row_fh(g) = lrs[k];
+      row_fh(G + g) = h.prox_mu;
+      row_ih(g) = static_cast<int32_t>(batches[k].size());
+      row_ih(G + g) = h.scaffold_correction != nullptr;
     }
+    using HostRows = Kokkos::View<const float**, Kokkos::LayoutRight, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+    Kokkos::deep_copy(ex, Kokkos::subview(net.adapters, rows, Kokkos::ALL), HostRows(ad_h, G, P));
+    if (prox) Kokkos::deep_copy(ex, Kokkos::subview(batch_anchor, std::make_pair(0, G), Kokkos::ALL), HostRows(anc_h, G, P));
+    if (scaffold) Kokkos::deep_copy(ex, Kokkos::subview(batch_corr, std::make_pair(0, G), Kokkos::ALL), HostRows(cor_h, G, P));
+    Kokkos::deep_copy(ex, Kokkos::subview(row_f, std::make_pair(0, 2 * G)), Kokkos::subview(row_fh, std::make_pair(0, 2 * G)));
+    Kokkos::deep_copy(ex, Kokkos::subview(row_i, std::make_pair(0, 2 * G)), Kokkos::subview(row_ih, std::make_pair(0, 2 * G)));
+    Kokkos::deep_copy(ex, Kokkos::subview(adam_m, rows, Kokkos::ALL), 0.0f);  // fresh AdamW per client and call
+    Kokkos::deep_copy(ex, Kokkos::subview(adam_v, rows, Kokkos::ALL), 0.0f);
+    Kokkos::deep_copy(ex, Kokkos::subview(loss_acc, std::make_pair(0, G)), 0.0);
+    RowSettings<float> rs;
+    rs.lr = as_vec(row_f.data(), G);
+    rs.steps = as_vec(row_i.data(), G);
+    if (prox) {
+      rs.mu = as_vec(row_f.data() + G, G);
+      rs.anchor = as_mat(batch_anchor.data(), G, P);
+    }
+    if (scaffold) {
+      rs.corr = as_mat(batch_corr.data(), G, P);
+      rs.corr_on = as_vec(row_i.data() + G, G);
+    }
+    auto rows_of = [&](Mat<float>& m) { return as_mat(m.data() + int64_t(kAdapterRows) * P, G, P); };
+    const UVec<double> scale = as_vec(clip_scale.data(), G);
     std::vector<double> loss_sum(K, 0.0);
     for (size_t s = 0; s < most_steps; ++s) {
-      std::vector<size_t> active;  // clients with fewer steps have dropped out
-      for (size_t k = first; k < end; ++k)
-        if (batches[k].size() > s) active.push_back(k);
-      Kokkos::deep_copy(net.exec,
-                        Kokkos::subview(net.adapter_grads, std::make_pair(kAdapterRows, kAdapterRows + G), Kokkos::ALL),
-                        0.0f);
-      const std::vector<double> losses = step(active, rows, s);
+      count_step();
+      net.use(s);
+      Kokkos::deep_copy(ex, Kokkos::subview(net.adapter_grads, rows, Kokkos::ALL), 0.0f);
+      const std::vector<double> host_losses = step(s);  // empty: accumulated on the device
       int b = 0;  // the stacked step's sequences: each active client's, in order
-      for (size_t i = 0; i < active.size(); ++i) {
-        const int seqs = seqs_of(batches[active[i]][s]);
-        for (int j = 0; j < seqs; ++j) out[active[i]].rows += net.seq_rows(b + j);
+      for (size_t i = 0; i < active[s].size(); ++i) {
+        const size_t k = active[s][i];
+        const int seqs = seqs_of(batches[k][s]);
+        for (int j = 0; j < seqs; ++j) out[k].rows += net.seq_rows(b + j);
         b += seqs;
+        out[k].tokens += int64_t(seqs) * t_of(batches[k][s]);
+        if (!host_losses.empty()) loss_sum[k] += host_losses[i];
       }
-      for (size_t i = 0; i < active.size(); ++i) {
-        const size_t k = active[i];
-        const int row = rows[k];
-        UVec<float> anchor = hooks[k].prox_mu != 0.0f ? net.row(batch_anchor, row - kAdapterRows) : UVec<float>();
-        UVec<float> corr =
-            hooks[k].scaffold_correction != nullptr ? net.row(batch_corr, row - kAdapterRows) : UVec<float>();
-        hooked_step(row, hooks[k], anchor, corr, static_cast<int64_t>(s) + 1, lrs[k], opt);
-        loss_sum[k] += losses[i];
-        out[k].tokens += int64_t(seqs_of(batches[k][s])) * t_of(batches[k][s]);
-      }
+      clip_scales(ex, rows_of(net.adapter_grads), rows_of(net.adapters), rs, int64_t(s), opt.grad_clip, sumsq_partial,
+                  scale);
+      adamw_rows(ex, rows_of(net.adapters), rows_of(adam_m), rows_of(adam_v), rows_of(net.adapter_grads), scale, rs,
+                 int64_t(s), adamw_common(opt, int64_t(s) + 1));
     }
+    // The one read of the run: G adapters (floats, two to a double slot) and G loss sums.
+    const int64_t words = (int64_t(G) * P + 1) / 2, total = words + G;
+    fit(readback, total, "fedsim::models::readback");
+    fit(readback_h, total, "fedsim::host::readback");
+    {
+      const Vec<double> rb = readback, acc = loss_acc;
+      const UMat<float> ad = rows_of(net.adapters);
+      Kokkos::parallel_for(
+          "fedsim::models::pack_readback", range(ex, int64_t(G) * P + G), KOKKOS_LAMBDA(const int64_t i) {
+            if (i < int64_t(G) * P)
+              reinterpret_cast<float*>(rb.data())[i] = ad.data()[i];
+            else
+              rb(words + (i - int64_t(G) * P)) = acc(i - int64_t(G) * P);
+          });
+      Kokkos::deep_copy(ex, Kokkos::subview(readback_h, std::make_pair(int64_t(0), total)),
+                        Kokkos::subview(rb, std::make_pair(int64_t(0), total)));
+    }
+    count_run();
+    const float* back = reinterpret_cast<const float*>(readback_h.data());
     for (size_t k = first; k < end; ++k) {
+      const int g = static_cast<int>(k - first);
       out[k].steps = static_cast<int>(batches[k].size());
-      out[k].mean_loss = out[k].steps > 0 ? loss_sum[k] / out[k].steps : 0.0;
-      if (out[k].steps > 0) *adapters[k] = net.get_row(net.adapters, rows[k]);
+      const double sum = loss_sum[k] + readback_h(words + g);
+      out[k].mean_loss = out[k].steps > 0 ? sum / out[k].steps : 0.0;
+      if (out[k].steps > 0) adapters[k]->assign(back + int64_t(g) * P, back + int64_t(g + 1) * P);
     }
     first = end;
   }
   return out;
 }
 
-TrainStats Model::train_adapter(std::vector<float>& adapter, const std::vector<Batch>& batches, float lr,
-                                const OptimConfig& opt, uint64_t dropout_seed, const LocalHooks& hooks) {
-  Impl& im = *impl_;
-  Net<float>& net = im.net;
-  FEDSIM_ASSERT_MSG(static_cast<int64_t>(adapter.size()) == net.al.total,
-                    "adapter has " << adapter.size() << " values, model expects " << net.al.total);
-  TrainStats st;
-  if (batches.empty()) return st;
-  im.set_hooks(hooks);
-  net.set_row(net.adapters, kTrainRow, adapter);
-  Kokkos::deep_copy(net.exec, net.row(im.adam_m, kTrainRow), 0.0f);  // fresh AdamW per call
-  Kokkos::deep_copy(net.exec, net.row(im.adam_v, kTrainRow), 0.0f);
-  auto grads = net.row(net.adapter_grads, kTrainRow);
-  double loss_sum = 0;
-  for (size_t s = 0; s < batches.size(); ++s) {
-    net.set_batch(batches[s]);
-    Kokkos::deep_copy(net.exec, grads, 0.0f);
-    loss_sum += net.forward(kTrainRow, true, step_key(dropout_seed, s));
-    net.backward(false);
-    im.hooked_step(kTrainRow, hooks, vec_of(im.prox_anchor, net.al.total), vec_of(im.scaffold_corr, net.al.total),
-                   static_cast<int64_t>(s) + 1, lr, opt);
-    st.tokens += int64_t(batches[s].B) * batches[s].T;
-    st.rows += net.n_rows();
-  }
-  st.steps = static_cast<int>(batches.size());
-  st.mean_loss = loss_sum / st.steps;
-  adapter = net.get_row(net.adapters, kTrainRow);
-  return st;
-}
-
-TrainStats Model::train_adapter_dpo(std::vector<float>& adapter, const std::vector<DpoBatch>& batches, float lr,
-                                    const OptimConfig& opt, uint64_t dropout_seed, float beta,
-                                    const LocalHooks& hooks) {
-  Impl& im = *impl_;
-  Net<float>& net = im.net;
-  FEDSIM_ASSERT_MSG(static_cast<int64_t>(adapter.size()) == net.al.total,
-                    "adapter has " << adapter.size() << " values, model expects " << net.al.total);
-  TrainStats st;
-  if (batches.empty()) return st;
-  im.set_hooks(hooks);
-  net.set_row(net.adapters, kTrainRow, adapter);
-  Kokkos::deep_copy(net.exec, net.row(im.adam_m, kTrainRow), 0.0f);
-  Kokkos::deep_copy(net.exec, net.row(im.adam_v, kTrainRow), 0.0f);
-  auto grads = net.row(net.adapter_grads, kTrainRow);
-  double loss_sum = 0;
-  for (size_t s = 0; s < batches.size(); ++s) {
-    const Batch both = stack_dpo(batches[s]);
-    net.set_batch(both);
-    const std::vector<double> ref = sequence_logps(net, -1, false, 0);  // base, adapter off
-    Kokkos::deep_copy(net.exec, grads, 0.0f);
-    loss_sum += dpo_forward_backward(net, kTrainRow, ref, beta, true, step_key(dropout_seed, s), true).loss;
-    im.hooked_step(kTrainRow, hooks, vec_of(im.prox_anchor, net.al.total), vec_of(im.scaffold_corr, net.al.total),
-                   static_cast<int64_t>(s) + 1, lr, opt);
-    st.tokens += int64_t(both.B) * both.T;
-    st.rows += net.n_rows();
-  }
-  st.steps = static_cast<int>(batches.size());
-  st.mean_loss = loss_sum / st.steps;
-  adapter = net.get_row(net.adapters, kTrainRow);
-  return st;
-}
-
 namespace {
+void check_sizes(size_t k, size_t batches, size_t lrs, size_t seeds, size_t hooks) {
+  FEDSIM_ASSERT_MSG(batches == k && lrs == k && seeds == k && hooks == k,
+                    "batched training of " << k << " adapters got " << batches << " batch lists, " << lrs << " lrs, "
+                                           << seeds << " seeds, " << hooks << " hooks");
+}
 // The context all clients' batches share, or -1 (then they train one after another).
 template <class BatchT>
 int common_t(const std::vector<std::vector<BatchT>>& batches) {
@@ -229,27 +240,71 @@ int common_t(const std::vector<std::vector<BatchT>>& batches) {
     }
   return T;
 }
-// Starts a stacked step: an empty batch of context T and no segments.
-void begin_stack(Batch& stacked, std::vector<Segment>& segs, int T) {
-  stacked.B = 0;
-  stacked.T = T;
-  stacked.inputs.clear();
-  stacked.targets.clear();
-  segs.clear();
-}
-// Appends one client's batch as the segment of adapter row `row`.
-void append_segment(Batch& stacked, std::vector<Segment>& segs, const Batch& b, int row, uint64_t key) {
-  stacked.B += b.B;
-  stacked.inputs.insert(stacked.inputs.end(), b.inputs.begin(), b.inputs.end());
-  stacked.targets.insert(stacked.targets.end(), b.targets.begin(), b.targets.end());
-  segs.push_back({row, b.B, key});
-}
-void check_sizes(size_t k, size_t batches, size_t lrs, size_t seeds, size_t hooks) {
-  FEDSIM_ASSERT_MSG(batches == k && lrs == k && seeds == k && hooks == k,
-                    "batched training of " << k << " adapters got " << batches << " batch lists, " << lrs << " lrs, "
-                                           << seeds << " seeds, " << hooks << " hooks");
-}
+constexpr int64_t kNoBudget = int64_t(1) << 50;  // MiB: one group
+
+// The SFT step of staged step s: forward with every segment's adapter and dropout, each
+// segment's mean loss added to its client's sum on the device, backward.
+struct SftStep {
+  Net<float>& net;
+  Vec<double>& loss_acc;  // (clients of the run) loss sums
+  std::vector<double> operator()(size_t) const {
+    net.forward_staged(true, true);
+    const UVec<double> sl = net.seg_loss();
+    const IVec row = net.segments().row;
+    const Vec<double> acc = loss_acc;
+    Kokkos::parallel_for(
+        "fedsim::models::loss_sums", range(net.exec, int64_t(net.segments().S())), KOKKOS_LAMBDA(const int64_t i) {
+          if (row(i) >= kAdapterRows) acc(row(i) - kAdapterRows) += sl(i);
+        });
+    net.backward(false);
+    return {};
+  }
+};
+
+// The DPO step: the base's per-sequence losses (reference) and the adapters' on the same stacked
+// batch, each segment's DPO loss (added to its client's sum) and sequence weights on the device
+// (dpo_step_device), backward with those weights: no host read per step.
+struct DpoStep {
+  Net<float>& net;
+  Vec<double>& loss_acc;  // (clients of the run) loss sums
+  Vec<double>& seq_nll;   // (2 B) scratch: the adapters' and the base's per-sequence losses
+  float beta;
+  std::vector<double> operator()(size_t) const {
+    const int B = net.n_seqs();
+    if (static_cast<int>(seq_nll.extent(0)) < 2 * B)
+      seq_nll = Vec<double>(Kokkos::view_alloc(net.exec, "fedsim::models::dpo_seq_losses"), 2 * B);
+    const UVec<double> nl = as_vec(seq_nll.data(), B), ref = as_vec(seq_nll.data() + B, B);
+    net.forward_staged(false, false);
+    net.sequence_losses_device(ref);  // -log p under the base
+    net.forward_staged(true, true);
+    net.sequence_losses_device(nl);
+    const SegTable& st = net.segments();
+    dpo_step_device(net.exec, net.seq_weights_device(), as_vec(loss_acc.data(), int64_t(loss_acc.extent(0))),
+                    kAdapterRows, nl, ref, st.row, st.b0, st.seqs, beta);
+    net.backward_weighted(false);
+    return {};
+  }
+};
 }  // namespace
+
+TrainStats Model::train_adapter(std::vector<float>& adapter, const std::vector<Batch>& batches, float lr,
+                                const OptimConfig& opt, uint64_t dropout_seed, const LocalHooks& hooks) {
+  Impl& im = *impl_;
+  FEDSIM_ASSERT_MSG(static_cast<int64_t>(adapter.size()) == im.net.al.total,
+                    "adapter has " << adapter.size() << " values, model expects " << im.net.al.total);
+  return im.train_batched({&adapter}, std::vector<std::vector<Batch>>{batches}, {lr}, {dropout_seed}, opt, {hooks},
+                          kNoBudget, false, SftStep{im.net, im.loss_acc})[0];
+}
+
+TrainStats Model::train_adapter_dpo(std::vector<float>& adapter, const std::vector<DpoBatch>& batches, float lr,
+                                    const OptimConfig& opt, uint64_t dropout_seed, float beta,
+                                    const LocalHooks& hooks) {
+  Impl& im = *impl_;
+  FEDSIM_ASSERT_MSG(static_cast<int64_t>(adapter.size()) == im.net.al.total,
+                    "adapter has " << adapter.size() << " values, model expects " << im.net.al.total);
+  return im.train_batched({&adapter}, std::vector<std::vector<DpoBatch>>{batches}, {lr}, {dropout_seed}, opt, {hooks},
+                          kNoBudget, false, DpoStep{im.net, im.loss_acc, im.dpo_seq_nll, beta})[0];
+}
 
 std::vector<TrainStats> Model::train_adapters_batched(const std::vector<std::vector<float>*>& adapters,
                                                       const std::vector<std::vector<Batch>>& batches,
@@ -257,26 +312,15 @@ std::vector<TrainStats> Model::train_adapters_batched(const std::vector<std::vec
                                                       const std::vector<uint64_t>& dropout_seeds,
                                                       const std::vector<LocalHooks>& hooks, const BatchOptions& options) {
   check_sizes(adapters.size(), batches.size(), lrs.size(), dropout_seeds.size(), hooks.size());
-  const int Tn = common_t(batches);
-  if (Tn <= 0) {  // mixed contexts (or no steps at all): one client at a time
+  if (common_t(batches) <= 0) {  // mixed contexts (or no steps at all): one client at a time
     std::vector<TrainStats> out;
     for (size_t k = 0; k < adapters.size(); ++k)
       out.push_back(train_adapter(*adapters[k], batches[k], lrs[k], opt, dropout_seeds[k], hooks[k]));
     return out;
   }
   Impl& im = *impl_;
-  Net<float>& net = im.net;
-  Batch stacked;
-  std::vector<Segment> segs;
-  auto step = [&](const std::vector<size_t>& active, const std::vector<int>& rows, size_t s) {
-    begin_stack(stacked, segs, Tn);
-    for (size_t k : active) append_segment(stacked, segs, batches[k][s], rows[k], step_key(dropout_seeds[k], s));
-    net.set_batch(stacked, options.pack);
-    const std::vector<double> losses = net.forward_segments(segs, true);
-    net.backward(false);
-    return losses;
-  };
-  return im.train_batched(adapters, batches, lrs, opt, hooks, Tn, options.memory_mb, step);
+  return im.train_batched(adapters, batches, lrs, dropout_seeds, opt, hooks, options.memory_mb, options.pack,
+                          SftStep{im.net, im.loss_acc});
 }
 
 std::vector<TrainStats> Model::train_adapters_dpo_batched(const std::vector<std::vector<float>*>& adapters,
@@ -285,40 +329,15 @@ std::vector<TrainStats> Model::train_adapters_dpo_batched(const std::vector<std:
                                                           const std::vector<uint64_t>& dropout_seeds, float beta,
                                                           const std::vector<LocalHooks>& hooks, const BatchOptions& options) {
   check_sizes(adapters.size(), batches.size(), lrs.size(), dropout_seeds.size(), hooks.size());
-  const int Tn = common_t(batches);
-  if (Tn <= 0) {
+  if (common_t(batches) <= 0) {
     std::vector<TrainStats> out;
     for (size_t k = 0; k < adapters.size(); ++k)
       out.push_back(train_adapter_dpo(*adapters[k], batches[k], lrs[k], opt, dropout_seeds[k], beta, hooks[k]));
     return out;
   }
   Impl& im = *impl_;
-  Net<float>& net = im.net;
-  Batch stacked;
-  std::vector<Segment> segs;
-  auto step = [&](const std::vector<size_t>& active, const std::vector<int>& rows, size_t s) {
-    begin_stack(stacked, segs, Tn);
-    for (size_t k : active)
-      append_segment(stacked, segs, stack_dpo(batches[k][s]), rows[k], step_key(dropout_seeds[k], s));
-    net.set_batch(stacked, options.pack);
-    const std::vector<double> ref = sequence_logps(net, -1, false, 0);  // base for everyone, adapter off
-    net.forward_segments(segs, true);
-    const std::vector<double> lp_all = net.sequence_losses();
-    std::vector<double> losses;
-    std::vector<float> w_all, w;
-    size_t b0 = 0;
-    for (const Segment& sg : segs) {
-      const auto n = static_cast<size_t>(sg.seqs);
-      std::vector<double> lp(n), rf(ref.begin() + static_cast<long>(b0), ref.begin() + static_cast<long>(b0 + n));
-      for (size_t i = 0; i < n; ++i) lp[i] = -lp_all[b0 + i];
-      losses.push_back(dpo_loss(lp, rf, beta, w).loss);
-      w_all.insert(w_all.end(), w.begin(), w.end());
-      b0 += n;
-    }
-    net.backward(false, &w_all);
-    return losses;
-  };
-  return im.train_batched(adapters, batches, lrs, opt, hooks, Tn, options.memory_mb, step);
+  return im.train_batched(adapters, batches, lrs, dropout_seeds, opt, hooks, options.memory_mb, options.pack,
+                          DpoStep{im.net, im.loss_acc, im.dpo_seq_nll, beta});
 }
 
 DpoEvalStats Model::evaluate_dpo(const std::vector<float>* adapter, const DpoBatch& batch, float beta) const {

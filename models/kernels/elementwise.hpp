@@ -1,7 +1,7 @@
 // Pointwise layers: GELU, SwiGLU, residual add, bias.
 #pragma once
 
-#include "models/kokkos_compat.hpp"
+#include "models/kernels/team.hpp"
 
 namespace fedsim::models {
 
@@ -15,19 +15,29 @@ UVec<T> flat(const UMat<T>& m) {
 // gelu(x) = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), as GPT-2 uses. Computed as
 // x * sigmoid(2u) (0.5 (1 + tanh u) = sigmoid(2u)): one exp instead of tanh, which costs several
 // times more, and exp(-2u) = inf for very negative x gives exactly -0.
+// 1 + exp(-2u) = 1 / sigmoid(2u)
+template <class T>
+KOKKOS_INLINE_FUNCTION T gelu_denom(T x) {
+  const T u = T(0.7978845608028654) * (x + T(0.044715) * x * x * x);
+  return T(1) + kmath::exp(T(-2) * u);
+}
+// d gelu / dx from s = sigmoid(2u) (gelu_backward)
+template <class T>
+KOKKOS_INLINE_FUNCTION T gelu_deriv(T x, T s) {
+  const T du = T(0.7978845608028654) * (T(1) + T(3 * 0.044715) * x * x);
+  return s + T(2) * x * s * (T(1) - s) * du;
+}
+
 // out (N,F) <- inp (N,F)
 template <class T>
 void gelu_forward(const ExecSpace& exec, UMat<T> out, UMat<T> inp) {
   const UVec<T> o = flat(out), in = flat(inp);
   Kokkos::parallel_for(
-      "fedsim::models::gelu_forward", range(exec, in.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
-        const T x = in(i);
-        const T u = T(0.7978845608028654) * (x + T(0.044715) * x * x * x);
-        o(i) = x / (T(1) + kmath::exp(T(-2) * u));
-      });
+      "fedsim::models::gelu_forward", range(exec, in.extent(0)),
+      KOKKOS_LAMBDA(const int64_t i) { o(i) = in(i) / gelu_denom(in(i)); });
 }
 
-// dinp (N,F) += <- dout (N,F), inp (N,F). With s = sigmoid(2u):
+// dinp (N,F) = <- dout (N,F), inp (N,F) (overwrites: no zeroing launch before). With s = sigmoid(2u):
 // d gelu / dx = s + 2 x s (1 - s) du/dx  (= 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) du/dx).
 template <class T>
 void gelu_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dout, UMat<T> inp) {
@@ -35,11 +45,29 @@ void gelu_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dout, UMat<T> in
   Kokkos::parallel_for(
       "fedsim::models::gelu_backward", range(exec, in.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
         const T x = in(i);
-        const T u = T(0.7978845608028654) * (x + T(0.044715) * x * x * x);
-        const T s = T(1) / (T(1) + kmath::exp(T(-2) * u));
-        const T du = T(0.7978845608028654) * (T(1) + T(3 * 0.044715) * x * x);
-        di(i) += dout_(i) * (s + T(2) * x * s * (T(1) - s) * du);
+        di(i) = dout_(i) * gelu_deriv(x, T(1) / gelu_denom(x));
       });
+}
+
+// The training forward: out (N,F) = gelu(x) and x (N,F) overwritten with gelu'(x), so that the
+// backward is one product (gelu_backward_cached) instead of a second exp per element. The
+// derivative as in gelu_backward; x is no longer needed once the derivative is known.
+template <class T>
+void gelu_forward_cached(const ExecSpace& exec, UMat<T> out, UMat<T> x_dgelu) {
+  const UVec<T> o = flat(out), xg = flat(x_dgelu);
+  Kokkos::parallel_for(
+      "fedsim::models::gelu_forward", range(exec, xg.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
+        const T x = xg(i), s = T(1) / gelu_denom(x);
+        o(i) = x * s;
+        xg(i) = gelu_deriv(x, s);
+      });
+}
+// dinp (N,F) = dout (N,F) * dgelu (N,F) (gelu_forward_cached's derivative)
+template <class T>
+void gelu_backward_cached(const ExecSpace& exec, UMat<T> dinp, UMat<T> dout, UMat<T> dgelu) {
+  const UVec<T> di = flat(dinp), d = flat(dout), g = flat(dgelu);
+  Kokkos::parallel_for(
+      "fedsim::models::gelu_backward", range(exec, d.extent(0)), KOKKOS_LAMBDA(const int64_t i) { di(i) = d(i) * g(i); });
 }
 
 // SwiGLU (Shazeer 2020, "GLU Variants Improve Transformer", eq. 5; transformers' LlamaMLP
@@ -56,7 +84,7 @@ void swiglu_forward(const ExecSpace& exec, UMat<T> out, UMat<T> gate, UMat<T> up
       });
 }
 
-// dgate (N,F) +=, dup (N,F) += <- dout (N,F), gate (N,F), up (N,F).
+// dgate (N,F) =, dup (N,F) = (overwritten) <- dout (N,F), gate (N,F), up (N,F).
 // silu'(g) = s (1 + g (1 - s)), s = sigmoid(g).
 template <class T>
 void swiglu_backward(const ExecSpace& exec, UMat<T> dgate, UMat<T> dup, UMat<T> dout, UMat<T> gate, UMat<T> up) {
@@ -65,8 +93,8 @@ void swiglu_backward(const ExecSpace& exec, UMat<T> dgate, UMat<T> dup, UMat<T> 
       "fedsim::models::swiglu_backward", range(exec, g.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
         const T x = g(i);
         const T s = T(1) / (T(1) + kmath::exp(-x));
-        dg(i) += d(i) * u(i) * s * (T(1) + x * (T(1) - s));
-        du(i) += d(i) * x * s;
+        dg(i) = d(i) * u(i) * s * (T(1) + x * (T(1) - s));
+        du(i) = d(i) * x * s;
       });
 }
 
@@ -79,26 +107,23 @@ void residual_forward(const ExecSpace& exec, UMat<T> out, UMat<T> a, UMat<T> b) 
       KOKKOS_LAMBDA(const int64_t i) { o(i) = x(i) + y(i); });
 }
 
-// out (N,O) += bias (O); one thread per row (no index division in the inner loop).
+// out (N,O) += bias (O); one team per row.
 template <class T>
 void bias_forward(const ExecSpace& exec, UMat<T> out, UVec<T> bias) {
   const int64_t O = out.extent(1);
   Kokkos::parallel_for(
-      "fedsim::models::bias_forward", range(exec, out.extent(0)), KOKKOS_LAMBDA(const int64_t n) {
-        for (int64_t o = 0; o < O; ++o) out(n, o) += bias(o);
+      "fedsim::models::bias_forward", team_policy(exec, out.extent(0), 0), KOKKOS_LAMBDA(const Member& team) {
+        const int64_t n = team.league_rank();
+        team_for(team, O, [&](const int64_t o) { out(n, o) += bias(o); });
       });
 }
 
-// dbias (O) += column sums of dout (N,O); one thread per column, rows in order.
+// dbias (O) += column sums of dout (N,O) (column_sums: fixed chunks of rows, then in order);
+// ws: column_sums_ws(N, O, 1) of T.
 template <class T>
-void bias_backward(const ExecSpace& exec, UVec<T> dbias, UMat<T> dout) {
-  const int64_t N = dout.extent(0);
-  Kokkos::parallel_for(
-      "fedsim::models::bias_backward", range(exec, dout.extent(1)), KOKKOS_LAMBDA(const int64_t o) {
-        T s = 0;
-        for (int64_t n = 0; n < N; ++n) s += dout(n, o);
-        dbias(o) += s;
-      });
+void bias_backward(const ExecSpace& exec, UVec<T> dbias, UMat<T> dout, UVec<T> ws) {
+  column_sums<1>(exec, dout.extent(0), dout.extent(1), ws, dbias, dbias,
+                 KOKKOS_LAMBDA(const int64_t n, const int64_t o, int) { return dout(n, o); });
 }
 
 // x (N,C) = 0

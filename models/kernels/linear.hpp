@@ -23,14 +23,14 @@ void linear_forward(const ExecSpace& exec, UMat<T> out, UMat<T> inp, const WMat<
   if (bias.data() != nullptr) bias_forward(exec, out, bias);
 }
 
-// dinp (N,I) +=, dw (O,I) +=, dbias (O) += (dw/dbias skipped when empty: frozen base, or no
-// bias) <- dout (N,O), inp (N,I), w (O,I)
+// dinp (N,I) = beta * dinp +, dw (O,I) +=, dbias (O) += (dw/dbias skipped when empty: frozen
+// base, or no bias) <- dout (N,O), inp (N,I), w (O,I); ws: column_sums_ws(N, O, 1) of T for dbias
 template <class T>
 void linear_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dw, UVec<T> dbias, UMat<T> dout, UMat<T> inp,
-                     const WMat<T>& w) {
-  dense_nn(exec, dinp, dout, w, T(1));
+                     const WMat<T>& w, UVec<T> ws, T beta = T(1)) {
+  dense_nn(exec, dinp, dout, w, beta);
   if (dw.data() != nullptr) gemm(exec, 'T', 'N', T(1), dout, inp, T(1), dw);
-  if (dbias.data() != nullptr) bias_backward(exec, dbias, dout);
+  if (dbias.data() != nullptr) bias_backward(exec, dbias, dout, ws);
 }
 
 // The same with a plain matrix in precision T (kernel tests).
@@ -40,47 +40,35 @@ void linear_forward(const ExecSpace& exec, UMat<T> out, UMat<T> inp, UMat<T> w, 
 }
 template <class T>
 void linear_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dw, UVec<T> dbias, UMat<T> dout, UMat<T> inp,
-                     UMat<T> w) {
-  linear_backward(exec, dinp, dw, dbias, dout, inp, wmat(w));
+                     UMat<T> w, UVec<T> ws) {
+  linear_backward(exec, dinp, dw, dbias, dout, inp, wmat(w), ws);
 }
 
-// Index of element (n, c) of an (N,I) dropout input in the mask stream. Empty `seq`: the flat
-// row-major index n*I + c. Otherwise the index the element has when its segment is laid out
-// padded, (sequence - b0) * Tpad + position, times I, plus c: a packed batch (SeqRows) draws
-// exactly the masks of the same sequences padded, and of a forward over the segment alone.
-struct DropIndex {
-  IVec seq, pos;  // (N) sequence and position of each row (views already offset to the segment)
-  int64_t b0 = 0, Tpad = 0;
-  KOKKOS_INLINE_FUNCTION int64_t operator()(int64_t n, int64_t c, int64_t I) const {
-    return seq.extent(0) == 0 ? n * I + c : ((seq(n) - b0) * Tpad + pos(n)) * I + c;
-  }
-};
-
-// xd (N,I) = dropout(inp) <- inp (N,I)
+// xd (N,I) = dropout(inp) <- inp (N,I), element (n, c) hashed at n*I + c (the index of a
+// padded segment's element: kernels/lora.hpp's lora_dropout draws the same masks).
 template <class T>
-void dropout_forward(const ExecSpace& exec, UMat<T> xd, UMat<T> inp, float p, uint64_t key, DropIndex ix = {}) {
+void dropout_forward(const ExecSpace& exec, UMat<T> xd, UMat<T> inp, float p, uint64_t key) {
   const UVec<T> x = flat(xd), in = flat(inp);  // contiguous (N,I)
-  const int64_t I = inp.extent(1);
   const T keep_scale = T(1) / T(1.0f - p);
   Kokkos::parallel_for(
       "fedsim::models::dropout_forward", range(exec, in.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
-        x(i) = dropout_keep(key, ix(i / I, i % I, I), p) ? in(i) * keep_scale : T(0);
+        x(i) = dropout_keep(key, i, p) ? in(i) * keep_scale : T(0);
       });
 }
 
 // dinp (N,I) += dropout'(dxd) <- dxd (N,I), same mask as dropout_forward
 template <class T>
-void dropout_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dxd, float p, uint64_t key, DropIndex ix = {}) {
+void dropout_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dxd, float p, uint64_t key) {
   const UVec<T> di = flat(dinp), d = flat(dxd);
-  const int64_t I = dxd.extent(1);
   const T keep_scale = T(1) / T(1.0f - p);
   Kokkos::parallel_for(
       "fedsim::models::dropout_backward", range(exec, d.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
-        if (dropout_keep(key, ix(i / I, i % I, I), p)) di(i) += d(i) * keep_scale;
+        if (dropout_keep(key, i, p)) di(i) += d(i) * keep_scale;
       });
 }
 
-// LoRA branch. out (N,O) +=, u (N,r) cache <- xd (N,I) (dropped input, or the input itself
+// LoRA branch of one adapter over all rows (the KV-cache decoder, kernel tests; training runs
+// the grouped products of kernels/lora.hpp). out (N,O) +=, u (N,r) cache <- xd (N,I) (dropped input, or the input itself
 // when dropout is off), a (r,I), b (O,r), scale = alpha / r
 template <class T>
 void lora_forward(const ExecSpace& exec, UMat<T> out, UMat<T> u, UMat<T> xd, UMat<T> a, UMat<T> b, T scale) {

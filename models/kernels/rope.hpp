@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/error.hpp"
-#include "models/kokkos_compat.hpp"
+#include "models/kernels/team.hpp"
 #include "models/model.hpp"
 
 namespace fedsim::models {
@@ -45,7 +45,8 @@ inline std::vector<double> rope_inv_freq(const RopeConfig& r, int hd) {
 // cos and sin (maxT, hd/2) on the device.
 template <class T>
 struct RopeTable {
-  Kokkos::View<T**, Kokkos::LayoutRight, MemSpace> cos, sin;
+  using Table = Kokkos::View<T**, Kokkos::LayoutRight, MemSpace>;
+  Table cos = Table("fedsim::models::rope_cos", 0, 0), sin = Table("fedsim::models::rope_sin", 0, 0);
   void set(const ExecSpace& exec, const RopeConfig& r, int hd, int maxT) {
     FEDSIM_ASSERT(hd % 2 == 0 && maxT >= 1);
     const std::vector<double> f = rope_inv_freq(r, hd);
@@ -60,26 +61,29 @@ struct RopeTable {
       }
     Kokkos::deep_copy(exec, cos, hc);
     Kokkos::deep_copy(exec, sin, hs);
-    exec.fence();  // the mirrors go out of scope
+    fence(exec, "fedsim::models::rope_table");  // the mirrors go out of scope (once per model)
   }
 };
 
 // x (N, H*hd) rotated in place by the angles of each row's position pos (N); backward = true
-// turns by minus the angle (the gradient of the forward turn).
+// turns by minus the angle (the gradient of the forward turn). One team per row.
 template <class T>
 void rope_apply(const ExecSpace& exec, UMat<T> x, IVec pos, const RopeTable<T>& tab, int hd, bool backward) {
   const int64_t half = hd / 2, H = int64_t(x.extent(1)) / hd;
   const auto cs = tab.cos, sn = tab.sin;
   const T sign = backward ? T(-1) : T(1);
   Kokkos::parallel_for(
-      "fedsim::models::rope", range(exec, int64_t(x.extent(0)) * H * half), KOKKOS_LAMBDA(const int64_t k) {
-        const int64_t n = k / (H * half), h = (k / half) % H, i = k % half;
+      "fedsim::models::rope", team_policy(exec, x.extent(0), 0), KOKKOS_LAMBDA(const Member& team) {
+        const int64_t n = team.league_rank();
         const int t = pos(n);
-        const T c = cs(t, i), s = sign * sn(t, i);
-        const int64_t a = h * hd + i, b = a + half;
-        const T x1 = x(n, a), x2 = x(n, b);
-        x(n, a) = x1 * c - x2 * s;
-        x(n, b) = x2 * c + x1 * s;
+        team_for(team, H * half, [&](const int64_t k) {
+          const int64_t h = k / half, i = k % half;
+          const T c = cs(t, i), s = sign * sn(t, i);
+          const int64_t a = h * hd + i, b = a + half;
+          const T x1 = x(n, a), x2 = x(n, b);
+          x(n, a) = x1 * c - x2 * s;
+          x(n, b) = x2 * c + x1 * s;
+        });
       });
 }
 

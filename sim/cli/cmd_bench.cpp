@@ -68,7 +68,8 @@ federation:
 // evaluated: the final global adapter (the run evaluates it after its last round).
 class TimedTrainer : public sim::LocalTrainer {
  public:
-  explicit TimedTrainer(sim::LocalTrainer& inner) : in_(inner) {}
+  // count: the kernel counters (models/bench.hpp) run during local training, and only then.
+  TimedTrainer(sim::LocalTrainer& inner, bool count) : in_(inner), count_(count) {}
   int64_t adapter_params() const override { return in_.adapter_params(); }
   double flops_per_token() const override { return in_.flops_per_token(); }
   std::vector<float> initial_adapter() const override { return in_.initial_adapter(); }
@@ -76,7 +77,9 @@ class TimedTrainer : public sim::LocalTrainer {
   sim::LocalResult train(int32_t client, int64_t round, int steps, std::vector<float>& adapter, double lr,
                          const models::LocalHooks& hooks) override {
     const auto t0 = std::chrono::steady_clock::now();
+    if (count_) models::resume_counting();
     const sim::LocalResult r = in_.train(client, round, steps, adapter, lr, hooks);
+    if (count_) counts = models::stop_counting();
     seconds += seconds_since(t0);
     tokens_trained += r.tokens;
     rows_computed += r.rows;
@@ -85,7 +88,9 @@ class TimedTrainer : public sim::LocalTrainer {
   }
   std::vector<sim::LocalResult> train_many(const std::vector<sim::TrainTask>& tasks) override {
     const auto t0 = std::chrono::steady_clock::now();
+    if (count_) models::resume_counting();
     std::vector<sim::LocalResult> r = in_.train_many(tasks);
+    if (count_) counts = models::stop_counting();
     seconds += seconds_since(t0);
     for (const auto& x : r) {
       tokens_trained += x.tokens;
@@ -106,27 +111,32 @@ class TimedTrainer : public sim::LocalTrainer {
   int64_t tokens_trained = 0, rows_computed = 0;
   int64_t calls = 0;
   mutable std::vector<float> last_eval;
+  models::KernelCounts counts;  // totals over the run's local training (count only)
 
  private:
   sim::LocalTrainer& in_;
+  bool count_;
 };
 
 struct FlRun {
   double train_s = 0.0, wall_s = 0.0;
   int64_t tokens = 0, rows = 0, calls = 0;
   std::vector<float> final_adapter;
+  models::KernelCounts counts;
 };
 
 // over_ranks: training spread over the MPI ranks (rank 0 here; the others in serve_rank_training).
 FlRun run_fl(const sim::ExperimentConfig& base, sim::Execution execution, bool packing,
-             const datasets::FederatedDataset& data, models::Model& model, bool over_ranks = false) {
+             const datasets::FederatedDataset& data, models::Model& model, bool over_ranks = false,
+             bool count = false) {
   sim::ExperimentConfig c = base;
   c.federation.execution = execution;
   c.federation.packing = packing;
   auto inner = sim::make_model_trainer(c, data, model);
   std::unique_ptr<sim::LocalTrainer> ranks;
   if (over_ranks) ranks = sim::make_rank_trainer(*inner, nullptr);
-  TimedTrainer timed(ranks ? *ranks : *inner);
+  TimedTrainer timed(ranks ? *ranks : *inner, count);
+  if (count) models::start_counting(), models::stop_counting();  // zero the totals
   std::vector<int64_t> n;
   for (const auto& cl : data.clients) n.push_back(static_cast<int64_t>(cl.samples.size()));
   const auto t0 = std::chrono::steady_clock::now();
@@ -138,6 +148,7 @@ FlRun run_fl(const sim::ExperimentConfig& base, sim::Execution execution, bool p
   r.rows = timed.rows_computed;
   r.calls = timed.calls;
   r.final_adapter = timed.last_eval;
+  r.counts = timed.counts;
   return r;
 }
 
@@ -196,6 +207,10 @@ int bench_fl(const std::string& config, int64_t rounds, int repeat, bool json, i
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
   };
   const double s = median(seq_rate), p = median(pad_rate), b = median(bat_rate);
+  // Counted passes (untimed): launches, host syncs and transfers per local step of each mode.
+  const models::KernelCounts kb = run_fl(c, sim::Execution::batched, true, data, model, false, true).counts;
+  const models::KernelCounts ks = run_fl(c, sim::Execution::sequential, true, data, model, false, true).counts;
+  auto per = [](const models::KernelCounts& k, double x) { return x / double(std::max<int64_t>(k.steps, 1)); };
   const double diff = rel_diff(bat.final_adapter, seq.final_adapter), diff_pad = rel_diff(pad.final_adapter, seq.final_adapter);
   // Under MPI: the batched run again with training spread over the ranks (sim/mpi/rank_trainer.hpp).
   const int R = mpi::size();
@@ -222,6 +237,12 @@ int bench_fl(const std::string& config, int64_t rounds, int repeat, bool json, i
   line("batched (packed)", bat, b);
   std::printf("speedup     %.3f  (median of %d) = stacking %.3f x packing %.3f\n", b / s, repeat, p / s, b / p);
   std::printf("final adapters: max |batched - sequential| / max |sequential| = %.3g (padded: %.3g)\n", diff, diff_pad);
+  for (const auto& [name, k] : {std::make_pair("batched", kb), std::make_pair("sequential", ks)})
+    std::printf("%-10s per local step: %.1f launches, %.3f host syncs, %.0f host<->device bytes; %.2f syncs per client "
+                "run (%lld steps, %lld runs)\n",
+                name, per(k, double(k.launches + k.device_copies)), per(k, double(k.syncs())), per(k, double(k.bytes)),
+                double(k.syncs()) / double(std::max<int64_t>(k.runs, 1)), static_cast<long long>(k.steps),
+                static_cast<long long>(k.runs));
   std::string ranks_json;
   if (R > 1) {
     const double m = median(rank_rate), runs = static_cast<double>(repeat);
@@ -243,9 +264,14 @@ int bench_fl(const std::string& config, int64_t rounds, int repeat, bool json, i
     std::printf(
         "{\"sequential_tokens_per_s\": %.6g, \"batched_tokens_per_s\": %.6g, \"speedup\": %.6g, "
         "\"batched_padded_tokens_per_s\": %.6g, \"stacking_speedup\": %.6g, \"packing_speedup\": %.6g, "
-        "\"rows_fraction\": %.6g, \"final_adapter_rel_diff\": %.6g%s}\n",
+        "\"rows_fraction\": %.6g, \"final_adapter_rel_diff\": %.6g, \"launches_per_step\": %.6g, "
+        "\"host_syncs_per_step\": %.6g, \"host_device_bytes_per_step\": %.6g, \"host_syncs_per_run\": %.6g, "
+        "\"sequential_launches_per_step\": %.6g, \"sequential_host_syncs_per_step\": %.6g, "
+        "\"sequential_host_device_bytes_per_step\": %.6g%s}\n",
         s, b, b / s, p, p / s, b / p, static_cast<double>(bat.rows) / static_cast<double>(bat.tokens), diff,
-        ranks_json.c_str());
+        per(kb, double(kb.launches + kb.device_copies)), per(kb, double(kb.syncs())), per(kb, double(kb.bytes)),
+        double(kb.syncs()) / double(std::max<int64_t>(kb.runs, 1)), per(ks, double(ks.launches + ks.device_copies)),
+        per(ks, double(ks.syncs())), per(ks, double(ks.bytes)), ranks_json.c_str());
   std::fflush(stdout);
   return 0;
 }
@@ -299,10 +325,19 @@ int cmd_bench(const std::vector<std::string>& args, int& argc, char** argv) {
   std::printf("GFLOP/s       %.2f  (%.3g FLOP/token by formula, models/README.md)\n", r.gflops, r.flops_per_token);
   std::printf("sgemm GFLOP/s %.2f  (%d^3, same threads)\n", r.sgemm_gflops, r.sgemm_n);
   std::printf("ratio         %.3f\n", r.ratio);
+  for (const models::StepCounts* k : {&r.one, &r.stacked1, &r.stacked16})
+    std::printf("per step (%s%d client%s): %.1f launches, %.3f host syncs, %.0f host<->device bytes; %.2f syncs per run\n",
+                k == &r.one ? "" : "stacked, ", k->clients, k->clients == 1 ? "" : "s", k->launches_per_step,
+                k->host_syncs_per_step, k->host_device_bytes_per_step, k->host_syncs_per_run);
   if (vm.count("json"))
     std::printf(
-        "{\"preset\": \"%s\", \"tokens_per_s\": %.6g, \"gflops\": %.6g, \"sgemm_gflops\": %.6g, \"ratio\": %.6g}\n",
-        r.preset.c_str(), r.tokens_per_s, r.gflops, r.sgemm_gflops, r.ratio);
+        "{\"preset\": \"%s\", \"runtime\": \"%s\", \"tokens_per_s\": %.6g, \"gflops\": %.6g, \"sgemm_gflops\": %.6g, "
+        "\"ratio\": %.6g, \"launches_per_step\": %.6g, \"host_syncs_per_step\": %.6g, "
+        "\"host_device_bytes_per_step\": %.6g, \"host_syncs_per_run\": %.6g, \"launches_per_step_stacked_1\": %.6g, "
+        "\"launches_per_step_stacked_16\": %.6g, \"host_syncs_per_run_stacked_16\": %.6g}\n",
+        r.preset.c_str(), r.runtime.c_str(), r.tokens_per_s, r.gflops, r.sgemm_gflops, r.ratio, r.one.launches_per_step,
+        r.one.host_syncs_per_step, r.one.host_device_bytes_per_step, r.one.host_syncs_per_run,
+        r.stacked1.launches_per_step, r.stacked16.launches_per_step, r.stacked16.host_syncs_per_run);
   std::fflush(stdout);
   return 0;
 }

@@ -127,6 +127,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<fedsim::mpi::Session> mpi;
   try {
     mpi = std::make_unique<fedsim::mpi::Session>(argc, argv);
+    fedsim::mpi::share_node_cores(argc, argv);  // before Kokkos starts (run's Runtime)
   } catch (const fedsim::UserError& e) {
     return fail(2, e.what());
   }

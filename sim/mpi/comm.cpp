@@ -6,6 +6,10 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+
+#include <sched.h>
+#include <unistd.h>
 
 #include "common/error.hpp"
 
@@ -93,6 +97,18 @@ std::string describe() {
   return "MPI: " + name + ", " + std::to_string(g_size) + (g_size == 1 ? " rank" : " ranks");
 }
 
+int local_size() {
+  if (!g_started || g_size == 1) return 1;
+  static int n = 0;  // collective the first time: every rank calls it from share_node_cores
+  if (n == 0) {
+    MPI_Comm node;
+    check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+    MPI_Comm_size(node, &n);
+    MPI_Comm_free(&node);
+  }
+  return n;
+}
+
 void abort_job(int code) {
   if (g_started && g_size > 1) MPI_Abort(MPI_COMM_WORLD, code);
   if (g_started) MPI_Finalize();
@@ -165,6 +181,7 @@ bool running() { return false; }
 int rank() { return 0; }
 int size() { return 1; }
 std::string describe() { return "MPI: not built in"; }
+int local_size() { return 1; }
 void abort_job(int code) { std::exit(code); }
 void send(int, int, const void*, size_t) { no_mpi("send"); }
 std::vector<char> recv(int, int) { no_mpi("recv"); }
@@ -196,5 +213,20 @@ void broadcast_i64(std::vector<int64_t>& v, int root) {
 }
 
 int64_t bytes_sent() { return g_bytes_sent.load(); }
+
+int share_node_cores(int argc, char** argv) {
+  const int ranks = local_size();
+  if (ranks <= 1 || std::getenv("OMP_NUM_THREADS") || std::getenv("KOKKOS_NUM_THREADS")) return 0;
+  for (int i = 1; i < argc; ++i)
+    if (std::strncmp(argv[i], "--kokkos-threads", 16) == 0 || std::strncmp(argv[i], "--kokkos-num-threads", 20) == 0)
+      return 0;
+  const long node = sysconf(_SC_NPROCESSORS_ONLN);
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const int allowed = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : static_cast<int>(node);
+  const int threads = allowed < node ? allowed : std::max(1, static_cast<int>(node) / ranks);
+  setenv("KOKKOS_NUM_THREADS", std::to_string(threads).c_str(), 1);
+  return threads;
+}
 
 }  // namespace fedsim::mpi

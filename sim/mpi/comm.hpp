@@ -31,6 +31,14 @@ int rank();              // 0 without MPI
 int size();              // 1 without MPI
 inline bool is_root() { return rank() == 0; }
 std::string describe();  // "MPI: Open MPI v4.1.4, 2 ranks" / "MPI: not built in" / "MPI: not started"
+int local_size();        // ranks on this rank's node (MPI_COMM_TYPE_SHARED); 1 without MPI
+
+// Ranks on one node share its cores: when more than one rank runs on this node and the user chose
+// no thread count (OMP_NUM_THREADS, KOKKOS_NUM_THREADS, --kokkos-threads, --kokkos-num-threads),
+// sets KOKKOS_NUM_THREADS for this rank's Kokkos (and so its BLAS) to its share: the CPUs it may
+// run on when the launcher bound it to fewer than the node has, else the node's CPUs / local ranks
+// (at least 1). Call after Session, before Kokkos starts. Returns the count set, or 0.
+int share_node_cores(int argc, char** argv);
 
 // Ends the whole job with `code` (MPI_Abort when more than one rank runs; std::exit otherwise).
 [[noreturn]] void abort_job(int code);

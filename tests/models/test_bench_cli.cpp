@@ -32,7 +32,7 @@ TEST_CASE("fedsim bench model --json: last line is the documented JSON object; b
   while (!s.empty() && s.back() == '\n') s.pop_back();
   const std::string last = s.substr(s.rfind('\n') + 1);
   const nlohmann::json j = nlohmann::json::parse(last);
-  CHECK(j.size() == 5);
+  CHECK(j.size() == 13);
   CHECK(j.at("preset") == "nano");
   const double tps = j.at("tokens_per_s"), gf = j.at("gflops"), sg = j.at("sgemm_gflops"), r = j.at("ratio");
   CHECK(tps > 0);
@@ -41,5 +41,10 @@ TEST_CASE("fedsim bench model --json: last line is the documented JSON object; b
   // gflops = tokens/s x the FLOP formula for nano with the default LoRA.
   const double fpt = fedsim::models::train_flops_per_token(fedsim::models::preset_config("nano"), {});
   CHECK(gf * 1e9 / tps == doctest::Approx(fpt).epsilon(1e-4));
+  // The counted passes (Kokkos profiling callbacks): kernels run, and a client run blocks on the
+  // host once (its losses and clipping norm read at its end), stacked or not.
+  CHECK(j.at("launches_per_step").get<double>() > 0);
+  CHECK(j.at("host_syncs_per_run").get<double>() == 1.0);
+  CHECK(j.at("host_syncs_per_run_stacked_16").get<double>() == 1.0);
   CHECK(run(std::string(bin) + " bench model --preset huge 2>/dev/null").first == 2);
 }

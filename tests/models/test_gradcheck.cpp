@@ -27,7 +27,8 @@ TEST_CASE("gradcheck: layernorm") {
     return dot(out, R);
   };
   loss();
-  layernorm_backward(ex, um(dx), uv(dw), uv(db), um(R), um(x), uv(w), uv(mean), uv(rstd));
+  Mat<D> ws = dmat(1, column_sums_ws(N, C, 2));
+  layernorm_backward(ex, um(dx), uv(dw), uv(db), um(R), um(x), uv(w), uv(mean), uv(rstd), uv(ws));
   check_grad("layernorm dx", x, dx, loss);
   check_grad("layernorm dw", w, dw, loss);
   check_grad("layernorm db", b, db, loss);
@@ -65,7 +66,8 @@ TEST_CASE("gradcheck: linear + LoRA with dropout") {
     return dot(out, R);
   };
   loss();
-  linear_backward(ex, um(dx), um(dw), uv(db), um(R), um(x), um(w));
+  Mat<D> ws = dmat(1, column_sums_ws(N, O, 1));
+  linear_backward(ex, um(dx), um(dw), uv(db), um(R), um(x), um(w), uv(ws));
   lora_backward(ex, um(dxd), um(dA), um(dB), um(du), um(R), um(u), um(xd), um(A), um(Bm), scale);
   dropout_backward(ex, um(dx), um(dxd), p, key);
   // The mask drops some inputs and keeps others.

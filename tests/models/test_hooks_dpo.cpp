@@ -156,6 +156,69 @@ TEST_CASE("gradcheck: DPO loss in double w.r.t. every adapter entry") {
   CHECK(nonzero > static_cast<int>(ad.size()) * 8 / 10);
 }
 
+// Training computes the DPO loss and the sequence weights on the device (dpo_step_device, no
+// host read per step); the host dpo_loss is the reference: the same loss and gradient.
+TEST_CASE("DPO on the device: loss and gradient equal the host dpo_loss path") {
+  ModelConfig c;
+  c.preset = "gradcheck";
+  c.max_seq = 8;
+  c.d_model = 8;
+  c.n_layers = 1;
+  c.n_heads = 2;
+  c.d_ff = 12;
+  LoraConfig l;
+  l.rank = 2;
+  l.dropout = 0.0f;
+  l.targets = {"q", "v", "mlp_down"};
+  Net<double> net(c, l, 1);
+  net.init_base(3);
+  fedsim::Rng rng(8);
+  std::vector<double> ad(net.al.total);
+  for (auto& x : ad) x = 0.3 * (2 * rng.uniform() - 1);
+  net.set_row(net.adapters, 0, ad);
+  net.set_batch(stack_dpo(make_dpo_batch({{"ab", "cd", "xyz"}, {"q", "ok", "no"}, {"hi", "yo", "zz"}}, 8)));
+  const double beta = 0.5;
+  const std::vector<double> ref = sequence_logps(net, -1, false, 0);
+  Kokkos::deep_copy(net.adapter_grads, 0.0);
+  const DpoResult host = dpo_forward_backward(net, 0, ref, beta, false, 0, true);
+  const std::vector<double> g_host = net.get_row(net.adapter_grads, 0);
+
+  Kokkos::deep_copy(net.adapter_grads, 0.0);
+  Vec<double> seq("seq_nll", 2 * net.n_seqs()), acc("acc", 1);
+  const UVec<double> nl = as_vec(seq.data(), net.n_seqs()), rf = as_vec(seq.data() + net.n_seqs(), net.n_seqs());
+  net.forward(-1, false, 0);
+  net.sequence_losses_device(rf);
+  net.forward(0, false, 0);
+  net.sequence_losses_device(nl);
+  const SegTable& st = net.segments();
+  dpo_step_device(net.exec, net.seq_weights_device(), as_vec(acc.data(), 1), 0, nl, rf, st.row, st.b0, st.seqs, beta);
+  net.backward_weighted(false);
+  const std::vector<double> g_dev = net.get_row(net.adapter_grads, 0);
+  auto acc_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), acc);
+  CHECK(host.loss > 0.1);
+  CHECK(std::fabs(acc_h(0) - host.loss) <= 1e-12 * host.loss);
+  double worst = 0, gmax = 0;
+  for (size_t i = 0; i < g_host.size(); ++i) {
+    worst = std::max(worst, std::fabs(g_dev[i] - g_host[i]));
+    gmax = std::max(gmax, std::fabs(g_host[i]));
+  }
+  CHECK(gmax > 1e-4);
+  CHECK(worst <= 1e-12 * gmax);
+}
+
+// The loss a training run reports is the mean over its steps of the loss before each update:
+// with one step, the loss of the starting adapter, as evaluate_dpo computes it.
+TEST_CASE("DPO training: one step reports the starting adapter's DPO loss") {
+  Model m(preset_config("nano"), no_dropout(), 11);
+  const DpoBatch d = make_dpo_batch({{"2+2", "4", "5"}, {"sky", "blue", "green"}}, 32);
+  std::vector<float> ad = perturbed(m.init_adapter(4), 0.05, 9);
+  const double before = m.evaluate_dpo(&ad, d).mean_loss;
+  const TrainStats st = m.train_adapter_dpo(ad, {d}, 1e-3f, OptimConfig{}, 3);
+  CHECK(st.steps == 1);
+  CHECK(std::fabs(before - std::log(2.0)) > 1e-4);  // the perturbation moved it off ln 2
+  CHECK(std::fabs(st.mean_loss - before) <= 1e-6 * before);
+}
+
 TEST_CASE("DPO training (30 steps, lr 1e-2) raises the margin above 1.5 and the loss below 0.62") {
   Model m(preset_config("nano"), no_dropout(), 11);
   const DpoBatch d = make_dpo_batch({{"2+2", "4", "5"}, {"sky", "blue", "green"}, {"sun", "hot", "cold"}}, 32);

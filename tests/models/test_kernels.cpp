@@ -107,6 +107,31 @@ TEST_CASE("gemm_tiled (fallback kernel) is within the rounding bound of the host
   check_gemm<double>(true);
 }
 
+// The device build's own product (one team per 32 x 32 tile, panels in team scratch) on this
+// build's execution space: each element is the same k-ordered sum as gemm_tiled's, so the bits
+// must match, including tiles cut by the edges of C and chunks of K cut by K's end.
+TEST_CASE("gemm_team (the device kernel) gives gemm_tiled's bits") {
+  ExecSpace ex;
+  fedsim::Rng rng(12);
+  const int shapes[][3] = {{1, 1, 1}, {5, 7, 3}, {33, 17, 65}, {70, 40, 96}};
+  for (auto& s : shapes) {
+    const int M = s[0], N = s[1], K = s[2];
+    for (char ta : {'N', 'T'})
+      for (char tb : {'N', 'T'})
+        for (float beta : {0.0f, 1.0f}) {
+          const auto A = random_vec<float>(size_t(M) * K, rng), B = random_vec<float>(size_t(K) * N, rng),
+                     C = random_vec<float>(size_t(M) * N, rng);
+          Mat<float> dA = ta == 'N' ? to_dev(A, M, K) : to_dev(A, K, M);
+          Mat<float> dB = tb == 'N' ? to_dev(B, K, N) : to_dev(B, N, K);
+          Mat<float> c1 = to_dev(C, M, N), c2 = to_dev(C, M, N);
+          gemm_tiled(ex, ta, tb, 0.5f, dA, dB, beta, c1);
+          gemm_team(ex, ta, tb, 0.5f, dA, dB, beta, c2);
+          INFO("M=" << M << " N=" << N << " K=" << K << " " << ta << tb << " beta=" << beta);
+          CHECK(to_host(c1) == to_host(c2));
+        }
+  }
+}
+
 TEST_CASE("gemm (KokkosBlas when available) is within the rounding bound of the host reference") {
   for (Products p : {Products::blas, Products::portable}) {
     ProductsScope scope(p);

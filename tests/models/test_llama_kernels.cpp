@@ -40,7 +40,8 @@ TEST_CASE("RMSNorm: host reference and finite differences (rows and per-head vie
     for (int c = 0; c < C; ++c) ms += xv[n * C + c] * xv[n * C + c] / C;
     for (int c = 0; c < C; ++c) CHECK(ov[n * C + c] == doctest::Approx(xv[n * C + c] / std::sqrt(ms + eps) * wv[c]).epsilon(1e-13));
   }
-  rmsnorm_backward(ex, um(dx), uv(dw), um(R), um(x), uv(w), uv(rstd));
+  Mat<D> ws = dmat(1, column_sums_ws(N, C, 1));
+  rmsnorm_backward(ex, um(dx), uv(dw), um(R), um(x), uv(w), uv(rstd), uv(ws));
   check_grad("rmsnorm dx", x, dx, loss);
   check_grad("rmsnorm dw", w, dw, loss);
   // Per-head: a (N, 2*3) matrix normalised over each head of 3 equals two (N,3) row norms.
