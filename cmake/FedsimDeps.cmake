@@ -106,6 +106,10 @@ if(NOT FEDSIM_HOST_BLAS STREQUAL "OFF")
                         "HINT: install libopenblas-dev, or pass -DFEDSIM_HOST_BLAS=OFF")
   endif()
 endif()
+# The row kernels' loops (kmath::fexp's clamps and float -> int conversion, selects) vectorize
+# only when the compiler may evaluate both sides of a select: -fno-trapping-math. It changes no
+# value (fedsim never reads the floating-point exception flags), so results stay bit-identical.
+target_compile_options(fedsim_kokkoskernels INTERFACE $<$<CXX_COMPILER_ID:GNU,Clang>:-fno-trapping-math>)
 # Test configuration (.ci/host-teams.sh): the device code paths of the team kernels on the host
 # (models/kernels/team.hpp kTeamLoops).
 option(FEDSIM_HOST_TEAMS "Run the team kernels' device code paths on host backends (testing)" OFF)

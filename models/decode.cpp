@@ -87,7 +87,7 @@ void KvDecoder<T>::attend(int l) {
         }
         T sum = 0;
         for (int64_t t2 = lo; t2 <= s; ++t2) {
-          att(row, t2) = kmath::exp(att(row, t2) - maxv);
+          att(row, t2) = kmath::fexp(att(row, t2) - maxv);
           sum += att(row, t2);
         }
         for (int i = 0; i < hs; ++i) {

@@ -55,6 +55,38 @@ using Kokkos::Experimental::log1p;
 using Kokkos::Experimental::sqrt;
 using Kokkos::Experimental::tanh;
 #endif
+
+// exp of the row kernels (softmax, cross-entropy, GELU, SiLU). float: Cephes's expf (S. L.
+// Moshier, Cephes Math Library 2.2, expf.c: x = n ln2 + r with ln2 split in two, the degree-6
+// polynomial for exp(r), 2^n put into the exponent bits; within 2 ulp of exp over the normal
+// range, tests/models/test_kernels.cpp), branch-free so that the compiler vectorizes the loops
+// that call it (libm's expf is a call per element). Arguments above 88 give exp(88) (no inf: every
+// caller divides by 1 + exp or multiplies by a factor below 1), below -87.33 give 0 (where
+// exp is denormal). double: the library's exp (the gradient checks run in double).
+KOKKOS_INLINE_FUNCTION float fexp(float x) {
+  x = x > 88.0f ? 88.0f : x;
+  const bool under = x < -87.33654475f;
+  const float fx = x * 1.44269504088896341f + 0.5f;
+  int n = static_cast<int>(fx);  // floor(fx): truncation, minus one below zero
+  n -= static_cast<float>(n) > fx ? 1 : 0;
+  const float nf = static_cast<float>(n);
+  float r = x - nf * 0.693359375f;
+  r = r - nf * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  union {
+    int32_t i;
+    float f;
+  } two_n;
+  two_n.i = (n + 127) << 23;  // n in [-126, 127] after the clamps
+  return under ? 0.0f : p * two_n.f;
+}
+KOKKOS_INLINE_FUNCTION double fexp(double x) { return exp(x); }
 }  // namespace kmath
 
 // Device copy of fedsim::mix64 (common/rng.hpp: splitmix64 finaliser, Steele, Lea &

@@ -95,7 +95,7 @@ void attention_softmax(const ExecSpace& exec, UMat<T> att, const SeqRows& sr, in
           const int64_t row = int64_t(NH) * off(b) + h * len + t;
           const T maxv = team_max<T>(team, lo, t + 1, [&](const int64_t t2) { return att(row, t2); });
           const T sum = team_sum(team, part, t - lo + 1, [&](const int64_t i) {  // >= 1: exp(0) is in it
-            const T e = kmath::exp(att(row, lo + i) - maxv);
+            const T e = kmath::fexp(att(row, lo + i) - maxv);
             att(row, lo + i) = e;
             return e;
           });

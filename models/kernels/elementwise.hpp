@@ -19,7 +19,7 @@ UVec<T> flat(const UMat<T>& m) {
 template <class T>
 KOKKOS_INLINE_FUNCTION T gelu_denom(T x) {
   const T u = T(0.7978845608028654) * (x + T(0.044715) * x * x * x);
-  return T(1) + kmath::exp(T(-2) * u);
+  return T(1) + kmath::fexp(T(-2) * u);
 }
 // d gelu / dx from s = sigmoid(2u) (gelu_backward)
 template <class T>
@@ -80,7 +80,7 @@ void swiglu_forward(const ExecSpace& exec, UMat<T> out, UMat<T> gate, UMat<T> up
   Kokkos::parallel_for(
       "fedsim::models::swiglu_forward", range(exec, g.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
         const T x = g(i);
-        o(i) = x / (T(1) + kmath::exp(-x)) * u(i);
+        o(i) = x / (T(1) + kmath::fexp(-x)) * u(i);
       });
 }
 
@@ -92,7 +92,7 @@ void swiglu_backward(const ExecSpace& exec, UMat<T> dgate, UMat<T> dup, UMat<T> 
   Kokkos::parallel_for(
       "fedsim::models::swiglu_backward", range(exec, g.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
         const T x = g(i);
-        const T s = T(1) / (T(1) + kmath::exp(-x));
+        const T s = T(1) / (T(1) + kmath::fexp(-x));
         dg(i) = d(i) * u(i) * s * (T(1) + x * (T(1) - s));
         du(i) = d(i) * x * s;
       });

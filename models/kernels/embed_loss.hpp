@@ -110,7 +110,7 @@ void crossentropy_forward(const ExecSpace& exec, UMat<T> probs, UVec<T> losses, 
           }
         team.team_barrier();
         const T sum = team_sum(team, part, V, [&](const int64_t j) {  // >= 1
-          const T e = kmath::exp(logits(n, j) - maxv);
+          const T e = kmath::fexp(logits(n, j) - maxv);
           probs(n, j) = e;
           return e;
         });
