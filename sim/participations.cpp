@@ -84,10 +84,13 @@ void Participations::train_now(size_t slot) {
       t.lr = round_lr(cfg_.federation, o.round);
       t.hooks = agg_.hooks(o.client, o.start, corrections[i]);
     }
+    // A group of one trains alone (train) in sequential execution; batched execution trains every
+    // group through train_many, one client too (packed rows: models/README "Packing").
+    const bool alone = tasks.size() == 1 && cfg_.federation.execution == Execution::sequential;
     const std::vector<LocalResult> results =
-        tasks.size() == 1 ? std::vector<LocalResult>{trainer_.train(tasks[0].client, tasks[0].round, tasks[0].steps,
-                                                                    *tasks[0].adapter, tasks[0].lr, tasks[0].hooks)}
-                          : trainer_.train_many(tasks);
+        alone ? std::vector<LocalResult>{trainer_.train(tasks[0].client, tasks[0].round, tasks[0].steps,
+                                                        *tasks[0].adapter, tasks[0].lr, tasks[0].hooks)}
+              : trainer_.train_many(tasks);
     for (size_t i = 0; i < group.size(); ++i) {
       work_[group[i]].result = results[i];
       work_[group[i]].precomputed = true;

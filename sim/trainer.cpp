@@ -155,6 +155,24 @@ class ModelTrainer : public LocalTrainer {
     for (const auto& s : st) out.push_back(result(s));
     return out;
   }
+  // Packed rows of the task's batches: each sequence up to its last target token (models/README
+  // "Packing"); building the batches is cheap beside training them.
+  double task_cost(const TrainTask& t) const override {
+    int64_t rows = 0;
+    auto add = [&](const models::Batch& b) {
+      for (int q = 0; q < b.B; ++q) {
+        int len = 1;
+        for (int i = 0; i < b.T; ++i)
+          if (b.targets[static_cast<size_t>(q) * static_cast<size_t>(b.T) + static_cast<size_t>(i)] >= 0) len = i + 1;
+        rows += len;
+      }
+    };
+    if (dpo_)
+      for (const models::DpoBatch& d : dpo_batches(t.client, t.round, t.steps)) add(d.chosen), add(d.rejected);
+    else
+      for (const models::Batch& b : sft_batches(t.client, t.round, t.steps)) add(b);
+    return static_cast<double>(rows);
+  }
   EvalResult evaluate(const std::vector<float>& adapter) const override { return eval_on(m_, adapter, test_); }
   double client_accuracy(const std::vector<float>& adapter, int32_t client) const override {
     const auto& s = d_.clients[static_cast<size_t>(client)].samples;

@@ -51,6 +51,9 @@ class LocalTrainer {
   // Several participations at once, each result equal to train() on its task: ModelTrainer
   // trains them batched (models::Model::train_adapters_batched); the default loops.
   virtual std::vector<LocalResult> train_many(const std::vector<TrainTask>& tasks);
+  // Relative cost of training a task, for spreading a group over MPI ranks (sim/mpi): the
+  // activation rows its batches take when packed (ModelTrainer), else tokens(steps).
+  virtual double task_cost(const TrainTask& t) const { return static_cast<double>(tokens(t.steps)); }
   virtual EvalResult evaluate(const std::vector<float>& adapter) const = 0;  // the test split
   virtual double client_accuracy(const std::vector<float>& adapter, int32_t client) const = 0;
 };

@@ -5,6 +5,7 @@
 //   r -> rank 0, kTagResults: per task in the same order: the LocalResult and the trained adapter.
 #include "sim/mpi/rank_trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -69,11 +70,9 @@ class Reader {
   size_t at_ = 0;
 };
 
-std::vector<LocalResult> train_tasks(LocalTrainer& t, const std::vector<TrainTask>& tasks) {
-  if (tasks.size() == 1)  // as Participations::train_now does for a group of one
-    return {t.train(tasks[0].client, tasks[0].round, tasks[0].steps, *tasks[0].adapter, tasks[0].lr, tasks[0].hooks)};
-  return t.train_many(tasks);
-}
+// A rank's share of a group, one task too, trains as Participations::train_now trains a group in
+// batched execution: train_many.
+std::vector<LocalResult> train_tasks(LocalTrainer& t, const std::vector<TrainTask>& tasks) { return t.train_many(tasks); }
 
 class RankTrainer : public LocalTrainer {
  public:
@@ -108,6 +107,7 @@ class RankTrainer : public LocalTrainer {
   double client_accuracy(const std::vector<float>& adapter, int32_t client) const override {
     return local_.client_accuracy(adapter, client);
   }
+  double task_cost(const TrainTask& t) const override { return local_.task_cost(t); }
 
   std::vector<LocalResult> train_many(const std::vector<TrainTask>& tasks) override {
     const int R = mpi::size();
@@ -117,8 +117,7 @@ class RankTrainer : public LocalTrainer {
            " idle for such groups (said once)");
       said_idle_ = true;
     }
-    std::vector<std::vector<size_t>> of_rank(static_cast<size_t>(R));
-    for (size_t i = 0; i < tasks.size(); ++i) of_rank[i % static_cast<size_t>(R)].push_back(i);
+    const std::vector<std::vector<size_t>> of_rank = assign(tasks, R);
     ++g_totals.groups;
     g_totals.tasks += static_cast<int64_t>(tasks.size());
     for (int r = 1; r < R; ++r)
@@ -152,6 +151,30 @@ class RankTrainer : public LocalTrainer {
   }
 
  private:
+  // Tasks of each rank: longest processing time first (Graham 1969, "Bounds on multiprocessing
+  // timing anomalies": each task, largest cost first, to the least loaded rank), so that the
+  // slowest rank, which every rank waits for, finishes early. Ties go to the higher rank: rank 0
+  // also packs, sends and aggregates. Deterministic (costs are; ties broken by index), and each
+  // rank's list stays in task order.
+  std::vector<std::vector<size_t>> assign(const std::vector<TrainTask>& tasks, int R) const {
+    std::vector<double> cost(tasks.size());
+    for (size_t i = 0; i < tasks.size(); ++i) cost[i] = local_.task_cost(tasks[i]);
+    std::vector<size_t> order(tasks.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cost[a] > cost[b]; });
+    std::vector<double> load(static_cast<size_t>(R), 0.0);
+    std::vector<std::vector<size_t>> of_rank(static_cast<size_t>(R));
+    for (const size_t i : order) {
+      size_t best = static_cast<size_t>(R) - 1;
+      for (size_t r = best; r-- > 0;)
+        if (load[r] < load[best]) best = r;
+      load[best] += cost[i];
+      of_rank[best].push_back(i);
+    }
+    for (auto& v : of_rank) std::sort(v.begin(), v.end());
+    return of_rank;
+  }
+
   // Returns the bytes sent.
   static int64_t send_tasks(int rank, const std::vector<TrainTask>& tasks, const std::vector<size_t>& idx) {
     Writer w;
