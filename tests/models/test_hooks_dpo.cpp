@@ -22,6 +22,24 @@ std::vector<float> perturbed(const std::vector<float>& a, double amp, uint64_t s
   for (float& x : out) x += static_cast<float>(amp * (2 * rng.uniform() - 1));
   return out;
 }
+// The small double network of the DPO checks: one layer, LoRA rank 2 on q, v and mlp_down, no
+// dropout.
+ModelConfig dpo_check_config() {
+  ModelConfig c;
+  c.preset = "gradcheck";
+  c.max_seq = 8;
+  c.d_model = 8;
+  c.n_layers = 1;
+  c.n_heads = 2;
+  c.d_ff = 12;
+  return c;
+}
+LoraConfig dpo_check_lora() {
+  LoraConfig l = no_dropout();
+  l.rank = 2;
+  l.targets = {"q", "v", "mlp_down"};
+  return l;
+}
 }  // namespace
 
 // With lr tiny and one AdamW step from zero moments, the update is -lr * sign(g) per entry
@@ -108,18 +126,7 @@ TEST_CASE("make_dpo_batch: chosen and rejected share the prompt layout") {
 }
 
 TEST_CASE("gradcheck: DPO loss in double w.r.t. every adapter entry") {
-  ModelConfig c;
-  c.preset = "gradcheck";
-  c.max_seq = 8;
-  c.d_model = 8;
-  c.n_layers = 1;
-  c.n_heads = 2;
-  c.d_ff = 12;
-  LoraConfig l;
-  l.rank = 2;
-  l.dropout = 0.0f;
-  l.targets = {"q", "v", "mlp_down"};
-  Net<double> net(c, l, 1);
+  Net<double> net(dpo_check_config(), dpo_check_lora(), 1);
   net.init_base(3);
   std::vector<double> base = net.get(net.base);
   fedsim::Rng rng(6);
@@ -159,18 +166,7 @@ TEST_CASE("gradcheck: DPO loss in double w.r.t. every adapter entry") {
 // Training computes the DPO loss and the sequence weights on the device (dpo_step_device, no
 // host read per step); the host dpo_loss is the reference: the same loss and gradient.
 TEST_CASE("DPO on the device: loss and gradient equal the host dpo_loss path") {
-  ModelConfig c;
-  c.preset = "gradcheck";
-  c.max_seq = 8;
-  c.d_model = 8;
-  c.n_layers = 1;
-  c.n_heads = 2;
-  c.d_ff = 12;
-  LoraConfig l;
-  l.rank = 2;
-  l.dropout = 0.0f;
-  l.targets = {"q", "v", "mlp_down"};
-  Net<double> net(c, l, 1);
+  Net<double> net(dpo_check_config(), dpo_check_lora(), 1);
   net.init_base(3);
   fedsim::Rng rng(8);
   std::vector<double> ad(net.al.total);
