@@ -4,6 +4,10 @@
 // ranks really train, and a run checkpointed on 2 ranks resumes on 3.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -140,4 +144,31 @@ TEST_CASE("mpi: other commands run once, on rank 0; a bad config ends the job wi
   CHECK(bad.err.find("fedsim: error: rank ") != std::string::npos);
   CHECK(bad.err.find(" of 2: ") != std::string::npos);
   CHECK(bad.err.find("federation.rounds: expected an integer, got 'zero'") != std::string::npos);
+}
+
+// Ranks on one node share its cores: with no thread count given, each rank's Kokkos takes its
+// share (the banner says how many), so R all-core OpenMP runtimes do not oversubscribe the node.
+TEST_CASE("mpi: without OMP_NUM_THREADS each rank takes its share of the node's cores") {
+  const std::string dir = "mpi-run-cores";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  // Unbound ranks (Open MPI binds each to a core when they fit, and OpenMP would then take one
+  // thread anyway): the node's CPUs over its 2 ranks.
+  const Outcome v = fedsim_ranks(2, "--version", dir + "/version",
+                                 "OMPI_MCA_hwloc_base_binding_policy=none env -u OMP_NUM_THREADS -u KOKKOS_NUM_THREADS ");
+  CAPTURE(v.out);
+  CAPTURE(v.err);
+  REQUIRE(v.code == 0);
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  const long share = std::max(1L, cpus / 2);
+  int banners = 0;
+  for (size_t at = v.out.find("fedsim "); at != std::string::npos; at = v.out.find("fedsim ", at + 1)) {
+    ++banners;
+    const size_t omp = v.out.find("OpenMP (", at);
+    if (omp == std::string::npos || omp > v.out.find('\n', at)) continue;  // a Serial build: one core anyway
+    const long threads = std::atol(v.out.c_str() + omp + 8);
+    CHECK(threads >= 1);
+    CHECK(threads <= share);
+  }
+  CHECK(banners == 2);  // one per rank
 }
