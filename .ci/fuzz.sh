@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Short libFuzzer run of every target in tests/fuzz (README.md there): each target starts from
-# its committed corpus, runs FEDSIM_FUZZ_SECONDS (default 25) under ASan+UBSan, and fails CI on
+# its committed corpus, runs FEDSIM_FUZZ_SECONDS (default 15) under ASan+UBSan, and fails CI on
 # any finding (the input is kept in $BUILD/fuzz-artifacts). Reuses .ci/sanitize.sh's build.
 # FEDSIM_FUZZ_UPDATE=1 merges the new crash-free inputs into the committed corpus.
 set -euo pipefail
@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SRC="$PWD"
 BUILD="${FEDSIM_ASAN_BUILD:-$SRC/build-asan}"
 JOBS="${FEDSIM_JOBS:-2}"
-SECONDS_PER_TARGET="${FEDSIM_FUZZ_SECONDS:-25}"
+SECONDS_PER_TARGET="${FEDSIM_FUZZ_SECONDS:-15}"
 TARGETS=(${FEDSIM_FUZZ_TARGETS:-$(sed -n 's/^set(FEDSIM_FUZZ_TARGETS \(.*\))$/\1/p' "$SRC/tests/fuzz/CMakeLists.txt")})
 
 # libFuzzer's runtime ships apart from clang in Debian (libclang-rt-<version>-dev).
