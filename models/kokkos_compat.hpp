@@ -63,9 +63,13 @@ using Kokkos::Experimental::tanh;
 // that call it (libm's expf is a call per element). Arguments above 88 give exp(88) (no inf: every
 // caller divides by 1 + exp or multiplies by a factor below 1), below -87.33 give 0 (where
 // exp is denormal). double: the library's exp (the gradient checks run in double).
-KOKKOS_INLINE_FUNCTION float fexp(float x) {
-  x = x > 88.0f ? 88.0f : x;
-  const bool under = x < -87.33654475f;
+KOKKOS_INLINE_FUNCTION float fexp(float x_in) {
+  // Clamped to [-88, 88] before the float -> int conversion (out of range or NaN: undefined
+  // behaviour); a NaN argument comes back as NaN.
+  const bool under = x_in < -87.33654475f, nan = !(x_in == x_in);
+  float x = x_in > 88.0f ? 88.0f : x_in;
+  x = x < -88.0f ? -88.0f : x;
+  x = nan ? 0.0f : x;
   const float fx = x * 1.44269504088896341f + 0.5f;
   int n = static_cast<int>(fx);  // floor(fx): truncation, minus one below zero
   n -= static_cast<float>(n) > fx ? 1 : 0;
@@ -83,8 +87,9 @@ KOKKOS_INLINE_FUNCTION float fexp(float x) {
     int32_t i;
     float f;
   } two_n;
-  two_n.i = (n + 127) << 23;  // n in [-126, 127] after the clamps
-  return under ? 0.0f : p * two_n.f;
+  two_n.i = (n + 127) << 23;  // n in [-127, 127] after the clamps (-127: 0, and then under)
+  const float e = under ? 0.0f : p * two_n.f;
+  return nan ? x_in : e;
 }
 KOKKOS_INLINE_FUNCTION double fexp(double x) { return exp(x); }
 }  // namespace kmath

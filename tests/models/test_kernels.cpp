@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <type_traits>
 
 #include "common/rng.hpp"
@@ -242,6 +243,8 @@ TEST_CASE("fexp: float exp within 2 ulp of exp from -87.3 to 88, 0 below, finite
   CHECK(kmath::fexp(-1e30f) == 0.0f);
   CHECK(std::isfinite(kmath::fexp(1e30f)));
   CHECK(kmath::fexp(1e30f) == kmath::fexp(88.0f));
+  CHECK(std::isnan(kmath::fexp(std::nanf(""))));
+  CHECK(kmath::fexp(-std::numeric_limits<float>::infinity()) == 0.0f);
   CHECK(kmath::fexp(1.0) == std::exp(1.0));  // double: the library's exp
 
   Vec<float> d("xs", n);
