@@ -66,10 +66,11 @@ using Kokkos::Experimental::tanh;
 KOKKOS_INLINE_FUNCTION float fexp(float x_in) {
   // Clamped to [-88, 88] before the float -> int conversion (out of range or NaN: undefined
   // behaviour); a NaN argument comes back as NaN.
-  const bool under = x_in < -87.33654475f, nan = !(x_in == x_in);
-  float x = x_in > 88.0f ? 88.0f : x_in;
+  const bool nan = !(x_in == x_in);  // an equality test: quiet on NaN
+  float x = nan ? 0.0f : x_in;
+  const bool under = x < -87.33654475f;
+  x = x > 88.0f ? 88.0f : x;
   x = x < -88.0f ? -88.0f : x;
-  x = nan ? 0.0f : x;
   const float fx = x * 1.44269504088896341f + 0.5f;
   int n = static_cast<int>(fx);  // floor(fx): truncation, minus one below zero
   n -= static_cast<float>(n) > fx ? 1 : 0;
