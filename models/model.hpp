@@ -115,6 +115,14 @@ struct Batch {
   std::vector<int32_t> inputs;   // (B,T)
   std::vector<int32_t> targets;  // (B,T)
 };
+// Rows sequence b of `batch` takes when packed (models/README.md "Packing"): up to its last target
+// token, at least one. Net::stage lays packed batches out by it; sim/ costs tasks by it.
+inline int packed_len(const Batch& batch, int b) {
+  int len = 1;
+  for (int t = 0; t < batch.T; ++t)
+    if (batch.targets[static_cast<size_t>(b) * static_cast<size_t>(batch.T) + static_cast<size_t>(t)] >= 0) len = t + 1;
+  return len;
+}
 // SFT layout: BOS INST <instruction> RESP <response> EOS, right-padded with PAD to T and
 // truncated to T. Loss on the response bytes and EOS only (OpenFedLLM: response-only loss).
 Batch make_sft_batch(const std::vector<std::pair<std::string, std::string>>& pairs, int T);

@@ -79,17 +79,15 @@ void Net<T>::stage(const std::vector<const Batch*>& batches, const std::vector<s
     // Rows per sequence: all T, or (packed) up to the last target token, at least one.
     std::vector<int> lens(size_t(batch.B), batch.T);
     for (int b = 0; b < batch.B; ++b) {
-      int len = 1;
       for (int t = 0; t < batch.T; ++t) {
         const size_t k = size_t(b) * batch.T + size_t(t);
         const int32_t tok = batch.inputs[k], tg = batch.targets[k];
         FEDSIM_ASSERT_MSG(tok >= 0 && tok < cfg.vocab_size, "input token " << tok << " at " << k);
         FEDSIM_ASSERT_MSG(tg >= -1 && tg < cfg.vocab_size, "target " << tg << " at " << k);
         s.seq_targets[size_t(b)] += tg >= 0;
-        if (tg >= 0) len = t + 1;
       }
       s.n_targets += s.seq_targets[size_t(b)];
-      if (pack) lens[size_t(b)] = len;
+      if (pack) lens[size_t(b)] = packed_len(batch, b);
     }
     SeqLayout lay;  // host layout only: no device allocation
     lay.set_host(lens);

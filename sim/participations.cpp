@@ -84,9 +84,9 @@ void Participations::train_now(size_t slot) {
       t.lr = round_lr(cfg_.federation, o.round);
       t.hooks = agg_.hooks(o.client, o.start, corrections[i]);
     }
-    // A group of one trains alone (train) in sequential execution; batched execution trains every
-    // group through train_many, one client too (packed rows: models/README "Packing").
-    const bool alone = tasks.size() == 1 && cfg_.federation.execution == Execution::sequential;
+    // A group of one trains alone (train) unless execution is batched: then every group goes
+    // through train_many, one client too (packed rows: models/README "Packing").
+    const bool alone = tasks.size() == 1 && !batched_;
     const std::vector<LocalResult> results =
         alone ? std::vector<LocalResult>{trainer_.train(tasks[0].client, tasks[0].round, tasks[0].steps,
                                                         *tasks[0].adapter, tasks[0].lr, tasks[0].hooks)}

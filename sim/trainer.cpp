@@ -160,12 +160,7 @@ class ModelTrainer : public LocalTrainer {
   double task_cost(const TrainTask& t) const override {
     int64_t rows = 0;
     auto add = [&](const models::Batch& b) {
-      for (int q = 0; q < b.B; ++q) {
-        int len = 1;
-        for (int i = 0; i < b.T; ++i)
-          if (b.targets[static_cast<size_t>(q) * static_cast<size_t>(b.T) + static_cast<size_t>(i)] >= 0) len = i + 1;
-        rows += len;
-      }
+      for (int q = 0; q < b.B; ++q) rows += models::packed_len(b, q);
     };
     if (dpo_)
       for (const models::DpoBatch& d : dpo_batches(t.client, t.round, t.steps)) add(d.chosen), add(d.rejected);
