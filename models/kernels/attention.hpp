@@ -15,7 +15,9 @@
 // devices, or with Products::portable, each item is a team running gemm_tile (the sums of
 // gemm_tiled, bit for bit). dk and dv are items of (sequence, key/value head), each adding its
 // query heads' blocks in (head, block) order, so no two items write the same rows (no atomics).
-// The softmax and its backward are team kernels over (row, head) with fixed-order sums.
+// The softmax and its backward are team kernels over (row, head) with fixed-order sums; with host
+// BLAS they run inside the items instead, on each block's rows right after its scores product
+// (the same per-row arithmetic, detail::softmax_row), so the block is still in cache.
 #pragma once
 
 #include <vector>
@@ -78,6 +80,38 @@ void item_gemm(char ta, char tb, T alpha, const AV& A, const BV& B, T beta, cons
 #endif
 }  // namespace detail
 
+namespace detail {
+// One attention row r (its keys t2 < end) by one thread: softmax over [lo, t] in place, zero on
+// [0, lo) and (t, end). The order of the sums is team_sum's, so a team kernel computes the same.
+template <class T>
+KOKKOS_INLINE_FUNCTION void softmax_row(T* r, int lo, int t, int64_t end) {
+  const T maxv = lanes_max<T>(lo, t + 1, [&](const int64_t i) { return r[i]; });
+  T* w = r + lo;
+  const T sum = lanes_sum<T>(t - lo + 1, [&](const int64_t i) {  // >= 1: exp(0) is in it
+    const T e = kmath::fexp(w[i] - maxv);
+    w[i] = e;
+    return e;
+  });
+  const T inv = T(1) / sum;
+  for (int64_t i = 0; i < lo; ++i) r[i] = T(0);
+  for (int64_t i = lo; i <= t; ++i) r[i] *= inv;
+  for (int64_t i = t + 1; i < end; ++i) r[i] = T(0);
+}
+// Its backward on one row: d (holding datt) <- scale * p * (d - sum(p * d)) on [0, t], zero on (t, end).
+template <class T>
+KOKKOS_INLINE_FUNCTION void softmax_row_backward(T* d, const T* p, int t, int64_t end, T scale) {
+  const T dot = lanes_sum<T>(t + 1, [&](const int64_t i) { return d[i] * p[i]; });
+  for (int64_t i = 0; i <= t; ++i) d[i] = scale * p[i] * (d[i] - dot);
+  for (int64_t i = t + 1; i < end; ++i) d[i] = T(0);
+}
+// First key of position t's window (0 without a window).
+KOKKOS_INLINE_FUNCTION int window_lo(int t, int window) { return (window > 0 && t - window + 1 > 0) ? t - window + 1 : 0; }
+// End of the query block of position t: the columns the products read.
+KOKKOS_INLINE_FUNCTION int64_t block_end(int t, int block, int64_t len) {
+  return (t / block + 1) * int64_t(block) < len ? (t / block + 1) * int64_t(block) : len;
+}
+}  // namespace detail
+
 // Softmax of each attention row over its keys [lo, t] (the window), zero up to the end of its
 // query block (the columns the products read; later ones are never written): one team per
 // position, its NH heads in turn; in place on att (NH*N,Tc) holding the scaled scores.
@@ -88,20 +122,24 @@ void attention_softmax(const ExecSpace& exec, UMat<T> att, const SeqRows& sr, in
       "fedsim::models::attn_softmax", team_policy(exec, sr.rows(), lanes_bytes<T>()), KOKKOS_LAMBDA(const Member& team) {
         const int64_t n = team.league_rank();
         const int b = seq(n), t = pos(n);
-        const int64_t len = off(b + 1) - off(b), end = (t / block + 1) * int64_t(block) < len ? (t / block + 1) * int64_t(block) : len;
-        const int lo = (window > 0 && t - window + 1 > 0) ? t - window + 1 : 0;
-        const Scratch<T> part(team.team_scratch(0), kLanes);
+        const int64_t len = off(b + 1) - off(b), end = detail::block_end(t, block, len);
+        const int lo = detail::window_lo(t, window);
         for (int h = 0; h < NH; ++h) {
           const int64_t row = int64_t(NH) * off(b) + h * len + t;
-          const T maxv = team_max<T>(team, lo, t + 1, [&](const int64_t t2) { return att(row, t2); });
-          const T sum = team_sum(team, part, t - lo + 1, [&](const int64_t i) {  // >= 1: exp(0) is in it
-            const T e = kmath::fexp(att(row, lo + i) - maxv);
-            att(row, lo + i) = e;
-            return e;
-          });
-          const T inv = T(1) / sum;
-          team_for(team, end, [&](const int64_t t2) { att(row, t2) = (t2 >= lo && t2 <= t) ? att(row, t2) * inv : T(0); });
-          team.team_barrier();
+          if constexpr (kTeamLoops) {
+            detail::softmax_row(&att(row, 0), lo, t, end);
+          } else {
+            const Scratch<T> part(team.team_scratch(0), kLanes);
+            const T maxv = team_max<T>(team, lo, t + 1, [&](const int64_t t2) { return att(row, t2); });
+            const T sum = team_sum(team, part, t - lo + 1, [&](const int64_t i) {  // >= 1: exp(0) is in it
+              const T e = kmath::fexp(att(row, lo + i) - maxv);
+              att(row, lo + i) = e;
+              return e;
+            });
+            const T inv = T(1) / sum;
+            team_for(team, end, [&](const int64_t t2) { att(row, t2) = (t2 >= lo && t2 <= t) ? att(row, t2) * inv : T(0); });
+            team.team_barrier();
+          }
         }
       });
 }
@@ -118,15 +156,19 @@ void attention_softmax_backward(const ExecSpace& exec, UMat<T> dpre, UMat<T> att
       KOKKOS_LAMBDA(const Member& team) {
         const int64_t n = team.league_rank();
         const int b = seq(n), t = pos(n);
-        const int64_t len = off(b + 1) - off(b), end = (t / block + 1) * int64_t(block) < len ? (t / block + 1) * int64_t(block) : len;
-        const Scratch<T> part(team.team_scratch(0), kLanes);
+        const int64_t len = off(b + 1) - off(b), end = detail::block_end(t, block, len);
         for (int h = 0; h < NH; ++h) {
           const int64_t row = int64_t(NH) * off(b) + h * len + t;
-          const T dot = team_sum(team, part, t + 1, [&](const int64_t t2) { return dpre(row, t2) * att(row, t2); });
-          team_for(team, end, [&](const int64_t t2) {
-            dpre(row, t2) = t2 <= t ? scale * att(row, t2) * (dpre(row, t2) - dot) : T(0);
-          });
-          team.team_barrier();
+          if constexpr (kTeamLoops) {
+            detail::softmax_row_backward(&dpre(row, 0), &att(row, 0), t, end, scale);
+          } else {
+            const Scratch<T> part(team.team_scratch(0), kLanes);
+            const T dot = team_sum(team, part, t + 1, [&](const int64_t t2) { return dpre(row, t2) * att(row, t2); });
+            team_for(team, end, [&](const int64_t t2) {
+              dpre(row, t2) = t2 <= t ? scale * att(row, t2) * (dpre(row, t2) - dot) : T(0);
+            });
+            team.team_barrier();
+          }
         }
       });
 }
@@ -146,7 +188,7 @@ void attention_items(const ExecSpace& exec, const char* name, const detail::Attn
 
 // out (N,NH*hd), att (NH*N,Tc) softmax probabilities (0 above the diagonal and outside the
 // window, up to the end of each row's query block; later columns are not written) <- q (N,NH*hd), k, v (N,NKV*hd), with the sequences where `sr` says (rows off_b ..
-// off_b + len_b; attention rows SeqRows::att_row). Three launches.
+// off_b + len_b; attention rows SeqRows::att_row). Three launches (one with host BLAS: fused items).
 template <class T>
 void attention_forward(const ExecSpace& exec, UMat<T> out, UMat<T> att, UMat<T> q, UMat<T> k, UMat<T> v,
                        const SeqRows& sr, const AttnShape& sh, int block = kAttnBlock) {
@@ -158,17 +200,17 @@ void attention_forward(const ExecSpace& exec, UMat<T> out, UMat<T> att, UMat<T> 
 #ifdef FEDSIM_HAVE_CBLAS
   if constexpr (kHostSpace) {
     if (host_blas<T>()) {
+      // Fused: each item's scores, softmax and values one after another while its block of
+      // the attention matrix is in cache (one launch; the device path's three give the same
+      // softmax, detail::softmax_row).
       const std::vector<detail::HostItem> it = detail::host_items(sr, NH, block);
-      detail::host_parallel(exec, "fedsim::models::attn_scores", int64_t(it.size()), [&](const int64_t i) {
+      const int window = sh.window;
+      detail::host_parallel(exec, "fedsim::models::attn_forward", int64_t(it.size()), [&](const int64_t i) {
         const auto& [b, h, i0, i1] = it[size_t(i)];
         const int64_t r = sr.off[size_t(b)], a = sr.att_row(b, h, NH), c = int64_t(h) * hs, ck = int64_t(h / g.group) * hs;
         detail::item_gemm('N', 'T', scale, sub(q, r + i0, r + i1, c, c + hs), sub(k, r, r + i1, ck, ck + hs), T(0),
                           sub(att, a + i0, a + i1, 0, i1));
-      });
-      attention_softmax(exec, att, sr, NH, sh.window, block);
-      detail::host_parallel(exec, "fedsim::models::attn_values", int64_t(it.size()), [&](const int64_t i) {
-        const auto& [b, h, i0, i1] = it[size_t(i)];
-        const int64_t r = sr.off[size_t(b)], a = sr.att_row(b, h, NH), c = int64_t(h) * hs, ck = int64_t(h / g.group) * hs;
+        for (int64_t t = i0; t < i1; ++t) detail::softmax_row(&att(a + t, 0), detail::window_lo(int(t), window), int(t), i1);
         detail::item_gemm('N', 'N', T(1), sub(att, a + i0, a + i1, 0, i1), sub(v, r, r + i1, ck, ck + hs), T(0),
                           sub(out, r + i0, r + i1, c, c + hs));
       });
@@ -192,7 +234,7 @@ void attention_forward(const ExecSpace& exec, UMat<T> out, UMat<T> att, UMat<T> 
 }
 
 // dq (N,NH*hd) =, dk, dv (N,NKV*hd) = (overwritten: no zeroing launches), dpreatt (NH*N,Tc)
-// scratch <- dout (N,NH*hd), att (NH*N,Tc), q, k, v, layout sr. Four launches.
+// scratch <- dout (N,NH*hd), att (NH*N,Tc), q, k, v, layout sr. Four launches (two with host BLAS).
 template <class T>
 void attention_backward(const ExecSpace& exec, UMat<T> dq, UMat<T> dk, UMat<T> dv, UMat<T> dpreatt, UMat<T> dout,
                         UMat<T> att, UMat<T> q, UMat<T> k, UMat<T> v, const SeqRows& sr, const AttnShape& sh,
@@ -209,18 +251,14 @@ void attention_backward(const ExecSpace& exec, UMat<T> dq, UMat<T> dk, UMat<T> d
       auto geo = [&](const detail::HostItem& x, int64_t& r, int64_t& a, int64_t& c, int64_t& ck) {
         r = sr.off[size_t(x.b)], a = sr.att_row(x.b, x.h, NH), c = int64_t(x.h) * hs, ck = int64_t(x.h / g.group) * hs;
       };
-      detail::host_parallel(exec, "fedsim::models::attn_dscores", int64_t(it.size()), [&](const int64_t i) {
+      // Fused as the forward: each item's d scores, softmax backward and dq in one launch.
+      detail::host_parallel(exec, "fedsim::models::attn_dscores_dq", int64_t(it.size()), [&](const int64_t i) {
         int64_t r, a, c, ck;
         geo(it[size_t(i)], r, a, c, ck);
         const int64_t i0 = it[size_t(i)].i0, i1 = it[size_t(i)].i1;
         detail::item_gemm('N', 'T', T(1), sub(dout, r + i0, r + i1, c, c + hs), sub(v, r, r + i1, ck, ck + hs), T(0),
                           sub(dpreatt, a + i0, a + i1, 0, i1));
-      });
-      attention_softmax_backward(exec, dpreatt, att, sr, NH, scale, block);
-      detail::host_parallel(exec, "fedsim::models::attn_dq", int64_t(it.size()), [&](const int64_t i) {
-        int64_t r, a, c, ck;
-        geo(it[size_t(i)], r, a, c, ck);
-        const int64_t i0 = it[size_t(i)].i0, i1 = it[size_t(i)].i1;
+        for (int64_t t = i0; t < i1; ++t) detail::softmax_row_backward(&dpreatt(a + t, 0), &att(a + t, 0), int(t), i1, scale);
         detail::item_gemm('N', 'N', T(1), sub(dpreatt, a + i0, a + i1, 0, i1), sub(k, r, r + i1, ck, ck + hs), T(0),
                           sub(dq, r + i0, r + i1, c, c + hs));
       });

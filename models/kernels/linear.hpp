@@ -10,10 +10,26 @@
 
 namespace fedsim::models {
 
-// Keep element `idx` under dropout probability p: 24 hash bits as a uniform in [0, 1).
+// Keep element `idx` under dropout probability p: 16 bits of a splitmix64 hash as a uniform u in
+// [0, 1) (a multiple of 2^-16), kept when u >= p. One hash serves four consecutive elements
+// (idx / 4 picks the hash, idx % 4 its 16-bit quarter), so a row loop hashes once per four
+// elements (dropout_row); the keep probability is 1 - ceil(65536 p) / 65536.
+KOKKOS_INLINE_FUNCTION float dropout_u(uint64_t h, int q) {
+  return static_cast<float>((h >> (16 * q)) & 0xFFFFu) * 0x1.0p-16f;
+}
 KOKKOS_INLINE_FUNCTION bool dropout_keep(uint64_t key, int64_t idx, float p) {
-  const float u = static_cast<float>(dmix64(key + static_cast<uint64_t>(idx)) >> 40) * 0x1.0p-24f;
-  return u >= p;
+  return dropout_u(dmix64(key + (static_cast<uint64_t>(idx) >> 2)), int(idx & 3)) >= p;
+}
+// f(c, keep) for c in [0, n), keep = dropout_keep(key, base + c, p), by one thread: one hash per
+// four elements.
+template <class F>
+KOKKOS_INLINE_FUNCTION void dropout_row(uint64_t key, int64_t base, int64_t n, float p, const F& f) {
+  int64_t c = 0;
+  while (c < n) {
+    const int64_t idx = base + c;
+    const uint64_t h = dmix64(key + (static_cast<uint64_t>(idx) >> 2));
+    for (int q = int(idx & 3); q < 4 && c < n; ++q, ++c) f(c, dropout_u(h, q) >= p);
+  }
 }
 
 // out (N,O) = inp (N,I) W^T (O,I) + bias (O) (no bias when it has no data)

@@ -198,7 +198,16 @@ void lora_dropout(const ExecSpace& exec, UMat<T> y, UMat<T> x, const SegTable& s
         if (row(s) < 0) return;
         const uint64_t k = dmix64(key(s) ^ code_mix);
         const int64_t base = ((b - b0(s)) * Tpad + pos(n)) * I;
-        if (backward) {
+        if constexpr (kTeamLoops) {  // one thread: a hash per four elements
+          T* yr = &y(n, 0);
+          const T* xr = &x(n, 0);
+          if (backward)
+            dropout_row(k, base, I, p, [&](const int64_t c, bool keep) {
+              if (keep) yr[c] += xr[c] * keep_scale;
+            });
+          else
+            dropout_row(k, base, I, p, [&](const int64_t c, bool keep) { yr[c] = keep ? xr[c] * keep_scale : T(0); });
+        } else if (backward) {
           team_for(team, I, [&](const int64_t c) {
             if (dropout_keep(k, base + c, p)) y(n, c) += x(n, c) * keep_scale;
           });

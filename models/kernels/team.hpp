@@ -71,18 +71,50 @@ KOKKOS_INLINE_FUNCTION void team_for(const Member& team, int64_t n, const F& f) 
 // Sum of f(i), i in [0, n), in the fixed order described above; every thread of the team
 // returns it. `part` is kLanes of team scratch, free again on return. On the host the lanes are
 // kept in registers and filled kLanes elements at a time (vectorizes): the same order.
+// The same sum by one thread (host code, and team_sum on one-thread teams): the lanes in
+// registers, filled kLanes elements at a time (vectorizes), then added in lane order.
+template <class T, class F>
+KOKKOS_INLINE_FUNCTION T lanes_sum(int64_t n, const F& f) {
+  T p[kLanes];
+  for (int j = 0; j < kLanes; ++j) p[j] = T(0);
+  int64_t i0 = 0;
+  for (; i0 + kLanes <= n; i0 += kLanes)
+    for (int j = 0; j < kLanes; ++j) p[j] += f(i0 + j);
+  for (int j = 0; i0 + j < n; ++j) p[j] += f(i0 + j);
+  T total = 0;
+  for (int j = 0; j < kLanes; ++j) total += p[j];
+  return total;
+}
+// Largest f(i), i in [lo, hi) (hi > lo), by one thread: a running maximum per lane (the
+// compare-and-select vectorizes, where one running maximum is a serial chain), then the lanes.
+// Exact in any order; a NaN among the values may or may not be returned (callers get NaN
+// downstream either way: exp(NaN - m) or exp(x - NaN)).
+template <class T, class F>
+KOKKOS_INLINE_FUNCTION T lanes_max(int64_t lo, int64_t hi, const F& f) {
+  T p[kLanes];
+  const T first = f(lo);
+  for (int j = 0; j < kLanes; ++j) p[j] = first;
+  int64_t i0 = lo;
+  for (; i0 + kLanes <= hi; i0 += kLanes)
+    for (int j = 0; j < kLanes; ++j) {
+      const T x = f(i0 + j);
+      p[j] = x > p[j] ? x : p[j];
+    }
+  for (int j = 0; i0 + j < hi; ++j) {
+    const T x = f(i0 + j);
+    p[j] = x > p[j] ? x : p[j];
+  }
+  T m = p[0];
+  for (int j = 1; j < kLanes; ++j) m = p[j] > m ? p[j] : m;
+  return m;
+}
+
 template <class T, class F>
 KOKKOS_INLINE_FUNCTION T team_sum(const Member& team, const Scratch<T>& part, int64_t n, const F& f) {
   if constexpr (kTeamLoops) {
-    T p[kLanes];
-    for (int j = 0; j < kLanes; ++j) p[j] = T(0);
-    int64_t i0 = 0;
-    for (; i0 + kLanes <= n; i0 += kLanes)
-      for (int j = 0; j < kLanes; ++j) p[j] += f(i0 + j);
-    for (int j = 0; i0 + j < n; ++j) p[j] += f(i0 + j);
-    T total = 0;
-    for (int j = 0; j < kLanes; ++j) total += p[j];
-    return total;
+    (void)team;
+    (void)part;
+    return lanes_sum<T>(n, f);
   } else {
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, kLanes), [&](const int lane) {
       T s = 0;
@@ -100,15 +132,16 @@ KOKKOS_INLINE_FUNCTION T team_sum(const Member& team, const Scratch<T>& part, in
 // Largest f(i), i in [lo, hi) (hi > lo); exact in any order.
 template <class T, class F>
 KOKKOS_INLINE_FUNCTION T team_max(const Member& team, int64_t lo, int64_t hi, const F& f) {
-  T m = f(lo);
   if constexpr (kTeamLoops) {
-    for (int64_t i = lo + 1; i < hi; ++i) m = f(i) > m ? f(i) : m;
+    (void)team;
+    return lanes_max<T>(lo, hi, f);
   } else {
+    T m = f(lo);
     Kokkos::parallel_reduce(
         Kokkos::TeamThreadRange(team, lo, hi), [&](const int64_t i, T& x) { x = f(i) > x ? f(i) : x; },
         Kokkos::Max<T>(m));
+    return m;
   }
-  return m;
 }
 
 // Rows per partial sum of column_sums: a fixed number, so the sums do not depend on the threads.
