@@ -110,6 +110,45 @@ endif()
 # only when the compiler may evaluate both sides of a select: -fno-trapping-math. It changes no
 # value (fedsim never reads the floating-point exception flags), so results stay bit-identical.
 target_compile_options(fedsim_kokkoskernels INTERFACE $<$<CXX_COMPILER_ID:GNU,Clang>:-fno-trapping-math>)
+# Wider vectors for fedsim's own host loops (GELU, softmax, dropout and the other row kernels):
+# -mavx2 where the compiler takes it and the machine that builds has AVX2 (auto). Never -mfma:
+# nothing is contracted into fused multiply-adds, so every value is the one the SSE2 baseline
+# computes (README "Reproducibility"); the loops are only wider. OFF keeps the compiler's
+# baseline, for a binary that must run on processors older than the one that built it. Host
+# backends only (a device build's kernels do not run on these vectors).
+set(FEDSIM_HOST_SIMD "auto" CACHE STRING "Host vector instructions of fedsim's loops: auto | avx2 | off")
+set_property(CACHE FEDSIM_HOST_SIMD PROPERTY STRINGS auto avx2 off)
+string(TOLOWER "${FEDSIM_HOST_SIMD}" _simd)
+if(NOT _simd MATCHES "^(auto|avx2|off)$")
+  message(FATAL_ERROR "FEDSIM_HOST_SIMD=${FEDSIM_HOST_SIMD}: accepted: auto, avx2, off")
+endif()
+set(FEDSIM_HOST_SIMD_NAME "baseline")
+if(NOT _simd STREQUAL "off" AND CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang"
+   AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64" AND NOT Kokkos_DEVICES MATCHES "CUDA|HIP|SYCL|OPENMPTARGET")
+  include(CheckCXXCompilerFlag)
+  check_cxx_compiler_flag(-mavx2 FEDSIM_CXX_HAS_MAVX2)
+  set(_use_avx2 OFF)
+  if(FEDSIM_CXX_HAS_MAVX2 AND _simd STREQUAL "avx2")
+    set(_use_avx2 ON)
+  elseif(FEDSIM_CXX_HAS_MAVX2 AND NOT CMAKE_CROSSCOMPILING)
+    if(NOT DEFINED FEDSIM_BUILD_CPU_AVX2)
+      try_run(_avx2_run _avx2_compiled ${CMAKE_BINARY_DIR}/cpu_avx2 ${CMAKE_CURRENT_LIST_DIR}/cpu_avx2.cpp)
+      if(_avx2_compiled AND _avx2_run EQUAL 0)
+        set(FEDSIM_BUILD_CPU_AVX2 ON CACHE INTERNAL "the build machine has AVX2")
+      else()
+        set(FEDSIM_BUILD_CPU_AVX2 OFF CACHE INTERNAL "the build machine has AVX2")
+      endif()
+    endif()
+    set(_use_avx2 ${FEDSIM_BUILD_CPU_AVX2})
+  endif()
+  if(_use_avx2)
+    target_compile_options(fedsim_kokkoskernels INTERFACE -mavx2 -mno-fma)
+    set(FEDSIM_HOST_SIMD_NAME "avx2")
+  endif()
+elseif(_simd STREQUAL "avx2")
+  message(FATAL_ERROR "FEDSIM_HOST_SIMD=avx2 needs g++ or clang++ on x86-64 and a host Kokkos backend")
+endif()
+target_compile_definitions(fedsim_kokkoskernels INTERFACE FEDSIM_HOST_SIMD_NAME="${FEDSIM_HOST_SIMD_NAME}")
 # Test configuration (.ci/host-teams.sh): the device code paths of the team kernels on the host
 # (models/kernels/team.hpp kTeamLoops).
 option(FEDSIM_HOST_TEAMS "Run the team kernels' device code paths on host backends (testing)" OFF)
@@ -117,7 +156,8 @@ if(FEDSIM_HOST_TEAMS)
   target_compile_definitions(fedsim_kokkoskernels INTERFACE FEDSIM_HOST_TEAMS=1)
 endif()
 message(STATUS "fedsim: Kokkos ${Kokkos_VERSION} [${Kokkos_DEVICES}] (Debian package: ${FEDSIM_DEBIAN_KOKKOS}), "
-               "Kokkos Kernels: ${FEDSIM_HAVE_KOKKOSKERNELS}, host CBLAS: ${FEDSIM_HOST_BLAS_NAME}, host teams: ${FEDSIM_HOST_TEAMS}")
+               "Kokkos Kernels: ${FEDSIM_HAVE_KOKKOSKERNELS}, host CBLAS: ${FEDSIM_HOST_BLAS_NAME}, host teams: ${FEDSIM_HOST_TEAMS}, "
+               "host vectors: ${FEDSIM_HOST_SIMD_NAME}")
 
 # HDF5 with the C++ API (Debian: libhdf5-dev, serial flavour).
 find_package(HDF5 REQUIRED COMPONENTS C CXX)

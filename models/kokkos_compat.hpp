@@ -64,17 +64,24 @@ using Kokkos::Experimental::tanh;
 // caller divides by 1 + exp or multiplies by a factor below 1), below -87.33 give 0 (where
 // exp is denormal). double: the library's exp (the gradient checks run in double).
 KOKKOS_INLINE_FUNCTION float fexp(float x_in) {
-  // Clamped to [-88, 88] before the float -> int conversion (out of range or NaN: undefined
-  // behaviour); a NaN argument comes back as NaN.
+  // Clamped to [-88, 88] so that 2^n fits the exponent bits; a NaN argument comes back as NaN.
   const bool nan = !(x_in == x_in);  // an equality test: quiet on NaN
   float x = nan ? 0.0f : x_in;
   const bool under = x < -87.33654475f;
   x = x > 88.0f ? 88.0f : x;
   x = x < -88.0f ? -88.0f : x;
-  const float fx = x * 1.44269504088896341f + 0.5f;
-  int n = static_cast<int>(fx);  // floor(fx): truncation, minus one below zero
-  n -= static_cast<float>(n) > fx ? 1 : 0;
-  const float nf = static_cast<float>(n);
+  // n = x log2(e) rounded to the nearest integer by the float shift 1.5 * 2^23 (|n| <= 127, so
+  // n sits in the shifted value's low mantissa bits); Cephes takes floor(x log2(e) + 0.5), the
+  // same n except at exact ties. No float -> int conversion and no compare: the loops
+  // vectorize for every instruction set (with AVX2 the conversion's compare did not).
+  const float shifted = x * 1.44269504088896341f + 12582912.0f;
+  const float nf = shifted - 12582912.0f;
+  union {
+    float f;
+    int32_t i;
+  } sh;
+  sh.f = shifted;
+  const int32_t n = sh.i - 0x4B400000;  // bits of 1.5 * 2^23
   float r = x - nf * 0.693359375f;
   r = r - nf * -2.12194440e-4f;
   float p = 1.9875691500e-4f;

@@ -96,6 +96,7 @@ std::string Runtime::describe() {
   const int n = Kokkos::DefaultExecutionSpace().concurrency();
   os << "Kokkos " << KOKKOS_VERSION / 10000 << "." << (KOKKOS_VERSION / 100) % 100 << "." << KOKKOS_VERSION % 100
      << ", " << Kokkos::DefaultExecutionSpace::name() << " (" << n << (n == 1 ? " thread" : " threads") << ")";
+  if constexpr (kHostSpace) os << ", host vectors " << FEDSIM_HOST_SIMD_NAME;  // cmake: FEDSIM_HOST_SIMD
   os << ", dense products: " << products_identity();
   return os.str();
 }

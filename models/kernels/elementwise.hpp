@@ -118,6 +118,17 @@ void bias_forward(const ExecSpace& exec, UMat<T> out, UVec<T> bias) {
       });
 }
 
+// out (N,O) = bias (O) in every row
+template <class T>
+void bias_fill(const ExecSpace& exec, UMat<T> out, UVec<T> bias) {
+  const int64_t O = out.extent(1);
+  Kokkos::parallel_for(
+      "fedsim::models::bias_fill", team_policy(exec, out.extent(0), 0), KOKKOS_LAMBDA(const Member& team) {
+        const int64_t n = team.league_rank();
+        team_for(team, O, [&](const int64_t o) { out(n, o) = bias(o); });
+      });
+}
+
 // dbias (O) += column sums of dout (N,O) (column_sums: fixed chunks of rows, then in order);
 // ws: column_sums_ws(N, O, 1) of T.
 template <class T>

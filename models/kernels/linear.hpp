@@ -32,11 +32,15 @@ KOKKOS_INLINE_FUNCTION void dropout_row(uint64_t key, int64_t base, int64_t n, f
   }
 }
 
-// out (N,O) = inp (N,I) W^T (O,I) + bias (O) (no bias when it has no data)
+// out (N,O) = inp (N,I) W^T (O,I) + bias (O) (no bias when it has no data). With a bias, out's
+// rows are set to it first and the product adds into them (beta = 1): the BLAS then skips its
+// pass that zeroes C, and no second pass reads out to add the bias. fedsim's own product gives
+// the same bits either way (alpha * sum + beta * c = sum + bias).
 template <class T>
 void linear_forward(const ExecSpace& exec, UMat<T> out, UMat<T> inp, const WMat<T>& w, UVec<T> bias) {
-  dense_nt(exec, out, inp, w);
-  if (bias.data() != nullptr) bias_forward(exec, out, bias);
+  if (bias.data() == nullptr) return dense_nt(exec, out, inp, w);
+  bias_fill(exec, out, bias);
+  dense_nt(exec, out, inp, w, T(1));
 }
 
 // dinp (N,I) = beta * dinp +, dw (O,I) +=, dbias (O) += (dw/dbias skipped when empty: frozen
