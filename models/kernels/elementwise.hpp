@@ -107,17 +107,6 @@ void residual_forward(const ExecSpace& exec, UMat<T> out, UMat<T> a, UMat<T> b) 
       KOKKOS_LAMBDA(const int64_t i) { o(i) = x(i) + y(i); });
 }
 
-// out (N,O) += bias (O); one team per row.
-template <class T>
-void bias_forward(const ExecSpace& exec, UMat<T> out, UVec<T> bias) {
-  const int64_t O = out.extent(1);
-  Kokkos::parallel_for(
-      "fedsim::models::bias_forward", team_policy(exec, out.extent(0), 0), KOKKOS_LAMBDA(const Member& team) {
-        const int64_t n = team.league_rank();
-        team_for(team, O, [&](const int64_t o) { out(n, o) += bias(o); });
-      });
-}
-
 // out (N,O) = bias (O) in every row
 template <class T>
 void bias_fill(const ExecSpace& exec, UMat<T> out, UVec<T> bias) {

@@ -10,26 +10,22 @@
 
 namespace fedsim::models {
 
-// Keep element `idx` under dropout probability p: 16 bits of a splitmix64 hash as a uniform u in
-// [0, 1) (a multiple of 2^-16), kept when u >= p. One hash serves four consecutive elements
-// (idx / 4 picks the hash, idx % 4 its 16-bit quarter), so a row loop hashes once per four
-// elements (dropout_row); the keep probability is 1 - ceil(65536 p) / 65536.
-KOKKOS_INLINE_FUNCTION float dropout_u(uint64_t h, int q) {
-  return static_cast<float>((h >> (16 * q)) & 0xFFFFu) * 0x1.0p-16f;
+// Dropout masks. Element (r, c), r its row's index in the mask stream: a 32-bit row key
+// dmix64(key + r) (once per row), then lowbias32 (C. Wellons 2018, "Prospecting for Hash
+// Functions", hash-prospector) of row key + c * 0x9E3779B9 (a Weyl sequence over the columns);
+// its top 24 bits as a uniform u in [0, 1), kept when u >= p. Per element only 32-bit
+// multiplies, which vectorize (64-bit ones do not before AVX-512).
+KOKKOS_INLINE_FUNCTION uint32_t dropout_row_key(uint64_t key, int64_t r) {
+  return static_cast<uint32_t>(dmix64(key + static_cast<uint64_t>(r)));
 }
-KOKKOS_INLINE_FUNCTION bool dropout_keep(uint64_t key, int64_t idx, float p) {
-  return dropout_u(dmix64(key + (static_cast<uint64_t>(idx) >> 2)), int(idx & 3)) >= p;
-}
-// f(c, keep) for c in [0, n), keep = dropout_keep(key, base + c, p), by one thread: one hash per
-// four elements.
-template <class F>
-KOKKOS_INLINE_FUNCTION void dropout_row(uint64_t key, int64_t base, int64_t n, float p, const F& f) {
-  int64_t c = 0;
-  while (c < n) {
-    const int64_t idx = base + c;
-    const uint64_t h = dmix64(key + (static_cast<uint64_t>(idx) >> 2));
-    for (int q = int(idx & 3); q < 4 && c < n; ++q, ++c) f(c, dropout_u(h, q) >= p);
-  }
+KOKKOS_INLINE_FUNCTION bool dropout_keep(uint32_t row_key, int64_t c, float p) {
+  uint32_t x = row_key + static_cast<uint32_t>(c) * 0x9E3779B9u;
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return static_cast<float>(x >> 8) * 0x1.0p-24f >= p;
 }
 
 // out (N,O) = inp (N,I) W^T (O,I) + bias (O) (no bias when it has no data). With a bias, out's
@@ -64,26 +60,28 @@ void linear_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dw, UVec<T> db
   linear_backward(exec, dinp, dw, dbias, dout, inp, wmat(w), ws);
 }
 
-// xd (N,I) = dropout(inp) <- inp (N,I), element (n, c) hashed at n*I + c (the index of a
-// padded segment's element: kernels/lora.hpp's lora_dropout draws the same masks).
+// xd (N,I) = dropout(inp) <- inp (N,I), row n drawn as row n of the mask stream (kernel tests;
+// training runs kernels/lora.hpp's lora_dropout, which draws the same masks for a padded segment).
 template <class T>
 void dropout_forward(const ExecSpace& exec, UMat<T> xd, UMat<T> inp, float p, uint64_t key) {
-  const UVec<T> x = flat(xd), in = flat(inp);  // contiguous (N,I)
+  const int64_t I = inp.extent(1);
   const T keep_scale = T(1) / T(1.0f - p);
   Kokkos::parallel_for(
-      "fedsim::models::dropout_forward", range(exec, in.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
-        x(i) = dropout_keep(key, i, p) ? in(i) * keep_scale : T(0);
+      "fedsim::models::dropout_forward", range(exec, int64_t(inp.extent(0)) * I), KOKKOS_LAMBDA(const int64_t i) {
+        const int64_t n = i / I, c = i % I;
+        xd(n, c) = dropout_keep(dropout_row_key(key, n), c, p) ? inp(n, c) * keep_scale : T(0);
       });
 }
 
 // dinp (N,I) += dropout'(dxd) <- dxd (N,I), same mask as dropout_forward
 template <class T>
 void dropout_backward(const ExecSpace& exec, UMat<T> dinp, UMat<T> dxd, float p, uint64_t key) {
-  const UVec<T> di = flat(dinp), d = flat(dxd);
+  const int64_t I = dxd.extent(1);
   const T keep_scale = T(1) / T(1.0f - p);
   Kokkos::parallel_for(
-      "fedsim::models::dropout_backward", range(exec, d.extent(0)), KOKKOS_LAMBDA(const int64_t i) {
-        if (dropout_keep(key, i, p)) di(i) += d(i) * keep_scale;
+      "fedsim::models::dropout_backward", range(exec, int64_t(dxd.extent(0)) * I), KOKKOS_LAMBDA(const int64_t i) {
+        const int64_t n = i / I, c = i % I;
+        dinp(n, c) += dropout_keep(dropout_row_key(key, n), c, p) ? dxd(n, c) * keep_scale : T(0);
       });
 }
 

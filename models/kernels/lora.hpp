@@ -179,9 +179,10 @@ void lora_grouped(const ExecSpace& exec, const char* name, const detail::LoraIte
 }
 
 // Dropout of every row with an adapter, keyed per segment (one launch). Forward: xd = dropout(inp);
-// backward (dinp += dropout'(dxd)): the same masks. Element (n, c)'s index in the mask stream is
-// the one it has in its segment laid out padded, ((seq - b0) * Tpad + pos) * I + c, so a packed
-// batch draws the masks of the same sequences padded, and of a forward over the segment alone.
+// backward (dinp += dropout'(dxd)): the same masks. Row n's index in the mask stream
+// (kernels/linear.hpp dropout_keep) is the one it has in its segment laid out padded,
+// (seq - b0) * Tpad + pos, so a packed batch draws the masks of the same sequences padded, and
+// of a forward over the segment alone.
 // code_mix: mix64 of the (layer, target) code (Net::target_key).
 template <class T>
 void lora_dropout(const ExecSpace& exec, UMat<T> y, UMat<T> x, const SegTable& st, const SeqRows& sr, float p,
@@ -196,23 +197,19 @@ void lora_dropout(const ExecSpace& exec, UMat<T> y, UMat<T> x, const SegTable& s
         const int64_t n = team.league_rank();
         const int b = seq(n), s = of_seq(b);
         if (row(s) < 0) return;
-        const uint64_t k = dmix64(key(s) ^ code_mix);
-        const int64_t base = ((b - b0(s)) * Tpad + pos(n)) * I;
-        if constexpr (kTeamLoops) {  // one thread: a hash per four elements
+        // the row's index in the segment laid out padded
+        const uint32_t rk = dropout_row_key(dmix64(key(s) ^ code_mix), (b - b0(s)) * Tpad + pos(n));
+        if constexpr (kTeamLoops) {  // one thread: plain loops over the row (vectorize)
           T* yr = &y(n, 0);
           const T* xr = &x(n, 0);
           if (backward)
-            dropout_row(k, base, I, p, [&](const int64_t c, bool keep) {
-              if (keep) yr[c] += xr[c] * keep_scale;
-            });
+            for (int64_t c = 0; c < I; ++c) yr[c] += dropout_keep(rk, c, p) ? xr[c] * keep_scale : T(0);
           else
-            dropout_row(k, base, I, p, [&](const int64_t c, bool keep) { yr[c] = keep ? xr[c] * keep_scale : T(0); });
+            for (int64_t c = 0; c < I; ++c) yr[c] = dropout_keep(rk, c, p) ? xr[c] * keep_scale : T(0);
         } else if (backward) {
-          team_for(team, I, [&](const int64_t c) {
-            if (dropout_keep(k, base + c, p)) y(n, c) += x(n, c) * keep_scale;
-          });
+          team_for(team, I, [&](const int64_t c) { y(n, c) += dropout_keep(rk, c, p) ? x(n, c) * keep_scale : T(0); });
         } else {
-          team_for(team, I, [&](const int64_t c) { y(n, c) = dropout_keep(k, base + c, p) ? x(n, c) * keep_scale : T(0); });
+          team_for(team, I, [&](const int64_t c) { y(n, c) = dropout_keep(rk, c, p) ? x(n, c) * keep_scale : T(0); });
         }
       });
 }

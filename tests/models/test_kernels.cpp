@@ -177,11 +177,21 @@ TEST_CASE("stacked and separate products: the same bits with Products::portable,
 TEST_CASE("device mix64 equals fedsim::mix64; dropout keeps about 1-p") {
   static_assert(fedsim::mix64(12345) != 0);
   for (uint64_t z : {0ULL, 1ULL, 0xdeadbeefULL, ~0ULL}) CHECK(dmix64(z) == fedsim::mix64(z));
-  int kept = 0;
-  const int n = 100000;
-  for (int i = 0; i < n; ++i) kept += dropout_keep(99, i, 0.25f);
-  CHECK(kept == doctest::Approx(0.75 * n).epsilon(0.01));
-  for (int i = 0; i < 1000; ++i) CHECK(dropout_keep(7, i, 0.0f));
+  // Over a block of rows x columns, down one column, and along one row: about 1 - p kept each.
+  int kept = 0, col0 = 0, row0 = 0;
+  const int rows = 400, cols = 250, n = 100000;
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) kept += dropout_keep(dropout_row_key(99, r), c, 0.25f);
+  for (int r = 0; r < n; ++r) col0 += dropout_keep(dropout_row_key(99, r), 0, 0.25f);
+  for (int c = 0; c < n; ++c) row0 += dropout_keep(dropout_row_key(99, 0), c, 0.25f);
+  CHECK(kept == doctest::Approx(0.75 * rows * cols).epsilon(0.01));
+  CHECK(col0 == doctest::Approx(0.75 * n).epsilon(0.01));
+  CHECK(row0 == doctest::Approx(0.75 * n).epsilon(0.01));
+  // Neighbouring elements are independent: both kept about (1-p)^2 of the time.
+  int both = 0;
+  for (int c = 0; c + 1 < n; c += 2) both += dropout_keep(dropout_row_key(5, 3), c, 0.25f) && dropout_keep(dropout_row_key(5, 3), c + 1, 0.25f);
+  CHECK(both == doctest::Approx(0.5625 * n / 2).epsilon(0.02));
+  for (int i = 0; i < 1000; ++i) CHECK(dropout_keep(dropout_row_key(7, i), i, 0.0f));
 }
 
 TEST_CASE("attention forward matches a host reference (float; one block and blocks of 4 rows)") {
