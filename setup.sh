@@ -64,7 +64,7 @@ case "${FEDSIM_CMAKE_ARGS:-}" in
 esac
 
 # Configure when there is no cache yet or it points at another Kokkos (switching backends).
-cached_dir=$(sed -n 's/^Kokkos_DIR:PATH=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
+cached_dir=$(sed -n 's/^Kokkos_DIR:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
 if [[ ! -f "$build_dir/CMakeCache.txt" || (-n $kokkos_dir && $cached_dir != "$kokkos_dir") ]]; then
   # shellcheck disable=SC2086
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release ${kokkos_dir:+-DKokkos_DIR="$kokkos_dir"} \
