@@ -25,7 +25,7 @@
 
 namespace fedsim::sim {
 
-inline constexpr int64_t kSimStateFormatVersion = 5;
+inline constexpr int64_t kSimStateFormatVersion = 6;
 inline constexpr const char* kSimStateKind = "fedsim-sim-state";
 
 struct SimCheckpoint {

@@ -2,13 +2,17 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iomanip>
 #include <limits>
 #include <memory>
+#include <numeric>
+#include <sstream>
 
 #include "common/error.hpp"
 #include "models/hf/hf.hpp"
 #include "fedsim_version.hpp"
 #include "sim/checkpoint.hpp"
+#include "sim/experiment.hpp"
 #include "sim/mpi/comm.hpp"
 #include "sim/mpi/rank_trainer.hpp"
 
@@ -161,6 +165,7 @@ void Federation::load(ArchiveReader& ar) {
   if (agg_.global().size() != n_params)
     throw UserError("checkpoint: saved for another adapter size; it does not match this config");
   if (t.rounds_joined.size() != n || t.updates_accepted.size() != n || t.tokens_trained.size() != n ||
+      t.sequences_trained.size() != n || t.no_target_sequences.size() != n ||
       t.busy_s.size() != n || (results_.rounds.empty() && !pending_))  // u2s.start: after_all starts late
     ar.fail();
 }
@@ -182,6 +187,17 @@ RunResults Federation::finish() {
   results_.jobs_started = sim_.run_jobs_started();
   results_.global_adapter = agg_.global();
   results_.wall_total_s = recorder_.wall_elapsed();
+  const int64_t seqs = std::accumulate(t.sequences_trained.begin(), t.sequences_trained.end(), int64_t{0});
+  const int64_t empty = std::accumulate(t.no_target_sequences.begin(), t.no_target_sequences.end(), int64_t{0});
+  if (empty > 0 && hooks_.log) {
+    std::ostringstream os;
+    os << "warning: " << empty << " of " << seqs << " local training sequences (" << std::fixed << std::setprecision(1)
+       << 100.0 * double(empty) / double(std::max<int64_t>(seqs, 1))
+       << "%) had no response token within model.seq_len = "
+       << (cfg_.model.seq_len > 0 ? cfg_.model.seq_len : int64_t(model_config(cfg_).max_seq))
+       << " tokens and trained nothing (per client: /clients/no_target_sequences); a larger model.seq_len keeps them";
+    hooks_.log(os.str());
+  }
   if (static_cast<int64_t>(results_.rounds.size()) != cfg_.federation.rounds + 1 && hooks_.log)
     hooks_.log("warning: the run ended after " + std::to_string(results_.rounds.size() - 1) + " of " +
                std::to_string(cfg_.federation.rounds) + " rounds: no client came online again");

@@ -100,6 +100,8 @@ void Participations::train_now(size_t slot) {
   w.scaffold_delta = agg_.commit(w.client, w.start, w.adapter, w.result.steps, round_lr(cfg_.federation, w.round));
   w.trained = true;
   totals_.tokens_trained[static_cast<size_t>(w.client)] += w.result.tokens;
+  totals_.sequences_trained[static_cast<size_t>(w.client)] += int64_t(w.result.steps) * cfg_.federation.batch_size;
+  totals_.no_target_sequences[static_cast<size_t>(w.client)] += w.result.no_target;
 }
 
 void Participations::on_job_end(const Job& j, JobEnd how, const Event& ev) {

@@ -42,7 +42,7 @@ void RoundRecorder::fields(Ar& ar) {
   ClientTotals& t = results_.clients;
   double elapsed = wall_elapsed();
   ar(appended(results_.rounds), appended(results_.participation), t.rounds_joined, t.updates_accepted,
-     t.tokens_trained, t.busy_s, t.local_eval_accuracy, appended(results_.client_eval_round),
+     t.tokens_trained, t.sequences_trained, t.no_target_sequences, t.busy_s, t.local_eval_accuracy, appended(results_.client_eval_round),
      appended(results_.client_eval_accuracy), elapsed);
   if constexpr (std::is_same<Ar, ArchiveReader>::value) wall_start_ = now_wall() - elapsed;
 }

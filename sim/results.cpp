@@ -13,6 +13,8 @@ void ClientTotals::resize(size_t n) {
   rounds_joined.resize(n);
   updates_accepted.resize(n);
   tokens_trained.resize(n);
+  sequences_trained.resize(n);
+  no_target_sequences.resize(n);
   busy_s.resize(n);
   idle_s.resize(n);
   flops_per_s.resize(n);
@@ -80,6 +82,11 @@ const h5::ColumnTable<ClientTotals>& clients_table() {
       .col("rounds_joined", &ClientTotals::rounds_joined, "rounds", "participations started")
       .col("updates_accepted", &ClientTotals::updates_accepted, "updates", "updates aggregated")
       .col("tokens_trained", &ClientTotals::tokens_trained, "tokens", "tokens of completed local training")
+      .col("sequences_trained", &ClientTotals::sequences_trained, "sequences",
+           "sequences (DPO: pairs) of completed local training", /*optional=*/true)
+      .col("no_target_sequences", &ClientTotals::no_target_sequences, "sequences",
+           "of sequences_trained, those with no response token within model.seq_len (they trained nothing)",
+           /*optional=*/true)
       .col("busy_s", &ClientTotals::busy_s, "simulated s", "time in jobs, cut-off ones included")
       .col("idle_s", &ClientTotals::idle_s, "simulated s", "run length minus busy_s")
       .col("flops_per_s", &ClientTotals::flops_per_s, "FLOP/s", "the client's training throughput")

@@ -43,6 +43,8 @@ struct ClientTotals {
   std::vector<int64_t> rounds_joined;    // participations started
   std::vector<int64_t> updates_accepted; // updates that reached the server and were aggregated
   std::vector<int64_t> tokens_trained;   // tokens of completed local training
+  std::vector<int64_t> sequences_trained;    // sequences (DPO: pairs) of completed local training
+  std::vector<int64_t> no_target_sequences;  // of those, with no response token within model.seq_len
   std::vector<double> busy_s;            // simulated seconds in jobs (including cut-off ones)
   std::vector<double> idle_s;            // simulated run length minus busy_s
   std::vector<double> flops_per_s, bits_per_s;  // the system model's draw

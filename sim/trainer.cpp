@@ -121,13 +121,18 @@ class ModelTrainer : public LocalTrainer {
   LocalResult train(int32_t client, int64_t round, int steps, std::vector<float>& adapter, double lr,
                     const models::LocalHooks& hooks) override {
     models::TrainStats st;
-    if (dpo_)
-      st = m_.train_adapter_dpo(adapter, dpo_batches(client, round, steps), static_cast<float>(lr), opt_,
-                                dropout_seed(client, round), static_cast<float>(c_.federation.dpo_beta), hooks);
-    else
-      st = m_.train_adapter(adapter, sft_batches(client, round, steps), static_cast<float>(lr), opt_,
-                            dropout_seed(client, round), hooks);
-    return result(st);
+    int64_t empty = 0;
+    if (dpo_) {
+      const std::vector<models::DpoBatch> b = dpo_batches(client, round, steps);
+      empty = no_target(b);
+      st = m_.train_adapter_dpo(adapter, b, static_cast<float>(lr), opt_, dropout_seed(client, round),
+                                static_cast<float>(c_.federation.dpo_beta), hooks);
+    } else {
+      const std::vector<models::Batch> b = sft_batches(client, round, steps);
+      empty = no_target(b);
+      st = m_.train_adapter(adapter, b, static_cast<float>(lr), opt_, dropout_seed(client, round), hooks);
+    }
+    return result(st, empty);
   }
   std::vector<LocalResult> train_many(const std::vector<TrainTask>& tasks) override {
     std::vector<std::vector<float>*> adapters;
@@ -141,18 +146,21 @@ class ModelTrainer : public LocalTrainer {
       hooks.push_back(t.hooks);
     }
     std::vector<models::TrainStats> st;
+    std::vector<int64_t> empty;
     if (dpo_) {
       std::vector<std::vector<models::DpoBatch>> batches;
       for (const TrainTask& t : tasks) batches.push_back(dpo_batches(t.client, t.round, t.steps));
+      for (const auto& b : batches) empty.push_back(no_target(b));
       st = m_.train_adapters_dpo_batched(adapters, batches, lrs, opt_, seeds, static_cast<float>(c_.federation.dpo_beta),
                                          hooks, batch_);
     } else {
       std::vector<std::vector<models::Batch>> batches;
       for (const TrainTask& t : tasks) batches.push_back(sft_batches(t.client, t.round, t.steps));
+      for (const auto& b : batches) empty.push_back(no_target(b));
       st = m_.train_adapters_batched(adapters, batches, lrs, opt_, seeds, hooks, batch_);
     }
     std::vector<LocalResult> out;
-    for (const auto& s : st) out.push_back(result(s));
+    for (size_t i = 0; i < st.size(); ++i) out.push_back(result(st[i], empty[i]));
     return out;
   }
   // Packed rows of the task's batches: each sequence up to its last target token (models/README
@@ -176,8 +184,26 @@ class ModelTrainer : public LocalTrainer {
   }
 
  private:
-  LocalResult result(const models::TrainStats& st) const {
-    return {st.mean_loss, st.steps, st.tokens * (dpo_ ? 2 : 1), st.rows * (dpo_ ? 2 : 1)};
+  LocalResult result(const models::TrainStats& st, int64_t empty) const {
+    return {st.mean_loss, st.steps, st.tokens * (dpo_ ? 2 : 1), st.rows * (dpo_ ? 2 : 1), empty};
+  }
+  // Rows with no target token: the response starts at or beyond model.seq_len. DPO: pairs where
+  // either side has none (the pair's loss then compares nothing).
+  static bool empty_row(const models::Batch& b, int q) {
+    const auto row = b.targets.begin() + static_cast<std::ptrdiff_t>(q) * b.T;
+    return std::none_of(row, row + b.T, [](int32_t t) { return t >= 0; });
+  }
+  static int64_t no_target(const std::vector<models::Batch>& bs) {
+    int64_t n = 0;
+    for (const auto& b : bs)
+      for (int q = 0; q < b.B; ++q) n += empty_row(b, q);
+    return n;
+  }
+  static int64_t no_target(const std::vector<models::DpoBatch>& bs) {
+    int64_t n = 0;
+    for (const auto& d : bs)
+      for (int q = 0; q < d.chosen.B; ++q) n += empty_row(d.chosen, q) || empty_row(d.rejected, q);
+    return n;
   }
   uint64_t dropout_seed(int32_t client, int64_t round) const {
     return stream_key(static_cast<uint64_t>(c_.experiment.seed), static_cast<uint64_t>(client),

@@ -18,8 +18,11 @@ struct LocalResult {
   int steps = 0;
   int64_t tokens = 0;
   int64_t rows = 0;  // activation rows computed: tokens less the padding a packed batched step skips
+  // Sequences (DPO: pairs) of the local batches with no target token within model.seq_len: their
+  // response lies beyond the context, so they trained nothing (results /clients/no_target_sequences).
+  int64_t no_target = 0;
   template <class Ar>
-  void fields(Ar& ar) { ar(loss, steps, tokens, rows); }
+  void fields(Ar& ar) { ar(loss, steps, tokens, rows, no_target); }
 };
 
 struct EvalResult {

@@ -40,6 +40,8 @@ inline void check_same_run(const sim::RunResults& a, const sim::RunResults& b, b
   CHECK(p.rounds_joined == q.rounds_joined);
   CHECK(p.updates_accepted == q.updates_accepted);
   CHECK(p.tokens_trained == q.tokens_trained);
+  CHECK(p.sequences_trained == q.sequences_trained);
+  CHECK(p.no_target_sequences == q.no_target_sequences);
   CHECK(p.busy_s == q.busy_s);
   CHECK(p.idle_s == q.idle_s);
   CHECK(p.flops_per_s == q.flops_per_s);

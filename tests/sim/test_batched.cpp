@@ -7,6 +7,7 @@
 // the runs are checked for the same decisions and for bit-reproducibility run to run only.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "sim/config.hpp"
@@ -177,5 +178,44 @@ TEST_CASE("federation.packing: off computes the padded rows, bit for bit the seq
     CHECK(pad.batched_calls > 0);
     check_same_simulation(pad, seq);
     check_same_numbers(pad, seq);
+  }
+}
+
+TEST_CASE("sequences with no response token within model.seq_len: counted per client, reported once") {
+  // seq_len 4: every synthetic prompt is longer, so no sequence keeps a target token; seq_len 64:
+  // every sample fits (they take at most 40 tokens). sequences_trained = tokens_trained / seq_len
+  // (a step charges batch_size x seq_len tokens).
+  for (const Execution execution : {Execution::sequential, Execution::batched}) {
+    for (const int T : {4, 64}) {
+      CAPTURE(T);
+      CAPTURE(int(execution));
+      ExperimentConfig c = parse_config(kBase, "batched.yaml", {"model.seq_len=" + std::to_string(T)});
+      c.federation.execution = execution;
+      validate_experiment(c);
+      const auto data = prepare_data(c, {});
+      auto model = prepare_model(c, data, {});
+      auto trainer = make_model_trainer(c, data, model);
+      std::vector<int64_t> n;
+      for (const auto& cl : data.clients) n.push_back(static_cast<int64_t>(cl.samples.size()));
+      std::vector<std::string> log;
+      RunHooks hooks;
+      hooks.log = [&](const std::string& line) { log.push_back(line); };
+      const RunResults r = run_federation(c, n, *trainer, hooks, {});
+      const ClientTotals& t = r.clients;
+      int64_t seqs = 0, empty = 0;
+      for (size_t k = 0; k < n.size(); ++k) {
+        CHECK(t.sequences_trained[k] * T == t.tokens_trained[k]);
+        CHECK(t.no_target_sequences[k] == (T == 4 ? t.sequences_trained[k] : 0));
+        seqs += t.sequences_trained[k];
+        empty += t.no_target_sequences[k];
+      }
+      REQUIRE(seqs > 0);
+      const std::string warning = "warning: " + std::to_string(seqs) + " of " + std::to_string(seqs) +
+                                  " local training sequences (100.0%) had no response token within model.seq_len = 4 "
+                                  "tokens and trained nothing (per client: /clients/no_target_sequences); a larger "
+                                  "model.seq_len keeps them";
+      CHECK(std::count(log.begin(), log.end(), warning) == (T == 4 ? 1 : 0));
+      CHECK(empty == (T == 4 ? seqs : 0));
+    }
   }
 }

@@ -32,6 +32,8 @@ TEST_CASE("results: HDF5 round-trip keeps every field, NaN included") {
   r.clients.rounds_joined = {1, 2, 0, 1, 0, 1};
   r.clients.updates_accepted = {1, 1, 0, 1, 0, 1};
   r.clients.tokens_trained = {512, 1024, 0, 512, 0, 512};
+  r.clients.sequences_trained = {8, 16, 0, 8, 0, 8};
+  r.clients.no_target_sequences = {0, 3, 0, 1, 0, 0};
   r.clients.busy_s = {1.5, 3.0, 0.0, 2.0, 0.0, 1.0};
   r.clients.idle_s = {29.5, 28.0, 31.0, 29.0, 31.0, 30.0};
   r.clients.flops_per_s = {1e9, 2e9, 3e9, 4e9, 5e9, 6e9};
@@ -69,6 +71,8 @@ TEST_CASE("results: HDF5 round-trip keeps every field, NaN included") {
   CHECK(b.clients.rounds_joined == r.clients.rounds_joined);
   CHECK(b.clients.updates_accepted == r.clients.updates_accepted);
   CHECK(b.clients.tokens_trained == r.clients.tokens_trained);
+  CHECK(b.clients.sequences_trained == r.clients.sequences_trained);
+  CHECK(b.clients.no_target_sequences == r.clients.no_target_sequences);
   CHECK(b.clients.busy_s == r.clients.busy_s);
   CHECK(b.clients.idle_s == r.clients.idle_s);
   CHECK(b.clients.flops_per_s == r.clients.flops_per_s);
