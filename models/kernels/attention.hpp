@@ -82,7 +82,8 @@ void item_gemm(char ta, char tb, T alpha, const AV& A, const BV& B, T beta, cons
 
 namespace detail {
 // One attention row r (its keys t2 < end) by one thread: softmax over [lo, t] in place, zero on
-// [0, lo) and (t, end). The order of the sums is team_sum's, so a team kernel computes the same.
+// [0, lo) and (t, end): the host-BLAS items' softmax. The order of the sums is team_sum's, so the
+// team kernels below (devices, portable products) compute the same values.
 template <class T>
 KOKKOS_INLINE_FUNCTION void softmax_row(T* r, int lo, int t, int64_t end) {
   const T maxv = lanes_max<T>(lo, t + 1, [&](const int64_t i) { return r[i]; });
@@ -124,22 +125,18 @@ void attention_softmax(const ExecSpace& exec, UMat<T> att, const SeqRows& sr, in
         const int b = seq(n), t = pos(n);
         const int64_t len = off(b + 1) - off(b), end = detail::block_end(t, block, len);
         const int lo = detail::window_lo(t, window);
+        const Scratch<T> part(team.team_scratch(0), kLanes);
         for (int h = 0; h < NH; ++h) {
           const int64_t row = int64_t(NH) * off(b) + h * len + t;
-          if constexpr (kTeamLoops) {
-            detail::softmax_row(&att(row, 0), lo, t, end);
-          } else {
-            const Scratch<T> part(team.team_scratch(0), kLanes);
-            const T maxv = team_max<T>(team, lo, t + 1, [&](const int64_t t2) { return att(row, t2); });
-            const T sum = team_sum(team, part, t - lo + 1, [&](const int64_t i) {  // >= 1: exp(0) is in it
-              const T e = kmath::fexp(att(row, lo + i) - maxv);
-              att(row, lo + i) = e;
-              return e;
-            });
-            const T inv = T(1) / sum;
-            team_for(team, end, [&](const int64_t t2) { att(row, t2) = (t2 >= lo && t2 <= t) ? att(row, t2) * inv : T(0); });
-            team.team_barrier();
-          }
+          const T maxv = team_max<T>(team, lo, t + 1, [&](const int64_t t2) { return att(row, t2); });
+          const T sum = team_sum(team, part, t - lo + 1, [&](const int64_t i) {  // >= 1: exp(0) is in it
+            const T e = kmath::fexp(att(row, lo + i) - maxv);
+            att(row, lo + i) = e;
+            return e;
+          });
+          const T inv = T(1) / sum;
+          team_for(team, end, [&](const int64_t t2) { att(row, t2) = (t2 >= lo && t2 <= t) ? att(row, t2) * inv : T(0); });
+          team.team_barrier();
         }
       });
 }
@@ -157,18 +154,14 @@ void attention_softmax_backward(const ExecSpace& exec, UMat<T> dpre, UMat<T> att
         const int64_t n = team.league_rank();
         const int b = seq(n), t = pos(n);
         const int64_t len = off(b + 1) - off(b), end = detail::block_end(t, block, len);
+        const Scratch<T> part(team.team_scratch(0), kLanes);
         for (int h = 0; h < NH; ++h) {
           const int64_t row = int64_t(NH) * off(b) + h * len + t;
-          if constexpr (kTeamLoops) {
-            detail::softmax_row_backward(&dpre(row, 0), &att(row, 0), t, end, scale);
-          } else {
-            const Scratch<T> part(team.team_scratch(0), kLanes);
-            const T dot = team_sum(team, part, t + 1, [&](const int64_t t2) { return dpre(row, t2) * att(row, t2); });
-            team_for(team, end, [&](const int64_t t2) {
-              dpre(row, t2) = t2 <= t ? scale * att(row, t2) * (dpre(row, t2) - dot) : T(0);
-            });
-            team.team_barrier();
-          }
+          const T dot = team_sum(team, part, t + 1, [&](const int64_t t2) { return dpre(row, t2) * att(row, t2); });
+          team_for(team, end, [&](const int64_t t2) {
+            dpre(row, t2) = t2 <= t ? scale * att(row, t2) * (dpre(row, t2) - dot) : T(0);
+          });
+          team.team_barrier();
         }
       });
 }
